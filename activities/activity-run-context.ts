@@ -1,0 +1,199 @@
+/**
+ * The RunContext plugin code gets inside a run. It keeps Temporal out of plugin code:
+ * - heartbeats on a timer (so cancellation is delivered even to a quiet action) with the
+ *   latest checkpoint in the heartbeat details,
+ * - appends run events to the run store in batches (logs as they come, progress and
+ *   metrics coalesced to their latest value per flush),
+ * - reports a progress snapshot to the workflow by signal, throttled, for the query and UI,
+ * - makes checkpoints durable in the run store before `checkpoint()` resolves.
+ */
+import type { Context } from '@temporalio/activity';
+import type { Checkpoint, RunEventData, RunEventInput, RunStore } from '../platform/run-store.js';
+import type { LogLevel, RunContext } from '../sdk/run-context.js';
+import type { CategoryProgress, MetricValues, ProgressCategoryDef, ProgressSnapshot } from '../workflows/run-state.js';
+import { reportProgressSignal } from '../workflows/run-action.js';
+
+/** Heartbeat details: what a retried attempt reads to resume. */
+export interface HeartbeatDetails {
+  checkpoint?: Checkpoint;
+  /** Seq of the latest checkpoint when its state was too large to carry here. */
+  checkpointSeq?: number;
+  progress: Record<string, CategoryProgress>;
+}
+
+export interface ActivityRunContextOptions<P> {
+  runId: string;
+  params: P;
+  activity: Context;
+  store: RunStore;
+  progressCategories: Record<string, ProgressCategoryDef>;
+  /** How often buffered events are written to the run store. */
+  flushIntervalMs?: number;
+  /** How often, at most, progress is signalled to the workflow. */
+  reportIntervalMs?: number;
+}
+
+/** Checkpoint states larger than this travel only through the run store, not heartbeats. */
+const MAX_HEARTBEAT_CHECKPOINT_BYTES = 64 * 1024;
+/** Buffered events past this count are written at once instead of waiting for the timer. */
+const MAX_BUFFERED_EVENTS = 500;
+
+export class ActivityRunContext<P = unknown> implements RunContext<P> {
+  readonly runId: string;
+  readonly params: P;
+  readonly envs: Readonly<Record<string, string | undefined>> = process.env;
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+
+  private readonly activity: Context;
+  private readonly store: RunStore;
+  private readonly progressCategories: Record<string, ProgressCategoryDef>;
+  private buffer: RunEventInput[] = [];
+  private readonly progress: Record<string, CategoryProgress> = {};
+  private readonly metrics: Record<string, MetricValues> = {};
+  private dirtyProgress = new Set<string>();
+  private dirtyMetrics: Record<string, MetricValues> = {};
+  private reportDirty = false;
+  private step: string | undefined;
+  private lastCheckpoint: Checkpoint | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private reporting: Promise<void> = Promise.resolve();
+
+  constructor(options: ActivityRunContextOptions<P>) {
+    this.runId = options.runId;
+    this.params = options.params;
+    this.activity = options.activity;
+    this.store = options.store;
+    this.progressCategories = options.progressCategories;
+    this.signal = options.activity.cancellationSignal;
+    this.attempt = options.activity.info.attempt;
+    this.lastCheckpoint = this.findResumeCheckpoint();
+    const heartbeatMs = Math.max(200, Math.min(5000, (options.activity.info.heartbeatTimeoutMs ?? 30_000) / 3));
+    this.timers.push(
+      setInterval(() => this.heartbeat(), heartbeatMs),
+      setInterval(() => this.flush(), options.flushIntervalMs ?? 250),
+      setInterval(() => this.report(), options.reportIntervalMs ?? 1000),
+    );
+  }
+
+  /** The newest checkpoint of this run: from the last heartbeat or from the run store. */
+  private findResumeCheckpoint(): Checkpoint | undefined {
+    const details = this.activity.info.heartbeatDetails as HeartbeatDetails | undefined;
+    const fromHeartbeat = details?.checkpoint;
+    const fromStore = this.store.latestCheckpoint(this.runId);
+    if (details?.progress) Object.assign(this.progress, details.progress);
+    if (!fromHeartbeat) return fromStore;
+    if (!fromStore) return fromHeartbeat;
+    return fromStore.seq >= fromHeartbeat.seq ? fromStore : fromHeartbeat;
+  }
+
+  logMessage(message: string, level: LogLevel = 'INFO'): void {
+    this.push({ kind: 'log', level, message: String(message) });
+  }
+
+  log(event: string, data: Record<string, unknown> = {}): void {
+    this.push({ kind: 'event', event, data });
+  }
+
+  setProgress(current: number, total: number, category?: string): void {
+    if (!Number.isFinite(current) || !Number.isFinite(total) || current < 0 || total < 0) {
+      throw new RangeError(`setProgress(${current}, ${total}): current and total must be finite and >= 0`);
+    }
+    const name = category ?? this.defaultCategory();
+    this.progress[name] = { current: Math.min(current, total === 0 ? current : total), total };
+    this.dirtyProgress.add(name);
+    this.reportDirty = true;
+  }
+
+  setMetrics(values: MetricValues, category: string): void {
+    this.metrics[category] = { ...this.metrics[category], ...values };
+    this.dirtyMetrics[category] = { ...this.dirtyMetrics[category], ...values };
+    this.reportDirty = true;
+  }
+
+  /** Names the step now running, for the Web UI. */
+  setStep(step: string): void {
+    this.step = step;
+    this.reportDirty = true;
+  }
+
+  async checkpoint(state: unknown): Promise<void> {
+    const checkpoint: Checkpoint = {
+      seq: (this.lastCheckpoint?.seq ?? 0) + 1,
+      state: structuredClone(state),
+      attempt: this.attempt,
+      at: new Date().toISOString(),
+    };
+    this.flush();
+    this.store.saveCheckpoint(this.runId, checkpoint);
+    this.lastCheckpoint = checkpoint;
+    this.heartbeat();
+  }
+
+  resumeState<T = unknown>(): T | undefined {
+    return this.lastCheckpoint?.state as T | undefined;
+  }
+
+  /** The latest progress and metrics, as the workflow should see them. */
+  snapshot(): ProgressSnapshot {
+    return { progress: { ...this.progress }, metrics: structuredClone(this.metrics), ...(this.step ? { step: this.step } : {}) };
+  }
+
+  /** Stops the timers and writes everything still buffered. */
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.flush();
+    await this.reporting;
+  }
+
+  private defaultCategory(): string {
+    const declared = Object.keys(this.progressCategories);
+    return declared.length === 1 ? (declared[0] as string) : 'default';
+  }
+
+  private push(data: RunEventData): void {
+    this.buffer.push({ runId: this.runId, attempt: this.attempt, at: new Date().toISOString(), data });
+    if (this.buffer.length >= MAX_BUFFERED_EVENTS) this.flush();
+  }
+
+  private flush(): void {
+    const at = new Date().toISOString();
+    for (const category of this.dirtyProgress) {
+      const p = this.progress[category] as CategoryProgress;
+      this.buffer.push({ runId: this.runId, attempt: this.attempt, at, data: { kind: 'progress', category, ...p } });
+    }
+    for (const [category, values] of Object.entries(this.dirtyMetrics)) {
+      this.buffer.push({ runId: this.runId, attempt: this.attempt, at, data: { kind: 'metrics', category, values } });
+    }
+    this.dirtyProgress.clear();
+    this.dirtyMetrics = {};
+    if (this.buffer.length === 0) return;
+    const events = this.buffer;
+    this.buffer = [];
+    this.store.appendEvents(events);
+  }
+
+  private heartbeat(): void {
+    const details: HeartbeatDetails = { progress: this.progress };
+    const c = this.lastCheckpoint;
+    if (c) {
+      const size = JSON.stringify(c.state ?? null).length;
+      if (size <= MAX_HEARTBEAT_CHECKPOINT_BYTES) details.checkpoint = c;
+      else details.checkpointSeq = c.seq;
+    }
+    this.activity.heartbeat(details);
+  }
+
+  private report(): void {
+    if (!this.reportDirty) return;
+    this.reportDirty = false;
+    const report = { ...this.snapshot(), attempt: this.attempt };
+    // Best effort: the run store has the same data, the query is a convenience view.
+    this.reporting = this.reporting.then(() =>
+      this.activity.client.workflow
+        .getHandle(this.runId)
+        .signal(reportProgressSignal, report)
+        .catch((err: unknown) => this.activity.log.warn('progress signal failed', { error: String(err) })),
+    );
+  }
+}

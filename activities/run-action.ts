@@ -1,0 +1,112 @@
+/**
+ * The activity that runs a plugin action: find the plugin, validate params, call
+ * `start(ctx)` with an ActivityRunContext, and turn what happened into the right kind of
+ * Temporal outcome (result, retryable failure, non-retryable failure, cancellation).
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { RunStore } from '../platform/run-store.js';
+import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { findPlugin, loadAction, parseParams, type Plugin } from '../sdk/plugin-loader.js';
+import type { RunActionInput } from '../workflows/run-action.js';
+import type { ProgressSnapshot, RunStatus } from '../workflows/run-state.js';
+import { ActivityRunContext } from './activity-run-context.js';
+
+export interface RunActionActivityInput extends RunActionInput {
+  runId: string;
+}
+
+export interface RunActionOutput {
+  result: unknown;
+  snapshot: ProgressSnapshot;
+  attempt: number;
+}
+
+export interface RunActivityDeps {
+  store: RunStore;
+}
+
+export function createRunActivities({ store }: RunActivityDeps) {
+  return {
+    async runAction(input: RunActionActivityInput): Promise<RunActionOutput> {
+      const activity = Context.current();
+      const action = await resolve(input).catch(rethrowAsFailure);
+      let params: unknown;
+      try {
+        params = parseParams(action, input.params);
+      } catch (err) {
+        rethrowAsFailure(err);
+      }
+      store.updateRun(input.runId, { status: 'running' });
+      const ctx = new ActivityRunContext({
+        runId: input.runId,
+        params,
+        activity,
+        store,
+        progressCategories: action.progressCategories,
+      });
+      if (activity.info.attempt > 1) {
+        ctx.logMessage(`attempt ${activity.info.attempt} starts${ctx.resumeState() === undefined ? '' : ' from the last checkpoint'}`, 'WARNING');
+      }
+      try {
+        const instance = new (action.cls as unknown as new () => { start(c: ActivityRunContext): Promise<unknown> })();
+        const result = await instance.start(ctx);
+        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+        return { result: result ?? null, snapshot: ctx.snapshot(), attempt: activity.info.attempt };
+      } catch (err) {
+        if (activity.cancellationSignal.aborted) {
+          ctx.logMessage('run cancelled', 'WARNING');
+          throw activity.cancellationSignal.reason;
+        }
+        ctx.logMessage(`attempt ${activity.info.attempt} failed: ${errorMessage(err)}`, 'ERROR');
+        rethrowAsFailure(err);
+      } finally {
+        await ctx.close();
+      }
+    },
+
+    /** Mirrors the run's final status into the run store (a local activity). */
+    async recordRunStatus(input: { runId: string; status: RunStatus; result?: unknown; error?: string }): Promise<void> {
+      store.updateRun(input.runId, {
+        status: input.status,
+        ...(input.result !== undefined ? { result: input.result } : {}),
+        ...(input.error !== undefined ? { error: input.error } : {}),
+      });
+      store.appendEvents([
+        {
+          runId: input.runId,
+          attempt: 0,
+          at: new Date().toISOString(),
+          data: { kind: 'status', status: input.status, ...(input.error ? { message: input.error } : {}) },
+        },
+      ]);
+    },
+  };
+}
+
+/** Plugins are found by the folder the client used when it is the same code@version, else by code@version. */
+async function resolve(input: RunActionActivityInput) {
+  let plugin: Plugin | undefined;
+  if (input.plugin.dir) {
+    try {
+      const candidate = await findPlugin(input.plugin.dir);
+      if (candidate.config.code === input.plugin.code && candidate.config.version === input.plugin.version) plugin = candidate;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  plugin ??= await findPlugin(`${input.plugin.code}@${input.plugin.version}`);
+  return loadAction(plugin, input.action);
+}
+
+/** Our own permanent errors become non-retryable failures named after their class. */
+function rethrowAsFailure(err: unknown): never {
+  if (err instanceof InvalidInputError || err instanceof NotFoundError || err instanceof NonRetriableError) {
+    throw ApplicationFailure.create({ type: err.constructor.name, message: err.message, nonRetryable: true });
+  }
+  if (err instanceof SynapseError) throw ApplicationFailure.create({ type: err.constructor.name, message: err.message });
+  throw err;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

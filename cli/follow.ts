@@ -1,0 +1,54 @@
+/** Following a run to its end in the terminal; returns the exit code its final status means. */
+import type { RunsClient } from '../client/runs.js';
+import type { RunState } from '../workflows/run-state.js';
+import { JsonLinesRunView, TerminalRunView, type RunView } from './render.js';
+
+export async function followToEnd(
+  runs: RunsClient,
+  runId: string,
+  options: { terminal: boolean; showEvents?: boolean; afterId?: number },
+): Promise<number> {
+  let view: RunView;
+  if (options.terminal) {
+    const state = await runs.state(runId);
+    view = new TerminalRunView(process.stdout, state.progressCategories, options.showEvents);
+  } else {
+    view = new JsonLinesRunView(process.stdout);
+  }
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    for await (const item of runs.follow(runId, { signal: abort.signal, ...(options.afterId ? { afterId: options.afterId } : {}) })) {
+      if (item.type === 'event') view.event(item.event);
+      else {
+        view.done(item.state);
+        if (options.terminal) printOutcome(item.state, runs.settings.temporal.uiUrl ? uiLink(runs, runId) : undefined);
+        return exitCodeFor(item.state);
+      }
+    }
+    // Ctrl-C stops watching, not the run.
+    if (options.terminal) process.stderr.write(`\nstopped following; the run goes on. Watch again: synapse run watch ${runId}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function uiLink(runs: RunsClient, runId: string): string {
+  return `${runs.settings.temporal.uiUrl}/namespaces/${encodeURIComponent(runs.settings.temporal.namespace)}/workflows/${encodeURIComponent(runId)}`;
+}
+
+export function printOutcome(state: RunState, ui?: string): void {
+  if (state.status === 'completed') {
+    process.stdout.write(`\nrun ${state.runId} completed\nresult: ${JSON.stringify(state.result, null, 2)}\n`);
+  } else {
+    process.stderr.write(`\nrun ${state.runId} ${state.status}${state.error ? `: ${state.error}` : ''}\n`);
+    process.stderr.write(`logs: synapse run logs ${state.runId}\n`);
+  }
+  if (ui) process.stdout.write(`Web UI: ${ui}\n`);
+}
+
+export function exitCodeFor(state: RunState): number {
+  return state.status === 'completed' ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+/**
+ * `synapse`: the thin command line over the shared client module. Errors people can act
+ * on print one clear message and exit with the code of DESIGN.md section 8; a stack trace
+ * only with SYNAPSE_DEBUG=1.
+ */
+import { Command, CommanderError } from 'commander';
+import { SynapseError } from '../sdk/errors.js';
+import { pluginCommands } from './plugin-commands.js';
+import { runCommands } from './run-commands.js';
+import { serverCommands } from './server-commands.js';
+
+export async function main(argv: string[]): Promise<void> {
+  let exitCode = 0;
+  const exit = (code: number) => {
+    exitCode = code;
+  };
+  const program = new Command('synapse')
+    .description('Durable ML plugins on Temporal')
+    .option('--data-dir <dir>', 'where the embedded defaults keep their data (env SYNAPSE_DATA_DIR, default .synapse)')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  pluginCommands(program, exit);
+  runCommands(program, exit);
+  serverCommands(program, exit);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    exitCode = report(err);
+  }
+  await flush();
+  process.exit(exitCode);
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander printed its message already; help and version are not errors.
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof SynapseError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    if (process.env.SYNAPSE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${message}\n`);
+  process.stderr.write(process.env.SYNAPSE_DEBUG && err instanceof Error ? `${err.stack}\n` : '(set SYNAPSE_DEBUG=1 for details)\n');
+  return 1;
+}
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}

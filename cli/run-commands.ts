@@ -1,0 +1,122 @@
+/** `synapse run ...`: list, status, logs, watch and cancel runs. */
+import type { Command } from 'commander';
+import { RunsClient } from '../client/runs.js';
+import { runUiUrl } from '../client/settings.js';
+import { InvalidInputError } from '../sdk/errors.js';
+import type { RunStatus } from '../workflows/run-state.js';
+import { followToEnd } from './follow.js';
+import { printJson, settingsFrom, useTerminal } from './io.js';
+import { formatLogTime } from './render.js';
+
+const STATUSES: RunStatus[] = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
+
+async function withRuns<T>(cmd: Command, fn: (runs: RunsClient) => Promise<T>): Promise<T> {
+  const runs = await RunsClient.connect(settingsFrom(cmd));
+  try {
+    return await fn(runs);
+  } finally {
+    await runs.close();
+  }
+}
+
+export function runCommands(program: Command, exit: (code: number) => void): void {
+  const run = program.command('run').description('inspect and control runs');
+
+  run
+    .command('list')
+    .description('list runs (newest first) from Temporal visibility')
+    .option('--plugin <code>', 'only runs of this plugin')
+    .option('--action <name>', 'only runs of this action')
+    .option('--category <category>', 'only runs of this category')
+    .option('--status <status>', `only runs with this status (${STATUSES.join(', ')})`)
+    .option('--limit <n>', 'at most this many', '20')
+    .option('--json', 'print JSON')
+    .action(async (opts: { plugin?: string; action?: string; category?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
+      if (opts.status && !STATUSES.includes(opts.status as RunStatus)) {
+        throw new InvalidInputError('invalid option', [{ path: 'status', message: `must be one of ${STATUSES.join(', ')}` }]);
+      }
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new InvalidInputError('invalid option', [{ path: 'limit', message: 'must be a positive integer' }]);
+      await withRuns(cmd, async (runs) => {
+        const list = await runs.list({
+          ...(opts.plugin ? { plugin: opts.plugin } : {}),
+          ...(opts.action ? { action: opts.action } : {}),
+          ...(opts.category ? { category: opts.category } : {}),
+          ...(opts.status ? { status: opts.status as RunStatus } : {}),
+          limit,
+        });
+        if (opts.json) return printJson(list);
+        for (const r of list) {
+          process.stdout.write(`${r.runId}  ${r.status.padEnd(10)} ${r.plugin}@${r.version} ${r.action}  ${r.startedAt ?? ''}\n`);
+        }
+        if (list.length === 0) process.stdout.write('no runs\n');
+      });
+    });
+
+  run
+    .command('status')
+    .description('status, progress per category, metrics and result of a run')
+    .argument('<id>', 'run id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      await withRuns(cmd, async (runs) => {
+        const state = await runs.state(id);
+        if (opts.json) return printJson(state);
+        const out: string[] = [
+          `run      ${state.runId}`,
+          `plugin   ${state.plugin.code}@${state.plugin.version} · ${state.action} (${state.category}, ${state.method})`,
+          `status   ${state.status}  ${state.percent}%  attempt ${state.attempt}`,
+        ];
+        for (const [cat, p] of Object.entries(state.progress)) out.push(`progress ${cat}: ${p.current}/${p.total}`);
+        for (const [cat, values] of Object.entries(state.metrics)) out.push(`metrics  ${cat}: ${JSON.stringify(values)}`);
+        if (state.error) out.push(`error    ${state.error}`);
+        if (state.result !== undefined) out.push(`result   ${JSON.stringify(state.result)}`);
+        const ui = runUiUrl(runs.settings, id);
+        if (ui) out.push(`Web UI   ${ui}`);
+        process.stdout.write(out.join('\n') + '\n');
+      });
+    });
+
+  run
+    .command('logs')
+    .description("print a run's log")
+    .argument('<id>', 'run id')
+    .option('--events', 'include structured events (ctx.log), progress and metrics')
+    .option('--json', 'print JSON lines')
+    .action(async (id: string, opts: { events?: boolean; json?: boolean }, cmd: Command) => {
+      await withRuns(cmd, async (runs) => {
+        await runs.state(id); // unknown run: exit 3
+        let after = 0;
+        for (;;) {
+          const events = runs.events(id, after, 5000);
+          for (const e of events) {
+            after = e.id;
+            if (e.data.kind !== 'log' && !opts.events) continue;
+            if (opts.json) process.stdout.write(JSON.stringify({ id: e.id, attempt: e.attempt, at: e.at, ...e.data }) + '\n');
+            else if (e.data.kind === 'log') process.stdout.write(`${formatLogTime(e.at)} ${e.data.level.padEnd(7)} ${e.data.message}\n`);
+            else process.stdout.write(`${formatLogTime(e.at)} ${e.data.kind.toUpperCase().padEnd(7)} ${JSON.stringify(e.data)}\n`);
+          }
+          if (events.length < 5000) break;
+        }
+      });
+    });
+
+  run
+    .command('watch')
+    .description('follow a run live until it ends')
+    .argument('<id>', 'run id')
+    .option('--json', 'print JSON lines')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const code = await withRuns(cmd, (runs) => followToEnd(runs, id, { terminal: useTerminal(opts.json) }));
+      exit(code);
+    });
+
+  run
+    .command('cancel')
+    .description('cancel a run; the action sees it at its next heartbeat')
+    .argument('<id>', 'run id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      await withRuns(cmd, (runs) => runs.cancel(id));
+      process.stdout.write(`cancellation of ${id} requested\n`);
+    });
+}

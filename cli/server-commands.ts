@@ -1,0 +1,163 @@
+/** `synapse server start-dev | stop`, `synapse worker`, `synapse dev` and `synapse demo`. */
+import type { Command } from 'commander';
+import { RunsClient } from '../client/runs.js';
+import { readDevServerInfo, runUiUrl, type Settings } from '../client/settings.js';
+import { InvalidInputError } from '../sdk/errors.js';
+import { METHODS, type Method } from '../sdk/categories.js';
+import { isServing, startDevServer, stopDetachedDevServer, type DevServer } from '../workers/dev-server.js';
+import { runWorker } from '../workers/worker.js';
+import { followToEnd } from './follow.js';
+import { settingsFrom, useTerminal } from './io.js';
+
+const say = (line: string) => process.stderr.write(line + '\n');
+
+function parsePort(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError('invalid option', [{ path: name, message: 'must be a port number' }]);
+  return port;
+}
+
+function parseMethods(value: string | undefined): Method[] | undefined {
+  if (!value) return undefined;
+  const methods = value.split(',').map((m) => m.trim());
+  const bad = methods.filter((m) => !(METHODS as readonly string[]).includes(m));
+  if (bad.length) throw new InvalidInputError('invalid option', [{ path: 'methods', message: `unknown method(s) ${bad.join(', ')}; use ${METHODS.join(', ')}` }]);
+  return methods as Method[];
+}
+
+/** The embedded dev server for these settings: reused when already up, else started detached. */
+async function ensureDevServer(settings: Settings): Promise<Settings> {
+  if (settings.temporal.external) return settings;
+  const info = readDevServerInfo(settings.dataDir);
+  if (info && (await isServing(info.address))) return settings;
+  say(`starting the Temporal dev server (data in ${settings.dataDir}/temporal)...`);
+  const server = await startDevServer({ dataDir: settings.dataDir, detach: true, log: say });
+  say(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl}`);
+  return { ...settings, temporal: { ...settings.temporal, address: server.address, uiUrl: server.uiUrl } };
+}
+
+export function serverCommands(program: Command, exit: (code: number) => void): void {
+  const server = program.command('server').description('the embedded Temporal dev server');
+
+  server
+    .command('start-dev')
+    .description('start `temporal server start-dev` with its SQLite file under the data dir')
+    .option('--port <port>', 'gRPC port', '7233')
+    .option('--ui-port <port>', 'Web UI port', '8233')
+    .option('--headless', 'no Web UI')
+    .option('--detach', 'leave it running in the background and return')
+    .action(async (opts: { port: string; uiPort: string; headless?: boolean; detach?: boolean }, cmd: Command) => {
+      const settings = settingsFrom(cmd);
+      if (settings.temporal.external) {
+        say(`TEMPORAL_ADDRESS is set (${settings.temporal.address}): not starting a dev server`);
+        return exit(0);
+      }
+      const port = parsePort(opts.port, 'port');
+      const uiPort = parsePort(opts.uiPort, 'ui-port');
+      const dev = await startDevServer({
+        dataDir: settings.dataDir,
+        ...(port !== undefined ? { port } : {}),
+        ...(uiPort !== undefined ? { uiPort } : {}),
+        headless: Boolean(opts.headless),
+        detach: Boolean(opts.detach),
+        log: say,
+      });
+      say(`Temporal dev server ready on ${dev.address}${dev.uiUrl ? `, Web UI ${dev.uiUrl}` : ''} (pid ${dev.pid})`);
+      if (opts.detach) {
+        say('stop it with: synapse server stop');
+        return exit(0);
+      }
+      await untilSignal();
+      await dev.stop();
+    });
+
+  server
+    .command('stop')
+    .description('stop a dev server started with --detach')
+    .action(async (_o: unknown, cmd: Command) => {
+      const info = await stopDetachedDevServer(settingsFrom(cmd).dataDir);
+      say(info ? `stopped the dev server on ${info.address} (pid ${info.pid})` : 'no dev server recorded for this data dir');
+    });
+
+  program
+    .command('worker')
+    .description('serve the task queues: run workflows and plugin actions')
+    .option('--methods <list>', `task queues to serve, by method (default ${METHODS.join(',')})`)
+    .option('--concurrency <n>', 'plugin steps run at once per task queue')
+    .action(async (opts: { methods?: string; concurrency?: string }, cmd: Command) => {
+      const methods = parseMethods(opts.methods);
+      const concurrency = opts.concurrency === undefined ? undefined : Number(opts.concurrency);
+      if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+        throw new InvalidInputError('invalid option', [{ path: 'concurrency', message: 'must be a positive integer' }]);
+      }
+      await runWorker({
+        settings: settingsFrom(cmd),
+        ...(methods ? { methods } : {}),
+        ...(concurrency ? { maxConcurrentActivities: concurrency } : {}),
+        log: say,
+        onReady: () => say('worker ready (Ctrl-C stops it gracefully)'),
+      });
+      say('worker stopped');
+    });
+
+  program
+    .command('dev')
+    .description('dev server and worker together; Ctrl-C stops both')
+    .action(async (_o: unknown, cmd: Command) => {
+      let settings = settingsFrom(cmd);
+      let dev: DevServer | undefined;
+      if (!settings.temporal.external) {
+        const info = readDevServerInfo(settings.dataDir);
+        if (!(info && (await isServing(info.address)))) {
+          dev = await startDevServer({ dataDir: settings.dataDir, log: say });
+          settings = { ...settings, temporal: { ...settings.temporal, address: dev.address, uiUrl: dev.uiUrl } };
+        }
+      }
+      say(`Temporal on ${settings.temporal.address}${settings.temporal.uiUrl ? `, Web UI ${settings.temporal.uiUrl}` : ''}`);
+      try {
+        await runWorker({ settings, log: say, onReady: () => say('worker ready; Ctrl-C stops the worker and the dev server') });
+      } finally {
+        await dev?.stop();
+      }
+    });
+
+  program
+    .command('demo')
+    .description('run the demo plugin end to end on the embedded defaults')
+    .option('--count <n>', 'items the demo validates', '200')
+    .option('--json', 'print JSON lines')
+    .action(async (opts: { count: string; json?: boolean }, cmd: Command) => {
+      const settings = await ensureDevServer(settingsFrom(cmd));
+      const worker = new AbortController();
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const workerDone = runWorker({ settings, log: () => {}, onReady: ready });
+      workerDone.catch(() => ready());
+      await Promise.race([isReady, workerDone]);
+      const runs = await RunsClient.connect(settings);
+      let code = 1;
+      try {
+        const started = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: Number(opts.count) } });
+        say(`run ${started.runId} started`);
+        code = await followToEnd(runs, started.runId, { terminal: useTerminal(opts.json) });
+        const ui = runUiUrl(settings, started.runId);
+        say(`\nThe Temporal Web UI shows this run${ui ? ` at ${ui}` : ''}.`);
+        say(`The dev server keeps running for it; stop it with: node bin/synapse.mjs server stop`);
+      } finally {
+        await runs.close();
+        worker.abort();
+        const { Runtime } = await import('@temporalio/worker');
+        Runtime.instance().shutdown();
+        await workerDone.catch(() => {});
+      }
+      exit(code);
+    });
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

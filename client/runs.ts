@@ -1,0 +1,336 @@
+/**
+ * The one client module the CLI and the gateway share: start, list, describe, cancel and
+ * follow runs. It talks to Temporal for what Temporal owns (status, result, cancellation)
+ * and to the run store for what activities report (logs, progress, metrics).
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
+import { SqliteRunStore } from '../platform/sqlite-run-store.js';
+import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { findPlugin, loadAction, parseParams } from '../sdk/plugin-loader.js';
+import { runActionWorkflow, runStateQuery, type RunActionInput } from '../workflows/run-action.js';
+import {
+  overallPercent,
+  TERMINAL_STATUSES,
+  type CategoryProgress,
+  type MetricValues,
+  type ProgressCategoryDef,
+  type RunState,
+  type RunStatus,
+} from '../workflows/run-state.js';
+import { newRunId, RUN_ID_PATTERN } from './ids.js';
+import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
+import { runStoreFile, runUiUrl, taskQueueFor, type Settings } from './settings.js';
+import { connectClient, unreachable } from './temporal.js';
+
+export interface StartRunRequest {
+  /** Plugin code, `code@version`, or a folder path. */
+  plugin: string;
+  action: string;
+  params?: unknown;
+  /** Run id (`--job-id`); generated when absent. */
+  runId?: string;
+  /** Overrides the action's heartbeat timeout (seconds). */
+  heartbeatTimeoutSeconds?: number;
+}
+
+export interface StartedRun {
+  runId: string;
+  plugin: { code: string; version: string };
+  action: string;
+  uiUrl?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  plugin: string;
+  version: string;
+  action: string;
+  category: string;
+  status: RunStatus;
+  startedAt?: string;
+  closedAt?: string;
+}
+
+export interface RunListFilter {
+  plugin?: string;
+  action?: string;
+  category?: string;
+  status?: RunStatus;
+  limit?: number;
+}
+
+/** What `follow` yields: each new run event, then the final state once the run has ended. */
+export type FollowItem = { type: 'event'; event: RunEvent } | { type: 'end'; state: RunState };
+
+const TEMPORAL_STATUS: Record<string, RunStatus> = {
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+  CONTINUED_AS_NEW: 'running',
+};
+const STATUS_QUERY: Partial<Record<RunStatus, string>> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+  terminated: 'Terminated',
+  timed_out: 'TimedOut',
+};
+
+/** Seconds an attempt of a step may take at most, per method (heartbeats catch lost workers sooner). */
+const START_TO_CLOSE_SECONDS: Record<string, number> = { job: 7 * 24 * 3600, task: 3600, restapi: 365 * 24 * 3600 };
+
+export class RunsClient {
+  constructor(
+    readonly settings: Settings,
+    readonly temporal: Client,
+    readonly store: RunStore,
+  ) {}
+
+  static async connect(settings: Settings): Promise<RunsClient> {
+    const temporal = await connectClient(settings);
+    return new RunsClient(settings, temporal, new SqliteRunStore(runStoreFile(settings)));
+  }
+
+  async close(): Promise<void> {
+    this.store.close();
+    await this.temporal.connection.close();
+  }
+
+  /** Validates everything it can before anything starts, then starts the run's workflow. */
+  async start(req: StartRunRequest): Promise<StartedRun> {
+    const plugin = await findPlugin(req.plugin);
+    const action = await loadAction(plugin, req.action);
+    const params = parseParams(action, req.params);
+    if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
+      throw new InvalidInputError('invalid run id', [
+        { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },
+      ]);
+    }
+    const { code, version, category } = plugin.config;
+    const runId = req.runId ?? newRunId(code, req.action);
+    const input: RunActionInput = {
+      plugin: { code, version, dir: plugin.dir },
+      action: req.action,
+      category,
+      method: action.method,
+      params,
+      progressCategories: action.progressCategories,
+      heartbeatTimeoutSeconds: req.heartbeatTimeoutSeconds ?? action.config.heartbeat_timeout ?? 30,
+      startToCloseSeconds: START_TO_CLOSE_SECONDS[action.method] ?? 3600,
+    };
+    const now = new Date().toISOString();
+    this.store.createRun({
+      id: runId,
+      pluginCode: code,
+      pluginVersion: version,
+      action: req.action,
+      category,
+      method: action.method,
+      status: 'pending',
+      params,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await this.temporal.workflow.start(runActionWorkflow, {
+        workflowId: runId,
+        taskQueue: taskQueueFor(this.settings, action.method),
+        args: [input],
+        typedSearchAttributes: [
+          { key: SA_PLUGIN_CODE, value: code },
+          { key: SA_PLUGIN_VERSION, value: version },
+          { key: SA_ACTION, value: req.action },
+          { key: SA_CATEGORY, value: category },
+          { key: SA_METHOD, value: action.method },
+        ],
+        memo: { progressCategories: action.progressCategories },
+        staticSummary: `${code}@${version} · ${req.action}`,
+        staticDetails: `Plugin **${plugin.config.name}** (${category}), action \`${req.action}\` run as a ${action.method}.`,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new InvalidInputError('cannot start the run', [{ path: 'job-id', message: `run id "${runId}" is already in use` }]);
+      }
+      throw wrapTemporalError(this.settings, err);
+    }
+    const uiUrl = runUiUrl(this.settings, runId);
+    return { runId, plugin: { code, version }, action: req.action, ...(uiUrl ? { uiUrl } : {}) };
+  }
+
+  /** The run's state: from Temporal's query while it runs, from its result or the run store after. */
+  async state(runId: string): Promise<RunState> {
+    const description = await this.describe(runId);
+    const status = TEMPORAL_STATUS[description.status.name] ?? 'running';
+    const handle = this.temporal.workflow.getHandle(runId);
+    if (status === 'running') {
+      try {
+        return await this.temporal.withDeadline(Date.now() + 3000, () => handle.query(runStateQuery));
+      } catch {
+        return this.stateFromStore(runId, description, status);
+      }
+    }
+    if (status === 'completed') return (await handle.result()) as RunState;
+    const state = this.stateFromStore(runId, description, status);
+    try {
+      await handle.result();
+    } catch (err) {
+      state.error = innermostMessage(err);
+    }
+    return state;
+  }
+
+  async list(filter: RunListFilter = {}): Promise<RunSummary[]> {
+    const clauses: string[] = [`${SA_PLUGIN_CODE.name} IS NOT NULL`];
+    const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    if (filter.plugin) clauses.push(`${SA_PLUGIN_CODE.name} = ${quote(filter.plugin)}`);
+    if (filter.action) clauses.push(`${SA_ACTION.name} = ${quote(filter.action)}`);
+    if (filter.category) clauses.push(`${SA_CATEGORY.name} = ${quote(filter.category)}`);
+    if (filter.status) clauses.push(`ExecutionStatus = ${quote(STATUS_QUERY[filter.status] ?? filter.status)}`);
+    const runs: RunSummary[] = [];
+    try {
+      for await (const wf of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
+        const sa = wf.typedSearchAttributes;
+        runs.push({
+          runId: wf.workflowId,
+          plugin: sa.get(SA_PLUGIN_CODE) ?? '',
+          version: sa.get(SA_PLUGIN_VERSION) ?? '',
+          action: sa.get(SA_ACTION) ?? '',
+          category: sa.get(SA_CATEGORY) ?? '',
+          status: TEMPORAL_STATUS[wf.status.name] ?? 'running',
+          startedAt: wf.startTime.toISOString(),
+          ...(wf.closeTime ? { closedAt: wf.closeTime.toISOString() } : {}),
+        });
+        if (runs.length >= (filter.limit ?? 50)) break;
+      }
+    } catch (err) {
+      throw wrapTemporalError(this.settings, err);
+    }
+    return runs;
+  }
+
+  async cancel(runId: string): Promise<void> {
+    await this.describe(runId);
+    try {
+      await this.temporal.workflow.getHandle(runId).cancel();
+    } catch (err) {
+      throw wrapTemporalError(this.settings, err);
+    }
+  }
+
+  /** Log lines and other events of a run, oldest first, after the event id `afterId`. */
+  events(runId: string, afterId = 0, limit = 1000): RunEvent[] {
+    return this.store.readEvents(runId, afterId, limit);
+  }
+
+  /** Yields each new event of the run as it is written, then the final state. */
+  async *follow(runId: string, options: { afterId?: number; pollMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<FollowItem> {
+    let cursor = options.afterId ?? 0;
+    const pollMs = options.pollMs ?? 250;
+    let lastStatusCheck = 0;
+    for (;;) {
+      for (;;) {
+        const batch = this.store.readEvents(runId, cursor, 1000);
+        for (const event of batch) {
+          cursor = event.id;
+          yield { type: 'event', event };
+        }
+        if (batch.length < 1000) break;
+      }
+      if (options.signal?.aborted) return;
+      if (Date.now() - lastStatusCheck > 1000) {
+        lastStatusCheck = Date.now();
+        const description = await this.describe(runId);
+        if (description.status.name !== 'RUNNING' && description.status.name !== 'CONTINUED_AS_NEW') {
+          for (const event of this.store.readEvents(runId, cursor, 100_000)) {
+            cursor = event.id;
+            yield { type: 'event', event };
+          }
+          yield { type: 'end', state: await this.state(runId) };
+          return;
+        }
+      }
+      await sleep(pollMs);
+    }
+  }
+
+  private async describe(runId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await this.temporal.workflow.getHandle(runId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`unknown run "${runId}"`);
+      throw wrapTemporalError(this.settings, err);
+    }
+  }
+
+  /** Rebuilds a run's state from the run store's events (for runs no worker can answer for). */
+  private stateFromStore(runId: string, d: WorkflowExecutionDescription, status: RunStatus): RunState {
+    const record: RunRecord | undefined = this.store.getRun(runId);
+    const progress: Record<string, CategoryProgress> = {};
+    const metrics: Record<string, MetricValues> = {};
+    let attempt = 1;
+    let afterId = 0;
+    for (;;) {
+      const events = this.store.readEvents(runId, afterId, 5000);
+      for (const e of events) {
+        afterId = e.id;
+        attempt = Math.max(attempt, e.attempt);
+        if (e.data.kind === 'progress') progress[e.data.category] = { current: e.data.current, total: e.data.total };
+        if (e.data.kind === 'metrics') metrics[e.data.category] = { ...metrics[e.data.category], ...e.data.values };
+      }
+      if (events.length < 5000) break;
+    }
+    const memo = (d.memo ?? {}) as { progressCategories?: Record<string, ProgressCategoryDef> };
+    const progressCategories = memo.progressCategories ?? {};
+    const sa = d.typedSearchAttributes;
+    return {
+      runId,
+      plugin: { code: sa.get(SA_PLUGIN_CODE) ?? record?.pluginCode ?? '', version: sa.get(SA_PLUGIN_VERSION) ?? record?.pluginVersion ?? '' },
+      action: sa.get(SA_ACTION) ?? record?.action ?? '',
+      category: sa.get(SA_CATEGORY) ?? record?.category ?? '',
+      method: sa.get(SA_METHOD) ?? record?.method ?? '',
+      status,
+      percent: overallPercent(progress, progressCategories),
+      progress,
+      metrics,
+      progressCategories,
+      attempt,
+      ...(record?.error ? { error: record.error } : {}),
+      startedAt: d.startTime.toISOString(),
+      updatedAt: (d.closeTime ?? new Date()).toISOString(),
+      ...(d.closeTime ? { finishedAt: d.closeTime.toISOString() } : {}),
+    };
+  }
+}
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+function wrapTemporalError(settings: Settings, err: unknown): Error {
+  if (err instanceof SynapseError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
+  return err instanceof Error ? err : new Error(message);
+}
+
+function innermostMessage(err: unknown): string {
+  let current: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  let message = String(current);
+  while (current instanceof Error) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}

@@ -1,0 +1,73 @@
+/**
+ * The run store: runs and their events (logs, progress, metrics, checkpoints, status).
+ * Activities append events in batches; the CLI and the gateway read them to show a run
+ * without polling Temporal for every tick. Behind an interface so Postgres can follow.
+ */
+import type { MetricValues, RunStatus } from '../workflows/run-state.js';
+
+export interface RunRecord {
+  id: string;
+  pluginCode: string;
+  pluginVersion: string;
+  action: string;
+  category: string;
+  method: string;
+  status: RunStatus;
+  params: unknown;
+  result?: unknown;
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type RunEventData =
+  | { kind: 'log'; level: string; message: string }
+  | { kind: 'event'; event: string; data: Record<string, unknown> }
+  | { kind: 'progress'; category: string; current: number; total: number }
+  | { kind: 'metrics'; category: string; values: MetricValues }
+  | { kind: 'status'; status: RunStatus; message?: string };
+
+export interface RunEventInput {
+  runId: string;
+  attempt: number;
+  /** ISO time the event happened (not when it was written). */
+  at: string;
+  data: RunEventData;
+}
+
+export interface RunEvent extends RunEventInput {
+  /** Increasing across the store; a cursor for `follow` and SSE `Last-Event-ID`. */
+  id: number;
+}
+
+export interface Checkpoint {
+  /** Increases with every checkpoint of the run, across attempts. */
+  seq: number;
+  state: unknown;
+  attempt: number;
+  at: string;
+}
+
+export interface RunFilter {
+  pluginCode?: string;
+  action?: string;
+  category?: string;
+  status?: RunStatus;
+  limit?: number;
+}
+
+export interface RunStore {
+  /** Inserts the run, or leaves an existing row with the same id as it is. */
+  createRun(run: RunRecord): void;
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'result' | 'error'>>): void;
+  getRun(id: string): RunRecord | undefined;
+  listRuns(filter?: RunFilter): RunRecord[];
+  /** Appends many events in one transaction. */
+  appendEvents(events: RunEventInput[]): void;
+  /** Events of a run with id greater than `afterId`, oldest first. */
+  readEvents(runId: string, afterId?: number, limit?: number): RunEvent[];
+  /** Saves a checkpoint; an older `seq` than the stored one is ignored. */
+  saveCheckpoint(runId: string, checkpoint: Checkpoint): void;
+  latestCheckpoint(runId: string): Checkpoint | undefined;
+  close(): void;
+}

@@ -1,0 +1,134 @@
+/**
+ * `config.yaml`: the plugin's manifest. Parsed once with `yaml`, validated once with zod;
+ * every problem is reported with its key path and, where the file can tell, file:line:column.
+ */
+import { readFile } from 'node:fs/promises';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { CATEGORIES, METHODS, RUNTIMES } from './categories.js';
+import { ConfigError, type Problem } from './errors.js';
+
+/** Semantic version 2.0.0, as published on semver.org. */
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+/** Limits of an upload action's Excel metadata file (the seed's defaults). */
+export const ExcelConfigSchema = z.strictObject({
+  max_file_size_mb: z.number().positive().default(10),
+  max_rows: z.number().int().positive().default(100_000),
+  max_columns: z.number().int().positive().default(50),
+  max_cell_length: z.number().int().positive().default(10_000),
+  max_filename_length: z.number().int().positive().default(255),
+});
+
+export const ActionConfigSchema = z.strictObject({
+  /** Dotted path to the class: `plugin.train.TrainAction` is export `TrainAction` of `plugin/train.ts`. */
+  entrypoint: z
+    .string()
+    .regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)+$/, 'must look like plugin.module.ClassName'),
+  method: z.enum(METHODS),
+  description: z.string().optional(),
+  /** Overrides the plugin-level runtime for this action. */
+  runtime: z.enum(RUNTIMES).optional(),
+  /** Seconds without a heartbeat after which a job step is considered lost and retried. */
+  heartbeat_timeout: z.number().positive().optional(),
+  /** Upload actions: limits enforced on the Excel metadata file. */
+  excel_config: ExcelConfigSchema.optional(),
+});
+
+export const PluginConfigSchema = z.strictObject({
+  code: z.string().regex(/^[a-z0-9_-]+$/, 'must match ^[a-z0-9_-]+$ (lowercase letters, digits, _ and -)'),
+  name: z.string().min(1),
+  version: z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0'),
+  category: z.enum(CATEGORIES),
+  description: z.string().optional(),
+  /** Path of the plugin's README, relative to the plugin folder. */
+  readme: z.string().optional(),
+  package_manager: z.enum(['pip', 'uv', 'npm']).optional(),
+  package_manager_options: z.array(z.string()).optional(),
+  /** Kind of data the plugin works on: image, video, text, pcd, audio, ... */
+  data_type: z.string().optional(),
+  /** Annotation task types the plugin supports, e.g. `image.object_detection`. */
+  tasks: z.array(z.string()).optional(),
+  /** Language of the plugin's code (default typescript). */
+  runtime: z.enum(RUNTIMES).default('typescript'),
+  actions: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'action names are lowercase words joined by _'), ActionConfigSchema)
+    .refine((a) => Object.keys(a).length > 0, 'a plugin needs at least one action'),
+});
+
+export type PluginConfig = z.infer<typeof PluginConfigSchema>;
+export type ActionConfig = z.infer<typeof ActionConfigSchema>;
+
+/** Parses config.yaml text; `file` only names the source in error messages. */
+export function parsePluginConfig(text: string, file = 'config.yaml'): PluginConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined): string => {
+    if (offset === undefined) return file;
+    const { line, col } = lineCounter.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      `${file} is not valid YAML`,
+      doc.errors.map((e) => ({ path: '', location: at(e.pos[0]), message: e.message.split('\n')[0] ?? e.message })),
+    );
+  }
+  const parsed = PluginConfigSchema.safeParse(doc.toJS());
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(`${file} does not match the plugin config schema`, zodProblems(parsed.error, doc, at));
+}
+
+export async function readPluginConfig(file: string): Promise<PluginConfig> {
+  return parsePluginConfig(await readFile(file, 'utf8'), file);
+}
+
+/** Turns zod issues into problems; with a YAML document, each points at its line. */
+export function zodProblems(
+  error: z.ZodError,
+  doc?: Document,
+  at?: (offset: number | undefined) => string,
+): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of error.issues) {
+    const base = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...base, key];
+        problems.push({ path: path.join('.'), message: `unknown key "${key}"`, ...locate(doc, at, path, true) });
+      }
+      continue;
+    }
+    problems.push({ path: base.join('.'), message: issue.message, ...locate(doc, at, base, false) });
+  }
+  return problems;
+}
+
+function locate(
+  doc: Document | undefined,
+  at: ((offset: number | undefined) => string) | undefined,
+  path: string[],
+  keyNode: boolean,
+): { location?: string } {
+  if (!doc || !at) return {};
+  // Walk down as far as the path exists; a missing key points at its parent.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth);
+    if (keyNode && depth === path.length && depth > 0) {
+      const parent = sub.length > 1 ? doc.getIn(sub.slice(0, -1), true) : doc.contents;
+      if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray(parent.items)) {
+        for (const item of parent.items as unknown[]) {
+          if (item && typeof item === 'object' && 'key' in item && isNode(item.key)) {
+            const k = item.key as { toJSON(): unknown; range?: [number, number, number] | null };
+            if (String(k.toJSON()) === sub[sub.length - 1]) return { location: at(k.range?.[0]) };
+          }
+        }
+      }
+      continue;
+    }
+    const node = depth === 0 ? doc.contents : doc.getIn(sub, true);
+    if (isNode(node) && node.range) return { location: at(node.range[0]) };
+  }
+  return {};
+}

@@ -1,0 +1,30 @@
+/**
+ * What a plugin author imports (`import { ValidationAction, z } from '@synapse/sdk'`).
+ * No Temporal here: plugin code sees only actions, a RunContext and errors.
+ */
+export { z } from 'zod';
+export { Action, isActionClass, type ActionClass, type MetricsCategoryDef } from './action.js';
+export * from './category-actions.js';
+export { CATEGORIES, CATEGORY_ACTIONS, METHODS, RUNTIMES, type Category, type Method, type Runtime } from './categories.js';
+export {
+  ActionConfigSchema,
+  ExcelConfigSchema,
+  parsePluginConfig,
+  PluginConfigSchema,
+  readPluginConfig,
+  type ActionConfig,
+  type PluginConfig,
+} from './config.js';
+export {
+  ConfigError,
+  InvalidInputError,
+  NonRetriableError,
+  NotFoundError,
+  ParamsError,
+  RunFailedError,
+  SynapseError,
+  UnavailableError,
+  type Problem,
+} from './errors.js';
+export type { LogLevel, RunContext } from './run-context.js';
+export type { MetricValues, ProgressCategoryDef } from '../workflows/run-state.js';

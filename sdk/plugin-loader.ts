@@ -1,0 +1,155 @@
+/**
+ * Finding a plugin folder, reading its config.yaml and resolving an action's entrypoint
+ * to its class. TypeScript plugin code is imported directly: the `synapse` process runs
+ * with a TypeScript loader (tsx) and maps `@synapse/sdk` to this SDK, so plugins need no
+ * build step and share the engine's classes.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isActionClass, type ActionClass } from './action.js';
+import type { Method } from './categories.js';
+import { readPluginConfig, zodProblems, type ActionConfig, type PluginConfig } from './config.js';
+import { ConfigError, NotFoundError, ParamsError } from './errors.js';
+import type { ProgressCategoryDef } from '../workflows/run-state.js';
+
+/** The folder holding the built-in plugins of this project. */
+export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
+
+export interface Plugin {
+  dir: string;
+  config: PluginConfig;
+}
+
+/** An action resolved to its class, with the metadata the engine needs to run it. */
+export interface ResolvedAction {
+  plugin: Plugin;
+  name: string;
+  config: ActionConfig;
+  cls: ActionClass;
+  method: Method;
+  progressCategories: Record<string, ProgressCategoryDef>;
+}
+
+/**
+ * Finds a plugin by folder path, or by `code` / `code@version` in the search folders
+ * (built-ins first, then each folder of `SYNAPSE_PLUGIN_PATH`).
+ */
+export async function findPlugin(ref: string, searchDirs: string[] = pluginSearchDirs()): Promise<Plugin> {
+  const looksLikePath = ref.includes('/') || ref.startsWith('.') || ref.includes(path.sep);
+  if (looksLikePath) {
+    const dir = path.resolve(ref);
+    const configFile = path.join(dir, 'config.yaml');
+    if (!existsSync(configFile)) throw new NotFoundError(`no plugin at ${dir}: config.yaml not found`);
+    return { dir, config: await readPluginConfig(configFile) };
+  }
+  const [code, version] = ref.split('@') as [string, string | undefined];
+  const found: Plugin[] = [];
+  for (const root of searchDirs) {
+    if (!existsSync(root)) continue;
+    for (const entry of readdirSync(root)) {
+      const dir = path.join(root, entry);
+      const configFile = path.join(dir, 'config.yaml');
+      if (!statSync(dir).isDirectory() || !existsSync(configFile)) continue;
+      let config: PluginConfig;
+      try {
+        config = await readPluginConfig(configFile);
+      } catch (err) {
+        // A broken plugin is only an error when it is the one asked for.
+        if (entry === code) throw err;
+        continue;
+      }
+      if (config.code === code) found.push({ dir, config });
+    }
+  }
+  const match = version ? found.find((p) => p.config.version === version) : found[0];
+  if (match) return match;
+  if (found.length > 0) {
+    throw new NotFoundError(`plugin ${code} has no version ${version} (found ${found.map((p) => p.config.version).join(', ')})`);
+  }
+  throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
+}
+
+export function pluginSearchDirs(): string[] {
+  const extra = (process.env.SYNAPSE_PLUGIN_PATH ?? '').split(path.delimiter).filter(Boolean);
+  return [BUILTIN_PLUGINS_DIR, ...extra.map((d) => path.resolve(d))];
+}
+
+/** Lists every plugin in the search folders (broken ones are skipped). */
+export async function listPlugins(searchDirs: string[] = pluginSearchDirs()): Promise<Plugin[]> {
+  const plugins: Plugin[] = [];
+  for (const root of searchDirs) {
+    if (!existsSync(root)) continue;
+    for (const entry of readdirSync(root).sort()) {
+      const configFile = path.join(root, entry, 'config.yaml');
+      if (!existsSync(configFile)) continue;
+      try {
+        plugins.push({ dir: path.join(root, entry), config: await readPluginConfig(configFile) });
+      } catch {
+        // listed by `synapse plugin check` instead
+      }
+    }
+  }
+  return plugins;
+}
+
+const MODULE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
+
+/** Resolves `actionName` of `plugin` to its class and checks it against config.yaml. */
+export async function loadAction(plugin: Plugin, actionName: string): Promise<ResolvedAction> {
+  const config = plugin.config.actions[actionName];
+  if (!config) {
+    throw new NotFoundError(
+      `plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`,
+    );
+  }
+  const runtime = config.runtime ?? plugin.config.runtime;
+  const where = `${path.join(plugin.dir, 'config.yaml')} actions.${actionName}.entrypoint`;
+  if (runtime !== 'typescript') {
+    throw new ConfigError(`${where}`, [{ path: `actions.${actionName}.runtime`, message: `runtime "${runtime}" is not supported yet` }]);
+  }
+  const segments = config.entrypoint.split('.');
+  const exportName = segments.pop() as string;
+  const modulePath = path.join(plugin.dir, ...segments);
+  if (!modulePath.startsWith(plugin.dir + path.sep)) {
+    throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: 'points outside the plugin folder' }]);
+  }
+  const file = [...MODULE_EXTENSIONS.map((e) => modulePath + e), ...MODULE_EXTENSIONS.map((e) => path.join(modulePath, 'index' + e))].find(
+    (f) => existsSync(f),
+  );
+  if (!file) {
+    throw new ConfigError(where, [
+      { path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` },
+    ]);
+  }
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const cls = mod[exportName];
+  if (!isActionClass(cls)) {
+    throw new ConfigError(where, [
+      {
+        path: `actions.${actionName}.entrypoint`,
+        message: `${path.relative(plugin.dir, file)} has no exported Action class "${exportName}"`,
+      },
+    ]);
+  }
+  if (cls.category && cls.category !== plugin.config.category) {
+    throw new ConfigError(where, [
+      { path: 'category', message: `${exportName} is a ${cls.category} action but the plugin's category is ${plugin.config.category}` },
+    ]);
+  }
+  return {
+    plugin,
+    name: actionName,
+    config,
+    cls,
+    method: config.method,
+    progressCategories: cls.progressCategories,
+  };
+}
+
+/** Validates raw params against the action's schema; every problem is listed. */
+export function parseParams(action: ResolvedAction, raw: unknown): unknown {
+  const parsed = action.cls.params.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  throw new ParamsError(`invalid params for ${action.plugin.config.code} ${action.name}`, zodProblems(parsed.error));
+}

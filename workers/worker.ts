@@ -1,0 +1,108 @@
+/**
+ * `synapse worker`: serves the task queues (one per method), runs workflows and the
+ * activities that run plugin code. Stops gracefully on SIGINT/SIGTERM: polling stops,
+ * running steps get `shutdownGraceMs` to finish, then they are cancelled and retried
+ * elsewhere from their last checkpoint.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { connectClient, connectNative, ensureSearchAttributes } from '../client/temporal.js';
+import { runStoreFile, taskQueueFor, type Settings } from '../client/settings.js';
+import { SqliteRunStore } from '../platform/sqlite-run-store.js';
+import type { Method } from '../sdk/categories.js';
+
+const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
+
+export interface WorkerOptions {
+  settings: Settings;
+  /** Methods whose task queues this worker serves (default: all). */
+  methods?: Method[];
+  /** Plugin steps run at once per task queue. */
+  maxConcurrentActivities?: number;
+  /** How long running steps may take to finish after a stop is asked for. */
+  shutdownGraceMs?: number;
+  log?: (line: string) => void;
+  /** Resolves once every task queue is polled. */
+  onReady?: () => void;
+}
+
+let runtimeInstalled = false;
+
+export async function runWorker(options: WorkerOptions): Promise<void> {
+  const { settings } = options;
+  const log = options.log ?? (() => {});
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    Runtime.install({ logger: quietLogger(log) });
+  }
+  const client = await connectClient(settings);
+  await ensureSearchAttributes(client, log);
+  await client.connection.close();
+  const connection: NativeConnection = await connectNative(settings);
+  const store = new SqliteRunStore(runStoreFile(settings));
+  const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
+  const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);
+  try {
+    const workers = await Promise.all(
+      methods.map((method) =>
+        Worker.create({
+          connection,
+          namespace: settings.temporal.namespace,
+          taskQueue: taskQueueFor(settings, method),
+          workflowBundle,
+          activities: createActivities({ store }),
+          maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),
+          shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
+        }),
+      ),
+    );
+    log(`worker polling ${methods.map((m) => taskQueueFor(settings, m)).join(', ')} on ${settings.temporal.address}`);
+    const running = Promise.all(workers.map((w) => w.run()));
+    options.onReady?.();
+    await running;
+  } finally {
+    store.close();
+    await connection.close();
+  }
+}
+
+/**
+ * Bundling workflow code with webpack takes seconds; the bundle is kept under the data dir,
+ * keyed by a hash of the workflow sources and the SDK version, and rebuilt when they change.
+ */
+export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: string }> {
+  const hash = createHash('sha256');
+  const sdkPkg = fileURLToPath(import.meta.resolve('@temporalio/workflow/package.json'));
+  hash.update(readFileSync(sdkPkg));
+  for (const file of readdirSync(WORKFLOWS_DIR).filter((f) => f.endsWith('.ts')).sort()) {
+    hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
+  }
+  const dir = path.join(dataDir, 'cache');
+  const file = path.join(dir, `workflow-bundle-${hash.digest('hex').slice(0, 16)}.js`);
+  if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(WORKFLOWS_DIR, 'index.ts'), logger: quietLogger(() => {}) });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${file}.tmp`, code);
+  renameSync(`${file}.tmp`, file);
+  return { code };
+}
+
+/** The SDK logs a lot at INFO; keep warnings and errors, routed to our log. */
+function quietLogger(log: (line: string) => void) {
+  const emit = (level: string) => (message: string, meta?: Record<string, unknown>) =>
+    log(`[${level}] ${message}${meta && Object.keys(meta).length ? ' ' + JSON.stringify(meta) : ''}`);
+  const none = () => {};
+  return {
+    log: (level: string, message: string, meta?: Record<string, unknown>) =>
+      level === 'WARN' || level === 'ERROR' ? emit(level.toLowerCase())(message, meta) : undefined,
+    trace: none,
+    debug: none,
+    info: none,
+    warn: emit('warn'),
+    error: emit('error'),
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The state of a run as people see it: status, progress per category with the weighted
+ * overall percent, latest metrics, result or error. Pure data and pure functions only:
+ * the workflow, the activities, the CLI and the gateway all share this one model.
+ */
+
+export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed_out';
+
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
+
+export interface CategoryProgress {
+  current: number;
+  total: number;
+}
+
+/** A declared progress category: its share of the overall percent and a label for people. */
+export interface ProgressCategoryDef {
+  weight: number;
+  label?: string;
+}
+
+export type MetricValue = number | string | boolean | null;
+export type MetricValues = Record<string, MetricValue>;
+
+/** What an activity reports to its workflow (throttled) and writes to the run store. */
+export interface ProgressSnapshot {
+  progress: Record<string, CategoryProgress>;
+  metrics: Record<string, MetricValues>;
+  /** Human words for the step now running, shown in the Web UI. */
+  step?: string;
+}
+
+export interface RunState extends ProgressSnapshot {
+  runId: string;
+  plugin: { code: string; version: string };
+  action: string;
+  category: string;
+  method: string;
+  status: RunStatus;
+  /** Weighted overall progress, 0..100. */
+  percent: number;
+  progressCategories: Record<string, ProgressCategoryDef>;
+  attempt: number;
+  result?: unknown;
+  error?: string;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+/** Fraction done of one category. A total of 0 means there was nothing to do: done. */
+export function categoryFraction(p: CategoryProgress): number {
+  if (p.total <= 0) return 1;
+  return Math.min(1, Math.max(0, p.current / p.total));
+}
+
+/**
+ * Overall percent as the weighted sum over progress categories. Declared categories count
+ * with their weights (one not yet reported counts as 0 done); when none are declared, every
+ * reported category weighs the same.
+ */
+export function overallPercent(
+  progress: Record<string, CategoryProgress>,
+  declared: Record<string, ProgressCategoryDef>,
+): number {
+  const names = Object.keys(declared).length > 0 ? Object.keys(declared) : Object.keys(progress);
+  let weightSum = 0;
+  let done = 0;
+  for (const name of names) {
+    const weight = declared[name]?.weight ?? 1;
+    weightSum += weight;
+    const p = progress[name];
+    if (p) done += weight * categoryFraction(p);
+  }
+  if (weightSum === 0) return 0;
+  return Math.round((done / weightSum) * 1000) / 10;
+}
+
+/** Markdown for the Web UI's "current details" of a run. */
+export function describeForUi(state: RunState): string {
+  const lines = [`**${state.plugin.code}@${state.plugin.version} · ${state.action}** — ${state.status}, ${state.percent}%`];
+  if (state.step) lines.push(`Step: ${state.step}`);
+  const cats = Object.keys({ ...state.progressCategories, ...state.progress });
+  if (cats.length > 0) {
+    lines.push('', '| progress | done | of |', '|---|---|---|');
+    for (const c of cats) {
+      const p = state.progress[c];
+      lines.push(`| ${c} | ${p ? p.current : 0} | ${p ? p.total : '?'} |`);
+    }
+  }
+  for (const [cat, values] of Object.entries(state.metrics)) {
+    const shown = Object.entries(values)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(6)) : String(v)}`)
+      .join(', ');
+    lines.push('', `Metrics (${cat}): ${shown}`);
+  }
+  return lines.join('\n');
+}

@@ -131,7 +131,8 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   }
 
   resumeState<T = unknown>(): T | undefined {
-    return this.lastCheckpoint?.state as T | undefined;
+    // A copy: plugin code may mutate what it gets without changing the saved checkpoint.
+    return structuredClone(this.lastCheckpoint?.state) as T | undefined;
   }
 
   /** The latest progress and metrics, as the workflow should see them. */

@@ -132,7 +132,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       const worker = new AbortController();
       let ready!: () => void;
       const isReady = new Promise<void>((r) => (ready = r));
-      const workerDone = runWorker({ settings, log: () => {}, onReady: ready });
+      const workerDone = runWorker({ settings, log: () => {}, onReady: ready, signal: worker.signal });
       workerDone.catch(() => ready());
       await Promise.race([isReady, workerDone]);
       const runs = await RunsClient.connect(settings);
@@ -147,8 +147,6 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       } finally {
         await runs.close();
         worker.abort();
-        const { Runtime } = await import('@temporalio/worker');
-        Runtime.instance().shutdown();
         await workerDone.catch(() => {});
       }
       exit(code);

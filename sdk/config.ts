@@ -100,6 +100,13 @@ export function zodProblems(
       }
       continue;
     }
+    if (issue.code === 'invalid_key') {
+      // zod's own message is only "Invalid key in record"; the reason is in the nested issues.
+      const why = issue.issues.map((i) => i.message).join('; ');
+      const message = `invalid key "${base[base.length - 1] ?? ''}"${why ? `: ${why}` : ''}`;
+      problems.push({ path: base.join('.'), message, ...locate(doc, at, base, true) });
+      continue;
+    }
     problems.push({ path: base.join('.'), message: issue.message, ...locate(doc, at, base, false) });
   }
   return problems;

@@ -46,6 +46,6 @@ export class DebugRunContext<P = unknown> implements RunContext<P> {
     this.sink.checkpoint(this.saved.seq);
   }
   resumeState<T = unknown>(): T | undefined {
-    return this.saved?.state as T | undefined;
+    return structuredClone(this.saved?.state) as T | undefined;
   }
 }

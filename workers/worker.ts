@@ -26,8 +26,10 @@ export interface WorkerOptions {
   /** How long running steps may take to finish after a stop is asked for. */
   shutdownGraceMs?: number;
   log?: (line: string) => void;
-  /** Resolves once every task queue is polled. */
+  /** Called once every task queue is polled. */
   onReady?: () => void;
+  /** Aborting it stops the worker gracefully, like SIGINT does. */
+  signal?: AbortSignal;
 }
 
 let runtimeInstalled = false;
@@ -62,6 +64,9 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     );
     log(`worker polling ${methods.map((m) => taskQueueFor(settings, m)).join(', ')} on ${settings.temporal.address}`);
     const running = Promise.all(workers.map((w) => w.run()));
+    const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
     options.onReady?.();
     await running;
   } finally {

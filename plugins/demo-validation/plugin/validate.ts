@@ -70,7 +70,10 @@ export class ValidateDataset extends ValidationAction<Params> {
   async start(ctx: RunContext<Params>) {
     const { count, seed, delayMs, checkpointEvery } = ctx.params;
     const resumed = ctx.resumeState<Progress>();
-    const state: Progress = resumed ?? { next: 0, valid: 0, invalid: 0, invalidIndices: [] };
+    const resumedFrom = resumed ? resumed.next : null;
+    const state: Progress = resumed
+      ? { ...resumed, invalidIndices: [...resumed.invalidIndices] }
+      : { next: 0, valid: 0, invalid: 0, invalidIndices: [] };
     ctx.logMessage(resumed ? `resuming at item ${state.next} of ${count}` : `validating ${count} items (seed ${seed})`);
 
     ctx.setProgress(count, count, 'load');
@@ -103,7 +106,7 @@ export class ValidateDataset extends ValidationAction<Params> {
       valid: state.valid,
       invalid: state.invalid,
       invalidIndices: state.invalidIndices,
-      resumedFrom: resumed ? resumed.next : null,
+      resumedFrom,
     };
   }
 }

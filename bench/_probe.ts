@@ -1,0 +1,30 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
+import { bundleWorkflowCode, Worker, Runtime } from '@temporalio/worker';
+import { loadSettings } from '../client/settings.js';
+import { connectClient, connectNative } from '../client/temporal.js';
+import { startDevServer } from '../workers/dev-server.js';
+import { bareActivities } from './bare-activities.js';
+Runtime.install({});
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'probe-'));
+const server = await startDevServer({ dataDir, port: 0, headless: true, ephemeral: true });
+const settings = loadSettings({ dataDir, temporalAddress: server.address }, {});
+const conn = await connectNative(settings);
+const { code } = await bundleWorkflowCode({ workflowsPath: path.resolve('bench/bare-workflow.ts') });
+const worker = await Worker.create({ connection: conn, taskQueue: 'q', workflowBundle: { code }, activities: bareActivities });
+const done = worker.run();
+const client = await connectClient(settings);
+const out: string[] = [];
+for (let i = 0; i < 40; i++) {
+  const t0 = performance.now();
+  const h = await client.workflow.start('bareWorkflow', { workflowId: randomUUID(), taskQueue: 'q', args: [1] });
+  const t1 = performance.now();
+  await h.result();
+  const t2 = performance.now();
+  out.push(`${(t1 - t0).toFixed(0)}+${(t2 - t1).toFixed(0)}`);
+}
+console.log(out.join(' '));
+worker.shutdown(); await done; await conn.close(); await client.connection.close(); await server.stop(); rmSync(dataDir, { recursive: true, force: true });

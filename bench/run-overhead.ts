@@ -1,0 +1,409 @@
+/**
+ * Overhead benchmark: how much longer a no-op plugin run takes, from start to result,
+ * than the barest Temporal workflow on the same server, in the same process.
+ *
+ *   node bin/run-ts.mjs bench/run-overhead.ts [--runs 200] [--warmup 10] [--block 10] [--json out.json]
+ *
+ * Both kinds run one at a time (it measures latency, not throughput), in alternating
+ * blocks so that both see the same server conditions (history growth, GC, CPU frequency).
+ * See bench/README.md for what each side includes.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
+import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import { RunsClient } from '../client/runs.js';
+import { loadSettings, type Settings } from '../client/settings.js';
+import { connectClient, connectNative } from '../client/temporal.js';
+import { startDevServer, type DevServer } from '../workers/dev-server.js';
+import { runWorker } from '../workers/worker.js';
+import type { RunState } from '../workflows/run-state.js';
+import { bareActivities } from './bare-activities.js';
+import type { bareWorkflow } from './bare-workflow.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const BARE_TASK_QUEUE = 'bench-bare';
+const SUBJECT = { plugin: 'noop', action: 'validation' } as const;
+
+interface Options {
+  runs: number;
+  warmup: number;
+  block: number;
+  /** File for the JSON results; `-` prints them to stdout instead of the table. */
+  json?: string;
+}
+
+interface Stats {
+  n: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  min: number;
+  max: number;
+}
+
+interface MemoryReport {
+  /** Highest RSS of this process seen by the sampler, in MiB. */
+  rssPeakSampledMiB: number;
+  /** `process.resourceUsage().maxRSS`: the kernel's peak RSS of this process, in MiB. */
+  maxRssMiB: number;
+  /** RSS once the server, both workers and both clients were up, before any run, in MiB. */
+  rssIdleMiB: number;
+  /** Peak RSS (VmHWM) of the Temporal dev server process, in MiB, where /proc has it. */
+  serverPeakMiB?: number;
+}
+
+/** One kind of run: what it is called and how to do one, resolving to its latency in ms. */
+interface Subject {
+  name: string;
+  once(): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      block: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node bin/run-ts.mjs bench/run-overhead.ts [--runs N] [--warmup N] [--block N] [--json FILE|-]\n' +
+        '  --runs N     measured runs of each kind (default: $BENCH_RUNS or 200)\n' +
+        '  --warmup N   unmeasured runs of each kind first (default 10)\n' +
+        '  --block N    runs of one kind in a row before switching to the other (default 10)\n' +
+        '  --json FILE  also write the results as JSON (`-`: JSON to stdout instead of the table)\n',
+    );
+    process.exit(0);
+  }
+  const int = (name: string, raw: string | undefined, fallback: number, min: number): number => {
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got "${raw}")`);
+    return n;
+  };
+  return {
+    runs: int('runs', values.runs ?? process.env.BENCH_RUNS, 200, 1),
+    warmup: int('warmup', values.warmup, 10, 0),
+    block: int('block', values.block, 10, 1),
+    ...(values.json !== undefined ? { json: values.json } : {}),
+  };
+}
+
+/** Percentile by linear interpolation between the closest ranks (numpy's default). */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  const a = sorted[lo] as number;
+  const b = sorted[hi] as number;
+  return a + (b - a) * (rank - lo);
+}
+
+function summarize(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    mean: sorted.reduce((s, x) => s + x, 0) / sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    min: sorted[0] ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+const mib = (bytes: number): number => bytes / (1024 * 1024);
+
+/** Samples this process's RSS; a short interval catches peaks that snapshots would miss. */
+function startRssSampler(intervalMs = 50): { peak(): number; stop(): void } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), intervalMs);
+  timer.unref();
+  return {
+    peak: () => Math.max(peak, process.memoryUsage.rss()),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Peak RSS of another process from /proc (Linux only); undefined where unreadable. */
+function procPeakRssMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Webpack and the SDK talk a lot while bundling; keep only warnings and errors. */
+function quietLogger(): Logger {
+  const emit = (level: string) => (message: string) => process.stderr.write(`[bundle ${level}] ${message}\n`);
+  const none = (): void => {};
+  return {
+    log: (level, message) => (level === 'WARN' || level === 'ERROR' ? emit(level)(message) : undefined),
+    trace: none,
+    debug: none,
+    info: none,
+    warn: emit('WARN'),
+    error: emit('ERROR'),
+  };
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** Rejects when `signal` aborts, so a Ctrl-C does not wait on a run whose worker is gone. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** The runs: `warmup` of each unmeasured, then `runs` of each in alternating blocks. */
+async function measure(subjects: [Subject, Subject], options: Options, signal: AbortSignal): Promise<number[][]> {
+  const samples: number[][] = subjects.map(() => []);
+  const once = (s: Subject) => abortable(s.once(), signal);
+
+  progress(`warm-up: ${options.warmup} run(s) of each`);
+  for (let i = 0; i < options.warmup; i++) for (const s of subjects) await once(s);
+
+  progress(`measuring: ${options.runs} run(s) of each, blocks of ${options.block}`);
+  let nextReport = 50;
+  for (let round = 0, done = 0; done < options.runs; round++) {
+    const size = Math.min(options.block, options.runs - done);
+    // Swap which kind goes first every round, so neither always runs right after the other.
+    const order = round % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
+      for (let i = 0; i < size; i++) samples[k]!.push(await once(subjects[k]!));
+    }
+    done += size;
+    if (done >= nextReport || done === options.runs) {
+      progress(`  ${done}/${options.runs}`);
+      nextReport = done + 50;
+    }
+  }
+  return samples;
+}
+
+function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryReport): string {
+  const cols = ['n', 'mean', 'p50', 'p95', 'p99', 'min', 'max'] as const;
+  const ms = (x: number) => x.toFixed(2);
+  const row = (label: string, cells: string[]) => label.padEnd(26) + cells.map((c) => c.padStart(9)).join('');
+  const statsRow = (label: string, s: Stats) => row(label, cols.map((c) => (c === 'n' ? String(s.n) : ms(s[c]))));
+  const ratio = (c: 'mean' | 'p50' | 'p95' | 'p99') => `${(subj[c] / base[c]).toFixed(2)}x`;
+  const lines = [
+    `Run overhead: start -> result latency in ms, sequential; ${options.runs} measured + ${options.warmup} warm-up run(s) of each, alternating blocks of ${options.block}`,
+    `node ${process.version}, ${os.cpus().length} CPU(s), ${os.platform()}/${os.arch()}`,
+    '',
+    row('', [...cols]),
+    statsRow('baseline (bare workflow)', base),
+    statsRow(`subject (${SUBJECT.plugin}/${SUBJECT.action})`, subj),
+    row('subject / baseline', ['', ratio('mean'), ratio('p50'), ratio('p95'), ratio('p99'), '', '']),
+    row('subject - baseline', ['', ms(subj.mean - base.mean), ms(subj.p50 - base.p50), ms(subj.p95 - base.p95), ms(subj.p99 - base.p99), '', '']),
+    '',
+    'Memory (MiB)',
+    `  bench process RSS, idle before runs     ${memory.rssIdleMiB.toFixed(1).padStart(8)}`,
+    `  bench process RSS, peak (sampled 50ms)  ${memory.rssPeakSampledMiB.toFixed(1).padStart(8)}`,
+    `  bench process maxRSS (resourceUsage)    ${memory.maxRssMiB.toFixed(1).padStart(8)}`,
+  ];
+  if (memory.serverPeakMiB !== undefined) {
+    lines.push(`  Temporal dev server peak RSS (VmHWM)    ${memory.serverPeakMiB.toFixed(1).padStart(8)}`);
+  }
+  lines.push('  (the bench process holds both workers, both clients and the test driver)');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    progress('interrupted; cleaning up');
+    interrupt.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const sampler = startRssSampler();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-bench-'));
+  // Undone in reverse order in `finally`, whatever step failed.
+  const cleanups: Array<[string, () => Promise<void> | void]> = [
+    ['temp dir', () => rmSync(dataDir, { recursive: true, force: true })],
+  ];
+
+  try {
+    progress(`starting a headless, ephemeral Temporal dev server (data dir ${dataDir})`);
+    const server: DevServer = await startDevServer({ dataDir, port: 0, headless: true, ephemeral: true });
+    cleanups.push(['dev server', () => server.stop()]);
+
+    // An empty env: the user's TEMPORAL_* variables (TLS, API key) must not reach our own server.
+    const settings: Settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'bench' }, {});
+
+    // Our worker first: runWorker installs the process-wide Temporal Runtime (its logger), which
+    // must happen before any other Worker is created, or the SDK installs a default one.
+    progress('starting the synapse worker (bundles the workflow code)');
+    const stopWorker = new AbortController();
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const workerDone = runWorker({
+      settings,
+      methods: ['task'], // the no-op action is a task; idle job/restapi pollers would only add noise
+      signal: stopWorker.signal,
+      onReady: ready,
+      log: (line) => progress(`[worker] ${line}`),
+    });
+    await Promise.race([isReady, workerDone]);
+    cleanups.push([
+      'synapse worker',
+      async () => {
+        stopWorker.abort();
+        await workerDone;
+      },
+    ]);
+
+    progress('starting the baseline worker');
+    const bareConnection: NativeConnection = await connectNative(settings);
+    cleanups.push(['baseline connection', () => bareConnection.close()]);
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: path.join(BENCH_DIR, 'bare-workflow.ts'),
+      logger: quietLogger(),
+    });
+    const bareWorker = await Worker.create({
+      connection: bareConnection,
+      namespace: settings.temporal.namespace,
+      taskQueue: BARE_TASK_QUEUE,
+      workflowBundle: { code },
+      activities: bareActivities,
+    });
+    const bareDone = bareWorker.run();
+    cleanups.push([
+      'baseline worker',
+      async () => {
+        if (bareWorker.getState() === 'RUNNING') bareWorker.shutdown();
+        await bareDone;
+      },
+    ]);
+
+    const runs = await RunsClient.connect(settings);
+    cleanups.push(['runs client', () => runs.close()]);
+    const bareClient: Client = await connectClient(settings);
+    cleanups.push(['baseline client', () => bareClient.connection.close()]);
+
+    const baseline: Subject = {
+      name: 'baseline',
+      async once() {
+        const n = Math.floor(Math.random() * 1e9);
+        const t0 = performance.now();
+        const handle = await bareClient.workflow.start<typeof bareWorkflow>('bareWorkflow', {
+          workflowId: `bench-bare-${randomUUID()}`,
+          taskQueue: BARE_TASK_QUEUE,
+          args: [n],
+        });
+        const result = await handle.result();
+        const elapsed = performance.now() - t0;
+        if (result !== n) throw new Error(`baseline run ${handle.workflowId} returned ${String(result)}, expected ${n}`);
+        return elapsed;
+      },
+    };
+    const subject: Subject = {
+      name: 'subject',
+      async once() {
+        const t0 = performance.now();
+        const { runId } = await runs.start({ plugin: SUBJECT.plugin, action: SUBJECT.action });
+        const state = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
+        const elapsed = performance.now() - t0;
+        if (state.status !== 'completed') throw new Error(`run ${runId} ended ${state.status}: ${state.error ?? ''}`);
+        return elapsed;
+      },
+    };
+
+    const rssIdle = process.memoryUsage.rss();
+    const [baseSamples, subjSamples] = (await measure([baseline, subject], options, interrupt.signal)) as [number[], number[]];
+
+    const base = summarize(baseSamples);
+    const subj = summarize(subjSamples);
+    const serverPeakMiB = procPeakRssMiB(server.child.pid);
+    const memory: MemoryReport = {
+      rssPeakSampledMiB: mib(sampler.peak()),
+      maxRssMiB: process.resourceUsage().maxRSS / 1024, // maxRSS is in KiB
+      rssIdleMiB: mib(rssIdle),
+      ...(serverPeakMiB !== undefined ? { serverPeakMiB } : {}),
+    };
+
+    if (options.json !== '-') process.stdout.write(`\n${formatTable(options, base, subj, memory)}\n`);
+    if (options.json !== undefined) {
+      const results = {
+        benchmark: 'run-overhead',
+        date: new Date().toISOString(),
+        env: { node: process.version, cpus: os.cpus().length, platform: `${os.platform()}/${os.arch()}` },
+        options: { runs: options.runs, warmup: options.warmup, block: options.block },
+        unit: 'ms',
+        baseline: base,
+        subject: { ...subj, plugin: SUBJECT.plugin, action: SUBJECT.action },
+        ratio: { mean: subj.mean / base.mean, p50: subj.p50 / base.p50, p95: subj.p95 / base.p95, p99: subj.p99 / base.p99 },
+        memory,
+        samples: { baseline: baseSamples, subject: subjSamples },
+      };
+      const text = `${JSON.stringify(results, null, 2)}\n`;
+      if (options.json === '-') process.stdout.write(text);
+      else {
+        writeFileSync(options.json, text);
+        progress(`wrote ${options.json}`);
+      }
+    }
+  } finally {
+    sampler.stop();
+    for (const [what, undo] of cleanups.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        progress(`cleanup of ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      }
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+await main().catch((err: unknown) => {
+  if (err instanceof Interrupted) {
+    process.exitCode = 130;
+    return;
+  }
+  progress(`run-overhead failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    alias: { '@synapse/sdk': fileURLToPath(new URL('./sdk/index.ts', import.meta.url)) },
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'sdk/**/*.test.ts', 'workflows/**/*.test.ts', 'client/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    // Integration tests share one dev server and a 2-core machine: a few files at a time.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+  },
+});

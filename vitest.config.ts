@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'sdk/**/*.test.ts', 'workflows/**/*.test.ts', 'client/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     // Integration tests share one dev server and a 2-core machine: a few files at a time.
     pool: 'forks',
     maxWorkers: 2,

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
@@ -35,6 +36,8 @@ interface Options {
   runs: number;
   warmup: number;
   block: number;
+  /** Idle time between two runs (0: back to back). */
+  pauseMs: number;
   /** File for the JSON results; `-` prints them to stdout instead of the table. */
   json?: string;
 }
@@ -75,6 +78,7 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string' },
       warmup: { type: 'string' },
       block: { type: 'string' },
+      'pause-ms': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -86,6 +90,7 @@ function parseOptions(argv: string[]): Options {
         '  --runs N     measured runs of each kind (default: $BENCH_RUNS or 200)\n' +
         '  --warmup N   unmeasured runs of each kind first (default 10)\n' +
         '  --block N    runs of one kind in a row before switching to the other (default 10)\n' +
+        '  --pause-ms N idle time between two runs (default 0: back to back)\n' +
         '  --json FILE  also write the results as JSON (`-`: JSON to stdout instead of the table)\n',
     );
     process.exit(0);
@@ -100,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     runs: int('runs', values.runs ?? process.env.BENCH_RUNS, 200, 1),
     warmup: int('warmup', values.warmup, 10, 0),
     block: int('block', values.block, 10, 1),
+    pauseMs: int('pause-ms', values['pause-ms'], 0, 0),
     ...(values.json !== undefined ? { json: values.json } : {}),
   };
 }
@@ -194,7 +200,10 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 /** The runs: `warmup` of each unmeasured, then `runs` of each in alternating blocks. */
 async function measure(subjects: [Subject, Subject], options: Options, signal: AbortSignal): Promise<number[][]> {
   const samples: number[][] = subjects.map(() => []);
-  const once = (s: Subject) => abortable(s.once(), signal);
+  const once = async (s: Subject): Promise<number> => {
+    if (options.pauseMs > 0) await abortable(sleep(options.pauseMs), signal);
+    return abortable(s.once(), signal);
+  };
 
   progress(`warm-up: ${options.warmup} run(s) of each`);
   for (let i = 0; i < options.warmup; i++) for (const s of subjects) await once(s);
@@ -224,7 +233,9 @@ function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryR
   const statsRow = (label: string, s: Stats) => row(label, cols.map((c) => (c === 'n' ? String(s.n) : ms(s[c]))));
   const ratio = (c: 'mean' | 'p50' | 'p95' | 'p99') => `${(subj[c] / base[c]).toFixed(2)}x`;
   const lines = [
-    `Run overhead: start -> result latency in ms, sequential; ${options.runs} measured + ${options.warmup} warm-up run(s) of each, alternating blocks of ${options.block}`,
+    `Run overhead: start -> result latency in ms, sequential` +
+      (options.pauseMs > 0 ? ` with ${options.pauseMs} ms between runs` : ', back to back') +
+      `; ${options.runs} measured + ${options.warmup} warm-up run(s) of each, alternating blocks of ${options.block}`,
     `node ${process.version}, ${os.cpus().length} CPU(s), ${os.platform()}/${os.arch()}`,
     '',
     row('', [...cols]),
@@ -369,7 +380,7 @@ async function main(): Promise<void> {
         benchmark: 'run-overhead',
         date: new Date().toISOString(),
         env: { node: process.version, cpus: os.cpus().length, platform: `${os.platform()}/${os.arch()}` },
-        options: { runs: options.runs, warmup: options.warmup, block: options.block },
+        options: { runs: options.runs, warmup: options.warmup, block: options.block, pauseMs: options.pauseMs },
         unit: 'ms',
         baseline: base,
         subject: { ...subj, plugin: SUBJECT.plugin, action: SUBJECT.action },

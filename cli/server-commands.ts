@@ -141,9 +141,8 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
         const started = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: Number(opts.count) } });
         say(`run ${started.runId} started`);
         code = await followToEnd(runs, started.runId, { terminal: useTerminal(opts.json) });
-        const ui = runUiUrl(settings, started.runId);
-        say(`\nThe Temporal Web UI shows this run${ui ? ` at ${ui}` : ''}.`);
-        say(`The dev server keeps running for it; stop it with: node bin/synapse.mjs server stop`);
+        if (!useTerminal(opts.json)) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
+        say('The dev server keeps running so the Web UI can show the run; stop it with: node bin/synapse.mjs server stop');
       } finally {
         await runs.close();
         worker.abort();

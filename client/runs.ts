@@ -146,6 +146,8 @@ export class RunsClient {
     try {
       await this.temporal.workflow.start(runActionWorkflow, {
         workflowId: runId,
+        // A run id names one run forever: its events and checkpoints are keyed by it.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
         taskQueue: taskQueueFor(this.settings, action.method),
         args: [input],
         typedSearchAttributes: [

@@ -39,7 +39,11 @@ export const ActionConfigSchema = z.strictObject({
 export const PluginConfigSchema = z.strictObject({
   code: z.string().regex(/^[a-z0-9_-]+$/, 'must match ^[a-z0-9_-]+$ (lowercase letters, digits, _ and -)'),
   name: z.string().min(1),
-  version: z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0'),
+  // YAML reads `version: 1.0` as a number; say what is wrong with it, not "expected string".
+  version: z.preprocess(
+    (v) => (typeof v === 'number' ? String(v) : v),
+    z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0'),
+  ),
   category: z.enum(CATEGORIES),
   description: z.string().optional(),
   /** Path of the plugin's README, relative to the plugin folder. */

@@ -46,12 +46,13 @@ function makeItem(seed: number, index: number): Item {
   const rnd = random(seed * 1_000_003 + index);
   const width = 64 + Math.floor(rnd() * 960);
   const height = 64 + Math.floor(rnd() * 960);
-  const boxes = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => ({
-    x: Math.floor(rnd() * width),
-    y: Math.floor(rnd() * height),
-    w: Math.floor(rnd() * width * 0.5) - 2,
-    h: Math.floor(rnd() * height * 0.5),
-  }));
+  // Mostly sane boxes; about one item in ten has a box that spills over the image edge.
+  const boxes = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => {
+    const w = 1 + Math.floor(rnd() * width * 0.3);
+    const h = 1 + Math.floor(rnd() * height * 0.3);
+    const spill = rnd() < 0.04 ? width : 0;
+    return { x: Math.floor(rnd() * (width - w)) + spill, y: Math.floor(rnd() * (height - h)), w, h };
+  });
   return { index, width, height, boxes };
 }
 

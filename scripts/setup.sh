@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what this project needs on a fresh machine, and skips what is already there:
+# the npm packages (better-sqlite3 compiles once, about two minutes on 2 cores) and the
+# Temporal CLI (built with `go install`, a few minutes once, cached in $HOME/go/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+temporal_cli() {
+  if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then echo "$TEMPORAL_CLI_PATH"; return 0; fi
+  if command -v temporal >/dev/null 2>&1; then command -v temporal; return 0; fi
+  local gobin
+  gobin="$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin"
+  for f in "$HOME/go/bin/temporal" "$gobin/temporal"; do
+    if [ -x "$f" ]; then echo "$f"; return 0; fi
+  done
+  return 1
+}
+
+if ! cli=$(temporal_cli); then
+  if command -v go >/dev/null 2>&1; then
+    echo "setup: building the Temporal CLI (go install github.com/temporalio/cli/cmd/temporal@v1.5.1)"
+    CGO_ENABLED=0 go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+    cli=$(temporal_cli)
+  else
+    echo "setup: no Temporal CLI and no Go toolchain; install Go or set TEMPORAL_CLI_PATH" >&2
+    exit 1
+  fi
+fi
+echo "setup: Temporal CLI at $cli"

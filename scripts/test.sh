@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, then typecheck, lint and run every
+# test (unit and integration, against a real Temporal dev server that the tests start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npm run typecheck
+npm run lint
+npm test

@@ -1,0 +1,37 @@
+/**
+ * Determinism: recorded histories of real runs (completed with progress signals, cancelled,
+ * failed on bad params) replay against today's workflow code. A change to workflows/ that
+ * would break running workflows fails here; make it behind `patched()` and record anew with
+ * `node bin/run-ts.mjs test/record-histories.ts`, keeping the old files.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+const DIR = path.join(ROOT, 'test', 'fixtures', 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+
+describe('replaying recorded histories', () => {
+  it('has recordings for each ending of a run', () => {
+    expect(files).toEqual(['run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json']);
+  });
+
+  it('replays every recording without a nondeterminism error', async () => {
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(path.join(DIR, f), 'utf8'))),
+    }));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      { workflowsPath: path.join(ROOT, 'workflows', 'index.ts'), replayName: 'synapse-replay' },
+      histories,
+    )) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});

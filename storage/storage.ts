@@ -36,6 +36,8 @@ export interface StorageProvider {
   delete(key: string): Promise<void>;
   /** A URL for the object (`file://` for local, the endpoint URL for S3). */
   url(key: string): string;
+  /** Releases connections (the S3 client's sockets); the provider is unusable afterwards. */
+  close?(): Promise<void>;
 }
 
 /** Options of a storage record. No secrets here: this is printed and stored in rows. */

@@ -1,0 +1,209 @@
+/**
+ * The embedded default: objects are files under a root folder (by default
+ * `<data dir>/storage/<storage name>`). A put writes a temp file in the target's own folder
+ * and renames it over the key, so readers see the old object or the new one, never half.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rmdir, stat, unlink, opendir } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { assertSafeKey, assertSafePrefix, describeKey, safeJoin } from './safe-key.js';
+import type { PutOptions, StorageProvider, StoredObject } from './storage.js';
+
+/** Temp files of unfinished puts start with this; list() skips them and keys may not use it. */
+export const TEMP_PREFIX = '.synapse-tmp-';
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class LocalStorage implements StorageProvider {
+  readonly root: string;
+
+  constructor(
+    root: string,
+    /** Shown in errors. */
+    readonly name = 'local',
+  ) {
+    this.root = path.resolve(root);
+  }
+
+  /** The file of a key, after every safety check and before any I/O. */
+  private file(key: string): string {
+    assertSafeKey(key);
+    if (key.split('/').some((s) => s.startsWith(TEMP_PREFIX))) {
+      throw new InvalidInputError(`unsafe storage key ${describeKey(key)}`, [
+        { path: '', message: `segments starting with "${TEMP_PREFIX}" are reserved for temp files` },
+      ]);
+    }
+    return safeJoin(this.root, key);
+  }
+
+  async put(key: string, body: Buffer | Uint8Array | string | Readable, options: PutOptions = {}): Promise<StoredObject> {
+    const file = this.file(key);
+    options.signal?.throwIfAborted();
+    const dir = path.dirname(file);
+    const tmp = path.join(dir, `${TEMP_PREFIX}${path.basename(file).slice(0, 64)}-${randomBytes(6).toString('hex')}`);
+    const hash = createHash('md5');
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        sent += chunk.length;
+        options.onProgress?.(sent);
+        done(null, chunk);
+      },
+    });
+    try {
+      await this.mkdirFor(key, dir);
+      const handle = await open(tmp, 'wx', 0o644).catch(async (err: unknown) => {
+        // A concurrent delete() may have removed the (then empty) folder: make it again, once.
+        if (code(err) !== 'ENOENT') throw err;
+        await this.mkdirFor(key, dir);
+        return open(tmp, 'wx', 0o644);
+      });
+      try {
+        const source = body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : Buffer.from(body)]);
+        const out = createWriteStream('', { fd: handle.fd, autoClose: false });
+        await pipeline(source, counter, out, options.signal ? { signal: options.signal } : {});
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, file).catch((err: unknown) => {
+        if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.conflict(key, 'a folder of other keys');
+        throw err;
+      });
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    const st = await stat(file);
+    return { key, size: st.size, lastModified: st.mtime.toISOString(), etag: hash.digest('hex') };
+  }
+
+  private async mkdirFor(key: string, dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      if (code(err) === 'ENOTDIR' || code(err) === 'EEXIST') throw this.conflict(key, 'an object where a folder is needed');
+      throw err;
+    }
+  }
+
+  private conflict(key: string, what: string): SynapseError {
+    return new InvalidInputError(`storage "${this.name}" cannot write ${describeKey(key)}`, [
+      { path: '', message: `a local storage cannot hold both a key and keys under it: the path holds ${what}` },
+    ]);
+  }
+
+  private notFound(key: string): NotFoundError {
+    return new NotFoundError(`storage "${this.name}" has no object ${describeKey(key)}`);
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const file = this.file(key);
+    try {
+      return await readFile(file);
+    } catch (err) {
+      if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(code(err) ?? '')) throw this.notFound(key);
+      throw err;
+    }
+  }
+
+  async stream(key: string): Promise<Readable> {
+    const file = this.file(key);
+    // Open first, so that a missing key fails here rather than on the first read.
+    const handle = await open(file, 'r').catch((err: unknown) => {
+      if (['ENOENT', 'ENOTDIR'].includes(code(err) ?? '')) throw this.notFound(key);
+      throw err;
+    });
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw this.notFound(key);
+    }
+    return handle.createReadStream(); // closes the handle at the end, or when destroyed
+  }
+
+  async *list(prefix = ''): AsyncIterable<StoredObject> {
+    assertSafePrefix(prefix);
+    yield* this.walk(this.root, '', prefix);
+  }
+
+  /** Depth first, entries ordered as their keys compare in UTF-8 bytes (the S3 order). */
+  private async *walk(dir: string, keyPrefix: string, prefix: string): AsyncGenerator<StoredObject> {
+    let entries: { name: string; dir: boolean; sortKey: Buffer }[];
+    try {
+      entries = [];
+      for await (const e of await opendir(dir)) {
+        if (e.name.startsWith(TEMP_PREFIX)) continue;
+        if (!e.isFile() && !e.isDirectory()) continue; // symlinks, sockets: not objects
+        const isDir = e.isDirectory();
+        // A folder sorts as "name/": its keys all begin so.
+        entries.push({ name: e.name, dir: isDir, sortKey: Buffer.from(keyPrefix + e.name + (isDir ? '/' : '')) });
+      }
+    } catch (err) {
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return;
+      throw err;
+    }
+    entries.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    for (const e of entries) {
+      const key = keyPrefix + e.name;
+      if (e.dir) {
+        const folder = `${key}/`;
+        if (folder.startsWith(prefix) || prefix.startsWith(folder)) yield* this.walk(path.join(dir, e.name), folder, prefix);
+      } else if (key.startsWith(prefix)) {
+        try {
+          const st = await stat(path.join(dir, e.name));
+          yield { key, size: st.size, lastModified: st.mtime.toISOString() };
+        } catch (err) {
+          if (code(err) !== 'ENOENT') throw err; // deleted meanwhile
+        }
+      }
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const file = this.file(key);
+    try {
+      return (await stat(file)).isFile();
+    } catch (err) {
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return false;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.file(key);
+    try {
+      await unlink(file);
+    } catch (err) {
+      // Missing, or a folder of other keys (not an object): nothing to delete.
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return;
+      if (code(err) === 'EISDIR' || code(err) === 'EPERM') {
+        const isDir = await stat(file).then((s) => s.isDirectory(), () => false);
+        if (isDir) return;
+      }
+      throw err;
+    }
+    // Tidy up folders left empty, up to (not including) the root.
+    for (let dir = path.dirname(file); dir !== this.root && dir.startsWith(this.root + path.sep); dir = path.dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break; // not empty, or already gone
+      }
+    }
+  }
+
+  url(key: string): string {
+    return pathToFileURL(this.file(key)).href;
+  }
+
+  async close(): Promise<void> {}
+}

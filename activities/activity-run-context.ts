@@ -3,7 +3,8 @@
  * - heartbeats on a timer (so cancellation is delivered even to a quiet action) with the
  *   latest checkpoint in the heartbeat details,
  * - appends run events to the run store in batches (logs as they come, progress and
- *   metrics coalesced to their latest value per flush),
+ *   metrics coalesced to their latest value per flush; timer flushes are fire-and-forget,
+ *   written in order, and a failed write is logged and retried with the next flush),
  * - reports a progress snapshot to the workflow by signal, throttled, for the query and UI,
  * - makes checkpoints durable in the run store before `checkpoint()` resolves.
  */
@@ -58,8 +59,15 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   private lastCheckpoint: Checkpoint | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private reporting: Promise<void> = Promise.resolve();
+  /** Event writes, chained so they reach the store in order. */
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(options: ActivityRunContextOptions<P>) {
+  /** Reads the run's stored checkpoint first (the store is async), then builds the context. */
+  static async create<P>(options: ActivityRunContextOptions<P>): Promise<ActivityRunContext<P>> {
+    return new ActivityRunContext(options, await options.store.latestCheckpoint(options.runId));
+  }
+
+  constructor(options: ActivityRunContextOptions<P>, storedCheckpoint?: Checkpoint) {
     this.runId = options.runId;
     this.params = options.params;
     this.activity = options.activity;
@@ -67,7 +75,7 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     this.progressCategories = options.progressCategories;
     this.signal = options.activity.cancellationSignal;
     this.attempt = options.activity.info.attempt;
-    this.lastCheckpoint = this.findResumeCheckpoint();
+    this.lastCheckpoint = this.findResumeCheckpoint(storedCheckpoint);
     const heartbeatMs = Math.max(200, Math.min(5000, (options.activity.info.heartbeatTimeoutMs ?? 30_000) / 3));
     this.timers.push(
       setInterval(() => this.heartbeat(), heartbeatMs),
@@ -77,10 +85,9 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   }
 
   /** The newest checkpoint of this run: from the last heartbeat or from the run store. */
-  private findResumeCheckpoint(): Checkpoint | undefined {
+  private findResumeCheckpoint(fromStore: Checkpoint | undefined): Checkpoint | undefined {
     const details = this.activity.info.heartbeatDetails as HeartbeatDetails | undefined;
     const fromHeartbeat = details?.checkpoint;
-    const fromStore = this.store.latestCheckpoint(this.runId);
     if (details?.progress) Object.assign(this.progress, details.progress);
     if (!fromHeartbeat) return fromStore;
     if (!fromStore) return fromHeartbeat;
@@ -125,7 +132,8 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
       at: new Date().toISOString(),
     };
     this.flush();
-    this.store.saveCheckpoint(this.runId, checkpoint);
+    await this.writing;
+    await this.store.saveCheckpoint(this.runId, checkpoint);
     this.lastCheckpoint = checkpoint;
     this.heartbeat();
   }
@@ -144,6 +152,7 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.flush();
+    await this.writing;
     await this.reporting;
   }
 
@@ -171,7 +180,13 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     if (this.buffer.length === 0) return;
     const events = this.buffer;
     this.buffer = [];
-    this.store.appendEvents(events);
+    this.writing = this.writing.then(() =>
+      this.store.appendEvents(events).catch((err: unknown) => {
+        // Kept for the next flush, in front of what came since, so the order holds.
+        this.buffer = events.concat(this.buffer);
+        this.activity.log.warn('writing run events failed; retrying with the next flush', { error: String(err) });
+      }),
+    );
   }
 
   private heartbeat(): void {

@@ -36,8 +36,8 @@ export function createRunActivities({ store }: RunActivityDeps) {
       } catch (err) {
         rethrowAsFailure(err);
       }
-      store.updateRun(input.runId, { status: 'running' });
-      const ctx = new ActivityRunContext({
+      await store.updateRun(input.runId, { status: 'running' });
+      const ctx = await ActivityRunContext.create({
         runId: input.runId,
         params,
         activity,
@@ -66,12 +66,12 @@ export function createRunActivities({ store }: RunActivityDeps) {
 
     /** Mirrors the run's final status into the run store (a local activity). */
     async recordRunStatus(input: { runId: string; status: RunStatus; result?: unknown; error?: string }): Promise<void> {
-      store.updateRun(input.runId, {
+      await store.updateRun(input.runId, {
         status: input.status,
         ...(input.result !== undefined ? { result: input.result } : {}),
         ...(input.error !== undefined ? { error: input.error } : {}),
       });
-      store.appendEvents([
+      await store.appendEvents([
         {
           runId: input.runId,
           attempt: 0,

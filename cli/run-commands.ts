@@ -88,7 +88,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
         await runs.state(id); // unknown run: exit 3
         let after = 0;
         for (;;) {
-          const events = runs.events(id, after, 5000);
+          const events = await runs.events(id, after, 5000);
           for (const e of events) {
             after = e.id;
             if (e.data.kind !== 'log' && !opts.events) continue;

@@ -1,7 +1,8 @@
 /**
  * The run store: runs and their events (logs, progress, metrics, checkpoints, status).
  * Activities append events in batches; the CLI and the gateway read them to show a run
- * without polling Temporal for every tick. Behind an interface so Postgres can follow.
+ * without polling Temporal for every tick. One implementation over SQLite and Postgres
+ * (kysely-run-store.ts); every method is async because Postgres is.
  */
 import type { MetricValues, RunStatus } from '../workflows/run-state.js';
 
@@ -58,16 +59,16 @@ export interface RunFilter {
 
 export interface RunStore {
   /** Inserts the run, or leaves an existing row with the same id as it is. */
-  createRun(run: RunRecord): void;
-  updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'result' | 'error'>>): void;
-  getRun(id: string): RunRecord | undefined;
-  listRuns(filter?: RunFilter): RunRecord[];
+  createRun(run: RunRecord): Promise<void>;
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'result' | 'error'>>): Promise<void>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
   /** Appends many events in one transaction. */
-  appendEvents(events: RunEventInput[]): void;
+  appendEvents(events: RunEventInput[]): Promise<void>;
   /** Events of a run with id greater than `afterId`, oldest first. */
-  readEvents(runId: string, afterId?: number, limit?: number): RunEvent[];
-  /** Saves a checkpoint; an older `seq` than the stored one is ignored. */
-  saveCheckpoint(runId: string, checkpoint: Checkpoint): void;
-  latestCheckpoint(runId: string): Checkpoint | undefined;
-  close(): void;
+  readEvents(runId: string, afterId?: number, limit?: number): Promise<RunEvent[]>;
+  /** Saves a checkpoint; an older `seq` than the stored one is ignored. Durable when it resolves. */
+  saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void>;
+  latestCheckpoint(runId: string): Promise<Checkpoint | undefined>;
+  close(): Promise<void>;
 }

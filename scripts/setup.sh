@@ -32,3 +32,32 @@ if ! cli=$(temporal_cli); then
   fi
 fi
 echo "setup: Temporal CLI at $cli"
+
+# PostgreSQL (Debian's package) for the platform tests and `scripts/postgres-server.sh`.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  bash scripts/postgres-server.sh install
+fi
+
+# The S3-compatible server for the storage tests and `scripts/s3-server.sh` (versitygw, Apache-2.0).
+versitygw_bin() {
+  if [ -n "${VERSITYGW_PATH:-}" ] && [ -x "$VERSITYGW_PATH" ]; then echo "$VERSITYGW_PATH"; return 0; fi
+  if command -v versitygw >/dev/null 2>&1; then command -v versitygw; return 0; fi
+  local gobin
+  gobin="$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin"
+  for f in "$HOME/go/bin/versitygw" "$gobin/versitygw"; do
+    if [ -x "$f" ]; then echo "$f"; return 0; fi
+  done
+  return 1
+}
+
+if ! gw=$(versitygw_bin); then
+  if command -v go >/dev/null 2>&1; then
+    echo "setup: building versitygw (go install github.com/versity/versitygw/cmd/versitygw@v1.7.0)"
+    CGO_ENABLED=0 go install github.com/versity/versitygw/cmd/versitygw@v1.7.0
+    gw=$(versitygw_bin)
+  else
+    echo "setup: no versitygw and no Go toolchain; install Go or set VERSITYGW_PATH" >&2
+    exit 1
+  fi
+fi
+echo "setup: versitygw at $gw"

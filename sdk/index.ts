@@ -26,5 +26,6 @@ export {
   UnavailableError,
   type Problem,
 } from './errors.js';
+export * from './annotations.js';
 export type { LogLevel, RunContext } from './run-context.js';
 export type { MetricValues, ProgressCategoryDef } from '../workflows/run-state.js';

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { connectClient, connectNative, ensureSearchAttributes } from '../client/temporal.js';
-import { runStoreFile, taskQueueFor, type Settings } from '../client/settings.js';
-import { SqliteRunStore } from '../platform/sqlite-run-store.js';
+import { taskQueueFor, type Settings } from '../client/settings.js';
+import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import type { Method } from '../sdk/categories.js';
 
 const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
@@ -44,8 +44,9 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const client = await connectClient(settings);
   await ensureSearchAttributes(client, log);
   await client.connection.close();
+  // <data dir>/synapse.db, or Postgres when DATABASE_URL is set.
+  const store = await KyselyRunStore.open({ dataDir: settings.dataDir });
   const connection: NativeConnection = await connectNative(settings);
-  const store = new SqliteRunStore(runStoreFile(settings));
   const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
   const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);
   try {
@@ -70,7 +71,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     options.onReady?.();
     await running;
   } finally {
-    store.close();
+    await store.close();
     await connection.close();
   }
 }

@@ -25,8 +25,8 @@ describe('cancelling a run', () => {
       params: { count: 5000, delayMs: 20 },
       heartbeatTimeoutSeconds: 3,
     });
-    await waitFor(() => {
-      const p = runs.events(runId).find((e) => e.data.kind === 'progress' && e.data.category === 'validate' && e.data.current > 0);
+    await waitFor(async () => {
+      const p = (await runs.events(runId)).find((e) => e.data.kind === 'progress' && e.data.category === 'validate' && e.data.current > 0);
       return p ? true : undefined;
     });
 
@@ -40,7 +40,7 @@ describe('cancelling a run', () => {
     });
     expect(state.status).toBe('cancelled');
     // The action itself saw the cancellation and stopped early, not at the end of its work.
-    const logs = runs.events(runId).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
+    const logs = (await runs.events(runId)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
     const stoppedAt = logs.map((m) => /^cancelled at item (\d+)/.exec(m)).find(Boolean);
     expect(stoppedAt, logs.join('\n')).toBeTruthy();
     expect(Number(stoppedAt![1])).toBeLessThan(5000);
@@ -48,7 +48,7 @@ describe('cancelling a run', () => {
     const status = await runCli(['run', 'status', runId, '--json'], settings);
     expect(status.code).toBe(0);
     expect((JSON.parse(status.stdout) as RunState).status).toBe('cancelled');
-    await waitFor(() => (runs.store.getRun(runId)?.status === 'cancelled' ? true : undefined), 10_000, 'run store status');
+    await waitFor(async () => ((await runs.store.getRun(runId))?.status === 'cancelled' ? true : undefined), 10_000, 'run store status');
   });
 
   it('`run watch` of a cancelled run exits 1 and says so', async () => {

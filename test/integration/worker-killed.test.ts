@@ -36,15 +36,15 @@ describe('a worker killed mid-step', () => {
     workers.push(await spawnWorker(settings));
     const { runId } = await runs.start({ plugin: 'demo-validation', action: 'validation', params, heartbeatTimeoutSeconds: 3 });
 
-    await waitFor(() => {
-      const c = runs.store.latestCheckpoint(runId);
+    await waitFor(async () => {
+      const c = await runs.store.latestCheckpoint(runId);
       return c && (c.state as { next: number }).next >= 50 ? c : undefined;
     });
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
     await once(first, 'exit');
     // Whatever was checkpointed before the kill is what the retry must resume from.
-    const lastCheckpoint = runs.store.latestCheckpoint(runId);
+    const lastCheckpoint = await runs.store.latestCheckpoint(runId);
     const resumeAt = (lastCheckpoint?.state as { next: number }).next;
     expect(resumeAt).toBeGreaterThanOrEqual(50);
     expect(resumeAt).toBeLessThan(params.count);
@@ -54,13 +54,13 @@ describe('a worker killed mid-step', () => {
     expect(final.status).toBe('completed');
     expect(final.attempt).toBeGreaterThanOrEqual(2);
     const result = final.result as DemoResult;
-    const logLines = runs.events(runId, 0, 100_000).filter((e) => e.data.kind === "log").map((e) => `${e.attempt} ${JSON.stringify(e.data)}`);
+    const logLines = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === "log").map((e) => `${e.attempt} ${JSON.stringify(e.data)}`);
     expect(result.resumedFrom, logLines.join("\n")).toBe(resumeAt);
     expect(result.checked).toBe(params.count);
 
     // Every item was checked; items before the checkpoint exactly once, by the first attempt.
     const checkedBy = new Map<number, number[]>();
-    for (const e of runs.events(runId, 0, 100_000)) {
+    for (const e of await runs.events(runId, 0, 100_000)) {
       if (e.data.kind === 'event' && e.data.event === 'item_checked') {
         const index = e.data.data.index as number;
         checkedBy.set(index, [...(checkedBy.get(index) ?? []), e.attempt]);
@@ -78,6 +78,6 @@ describe('a worker killed mid-step', () => {
       .result()) as RunState;
     const expected = reference.result as DemoResult;
     expect({ ...result, resumedFrom: null }).toEqual(expected);
-    await waitFor(() => (runs.store.getRun(runId)?.status === 'completed' ? true : undefined), 10_000, 'run store status');
+    await waitFor(async () => ((await runs.store.getRun(runId))?.status === 'completed' ? true : undefined), 10_000, 'run store status');
   });
 });

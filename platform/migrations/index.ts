@@ -1,0 +1,21 @@
+/**
+ * Migrations, listed here in order (a static provider: nothing is discovered on disk, so
+ * the list is the same under tsx, a bundle or a build). Each migration is told its dialect.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import { runs } from './001_runs.js';
+import { platform } from './002_platform.js';
+import type { DialectMigration, DialectName } from './columns.js';
+
+const MIGRATIONS: [string, DialectMigration][] = [
+  ['001_runs', runs],
+  ['002_platform', platform],
+];
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return Object.fromEntries(MIGRATIONS.map(([name, m]) => [name, { up: (db) => m.up(db, dialect) }]));
+    },
+  };
+}

@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SynapseError } from '../sdk/errors.js';
+import { gatewayCommands } from './gateway-commands.js';
+import { platformCommands } from './platform-commands.js';
 import { pluginCommands } from './plugin-commands.js';
 import { runCommands } from './run-commands.js';
 import { serverCommands } from './server-commands.js';
@@ -20,8 +22,10 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   pluginCommands(program, exit);
+  platformCommands(program, exit);
   runCommands(program, exit);
   serverCommands(program, exit);
+  gatewayCommands(program);
 
   try {
     await program.parseAsync(argv);

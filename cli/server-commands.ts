@@ -7,6 +7,8 @@ import { METHODS, type Method } from '../sdk/categories.js';
 import { isServing, startDevServer, stopDetachedDevServer, type DevServer } from '../workers/dev-server.js';
 import { runWorker } from '../workers/worker.js';
 import { followToEnd } from './follow.js';
+import { parseGatewayPort, startGatewayFor } from './gateway-commands.js';
+import type { GatewayServer } from '../gateway/server.js';
 import { settingsFrom, useTerminal } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -103,8 +105,9 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
 
   program
     .command('dev')
-    .description('dev server and worker together; Ctrl-C stops both')
-    .action(async (_o: unknown, cmd: Command) => {
+    .description('dev server, worker and HTTP gateway together; Ctrl-C stops them all')
+    .option('--gateway-port <port>', 'HTTP gateway port', '8080')
+    .action(async (opts: { gatewayPort: string }, cmd: Command) => {
       let settings = settingsFrom(cmd);
       let dev: DevServer | undefined;
       if (!settings.temporal.external) {
@@ -115,9 +118,12 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
         }
       }
       say(`Temporal on ${settings.temporal.address}${settings.temporal.uiUrl ? `, Web UI ${settings.temporal.uiUrl}` : ''}`);
+      let gateway: GatewayServer | undefined;
       try {
-        await runWorker({ settings, log: say, onReady: () => say('worker ready; Ctrl-C stops the worker and the dev server') });
+        gateway = await startGatewayFor(settings, parseGatewayPort(opts.gatewayPort), '127.0.0.1');
+        await runWorker({ settings, log: say, onReady: () => say('worker ready; Ctrl-C stops the worker, the gateway and the dev server') });
       } finally {
+        await gateway?.close();
         await dev?.stop();
       }
     });

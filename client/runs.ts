@@ -10,9 +10,11 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
-import { SqliteRunStore } from '../platform/sqlite-run-store.js';
+import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
 import { findPlugin, loadAction, parseParams } from '../sdk/plugin-loader.js';
 import { runActionWorkflow, runStateQuery, type RunActionInput } from '../workflows/run-action.js';
@@ -27,7 +29,7 @@ import {
 } from '../workflows/run-state.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
-import { runStoreFile, runUiUrl, taskQueueFor, type Settings } from './settings.js';
+import { runUiUrl, taskQueueFor, type Settings } from './settings.js';
 import { connectClient, unreachable } from './temporal.js';
 
 export interface StartRunRequest {
@@ -67,6 +69,12 @@ export interface RunListFilter {
   limit?: number;
 }
 
+export interface RunPage {
+  runs: RunSummary[];
+  /** Opaque; absent on the last page. */
+  nextPageToken?: string;
+}
+
 /** What `follow` yields: each new run event, then the final state once the run has ended. */
 export type FollowItem = { type: 'event'; event: RunEvent } | { type: 'end'; state: RunState };
 
@@ -78,6 +86,16 @@ const TEMPORAL_STATUS: Record<string, RunStatus> = {
   TERMINATED: 'terminated',
   TIMED_OUT: 'timed_out',
   CONTINUED_AS_NEW: 'running',
+};
+/** temporal.api.enums.v1.WorkflowExecutionStatus, as listed by visibility. */
+const RAW_STATUS: Record<number, RunStatus> = {
+  1: 'running',
+  2: 'completed',
+  3: 'failed',
+  4: 'cancelled',
+  5: 'terminated',
+  6: 'running',
+  7: 'timed_out',
 };
 const STATUS_QUERY: Partial<Record<RunStatus, string>> = {
   running: 'Running',
@@ -99,12 +117,18 @@ export class RunsClient {
   ) {}
 
   static async connect(settings: Settings): Promise<RunsClient> {
-    const temporal = await connectClient(settings);
-    return new RunsClient(settings, temporal, new SqliteRunStore(runStoreFile(settings)));
+    // The run store: <data dir>/synapse.db, or Postgres when DATABASE_URL is set.
+    const store = await KyselyRunStore.open({ dataDir: settings.dataDir });
+    try {
+      return new RunsClient(settings, await connectClient(settings), store);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
-    this.store.close();
+    await this.store.close();
     await this.temporal.connection.close();
   }
 
@@ -131,7 +155,7 @@ export class RunsClient {
       startToCloseSeconds: START_TO_CLOSE_SECONDS[action.method] ?? 3600,
     };
     const now = new Date().toISOString();
-    this.store.createRun({
+    await this.store.createRun({
       id: runId,
       pluginCode: code,
       pluginVersion: version,
@@ -180,11 +204,11 @@ export class RunsClient {
       try {
         return await this.temporal.withDeadline(Date.now() + 3000, () => handle.query(runStateQuery));
       } catch {
-        return this.stateFromStore(runId, description, status);
+        return await this.stateFromStore(runId, description, status);
       }
     }
     if (status === 'completed') return (await handle.result()) as RunState;
-    const state = this.stateFromStore(runId, description, status);
+    const state = await this.stateFromStore(runId, description, status);
     try {
       await handle.result();
     } catch (err) {
@@ -194,32 +218,65 @@ export class RunsClient {
   }
 
   async list(filter: RunListFilter = {}): Promise<RunSummary[]> {
+    return (await this.listPage(filter, { pageSize: filter.limit ?? 50 })).runs;
+  }
+
+  /**
+   * One page of runs from Temporal visibility, newest first. `nextPageToken` (opaque) is
+   * absent on the last page; pass it back as `pageToken` for the next one.
+   */
+  async listPage(filter: Omit<RunListFilter, 'limit'>, page: { pageSize?: number; pageToken?: string } = {}): Promise<RunPage> {
     const clauses: string[] = [`${SA_PLUGIN_CODE.name} IS NOT NULL`];
     const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     if (filter.plugin) clauses.push(`${SA_PLUGIN_CODE.name} = ${quote(filter.plugin)}`);
     if (filter.action) clauses.push(`${SA_ACTION.name} = ${quote(filter.action)}`);
     if (filter.category) clauses.push(`${SA_CATEGORY.name} = ${quote(filter.category)}`);
     if (filter.status) clauses.push(`ExecutionStatus = ${quote(STATUS_QUERY[filter.status] ?? filter.status)}`);
-    const runs: RunSummary[] = [];
-    try {
-      for await (const wf of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
-        const sa = wf.typedSearchAttributes;
-        runs.push({
-          runId: wf.workflowId,
-          plugin: sa.get(SA_PLUGIN_CODE) ?? '',
-          version: sa.get(SA_PLUGIN_VERSION) ?? '',
-          action: sa.get(SA_ACTION) ?? '',
-          category: sa.get(SA_CATEGORY) ?? '',
-          status: TEMPORAL_STATUS[wf.status.name] ?? 'running',
-          startedAt: wf.startTime.toISOString(),
-          ...(wf.closeTime ? { closedAt: wf.closeTime.toISOString() } : {}),
-        });
-        if (runs.length >= (filter.limit ?? 50)) break;
+    const query = clauses.join(' AND ');
+    // Page tokens name their query, so a token cannot be replayed against another filter
+    // and garbage is refused here rather than by the server.
+    const queryTag = createHash('sha256').update(query).digest('base64url').slice(0, 12);
+    let nextPageToken = Buffer.alloc(0);
+    if (page.pageToken) {
+      const match = /^([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]+)$/.exec(page.pageToken);
+      if (!match || match[1] !== queryTag) {
+        throw new InvalidInputError('invalid page token', [{ path: 'pageToken', message: 'not a page token of this query; start again without it' }]);
       }
+      nextPageToken = Buffer.from(match[2] as string, 'base64url');
+    }
+    let response;
+    try {
+      response = await this.temporal.workflowService.listWorkflowExecutions({
+        namespace: this.temporal.options.namespace,
+        query,
+        pageSize: page.pageSize ?? 50,
+        nextPageToken,
+      });
     } catch (err) {
       throw wrapTemporalError(this.settings, err);
     }
-    return runs;
+    const keyword = (fields: Record<string, Payload> | null | undefined, name: string): string => {
+      const payload = fields?.[name];
+      const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+      return typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : '';
+    };
+    const runs = response.executions.map((wf): RunSummary => {
+      const fields = wf.searchAttributes?.indexedFields as Record<string, Payload> | null | undefined;
+      const startedAt = timestampToIso(wf.startTime);
+      const closedAt = timestampToIso(wf.closeTime);
+      return {
+        runId: wf.execution?.workflowId ?? '',
+        plugin: keyword(fields, SA_PLUGIN_CODE.name),
+        version: keyword(fields, SA_PLUGIN_VERSION.name),
+        action: keyword(fields, SA_ACTION.name),
+        category: keyword(fields, SA_CATEGORY.name),
+        status: RAW_STATUS[wf.status ?? 1] ?? 'running',
+        ...(startedAt ? { startedAt } : {}),
+        ...(closedAt ? { closedAt } : {}),
+      };
+    });
+    const token = response.nextPageToken;
+    return { runs, ...(token && token.length > 0 ? { nextPageToken: `${queryTag}.${Buffer.from(token).toString('base64url')}` } : {}) };
   }
 
   async cancel(runId: string): Promise<void> {
@@ -232,7 +289,7 @@ export class RunsClient {
   }
 
   /** Log lines and other events of a run, oldest first, after the event id `afterId`. */
-  events(runId: string, afterId = 0, limit = 1000): RunEvent[] {
+  events(runId: string, afterId = 0, limit = 1000): Promise<RunEvent[]> {
     return this.store.readEvents(runId, afterId, limit);
   }
 
@@ -243,7 +300,7 @@ export class RunsClient {
     let lastStatusCheck = 0;
     for (;;) {
       for (;;) {
-        const batch = this.store.readEvents(runId, cursor, 1000);
+        const batch = await this.store.readEvents(runId, cursor, 1000);
         for (const event of batch) {
           cursor = event.id;
           yield { type: 'event', event };
@@ -255,7 +312,7 @@ export class RunsClient {
         lastStatusCheck = Date.now();
         const description = await this.describe(runId);
         if (description.status.name !== 'RUNNING' && description.status.name !== 'CONTINUED_AS_NEW') {
-          for (const event of this.store.readEvents(runId, cursor, 100_000)) {
+          for (const event of await this.store.readEvents(runId, cursor, 100_000)) {
             cursor = event.id;
             yield { type: 'event', event };
           }
@@ -277,14 +334,14 @@ export class RunsClient {
   }
 
   /** Rebuilds a run's state from the run store's events (for runs no worker can answer for). */
-  private stateFromStore(runId: string, d: WorkflowExecutionDescription, status: RunStatus): RunState {
-    const record: RunRecord | undefined = this.store.getRun(runId);
+  private async stateFromStore(runId: string, d: WorkflowExecutionDescription, status: RunStatus): Promise<RunState> {
+    const record: RunRecord | undefined = await this.store.getRun(runId);
     const progress: Record<string, CategoryProgress> = {};
     const metrics: Record<string, MetricValues> = {};
     let attempt = 1;
     let afterId = 0;
     for (;;) {
-      const events = this.store.readEvents(runId, afterId, 5000);
+      const events = await this.store.readEvents(runId, afterId, 5000);
       for (const e of events) {
         afterId = e.id;
         attempt = Math.max(attempt, e.attempt);
@@ -325,6 +382,12 @@ function wrapTemporalError(settings: Settings, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
   return err instanceof Error ? err : new Error(message);
+}
+
+function timestampToIso(ts: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!ts || ts.seconds == null) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
 }
 
 function innermostMessage(err: unknown): string {

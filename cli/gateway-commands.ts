@@ -1,0 +1,86 @@
+/** `synapse token create | revoke | list` and `synapse gateway`. */
+import type { Command } from 'commander';
+import { runStoreFile, type Settings } from '../client/settings.js';
+import { openGateway, type GatewayServer } from '../gateway/server.js';
+import { parseScopes, TokenStore } from '../gateway/token-store.js';
+import { InvalidInputError } from '../sdk/errors.js';
+import { printJson, settingsFrom } from './io.js';
+
+const say = (line: string) => process.stderr.write(line + '\n');
+
+function withTokens<T>(cmd: Command, fn: (tokens: TokenStore) => T): T {
+  const tokens = new TokenStore(runStoreFile(settingsFrom(cmd)));
+  try {
+    return fn(tokens);
+  } finally {
+    tokens.close();
+  }
+}
+
+export function parseGatewayPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError('invalid option', [{ path: 'port', message: 'must be a port number' }]);
+  return port;
+}
+
+/** Starts the gateway for `settings` and says where it is (used by `synapse gateway` and `synapse dev`). */
+export async function startGatewayFor(settings: Settings, port: number, host: string): Promise<GatewayServer> {
+  const gateway = await openGateway(settings, { port, host, log: (line) => process.stdout.write(line + '\n') });
+  say(`gateway on ${gateway.url} (API docs ${gateway.url}/docs); create a token with: synapse token create --name <name>`);
+  return gateway;
+}
+
+export function gatewayCommands(program: Command): void {
+  const token = program.command('token').description('API tokens for the HTTP gateway');
+
+  token
+    .command('create')
+    .description('create a token; it is printed once and only its hash is kept')
+    .requiredOption('--name <name>', 'who or what uses it (e.g. ci)')
+    .option('--scope <list>', 'comma-separated: runs:read, runs:write', 'runs:read,runs:write')
+    .option('--json', 'print JSON')
+    .action((opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
+      const created = withTokens(cmd, (tokens) => tokens.create(opts.name, parseScopes(opts.scope)));
+      if (opts.json) return printJson(created);
+      process.stdout.write(`${created.token}\n`);
+      say(`token ${created.id} "${created.name}" (${created.scopes.join(', ')}): store it now, it is not shown again`);
+    });
+
+  token
+    .command('revoke')
+    .description('revoke a token by id (or the token itself)')
+    .argument('<id>', 'token id, as `token list` shows it')
+    .action((id: string, _opts: unknown, cmd: Command) => {
+      const revoked = withTokens(cmd, (tokens) => tokens.revoke(id));
+      say(`revoked token ${revoked.id} "${revoked.name}"`);
+    });
+
+  token
+    .command('list')
+    .description('tokens (never their secrets)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const list = withTokens(cmd, (tokens) => tokens.list());
+      if (opts.json) return printJson(list);
+      for (const t of list) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`;
+        process.stdout.write(`${t.id}  ${t.name.padEnd(16)} ${t.scopes.join(',').padEnd(22)} created ${t.createdAt}  ${state}\n`);
+      }
+      if (list.length === 0) process.stdout.write('no tokens\n');
+    });
+
+  program
+    .command('gateway')
+    .description('the HTTP gateway: start, list, follow and cancel runs over HTTP')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }, cmd: Command) => {
+      const gateway = await startGatewayFor(settingsFrom(cmd), parseGatewayPort(opts.port), opts.host);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await gateway.close();
+      say('gateway stopped');
+    });
+}

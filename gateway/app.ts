@@ -1,0 +1,122 @@
+/**
+ * The Express gateway: HTTP in front of the shared client module, nothing else. This file
+ * only assembles it: security headers, request log, metrics, rate limit, authentication,
+ * JSON bodies, the routes, and errors as problem+json.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
+import { randomUUID } from 'node:crypto';
+import type { RunsClient } from '../client/runs.js';
+import { authenticate } from './auth.js';
+import { createMetrics, type GatewayMetrics } from './metrics.js';
+import { HttpProblem, problemBody, problemHandler, sendProblem } from './problem.js';
+import { docsRouter } from './routes/docs.js';
+import { healthRouter } from './routes/health.js';
+import { pluginsRouter } from './routes/plugins.js';
+import { runsRouter } from './routes/runs.js';
+import { RunStateCache, type StateCacheOptions } from './state-cache.js';
+import type { TokenStore } from './token-store.js';
+
+export interface GatewayOptions {
+  runs: RunsClient;
+  tokens: TokenStore;
+  /** One line per request (JSON) and internal errors. Tokens never reach it. Default: none. */
+  log?: (line: string) => void;
+  /** Requests per window per client address on /v1; `false` turns the limit off. Default 1200 a minute. */
+  rateLimit?: { windowMs: number; limit: number } | false;
+  /** Largest accepted JSON body (bytes or a string such as '1mb'). Default 1 MB. */
+  bodyLimit?: number | string;
+  /** Event streams: run store poll interval and keep-alive comments. */
+  sse?: { pollMs?: number; keepAliveMs?: number };
+  /** Ended runs' states served from memory (they never change); `false` always asks Temporal. Default 60 s, 10,000 runs. */
+  stateCache?: StateCacheOptions | false;
+  /** Prometheus process metrics (off in benchmarks that build many apps). Default on. */
+  defaultMetrics?: boolean;
+}
+
+export interface Gateway {
+  app: Express;
+  metrics: GatewayMetrics;
+  /** Ends every open event stream (on shutdown). */
+  closeStreams(): void;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const log = options.log ?? (() => {});
+  const { runs, tokens } = options;
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const streams = new AbortController();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(requestLog(log));
+  app.use(metrics.middleware);
+  // The gateway speaks plain HTTP (TLS ends at a proxy, if any): upgrading the docs page's
+  // requests to https would break it on http://127.0.0.1.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+
+  app.use(healthRouter({ runs, tokens, metrics }));
+  app.use(docsRouter());
+
+  const v1 = express.Router();
+  if (options.rateLimit !== false) {
+    const { windowMs, limit } = options.rateLimit ?? { windowMs: 60_000, limit: 1200 };
+    v1.use(
+      rateLimit({
+        windowMs,
+        limit,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        handler: (_req, res) => sendProblem(res, problemBody(429, `more than ${limit} requests in ${windowMs / 1000} s; slow down`)),
+      }),
+    );
+  }
+  v1.use(authenticate(tokens));
+  v1.use(requireJsonBody);
+  v1.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
+  const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
+  v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
+  v1.use(pluginsRouter());
+  app.use('/v1', v1);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => next(new HttpProblem(404, `no route ${req.method} ${req.path}`)));
+  app.use(problemHandler(log));
+  return { app, metrics, closeStreams: () => streams.abort() };
+}
+
+/** A request that carries a body must carry JSON (415 otherwise); bodiless requests pass. */
+function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  const length = req.get('Content-Length');
+  const hasBody = req.get('Transfer-Encoding') !== undefined || (length !== undefined && length !== '0');
+  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+    return next(new HttpProblem(415, `send the body as application/json, not ${req.get('Content-Type') ?? 'an unknown type'}`));
+  }
+  next();
+}
+
+/** One JSON line per request once it finished. Headers are not logged, so neither are tokens. */
+function requestLog(log: (line: string) => void) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    const id = req.get('X-Request-Id')?.slice(0, 100) ?? randomUUID();
+    res.set('X-Request-Id', id);
+    res.once('close', () => {
+      log(
+        JSON.stringify({
+          at: new Date().toISOString(),
+          requestId: id,
+          method: req.method,
+          path: req.originalUrl.split('?')[0],
+          status: res.statusCode,
+          ms: Math.round(Number(process.hrtime.bigint() - start) / 1e5) / 10,
+          token: req.token?.id,
+          ip: req.ip,
+        }),
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * /openapi.json: OpenAPI 3.1, generated from the zod schemas the routes validate with
+ * (gateway/schemas.ts), so the document and the behaviour cannot disagree.
+ */
+import { z } from 'zod';
+import { apiSchemas, EventsQuery, ListRunsQuery } from './schemas.js';
+
+type Json = Record<string, unknown>;
+
+const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string, description: string): Json => ({ description, content: { 'application/json': { schema: ref(id) } } });
+const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+
+const AUTH_ERRORS = {
+  '401': problem('missing, malformed, unknown or revoked token'),
+  '403': problem('the token lacks the scope this route needs'),
+  '429': problem('rate limited'),
+  '503': problem('Temporal or the database unreachable'),
+};
+
+/** Query parameters from a strict object schema, one per field. */
+function queryParameters(schema: z.ZodObject): Json[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const s = z.toJSONSchema(field as z.ZodType, { io: 'input', unrepresentable: 'any' }) as Json;
+    delete s.$schema;
+    const description = s.description;
+    delete s.description;
+    return { name, in: 'query', required: false, schema: s, ...(description ? { description } : {}) };
+  });
+}
+
+const idParam = (what: string): Json => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: what });
+
+export function openApiDocument(options: { version?: string; serverUrl?: string } = {}): Json {
+  const generated = z.toJSONSchema(apiSchemas, { uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any' }) as { schemas: Record<string, Json> };
+  const schemas: Record<string, Json> = {};
+  for (const [id, schema] of Object.entries(generated.schemas)) {
+    const { $schema: _drop, $id: _id, ...rest } = schema;
+    schemas[id] = rest;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Synapse gateway',
+      version: options.version ?? '1',
+      description:
+        'Start, list, follow and cancel plugin runs (durable Temporal workflows). Every /v1 route needs `Authorization: Bearer <token>` (`synapse token create`). Errors are application/problem+json.',
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearerAuth: [] }],
+    components: {
+      schemas,
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'syn_<id>_<secret>, from `synapse token create`' } },
+    },
+    paths: {
+      '/v1/runs': {
+        post: {
+          operationId: 'startRun',
+          summary: 'Start a run of a plugin action (scope runs:write)',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('StartRunRequest') } } },
+          responses: {
+            '202': json('StartedRun', 'started; follow links.events'),
+            '400': problem('invalid body or params: every problem with its field path'),
+            '404': problem('unknown plugin or action'),
+            '413': problem('body over the size limit'),
+            '415': problem('not application/json'),
+            ...AUTH_ERRORS,
+          },
+        },
+        get: {
+          operationId: 'listRuns',
+          summary: 'List runs from Temporal visibility, newest first (scope runs:read)',
+          parameters: queryParameters(ListRunsQuery),
+          responses: { '200': json('RunList', 'one page of runs'), '400': problem('invalid query'), ...AUTH_ERRORS },
+        },
+      },
+      '/v1/runs/{id}': {
+        get: {
+          operationId: 'getRun',
+          summary: "A run's state: status, progress per category, metrics, result or error (scope runs:read)",
+          parameters: [idParam('run id')],
+          responses: { '200': json('RunState', 'the run'), '404': problem('unknown run'), ...AUTH_ERRORS },
+        },
+      },
+      '/v1/runs/{id}/events': {
+        get: {
+          operationId: 'runEvents',
+          summary: "A run's events as server-sent events, until it ends (scope runs:read)",
+          description:
+            'Each message: `id:` the event id, `event:` its kind (log, event, progress, metrics, status), `data:` a RunEvent. Then `event: end` with the final RunState. Resume with the `Last-Event-ID` header or `?after=`.',
+          parameters: [
+            idParam('run id'),
+            ...queryParameters(EventsQuery),
+            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'resume after this event id' },
+          ],
+          responses: {
+            '200': { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: ref('RunEvent') } } },
+            '404': problem('unknown run'),
+            ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/runs/{id}/cancel': {
+        post: {
+          operationId: 'cancelRun',
+          summary: 'Request cancellation; the action sees it through ctx.signal (scope runs:write)',
+          parameters: [idParam('run id')],
+          responses: {
+            '202': json('CancelRequested', 'cancellation requested'),
+            '404': problem('unknown run'),
+            '409': problem('the run has already ended'),
+            ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/plugins': {
+        get: { operationId: 'listPlugins', summary: 'Plugins this gateway can run (scope runs:read)', responses: { '200': json('PluginList', 'plugins'), ...AUTH_ERRORS } },
+      },
+      '/v1/plugins/{code}': {
+        get: {
+          operationId: 'getPlugin',
+          summary: "A plugin's config and each action's params as JSON Schema (scope runs:read)",
+          parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' }, description: 'plugin code or code@version' }],
+          responses: { '200': json('PluginDetail', 'the plugin'), '404': problem('unknown plugin'), ...AUTH_ERRORS },
+        },
+      },
+      '/healthz': { get: { operationId: 'health', summary: 'The process answers', security: [], responses: { '200': json('Health', 'alive') } } },
+      '/readyz': {
+        get: {
+          operationId: 'ready',
+          summary: 'Temporal, database and storage reachable',
+          security: [],
+          responses: { '200': json('Health', 'ready'), '503': problem('not ready; `checks` says what is wrong') },
+        },
+      },
+      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    },
+  };
+}

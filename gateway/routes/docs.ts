@@ -1,0 +1,49 @@
+/**
+ * /openapi.json and /docs, an interactive API page (Swagger UI, served from the installed
+ * swagger-ui-dist package: works offline; no inline script, so the strict CSP holds).
+ */
+import express, { Router } from 'express';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { openApiDocument } from '../openapi.js';
+
+const SWAGGER_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Synapse gateway API</title>
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/init.js"></script>
+</body>
+</html>
+`;
+
+const INIT = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json',
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  persistAuthorization: false,
+});
+`;
+
+export function docsRouter(): Router {
+  const router = Router();
+  const document = JSON.stringify(openApiDocument());
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+  router.get('/docs', (_req, res) => {
+    res.type('html').send(PAGE);
+  });
+  router.get('/docs/init.js', (_req, res) => {
+    res.type('application/javascript').send(INIT);
+  });
+  router.use('/docs/assets', express.static(SWAGGER_DIR, { index: false, maxAge: '1h' }));
+  return router;
+}

@@ -2,7 +2,7 @@
  * Overhead benchmark: how much longer a no-op plugin run takes, from start to result,
  * than the barest Temporal workflow on the same server, in the same process.
  *
- *   node bin/run-ts.mjs bench/run-overhead.ts [--runs 200] [--warmup 10] [--block 10] [--json out.json]
+ *   node bin/run-ts.mjs bench/run-overhead.ts [--runs 200] [--warmup 10] [--block 10] [--pause-ms 0] [--json out.json]
  *
  * Both kinds run one at a time (it measures latency, not throughput), in alternating
  * blocks so that both see the same server conditions (history growth, GC, CPU frequency).
@@ -63,30 +63,38 @@ interface MemoryReport {
   serverPeakMiB?: number;
 }
 
-/** One kind of run: what it is called and how to do one, resolving to its latency in ms. */
+/** One kind of run: does one, resolving to its latency in ms. */
 interface Subject {
-  name: string;
   once(): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------------------
 
+/** A bad command line: reported without a stack trace. */
+class UsageError extends Error {}
+
+const CLI_OPTIONS = {
+  runs: { type: 'string' },
+  warmup: { type: 'string' },
+  block: { type: 'string' },
+  'pause-ms': { type: 'string' },
+  json: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseCli(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: CLI_OPTIONS, strict: true }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: 'string' },
-      warmup: { type: 'string' },
-      block: { type: 'string' },
-      'pause-ms': { type: 'string' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const values = parseCli(argv);
   if (values.help) {
     process.stdout.write(
-      'usage: node bin/run-ts.mjs bench/run-overhead.ts [--runs N] [--warmup N] [--block N] [--json FILE|-]\n' +
+      'usage: node bin/run-ts.mjs bench/run-overhead.ts [--runs N] [--warmup N] [--block N] [--pause-ms N] [--json FILE|-]\n' +
         '  --runs N     measured runs of each kind (default: $BENCH_RUNS or 200)\n' +
         '  --warmup N   unmeasured runs of each kind first (default 10)\n' +
         '  --block N    runs of one kind in a row before switching to the other (default 10)\n' +
@@ -98,7 +106,7 @@ function parseOptions(argv: string[]): Options {
   const int = (name: string, raw: string | undefined, fallback: number, min: number): number => {
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min} (got "${raw}")`);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min} (got "${raw}")`);
     return n;
   };
   return {
@@ -226,7 +234,13 @@ async function measure(subjects: [Subject, Subject], options: Options, signal: A
   return samples;
 }
 
-function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryReport): string {
+/** 1-minute load averages before and after the runs: a busy machine skews every number. */
+interface Load {
+  before: number;
+  after: number;
+}
+
+function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryReport, load: Load): string {
   const cols = ['n', 'mean', 'p50', 'p95', 'p99', 'min', 'max'] as const;
   const ms = (x: number) => x.toFixed(2);
   const row = (label: string, cells: string[]) => label.padEnd(26) + cells.map((c) => c.padStart(9)).join('');
@@ -236,7 +250,8 @@ function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryR
     `Run overhead: start -> result latency in ms, sequential` +
       (options.pauseMs > 0 ? ` with ${options.pauseMs} ms between runs` : ', back to back') +
       `; ${options.runs} measured + ${options.warmup} warm-up run(s) of each, alternating blocks of ${options.block}`,
-    `node ${process.version}, ${os.cpus().length} CPU(s), ${os.platform()}/${os.arch()}`,
+    `node ${process.version}, ${os.cpus().length} CPU(s), ${os.platform()}/${os.arch()}; ` +
+      `1-min load average ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after`,
     '',
     row('', [...cols]),
     statsRow('baseline (bare workflow)', base),
@@ -252,7 +267,7 @@ function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryR
   if (memory.serverPeakMiB !== undefined) {
     lines.push(`  Temporal dev server peak RSS (VmHWM)    ${memory.serverPeakMiB.toFixed(1).padStart(8)}`);
   }
-  lines.push('  (the bench process holds both workers, both clients and the test driver)');
+  lines.push('  (the bench process holds both workers, both clients and the benchmark driver)');
   return lines.join('\n');
 }
 
@@ -334,7 +349,6 @@ async function main(): Promise<void> {
     cleanups.push(['baseline client', () => bareClient.connection.close()]);
 
     const baseline: Subject = {
-      name: 'baseline',
       async once() {
         const n = Math.floor(Math.random() * 1e9);
         const t0 = performance.now();
@@ -350,7 +364,6 @@ async function main(): Promise<void> {
       },
     };
     const subject: Subject = {
-      name: 'subject',
       async once() {
         const t0 = performance.now();
         const { runId } = await runs.start({ plugin: SUBJECT.plugin, action: SUBJECT.action });
@@ -362,8 +375,10 @@ async function main(): Promise<void> {
     };
 
     const rssIdle = process.memoryUsage.rss();
+    const loadBefore = os.loadavg()[0] ?? NaN;
     const [baseSamples, subjSamples] = (await measure([baseline, subject], options, interrupt.signal)) as [number[], number[]];
 
+    const load: Load = { before: loadBefore, after: os.loadavg()[0] ?? NaN };
     const base = summarize(baseSamples);
     const subj = summarize(subjSamples);
     const serverPeakMiB = procPeakRssMiB(server.child.pid);
@@ -374,12 +389,12 @@ async function main(): Promise<void> {
       ...(serverPeakMiB !== undefined ? { serverPeakMiB } : {}),
     };
 
-    if (options.json !== '-') process.stdout.write(`\n${formatTable(options, base, subj, memory)}\n`);
+    if (options.json !== '-') process.stdout.write(`\n${formatTable(options, base, subj, memory, load)}\n`);
     if (options.json !== undefined) {
       const results = {
         benchmark: 'run-overhead',
         date: new Date().toISOString(),
-        env: { node: process.version, cpus: os.cpus().length, platform: `${os.platform()}/${os.arch()}` },
+        env: { node: process.version, cpus: os.cpus().length, platform: `${os.platform()}/${os.arch()}`, loadAverage1m: load },
         options: { runs: options.runs, warmup: options.warmup, block: options.block, pauseMs: options.pauseMs },
         unit: 'ms',
         baseline: base,
@@ -413,6 +428,11 @@ async function main(): Promise<void> {
 await main().catch((err: unknown) => {
   if (err instanceof Interrupted) {
     process.exitCode = 130;
+    return;
+  }
+  if (err instanceof UsageError) {
+    progress(`run-overhead: ${err.message} (see --help)`);
+    process.exitCode = 2;
     return;
   }
   progress(`run-overhead failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -3,12 +3,17 @@
  * the implementations with their dependencies through `createActivities`.
  */
 import type { RunStore } from '../platform/run-store.js';
+import { createExportActivities } from './export.js';
 import { createRunActivities } from './run-action.js';
 
-export function createActivities(deps: { store: RunStore }) {
-  return { ...createRunActivities(deps) };
+export function createActivities(deps: { store: RunStore; dataDir: string }) {
+  return { ...createRunActivities(deps), ...createExportActivities(deps) };
 }
 
 type Activities = ReturnType<typeof createActivities>;
 export declare const runAction: Activities['runAction'];
 export declare const recordRunStatus: Activities['recordRunStatus'];
+export declare const exportPrepare: Activities['exportPrepare'];
+export declare const exportPlan: Activities['exportPlan'];
+export declare const exportPage: Activities['exportPage'];
+export declare const exportFinalize: Activities['exportFinalize'];

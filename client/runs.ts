@@ -17,7 +17,9 @@ import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
 import { findPlugin, loadAction, parseParams } from '../sdk/plugin-loader.js';
+import { exportWorkflow } from '../workflows/export.js';
 import { runActionWorkflow, runStateQuery, type RunActionInput } from '../workflows/run-action.js';
+import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
 import {
   overallPercent,
   TERMINAL_STATUSES,
@@ -136,7 +138,10 @@ export class RunsClient {
   async start(req: StartRunRequest): Promise<StartedRun> {
     const plugin = await findPlugin(req.plugin);
     const action = await loadAction(plugin, req.action);
-    const params = parseParams(action, req.params);
+    let params = parseParams(action, req.params);
+    // An export plugin runs as the export workflow; its extra_params are checked by its own schema.
+    const isExport = plugin.config.category === 'export' && isExporterClass(action.cls);
+    if (isExport) params = parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], req.params, `invalid params for ${plugin.config.code} ${req.action}`);
     if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
       throw new InvalidInputError('invalid run id', [
         { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },
@@ -168,7 +173,7 @@ export class RunsClient {
       updatedAt: now,
     });
     try {
-      await this.temporal.workflow.start(runActionWorkflow, {
+      await this.temporal.workflow.start(isExport ? exportWorkflow : runActionWorkflow, {
         workflowId: runId,
         // A run id names one run forever: its events and checkpoints are keyed by it.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -29,3 +29,4 @@ export {
 export * from './annotations.js';
 export type { LogLevel, RunContext } from './run-context.js';
 export type { MetricValues, ProgressCategoryDef } from '../workflows/run-state.js';
+export * from './exporter.js';

@@ -1,9 +1,10 @@
 /**
  * Records the workflow histories that test/unit/replay.test.ts replays. Run it when a
  * workflow change is *meant* to alter history (behind `patched()`), keeping the old files:
- *   node bin/run-ts.mjs test/record-histories.ts
+ *   node bin/run-ts.mjs test/record-histories.ts [name-prefix ...]
+ * (with name prefixes, only the recordings whose names start with one of them, e.g. `export`).
  * It starts its own dev server and worker, runs one completed, one cancelled and one failed
- * run, and writes their histories to test/fixtures/histories/<name>.json.
+ * run and one export (three pages, one failing item), and writes their histories to test/fixtures/histories/<name>.json.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,8 @@ import { loadSettings } from '../client/settings.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { findTemporalCli } from '../workers/temporal-cli.js';
 import { runWorker } from '../workers/worker.js';
+import { openDatabase } from '../platform/db.js';
+import { generateSampleData } from '../platform/generate.js';
 
 const OUT = path.join(import.meta.dirname, 'fixtures', 'histories');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-record-'));
@@ -27,6 +30,8 @@ await isReady;
 const runs = await RunsClient.connect(settings);
 
 const cli = await findTemporalCli();
+const only = process.argv.slice(2);
+const want = (name: string): boolean => only.length === 0 || only.some((o) => name.startsWith(o));
 
 /** The CLI writes the canonical JSON form of a history, the one `historyFromJSON` reads. */
 async function save(name: string, runId: string): Promise<void> {
@@ -36,23 +41,44 @@ async function save(name: string, runId: string): Promise<void> {
 }
 
 try {
-  const completed = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 60, delayMs: 40 }, runId: 'replay-completed' });
-  await runs.temporal.workflow.getHandle(completed.runId).result();
-  await save('run-action-completed', completed.runId);
+  if (want('run-action-completed')) {
+    const completed = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 60, delayMs: 40 }, runId: 'replay-completed' });
+    await runs.temporal.workflow.getHandle(completed.runId).result();
+    await save('run-action-completed', completed.runId);
+  }
 
-  const cancelled = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 5000, delayMs: 20 }, runId: 'replay-cancelled', heartbeatTimeoutSeconds: 2 });
-  await new Promise((r) => setTimeout(r, 2500));
-  await runs.cancel(cancelled.runId);
-  await runs.temporal.workflow.getHandle(cancelled.runId).result().catch(() => {});
-  await save('run-action-cancelled', cancelled.runId);
+  if (want('run-action-cancelled')) {
+    const cancelled = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 5000, delayMs: 20 }, runId: 'replay-cancelled', heartbeatTimeoutSeconds: 2 });
+    await new Promise((r) => setTimeout(r, 2500));
+    await runs.cancel(cancelled.runId);
+    await runs.temporal.workflow.getHandle(cancelled.runId).result().catch(() => {});
+    await save('run-action-cancelled', cancelled.runId);
+  }
 
-  const failed = await runs.temporal.workflow.start('runActionWorkflow', {
-    workflowId: 'replay-failed',
-    taskQueue: 'record-job',
-    args: [{ plugin: { code: 'demo-validation', version: '1.0.0' }, action: 'validation', category: 'data_validation', method: 'job', params: { count: 'x' }, progressCategories: {}, heartbeatTimeoutSeconds: 5, startToCloseSeconds: 60 }],
-  });
-  await failed.result().catch(() => {});
-  await save('run-action-failed', 'replay-failed');
+  if (want('run-action-failed')) {
+    const failed = await runs.temporal.workflow.start('runActionWorkflow', {
+      workflowId: 'replay-failed',
+      taskQueue: 'record-job',
+      args: [{ plugin: { code: 'demo-validation', version: '1.0.0' }, action: 'validation', category: 'data_validation', method: 'job', params: { count: 'x' }, progressCategories: {}, heartbeatTimeoutSeconds: 5, startToCloseSeconds: 60 }],
+    });
+    await failed.result().catch(() => {});
+    await save('run-action-failed', 'replay-failed');
+  }
+
+  if (want('export-completed')) {
+    // Three pages of ten (the fixture exporter's page size) in parallel, one item failing.
+    const platform = await openDatabase({ dataDir });
+    const data = await generateSampleData(platform, { count: 25, dataDir, projectName: 'replay' });
+    await platform.close();
+    const exported = await runs.start({
+      plugin: path.join(import.meta.dirname, 'fixtures', 'plugins', 'export-test'),
+      action: 'export',
+      params: { name: 'replay', storage: 'default', target: 'ground_truth', filter: { ground_truth_dataset_version: data.groundTruth.versionId }, extra_params: { fail_indices: [4] } },
+      runId: 'replay-export-completed',
+    });
+    await runs.temporal.workflow.getHandle(exported.runId).result();
+    await save('export-completed', exported.runId);
+  }
 } finally {
   await runs.close();
   abort.abort();

@@ -57,7 +57,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           namespace: settings.temporal.namespace,
           taskQueue: taskQueueFor(settings, method),
           workflowBundle,
-          activities: createActivities({ store }),
+          activities: createActivities({ store, dataDir: settings.dataDir }),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),
           shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
         }),

@@ -1,2 +1,3 @@
 /** Every workflow the worker registers. */
 export { runActionWorkflow } from './run-action.js';
+export { exportWorkflow } from './export.js';

@@ -1,6 +1,6 @@
 /**
  * Determinism: recorded histories of real runs (completed with progress signals, cancelled,
- * failed on bad params) replay against today's workflow code. A change to workflows/ that
+ * failed on bad params; an export with parallel pages) replay against today's workflow code. A change to workflows/ that
  * would break running workflows fails here; make it behind `patched()` and record anew with
  * `node bin/run-ts.mjs test/record-histories.ts`, keeping the old files.
  */
@@ -17,7 +17,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 describe('replaying recorded histories', () => {
   it('has recordings for each ending of a run', () => {
-    expect(files).toEqual(['run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json']);
+    expect(files).toEqual(['export-completed.json', 'run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json']);
   });
 
   it('replays every recording without a nondeterminism error', async () => {

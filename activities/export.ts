@@ -1,0 +1,416 @@
+/**
+ * The export run's activities: prepare (validate params, count the items, choose the unique
+ * export path once), plan (the id cursors of the next pages), page (fetch a page of items,
+ * convert and save each; a failing item is recorded, the page goes on) and finalize
+ * (error_file_list.json, manifest.json and the exporter's aggregate files).
+ *
+ * Every activity is idempotent: pages write deterministic keys (a retried page overwrites the
+ * same files and the same part file), and finalize derives everything from the part files.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { openDatabase, type PlatformDb } from '../platform/db.js';
+import type { Db } from '../platform/repositories/common.js';
+import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
+import { getProject, listAssignments, listTasks, type AssignmentStatus, type TaskStatus } from '../platform/repositories/projects.js';
+import { getStorage } from '../platform/repositories/storages.js';
+import type { RunStore } from '../platform/run-store.js';
+import type { AnnotationClass } from '../sdk/annotations.js';
+import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import {
+  isExporterClass,
+  parseExportParams,
+  uniqueExportPath,
+  type BaseExporter,
+  type ErrorFileEntry,
+  type ExportItem,
+  type ExportOutput,
+  type ExportParams,
+} from '../sdk/exporter.js';
+import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { openStorage, type StorageProvider } from '../storage/index.js';
+import type { RunActionInput } from '../workflows/run-action.js';
+import { ActivityRunContext } from './activity-run-context.js';
+
+export interface ExportActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
+  runId: string;
+}
+
+export interface ExportPrepareOutput {
+  exportPath: string;
+  total: number;
+  pageSize: number;
+}
+
+export interface ExportPlanInput extends ExportActivityInput {
+  afterId: number;
+  pageSize: number;
+  pages: number;
+}
+
+export interface ExportPlanOutput {
+  /** The `afterId` of each planned page, in order. */
+  cursors: number[];
+  /** The id of the last planned item (the next plan starts after it). */
+  nextAfterId: number;
+  /** Whether items may remain after the planned pages. */
+  more: boolean;
+}
+
+export interface ExportPageInput extends ExportActivityInput {
+  exportPath: string;
+  afterId: number;
+  pageSize: number;
+}
+
+export interface ExportPageOutput {
+  count: number;
+  success: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface ExportFinalizeInput extends ExportActivityInput {
+  exportPath: string;
+}
+
+export interface ExportSummary {
+  export_path: string;
+  total: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  [key: string]: unknown;
+}
+
+/** A page's record of what it did, read back by finalize. */
+interface PagePart {
+  afterId: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  errors: ErrorFileEntry[];
+  collected: unknown[];
+}
+
+export const PARTS_DIR = '_parts';
+const FINAL_PART = '~final.json';
+
+export interface ExportActivityDeps {
+  store: RunStore;
+  dataDir: string;
+}
+
+export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
+  let platform: Promise<PlatformDb> | undefined;
+  const db = async (): Promise<Db> => {
+    platform ??= openDatabase({ dataDir }).catch((err: unknown) => {
+      platform = undefined;
+      throw err;
+    });
+    return (await platform).db;
+  };
+  const storages = new Map<string, StorageProvider>();
+  const storageFor = async (ref: number | string): Promise<StorageProvider> => {
+    const key = String(ref);
+    let provider = storages.get(key);
+    if (!provider) {
+      const record = await getStorage(await db(), ref);
+      provider = openStorage(record.config, { dataDir, name: record.name });
+      storages.set(key, provider);
+    }
+    return provider;
+  };
+
+  async function setup(input: ExportActivityInput) {
+    const action = await resolve(input);
+    if (!isExporterClass(action.cls)) {
+      throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not a BaseExporter (an export run needs one)`);
+    }
+    const cls = action.cls as unknown as Omit<typeof BaseExporter, 'prototype'> & (new () => BaseExporter);
+    const params = parseExportParams(cls, input.params, `invalid params for ${input.plugin.code} ${input.action}`);
+    return { action, cls, params, database: await db() };
+  }
+
+  function makeOutput(storage: StorageProvider, exportPath: string, paths: Record<string, string>): ExportOutput {
+    return {
+      exportPath,
+      paths,
+      write: async (key, body) => {
+        await storage.put(key, body);
+      },
+      read: (key) => storage.get(key),
+    };
+  }
+
+  return {
+    async exportPrepare(input: ExportActivityInput): Promise<ExportPrepareOutput> {
+      return guard(async () => {
+        const { cls, params, database } = await setup(input);
+        await store.updateRun(input.runId, { status: 'running' });
+        await checkFilter(database, params);
+        const storage = await storageFor(params.storage);
+        const total = await countItems(database, params);
+        const exportPath = await uniqueExportPath(params.path, params.name, async (candidate) => {
+          for await (const _ of storage.list(`${candidate}/`)) return true;
+          return false;
+        });
+        return { exportPath, total, pageSize: Math.max(1, Math.floor(cls.pageSize)) };
+      });
+    },
+
+    async exportPlan(input: ExportPlanInput): Promise<ExportPlanOutput> {
+      return guard(async () => {
+        const { params, database } = await setup(input);
+        const ids = await itemIds(database, params, input.afterId, input.pageSize * input.pages);
+        const cursors: number[] = [];
+        for (let i = 0; i < ids.length; i += input.pageSize) cursors.push(i === 0 ? input.afterId : (ids[i - 1] as number));
+        return { cursors, nextAfterId: ids.length ? (ids[ids.length - 1] as number) : input.afterId, more: ids.length === input.pageSize * input.pages };
+      });
+    },
+
+    async exportPage(input: ExportPageInput): Promise<ExportPageOutput> {
+      const activity = Context.current();
+      const { cls, params, database } = await guard(() => setup(input));
+      const storage = await storageFor(params.storage);
+      const ctx = await ActivityRunContext.create({ runId: input.runId, params, activity, store, progressCategories: {} });
+      try {
+        const exporter = new cls();
+        exporter.params = params;
+        exporter.ctx = ctx;
+        const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
+        const output = makeOutput(storage, input.exportPath, paths);
+        const items = await fetchItems(database, params, input.afterId, input.pageSize);
+        const part: PagePart = { afterId: input.afterId, success: 0, failed: 0, skipped: 0, errors: [], collected: [] };
+        for (const item of items) {
+          if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+          activity.heartbeat();
+          let fileName = `${exporter.itemStem({ id: item.id, files: item.files, data: item.data })}.json`;
+          try {
+            const before = await exporter.beforeConvert(item);
+            if (!before) {
+              part.skipped++;
+              continue;
+            }
+            const result = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
+            fileName = `${exporter.itemStem(result)}.json`;
+            if (params.save_original_file && paths.origin_files_output_path) {
+              for (const file of Object.values(result.files)) {
+                const source = await storageFor(file.storage);
+                await storage.put(`${paths.origin_files_output_path}/${file.key.split('/').pop()}`, await source.get(file.key));
+              }
+            }
+            const status = await exporter.saveAsJson(result, output, part.errors);
+            if (status === 'success') {
+              part.success++;
+              const collected = exporter.collect(result, before);
+              if (collected !== undefined) part.collected.push(collected);
+            } else {
+              part.failed++;
+              ctx.log('export_item_failed', { id: item.id, file: fileName, error: part.errors[part.errors.length - 1]?.[1] ?? 'save failed' });
+            }
+          } catch (err) {
+            const message = err instanceof Error ? err.message : String(err);
+            part.failed++;
+            part.errors.push([fileName, message]);
+            ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
+            ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
+          }
+        }
+        await storage.put(partKey(input.exportPath, input.afterId), JSON.stringify(part));
+        return { count: items.length, success: part.success, failed: part.failed, skipped: part.skipped };
+      } catch (err) {
+        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+        return rethrowAsFailure(err);
+      } finally {
+        await ctx.close();
+      }
+    },
+
+    async exportFinalize(input: ExportFinalizeInput): Promise<ExportSummary> {
+      return guard(async () => {
+        const { cls, params, database } = await setup(input);
+        const storage = await storageFor(params.storage);
+        const partsPrefix = `${input.exportPath}/${PARTS_DIR}/`;
+        const finalKey = `${partsPrefix}${FINAL_PART}`;
+        const manifestKey = `${input.exportPath}/manifest.json`;
+        const partKeys: string[] = [];
+        for await (const o of storage.list(partsPrefix)) if (o.key !== finalKey) partKeys.push(o.key);
+        const beat = () => Context.current().heartbeat();
+        let summary: ExportSummary;
+        if (await storage.exists(finalKey)) {
+          summary = JSON.parse((await storage.get(finalKey)).toString('utf8')) as ExportSummary;
+        } else if (partKeys.length === 0 && (await storage.exists(manifestKey))) {
+          // A retry after the parts were cleaned up: the manifest is the summary.
+          summary = manifestSummary(input.exportPath, JSON.parse((await storage.get(manifestKey)).toString('utf8')));
+        } else {
+          const parts: PagePart[] = [];
+          for (const key of partKeys) {
+            beat();
+            parts.push(JSON.parse((await storage.get(key)).toString('utf8')) as PagePart);
+          }
+          parts.sort((a, b) => a.afterId - b.afterId);
+          const errors = parts.flatMap((p) => p.errors);
+          const counts = { success: 0, failed: 0, skipped: 0 };
+          for (const p of parts) {
+            counts.success += p.success;
+            counts.failed += p.failed;
+            counts.skipped += p.skipped;
+          }
+          const total = counts.success + counts.failed + counts.skipped;
+          const exporter = new cls();
+          exporter.params = params;
+          const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
+          const output = makeOutput(storage, input.exportPath, paths);
+          const extra = await exporter.finalize({ parts: parts.flatMap((p) => p.collected), classes: await projectClasses(database, params) }, output);
+          await storage.put(`${input.exportPath}/error_file_list.json`, JSON.stringify(errors, null, 4));
+          const manifest = {
+            name: params.name,
+            ...(params.description !== undefined ? { description: params.description } : {}),
+            target: params.target,
+            filter: params.filter,
+            plugin: { code: input.plugin.code, version: input.plugin.version },
+            total,
+            ...counts,
+            files: { json: 'json/', error_file_list: 'error_file_list.json', ...(params.save_original_file ? { origin_files: 'origin_files/' } : {}), ...extra },
+          };
+          await storage.put(manifestKey, JSON.stringify(manifest, null, 4));
+          summary = { export_path: input.exportPath, total, ...counts, error_count: errors.length };
+          await storage.put(finalKey, JSON.stringify(summary));
+        }
+        for (const key of partKeys) {
+          beat();
+          await storage.delete(key);
+        }
+        await storage.delete(finalKey);
+        return summary;
+      });
+    },
+  };
+}
+
+function manifestSummary(exportPath: string, manifest: { total: number; success: number; failed: number; skipped: number }): ExportSummary {
+  return { export_path: exportPath, total: manifest.total, success: manifest.success, failed: manifest.failed, skipped: manifest.skipped, error_count: manifest.failed };
+}
+
+function partKey(exportPath: string, afterId: number): string {
+  return `${exportPath}/${PARTS_DIR}/${String(afterId).padStart(15, '0')}.json`;
+}
+
+function filterId(params: ExportParams, key: string): number {
+  return Number(params.filter[key]);
+}
+
+function filterStatus(params: ExportParams): string | undefined {
+  return typeof params.filter.status === 'string' ? params.filter.status : undefined;
+}
+
+/** The filter's references must exist: a missing project or version is a permanent error. */
+async function checkFilter(db: Db, params: ExportParams): Promise<void> {
+  if (params.target === 'ground_truth') await getGroundTruthVersion(db, filterId(params, 'ground_truth_dataset_version'));
+  else await getProject(db, filterId(params, 'project'));
+  await getStorage(db, params.storage);
+}
+
+async function projectClasses(db: Db, params: ExportParams): Promise<AnnotationClass[]> {
+  let projectId: number | null;
+  if (params.target === 'ground_truth') {
+    const version = await getGroundTruthVersion(db, filterId(params, 'ground_truth_dataset_version'));
+    projectId = (await getGroundTruthDataset(db, version.datasetId)).projectId;
+  } else projectId = filterId(params, 'project');
+  return projectId === null ? [] : (await getProject(db, projectId)).configuration.classes;
+}
+
+/** Item ids after `afterId`, in id order, at most `limit`. */
+async function itemIds(db: Db, params: ExportParams, afterId: number, limit: number): Promise<number[]> {
+  const status = filterStatus(params);
+  if (params.target === 'ground_truth') {
+    const rows = await db
+      .selectFrom('ground_truth_events')
+      .select('id')
+      .where('version_id', '=', filterId(params, 'ground_truth_dataset_version'))
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => Number(r.id));
+  }
+  if (params.target === 'assignment') {
+    let q = db
+      .selectFrom('assignments')
+      .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
+      .select('assignments.id')
+      .where('tasks.project_id', '=', filterId(params, 'project'))
+      .where('assignments.id', '>', afterId);
+    if (status) q = q.where('assignments.status', '=', status as AssignmentStatus);
+    return (await q.orderBy('assignments.id').limit(limit).execute()).map((r) => Number(r.id));
+  }
+  let q = db.selectFrom('tasks').select('id').where('project_id', '=', filterId(params, 'project')).where('id', '>', afterId);
+  if (status) q = q.where('status', '=', status as TaskStatus);
+  return (await q.orderBy('id').limit(limit).execute()).map((r) => Number(r.id));
+}
+
+async function countItems(db: Db, params: ExportParams): Promise<number> {
+  let total = 0;
+  let after = 0;
+  for (;;) {
+    const ids = await itemIds(db, params, after, 10_000);
+    Context.current().heartbeat();
+    total += ids.length;
+    if (ids.length < 10_000) return total;
+    after = ids[ids.length - 1] as number;
+  }
+}
+
+async function fetchItems(db: Db, params: ExportParams, afterId: number, limit: number): Promise<ExportItem[]> {
+  const status = filterStatus(params);
+  const unit = (u: { id: number; uniqueKey: string; meta: Record<string, unknown> }) => ({ id: u.id, uniqueKey: u.uniqueKey, meta: u.meta });
+  if (params.target === 'ground_truth') {
+    const rows = await listGroundTruthEvents(db, { versionId: filterId(params, 'ground_truth_dataset_version'), afterId, limit });
+    return rows.map((r) => ({ id: r.id, target: 'ground_truth', data: r.annotations, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { version_id: r.versionId } }));
+  }
+  if (params.target === 'assignment') {
+    const rows = await listAssignments(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as AssignmentStatus } : {}) });
+    return rows.map((r) => ({
+      id: r.id,
+      target: 'assignment',
+      data: r.annotations,
+      files: r.dataUnit.files,
+      dataUnit: unit(r.dataUnit),
+      extra: { task_id: r.taskId, annotator: r.annotator, status: r.status },
+    }));
+  }
+  const rows = await listTasks(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as TaskStatus } : {}) });
+  return rows.map((r) => ({ id: r.id, target: 'task', data: null, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { status: r.status } }));
+}
+
+/** Plugins are found by the folder the client used when it is the same code@version, else by code@version. */
+async function resolve(input: ExportActivityInput): Promise<ResolvedAction> {
+  let plugin: Plugin | undefined;
+  if (input.plugin.dir) {
+    try {
+      const candidate = await findPlugin(input.plugin.dir);
+      if (candidate.config.code === input.plugin.code && candidate.config.version === input.plugin.version) plugin = candidate;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  plugin ??= await findPlugin(`${input.plugin.code}@${input.plugin.version}`);
+  return loadAction(plugin, input.action);
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    return rethrowAsFailure(err);
+  }
+}
+
+/** Our own permanent errors become non-retryable failures named after their class. */
+function rethrowAsFailure(err: unknown): never {
+  if (err instanceof InvalidInputError || err instanceof NotFoundError || err instanceof NonRetriableError) {
+    throw ApplicationFailure.create({ type: err.constructor.name, message: err.message, nonRetryable: true });
+  }
+  if (err instanceof SynapseError) throw ApplicationFailure.create({ type: err.constructor.name, message: err.message });
+  throw err;
+}

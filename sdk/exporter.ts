@@ -1,0 +1,227 @@
+/**
+ * BaseExporter: the seed's export plugin base (`synapse_sdk ... export.templates.plugin.BaseExporter`).
+ * A plugin subclasses it and overrides the hooks it needs; the engine (the export workflow
+ * and its activities) fetches items a page at a time and calls, per item,
+ * `beforeConvert` -> `convertData` -> `afterConvert` -> `saveAsJson`. No Temporal here: the
+ * exporter sees items, an output to write to, and a RunContext.
+ */
+import { z } from 'zod';
+import type { AnnotationClass } from './annotations.js';
+import { ExportAction } from './category-actions.js';
+import { zodProblems } from './config.js';
+import { NonRetriableError, ParamsError } from './errors.js';
+import type { RunContext } from './run-context.js';
+
+export const EXPORT_TARGETS = ['assignment', 'ground_truth', 'task'] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+/** The filter key each target needs (the seed's filter examples). */
+export const REQUIRED_FILTER_KEYS: Record<ExportTarget, string> = {
+  assignment: 'project',
+  ground_truth: 'ground_truth_dataset_version',
+  task: 'project',
+};
+
+const Ref = z.union([z.number().int().positive(), z.string().min(1)]);
+
+/** The seed's ExportParams, with `extra_params` validated by `extra` (the exporter's own schema). */
+export function exportParamsSchema<E extends z.ZodType>(extra: E) {
+  return z
+    .strictObject({
+      name: z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(/^[^/\\\0]+$/, 'a name is one path segment: no "/", "\\" or NUL')
+        .refine((n) => n !== '.' && n !== '..', 'a name cannot be "." or ".."'),
+      description: z.string().optional(),
+      /** Storage id or name (the platform's storages). */
+      storage: Ref,
+      save_original_file: z.boolean().default(false),
+      /** Folder in the storage under which the export folder is made; '' is the root. */
+      path: z.string().default(''),
+      target: z.enum(EXPORT_TARGETS),
+      filter: z.record(z.string(), z.unknown()),
+      extra_params: extra.prefault({} as never),
+    })
+    .superRefine((p, ctx) => {
+      const key = REQUIRED_FILTER_KEYS[p.target];
+      const value = p.filter[key];
+      if (value === undefined || value === null || value === '') {
+        ctx.addIssue({ code: 'custom', path: ['filter', key], message: `required for target "${p.target}"` });
+      } else if (!(typeof value === 'number' && Number.isSafeInteger(value) && value > 0) && !(typeof value === 'string' && /^\d+$/.test(value))) {
+        ctx.addIssue({ code: 'custom', path: ['filter', key], message: 'must be a positive whole number (an id)' });
+      }
+      const status = p.filter.status;
+      if (status !== undefined && typeof status !== 'string') ctx.addIssue({ code: 'custom', path: ['filter', 'status'], message: 'must be a string' });
+    });
+}
+
+export const ExportParams = exportParamsSchema(z.looseObject({}));
+export type ExportParams<E = Record<string, unknown>> = Omit<z.infer<typeof ExportParams>, 'extra_params'> & { extra_params: E };
+
+/** A data unit's file: the storage id and the key in it. */
+export interface ExportFile {
+  storage: number;
+  key: string;
+  size?: number;
+  checksum?: string;
+}
+
+/** One item to export: an assignment, a ground-truth event or a task, with its data unit. */
+export interface ExportItem {
+  /** The id of the row of the target (assignment, ground-truth event or task id). */
+  id: number;
+  target: ExportTarget;
+  /** The annotations (assignment and ground_truth targets; a task has none). */
+  data: unknown;
+  /** The data unit's files by name: `{ image: { storage, key } }`. */
+  files: Record<string, ExportFile>;
+  dataUnit: { id: number; uniqueKey: string; meta: Record<string, unknown> };
+  /** Target-specific fields (status, annotator, task id, ...). */
+  extra: Record<string, unknown>;
+}
+
+/** What `beforeConvert`/`convertData` produce and `saveAsJson` writes. */
+export interface ExportResultItem {
+  id: number;
+  files: ExportItem['files'];
+  data: unknown;
+}
+
+/** `[file name, reason]`, as the seed's error_file_list. */
+export type ErrorFileEntry = [string, string];
+export type ExportStatus = 'success' | 'failed';
+
+/** Where an exporter writes: keys relative to the storage root, under the export path. */
+export interface ExportOutput {
+  /** The unique export folder (`<path>/<name>` or `<path>/<name>(n)`). */
+  readonly exportPath: string;
+  /** What `setupOutputDirectories` returned. */
+  readonly paths: Record<string, string>;
+  write(key: string, body: string | Buffer): Promise<void>;
+  read(key: string): Promise<Buffer>;
+}
+
+/** What `finalize` gets: the parts each page collected, in page order, and the project's classes. */
+export interface ExportFinalizeInput {
+  parts: unknown[];
+  classes: readonly AnnotationClass[];
+}
+
+function baseName(key: string): string {
+  const last = key.split('/').pop() ?? key;
+  return last;
+}
+
+/** The file name without its extension (`a/b/c.tar.png` -> `c.tar`). */
+export function fileStem(name: string): string {
+  const base = baseName(name);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
+}
+
+export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAction<ExportParams<E>, unknown> {
+  /** Schema of `extra_params` (the seed's ExportParams subclass fields). */
+  static extraParams: z.ZodType = z.looseObject({});
+  /** Items per page activity. */
+  static pageSize = 100;
+  static override params: z.ZodType = ExportParams;
+
+  /** Set by the engine before any hook runs. */
+  params!: ExportParams<E>;
+  /** The run's context (logs, events); set by the engine. */
+  ctx!: RunContext<ExportParams<E>>;
+
+  /** seed: `convert_data(data)`. Converts one item to the export format; default: its annotations. */
+  convertData(item: ExportItem): unknown | Promise<unknown> {
+    return item.data;
+  }
+
+  /** seed: `before_convert(export_item)`. Preprocesses an item; returning null skips it. */
+  beforeConvert(item: ExportItem): ExportItem | null | Promise<ExportItem | null> {
+    return item;
+  }
+
+  /** seed: `after_convert(converted_data)`. Post-processes what convertData returned. */
+  afterConvert(converted: unknown): unknown | Promise<unknown> {
+    return converted;
+  }
+
+  /** seed: `get_original_file_name(files)`. The name of the item's first file (by file name), or none. */
+  getOriginalFileName(files: ExportItem['files']): string | undefined {
+    const first = Object.keys(files).sort()[0];
+    return first === undefined ? undefined : baseName(files[first]!.key);
+  }
+
+  /**
+   * seed: `setup_output_directories(unique_export_path, save_original_file_flag)`. The
+   * folders of the export; object storage has no folders, so this only names them.
+   */
+  setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
+    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json` };
+    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/origin_files`;
+    return paths;
+  }
+
+  /** The stem of an item's output files: its original file's stem, else `<target>_<id>`. */
+  itemStem(result: ExportResultItem): string {
+    const original = this.getOriginalFileName(result.files);
+    return original ? fileStem(original) : `${this.params.target}_${result.id}`;
+  }
+
+  /** seed: `save_as_json(result, base_path, error_file_list)`. Writes `json/<stem>.json`. */
+  async saveAsJson(result: ExportResultItem, output: ExportOutput, errorFileList: ErrorFileEntry[]): Promise<ExportStatus> {
+    const fileName = `${this.itemStem(result)}.json`;
+    try {
+      await output.write(`${output.paths.json_output_path}/${fileName}`, JSON.stringify(result.data, null, 4));
+      return 'success';
+    } catch (err) {
+      errorFileList.push([fileName, err instanceof Error ? err.message : String(err)]);
+      return 'failed';
+    }
+  }
+
+  /** Per item, what the page keeps for `finalize` (e.g. COCO images and annotations); default nothing. */
+  collect(_result: ExportResultItem, _item: ExportItem): unknown {
+    return undefined;
+  }
+
+  /** Writes aggregate files from what every page collected (in item order). Default: nothing. */
+  async finalize(_input: ExportFinalizeInput, _output: ExportOutput): Promise<Record<string, unknown>> {
+    return {};
+  }
+
+  /** Exports run as the export workflow (count, pages, finalize), not through `start`. */
+  async start(_ctx: RunContext<ExportParams<E>>): Promise<unknown> {
+    throw new NonRetriableError('an exporter runs as the export workflow: start it with a worker (`synapse plugin run export ...`), not --debug');
+  }
+}
+
+export function isExporterClass(value: unknown): value is typeof BaseExporter {
+  return typeof value === 'function' && value.prototype instanceof BaseExporter;
+}
+
+/**
+ * The export folder: `<path>/<name>`, or `<path>/<name>(1)`, `(2)`, ... when taken. The
+ * seed's `_create_unique_export_path`.
+ */
+export async function uniqueExportPath(base: string, name: string, taken: (candidate: string) => Promise<boolean>, maxTries = 10_000): Promise<string> {
+  const prefix = base
+    .split('/')
+    .filter((s) => s !== '')
+    .join('/');
+  const at = (n: string) => (prefix ? `${prefix}/${n}` : n);
+  for (let i = 0; i < maxTries; i++) {
+    const candidate = at(i === 0 ? name : `${name}(${i})`);
+    if (!(await taken(candidate))) return candidate;
+  }
+  throw new NonRetriableError(`no free export path for "${name}" under "${prefix}" after ${maxTries} tries`);
+}
+
+/** Validates export params with the exporter's own `extraParams` schema; ParamsError lists every problem. */
+export function parseExportParams(cls: { extraParams: z.ZodType }, raw: unknown, subject = 'invalid export params'): ExportParams {
+  const parsed = exportParamsSchema(cls.extraParams).safeParse(raw ?? {});
+  if (parsed.success) return parsed.data as ExportParams;
+  throw new ParamsError(subject, zodProblems(parsed.error));
+}

@@ -9,9 +9,26 @@ export async function followToEnd(
   options: { terminal: boolean; showEvents?: boolean; afterId?: number },
 ): Promise<number> {
   let view: RunView;
+  let poll: NodeJS.Timeout | undefined;
   if (options.terminal) {
     const state = await runs.state(runId);
-    view = new TerminalRunView(process.stdout, state.progressCategories, options.showEvents);
+    const terminalView = new TerminalRunView(process.stdout, state.progressCategories, options.showEvents);
+    view = terminalView;
+    // Run shapes with many steps (export pages) report progress to the workflow rather than
+    // as run events: the bars also follow the workflow's own state, once a second.
+    let polling = false;
+    poll = setInterval(() => {
+      if (polling) return;
+      polling = true;
+      runs
+        .state(runId)
+        .then((s) => {
+          for (const [cat, p] of Object.entries(s.progress)) terminalView.progressUpdate(cat, p.current, p.total);
+          for (const [cat, values] of Object.entries(s.metrics)) terminalView.metricsUpdate(cat, values);
+        })
+        .catch(() => {})
+        .finally(() => (polling = false));
+    }, 1000);
   } else {
     view = new JsonLinesRunView(process.stdout);
   }
@@ -31,6 +48,7 @@ export async function followToEnd(
     if (options.terminal) process.stderr.write(`\nstopped following; the run goes on. Watch again: synapse run watch ${runId}\n`);
     return 0;
   } finally {
+    clearInterval(poll);
     process.off('SIGINT', onSigint);
   }
 }

@@ -1,5 +1,8 @@
 /** `synapse server start-dev | stop`, `synapse worker`, `synapse dev` and `synapse demo`. */
+import path from 'node:path';
 import type { Command } from 'commander';
+import { openDatabase } from '../platform/db.js';
+import { generateSampleData } from '../platform/generate.js';
 import { RunsClient } from '../client/runs.js';
 import { readDevServerInfo, runUiUrl, type Settings } from '../client/settings.js';
 import { InvalidInputError } from '../sdk/errors.js';
@@ -130,32 +133,72 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
 
   program
     .command('demo')
-    .description('run the demo plugin end to end on the embedded defaults')
-    .option('--count <n>', 'items the demo validates', '200')
+    .description('the README demo: sample data, a durable validation run and a COCO export, on the embedded defaults')
+    .option('--count <n>', 'items of sample data and of the validation run', '200')
     .option('--json', 'print JSON lines')
     .action(async (opts: { count: string; json?: boolean }, cmd: Command) => {
-      const settings = await ensureDevServer(settingsFrom(cmd));
-      const worker = new AbortController();
-      let ready!: () => void;
-      const isReady = new Promise<void>((r) => (ready = r));
-      const workerDone = runWorker({ settings, log: () => {}, onReady: ready, signal: worker.signal });
-      workerDone.catch(() => ready());
-      await Promise.race([isReady, workerDone]);
-      const runs = await RunsClient.connect(settings);
-      let code = 1;
-      try {
-        const started = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: Number(opts.count) } });
-        say(`run ${started.runId} started`);
-        code = await followToEnd(runs, started.runId, { terminal: useTerminal(opts.json) });
-        if (!useTerminal(opts.json)) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
-        say('The dev server keeps running so the Web UI can show the run; stop it with: node bin/synapse.mjs server stop');
-      } finally {
-        await runs.close();
-        worker.abort();
-        await workerDone.catch(() => {});
+      const count = Number(opts.count);
+      if (!Number.isInteger(count) || count < 1 || count > 10_000) {
+        throw new InvalidInputError('invalid option', [{ path: 'count', message: 'must be an integer from 1 to 10000' }]);
       }
-      exit(code);
+      exit(await runDemo(await ensureDevServer(settingsFrom(cmd)), count, useTerminal(opts.json)));
     });
+}
+
+/**
+ * The demo: generate the sample dataset into the embedded platform (idempotent), run the
+ * demo-validation plugin (progress in two categories, metrics, checkpoints), then export the
+ * generated ground truth to COCO with export-coco. A worker runs in this process meanwhile.
+ */
+async function runDemo(settings: Settings, count: number, terminal: boolean): Promise<number> {
+  const platform = await openDatabase({ dataDir: settings.dataDir });
+  let dataset;
+  try {
+    say(`generating ${count} sample images with box annotations (deterministic; reused when present)...`);
+    dataset = await generateSampleData(platform, { count, dataDir: settings.dataDir });
+    say(`project "${dataset.project.name}", ground-truth version ${dataset.groundTruth.versionId}`);
+  } finally {
+    await platform.close();
+  }
+  const worker = new AbortController();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const workerDone = runWorker({ settings, log: () => {}, onReady: ready, signal: worker.signal });
+  workerDone.catch(() => ready());
+  await Promise.race([isReady, workerDone]);
+  const runs = await RunsClient.connect(settings);
+  try {
+    const steps: { title: string; plugin: string; action: string; params: unknown }[] = [
+      { title: 'validate a dataset, checkpointing as it goes', plugin: 'demo-validation', action: 'validation', params: { count } },
+      {
+        title: 'export the generated ground truth to COCO',
+        plugin: 'export-coco',
+        action: 'export',
+        params: {
+          name: 'demo-coco',
+          storage: 'default',
+          target: 'ground_truth',
+          filter: { ground_truth_dataset_version: dataset.groundTruth.versionId },
+          path: 'exports',
+        },
+      },
+    ];
+    for (const step of steps) {
+      say(`\n== ${step.plugin}: ${step.title}`);
+      const started = await runs.start({ plugin: step.plugin, action: step.action, params: step.params });
+      say(`run ${started.runId} started`);
+      const code = await followToEnd(runs, started.runId, { terminal });
+      if (!terminal) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
+      if (code !== 0) return code;
+    }
+    say(`\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/.`);
+    say('The dev server keeps running so the Web UI can show the runs; stop it with: node bin/synapse.mjs server stop');
+    return 0;
+  } finally {
+    await runs.close();
+    worker.abort();
+    await workerDone.catch(() => {});
+  }
 }
 
 function untilSignal(): Promise<void> {

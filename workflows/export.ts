@@ -6,22 +6,12 @@
  * continue as new, carrying the cursor and counts. The `runState` query and the
  * `reportProgress` signal are those of run-action.ts, so `synapse run status/watch` work.
  */
-import {
-  ActivityCancellationType,
-  CancellationScope,
-  ContinueAsNew,
-  continueAsNew,
-  isCancellation,
-  proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import { reportProgressSignal, runStateQuery, type RunActionInput } from './run-action.js';
-import { describeForUi, overallPercent, type RunState } from './run-state.js';
+import type { RunActionInput } from './run-action.js';
+import type { RunState } from './run-state.js';
+import { trackRun } from './run-tracker.js';
 
 export const EXPORT_PROGRESS_CATEGORY = 'dataset_conversion';
 export const EXPORT_METRICS_CATEGORY = 'data_file';
@@ -55,37 +45,14 @@ export interface ExportWorkflowInput extends RunActionInput {
 export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunState> {
   const info = workflowInfo();
   const startedAt = input.carry?.startedAt ?? info.startTime.toISOString();
-  const state: RunState = {
-    runId: info.workflowId,
-    plugin: { code: input.plugin.code, version: input.plugin.version },
-    action: input.action,
-    category: input.category,
-    method: input.method,
-    status: 'running',
-    percent: 0,
-    progress: {},
-    metrics: {},
-    progressCategories: input.progressCategories,
-    attempt: input.carry?.attempt ?? 1,
+  const run = trackRun(input, {
     startedAt,
-    updatedAt: startedAt,
-  };
-  const publish = (): void => {
-    state.percent = overallPercent(state.progress, state.progressCategories);
-    state.updatedAt = new Date().toISOString();
-    setCurrentDetails(describeForUi(state));
-  };
-  setHandler(runStateQuery, () => state);
-  setHandler(reportProgressSignal, (report) => {
-    if (state.status !== 'running') return;
-    state.attempt = Math.max(state.attempt, report.attempt);
+    ...(input.carry ? { attempt: input.carry.attempt } : {}),
     // Progress and file metrics are the workflow's own; only other categories are merged.
-    for (const [cat, p] of Object.entries(report.progress)) if (cat !== EXPORT_PROGRESS_CATEGORY) state.progress[cat] = p;
-    for (const [cat, values] of Object.entries(report.metrics)) if (cat !== EXPORT_METRICS_CATEGORY) state.metrics[cat] = { ...state.metrics[cat], ...values };
-    publish();
+    own: { progress: [EXPORT_PROGRESS_CATEGORY], metrics: [EXPORT_METRICS_CATEGORY] },
   });
+  const { state, publish } = run;
 
-  const { recordRunStatus } = proxyLocalActivities<typeof activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 5 } });
   const { exportPrepare, exportPlan, exportFinalize } = proxyActivities<typeof activities>({
     startToCloseTimeout: '10m',
     heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 60)}s`,
@@ -122,6 +89,7 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
     publish();
   };
 
+  let result: unknown;
   try {
     if (!input.carry) {
       state.step = 'count items';
@@ -172,31 +140,10 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
     carry.skipped = summary.skipped;
     carry.total = Math.max(carry.total, carry.done);
     showCounts();
-    state.result = summary;
-    state.status = 'completed';
+    result = summary;
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
-    state.status = isCancellation(err) ? 'cancelled' : 'failed';
-    state.error = failureMessage(err);
-    state.finishedAt = new Date().toISOString();
-    publish();
-    await CancellationScope.nonCancellable(() => recordRunStatus({ runId: state.runId, status: state.status, error: state.error }));
-    throw err;
+    return run.fail(err);
   }
-  state.finishedAt = new Date().toISOString();
-  delete state.step;
-  publish();
-  await recordRunStatus({ runId: state.runId, status: 'completed', result: state.result });
-  return state;
-}
-
-/** The innermost message of a failure chain: what actually went wrong. */
-function failureMessage(err: unknown): string {
-  let current: unknown = err;
-  let message = String(err);
-  while (current instanceof Error) {
-    if (current.message) message = current.message;
-    current = current.cause;
-  }
-  return message;
+  return run.complete(result);
 }

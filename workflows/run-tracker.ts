@@ -1,0 +1,143 @@
+/**
+ * The bookkeeping every run shape shares: the RunState people see, the `runState` query,
+ * the `reportProgress` signal from activities, the Web UI's current details, and the final
+ * status mirrored into the run store. A run shape creates one tracker, does its steps, and
+ * ends with `complete(result)` or `fail(err)`.
+ */
+import {
+  CancellationScope,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/index.js';
+import {
+  describeForUi,
+  overallPercent,
+  type ProgressCategoryDef,
+  type ProgressSnapshot,
+  type RunState,
+} from './run-state.js';
+
+/** Sent by a running activity, throttled; later snapshots replace earlier values. */
+export interface ProgressReport extends ProgressSnapshot {
+  attempt: number;
+}
+
+export const runStateQuery = defineQuery<RunState>('runState');
+export const reportProgressSignal = defineSignal<[ProgressReport]>('reportProgress');
+
+const { recordRunStatus } = proxyLocalActivities<typeof activities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 5 },
+});
+
+export interface TrackedRun {
+  plugin: { code: string; version: string };
+  action: string;
+  category: string;
+  method: string;
+  progressCategories: Record<string, ProgressCategoryDef>;
+}
+
+export interface TrackerOptions {
+  /** Carried over by continue-as-new. */
+  attempt?: number;
+  startedAt?: string;
+  /** Progress / metrics categories the workflow computes itself; reports of them are ignored. */
+  own?: { progress?: string[]; metrics?: string[] };
+}
+
+export interface RunTracker {
+  readonly state: RunState;
+  /** Recomputes the overall percent and refreshes the Web UI's current details. */
+  publish(): void;
+  /** Merges a snapshot (an activity's final one) into the state. */
+  merge(snapshot: ProgressSnapshot): void;
+  /** Marks the run completed, records it, and returns the final state (the workflow's result). */
+  complete(result: unknown): Promise<RunState>;
+  /** Marks the run failed or cancelled, records it (even while cancelled), and rethrows. */
+  fail(err: unknown): Promise<never>;
+}
+
+export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTracker {
+  const info = workflowInfo();
+  const startedAt = options.startedAt ?? info.startTime.toISOString();
+  const ownProgress = new Set(options.own?.progress ?? []);
+  const ownMetrics = new Set(options.own?.metrics ?? []);
+  const state: RunState = {
+    runId: info.workflowId,
+    plugin: { code: run.plugin.code, version: run.plugin.version },
+    action: run.action,
+    category: run.category,
+    method: run.method,
+    status: 'running',
+    percent: 0,
+    progress: {},
+    metrics: {},
+    progressCategories: run.progressCategories,
+    attempt: options.attempt ?? 1,
+    startedAt,
+    updatedAt: startedAt,
+  };
+  const publish = (): void => {
+    state.percent = overallPercent(state.progress, state.progressCategories);
+    state.updatedAt = new Date().toISOString();
+    setCurrentDetails(describeForUi(state));
+  };
+  const merge = (snapshot: ProgressSnapshot): void => {
+    for (const [cat, p] of Object.entries(snapshot.progress)) if (!ownProgress.has(cat)) state.progress[cat] = p;
+    for (const [cat, values] of Object.entries(snapshot.metrics)) {
+      if (!ownMetrics.has(cat)) state.metrics[cat] = { ...state.metrics[cat], ...values };
+    }
+  };
+
+  setHandler(runStateQuery, () => state);
+  setHandler(reportProgressSignal, (report) => {
+    if (state.status !== 'running') return;
+    state.attempt = Math.max(state.attempt, report.attempt);
+    merge(report);
+    if (report.step !== undefined) state.step = report.step;
+    publish();
+  });
+
+  return {
+    state,
+    publish,
+    merge,
+    async complete(result: unknown): Promise<RunState> {
+      state.result = result;
+      state.status = 'completed';
+      state.finishedAt = new Date().toISOString();
+      delete state.step;
+      publish();
+      await recordRunStatus({ runId: state.runId, status: 'completed', result: state.result });
+      return state;
+    },
+    async fail(err: unknown): Promise<never> {
+      state.status = isCancellation(err) ? 'cancelled' : 'failed';
+      state.error = failureMessage(err);
+      state.finishedAt = new Date().toISOString();
+      publish();
+      await CancellationScope.nonCancellable(() =>
+        recordRunStatus({ runId: state.runId, status: state.status, error: state.error }),
+      );
+      throw err;
+    },
+  };
+}
+
+/** The innermost message of a failure chain: what actually went wrong. */
+function failureMessage(err: unknown): string {
+  let current: unknown = err;
+  let message = String(err);
+  while (current instanceof Error) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}

@@ -1,7 +1,8 @@
 /**
  * The embedded default: objects are files under a root folder (by default
- * `<data dir>/storage/<storage name>`). A put writes a temp file in the target's own folder
- * and renames it over the key, so readers see the old object or the new one, never half.
+ * `<data dir>/storage/<storage name>`). A put writes a temp file in `<root>/.synapse-tmp-puts/`
+ * and renames it over the key, so readers see the old object or the new one, never half, and a
+ * process killed mid-put leaves its temp file there, never beside other objects.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -47,7 +48,8 @@ export class LocalStorage implements StorageProvider {
     const file = this.file(key);
     options.signal?.throwIfAborted();
     const dir = path.dirname(file);
-    const tmp = path.join(dir, `${TEMP_PREFIX}${path.basename(file).slice(0, 64)}-${randomBytes(6).toString('hex')}`);
+    const tmpDir = path.join(this.root, `${TEMP_PREFIX}puts`);
+    const tmp = path.join(tmpDir, `${path.basename(file).slice(0, 64)}-${randomBytes(6).toString('hex')}`);
     const hash = createHash('md5');
     let sent = 0;
     const counter = new Transform({
@@ -59,24 +61,25 @@ export class LocalStorage implements StorageProvider {
       },
     });
     try {
-      await this.mkdirFor(key, dir);
-      const handle = await open(tmp, 'wx', 0o644).catch(async (err: unknown) => {
-        // A concurrent delete() may have removed the (then empty) folder: make it again, once.
-        if (code(err) !== 'ENOENT') throw err;
-        await this.mkdirFor(key, dir);
-        return open(tmp, 'wx', 0o644);
-      });
+      await mkdir(tmpDir, { recursive: true });
+      const handle = await open(tmp, 'wx', 0o644);
       try {
         const source = body instanceof Readable ? body : Readable.from([typeof body === 'string' ? Buffer.from(body) : Buffer.from(body)]);
+        // The stream leaves the fd open (autoClose false): it is synced and closed here.
         const out = createWriteStream('', { fd: handle.fd, autoClose: false });
         await pipeline(source, counter, out, options.signal ? { signal: options.signal } : {});
         await handle.datasync();
       } finally {
-        await handle.close();
+        // A close error must not hide the error that got us here.
+        await handle.close().catch(() => {});
       }
-      await rename(tmp, file).catch((err: unknown) => {
+      await this.mkdirFor(key, dir);
+      await rename(tmp, file).catch(async (err: unknown) => {
         if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.conflict(key, 'a folder of other keys');
-        throw err;
+        // A concurrent delete() may have removed the (then empty) folder: make it again, once.
+        if (code(err) !== 'ENOENT') throw err;
+        await this.mkdirFor(key, dir);
+        await rename(tmp, file);
       });
     } catch (err) {
       await unlink(tmp).catch(() => {});

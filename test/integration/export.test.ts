@@ -248,6 +248,12 @@ describe('an export whose worker is killed', () => {
     const { runId } = await runs.start({ plugin: FIXTURE, action: 'export', params, heartbeatTimeoutSeconds: 3 });
     const parts = path.join(settings.dataDir, 'storage', 'default', 'exports', 'killed', '_parts');
     await waitFor(() => (existsSync(parts) && readdirSync(parts).filter((f) => f.endsWith('.json')).length >= 3 ? true : undefined), 90_000, 'some pages done');
+    // Kill while a page is running on this worker (not while only a workflow task is due),
+    // so the kill really lands mid-step.
+    await waitFor(async () => {
+      const { raw } = await runs.temporal.workflow.getHandle(runId).describe();
+      return raw.pendingActivities?.some((a) => a.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */) ? true : undefined;
+    }, 90_000, 'a page running');
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
     await once(first, 'exit');

@@ -357,7 +357,18 @@ describe('storage: local only', () => {
     const s = openStorage({ provider: 'local' }, { dataDir, name: 'f' });
     await s.put('deep/er/still/x.txt', 'x');
     await s.delete('deep/er/still/x.txt');
-    expect(readdirSync(path.join(dataDir, 'storage', 'f'))).toEqual([]);
+    // Only the storage's own (empty) temp-file folder is left.
+    expect(readdirSync(path.join(dataDir, 'storage', 'f'))).toEqual([`${TEMP_PREFIX}puts`]);
+    expect(readdirSync(path.join(dataDir, 'storage', 'f', `${TEMP_PREFIX}puts`))).toEqual([]);
+  });
+
+  it('keeps temp files of unfinished puts out of the folders of objects', async () => {
+    const dataDir = tmpDir();
+    const s = openStorage({ provider: 'local' }, { dataDir, name: 't' });
+    const failing = new Readable({ read() { this.destroy(new Error('disk went away')); } });
+    await expect(s.put('exports/a/x.json', failing)).rejects.toThrow(/disk went away/);
+    await s.put('exports/a/y.json', 'y');
+    expect(readdirSync(path.join(dataDir, 'storage', 't', 'exports', 'a'))).toEqual(['y.json']);
   });
 });
 

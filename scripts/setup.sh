@@ -61,3 +61,9 @@ if ! gw=$(versitygw_bin); then
   fi
 fi
 echo "setup: versitygw at $gw"
+
+# pycocotools (PyPI) for the COCO export test (test/integration/export-formats.test.ts).
+if ! python3 -c 'import pycocotools' >/dev/null 2>&1; then
+  echo "setup: pip install pycocotools"
+  python3 -m pip install --quiet pycocotools
+fi

@@ -7,7 +7,7 @@
  * Every activity is idempotent: pages write deterministic keys (a retried page overwrites the
  * same files and the same part file), and finalize derives everything from the part files.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { openDatabase, type PlatformDb } from '../platform/db.js';
 import type { Db } from '../platform/repositories/common.js';
 import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
@@ -15,7 +15,7 @@ import { getProject, listAssignments, listTasks, type AssignmentStatus, type Tas
 import { getStorage } from '../platform/repositories/storages.js';
 import type { RunStore } from '../platform/run-store.js';
 import type { AnnotationClass } from '../sdk/annotations.js';
-import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { NonRetriableError } from '../sdk/errors.js';
 import {
   isExporterClass,
   parseExportParams,
@@ -26,10 +26,11 @@ import {
   type ExportOutput,
   type ExportParams,
 } from '../sdk/exporter.js';
-import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { loadRunAction, type ResolvedAction } from '../sdk/plugin-loader.js';
 import { openStorage, type StorageProvider } from '../storage/index.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import { ActivityRunContext } from './activity-run-context.js';
+import { rethrowAsFailure } from './failures.js';
 
 export interface ExportActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
   runId: string;
@@ -122,7 +123,7 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
   };
 
   async function setup(input: ExportActivityInput) {
-    const action = await resolve(input);
+    const action = await loadRunAction(input.plugin, input.action);
     if (!isExporterClass(action.cls)) {
       throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not a BaseExporter (an export run needs one)`);
     }
@@ -383,20 +384,6 @@ async function fetchItems(db: Db, params: ExportParams, afterId: number, limit: 
   return rows.map((r) => ({ id: r.id, target: 'task', data: null, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { status: r.status } }));
 }
 
-/** Plugins are found by the folder the client used when it is the same code@version, else by code@version. */
-async function resolve(input: ExportActivityInput): Promise<ResolvedAction> {
-  let plugin: Plugin | undefined;
-  if (input.plugin.dir) {
-    try {
-      const candidate = await findPlugin(input.plugin.dir);
-      if (candidate.config.code === input.plugin.code && candidate.config.version === input.plugin.version) plugin = candidate;
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-  }
-  plugin ??= await findPlugin(`${input.plugin.code}@${input.plugin.version}`);
-  return loadAction(plugin, input.action);
-}
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -406,11 +393,3 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Our own permanent errors become non-retryable failures named after their class. */
-function rethrowAsFailure(err: unknown): never {
-  if (err instanceof InvalidInputError || err instanceof NotFoundError || err instanceof NonRetriableError) {
-    throw ApplicationFailure.create({ type: err.constructor.name, message: err.message, nonRetryable: true });
-  }
-  if (err instanceof SynapseError) throw ApplicationFailure.create({ type: err.constructor.name, message: err.message });
-  throw err;
-}

@@ -3,13 +3,13 @@
  * `start(ctx)` with an ActivityRunContext, and turn what happened into the right kind of
  * Temporal outcome (result, retryable failure, non-retryable failure, cancellation).
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { RunStore } from '../platform/run-store.js';
-import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../sdk/errors.js';
-import { findPlugin, loadAction, parseParams, type Plugin } from '../sdk/plugin-loader.js';
+import { loadRunAction, parseParams } from '../sdk/plugin-loader.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import type { ProgressSnapshot, RunStatus } from '../workflows/run-state.js';
 import { ActivityRunContext } from './activity-run-context.js';
+import { rethrowAsFailure } from './failures.js';
 
 export interface RunActionActivityInput extends RunActionInput {
   runId: string;
@@ -29,7 +29,7 @@ export function createRunActivities({ store }: RunActivityDeps) {
   return {
     async runAction(input: RunActionActivityInput): Promise<RunActionOutput> {
       const activity = Context.current();
-      const action = await resolve(input).catch(rethrowAsFailure);
+      const action = await loadRunAction(input.plugin, input.action).catch(rethrowAsFailure);
       let params: unknown;
       try {
         params = parseParams(action, input.params);
@@ -83,29 +83,7 @@ export function createRunActivities({ store }: RunActivityDeps) {
   };
 }
 
-/** Plugins are found by the folder the client used when it is the same code@version, else by code@version. */
-async function resolve(input: RunActionActivityInput) {
-  let plugin: Plugin | undefined;
-  if (input.plugin.dir) {
-    try {
-      const candidate = await findPlugin(input.plugin.dir);
-      if (candidate.config.code === input.plugin.code && candidate.config.version === input.plugin.version) plugin = candidate;
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-  }
-  plugin ??= await findPlugin(`${input.plugin.code}@${input.plugin.version}`);
-  return loadAction(plugin, input.action);
-}
 
-/** Our own permanent errors become non-retryable failures named after their class. */
-function rethrowAsFailure(err: unknown): never {
-  if (err instanceof InvalidInputError || err instanceof NotFoundError || err instanceof NonRetriableError) {
-    throw ApplicationFailure.create({ type: err.constructor.name, message: err.message, nonRetryable: true });
-  }
-  if (err instanceof SynapseError) throw ApplicationFailure.create({ type: err.constructor.name, message: err.message });
-  throw err;
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -153,3 +153,21 @@ export function parseParams(action: ResolvedAction, raw: unknown): unknown {
   if (parsed.success) return parsed.data;
   throw new ParamsError(`invalid params for ${action.plugin.config.code} ${action.name}`, zodProblems(parsed.error));
 }
+
+/**
+ * The action a run names, on a worker: from the folder the client used when it holds the
+ * same code@version, else found by code@version in the search folders.
+ */
+export async function loadRunAction(ref: { code: string; version: string; dir?: string }, actionName: string): Promise<ResolvedAction> {
+  let plugin: Plugin | undefined;
+  if (ref.dir) {
+    try {
+      const candidate = await findPlugin(ref.dir);
+      if (candidate.config.code === ref.code && candidate.config.version === ref.version) plugin = candidate;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  plugin ??= await findPlugin(`${ref.code}@${ref.version}`);
+  return loadAction(plugin, actionName);
+}

@@ -23,28 +23,15 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 pidfile="$dir/versitygw.pid"
 
-versitygw_bin() {
-  if [ -n "${VERSITYGW_PATH:-}" ] && [ -x "$VERSITYGW_PATH" ]; then echo "$VERSITYGW_PATH"; return 0; fi
-  if command -v versitygw >/dev/null 2>&1; then command -v versitygw; return 0; fi
-  local gobin
-  gobin="$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin"
-  for f in "$HOME/go/bin/versitygw" "$gobin/versitygw"; do
-    if [ -x "$f" ]; then echo "$f"; return 0; fi
-  done
-  return 1
-}
+# shellcheck source=go-tool.sh
+. scripts/go-tool.sh
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 case "$cmd" in
   start)
     if running; then echo "s3-server: already running (pid $(cat "$pidfile")), data in $dir"; exit 0; fi
-    if ! bin=$(versitygw_bin); then
-      command -v go >/dev/null 2>&1 || { echo "s3-server: no versitygw and no Go toolchain; install Go or set VERSITYGW_PATH" >&2; exit 1; }
-      echo "s3-server: building versitygw (go install $MODULE, a few minutes once)"
-      CGO_ENABLED=0 go install "$MODULE"
-      bin=$(versitygw_bin)
-    fi
+    bin=$(go_tool versitygw VERSITYGW_PATH "$MODULE")
     mkdir -p "$dir/data" "$dir/meta"
     secrets="$dir/secrets.json"
     if [ -z "${ROOT_ACCESS_KEY:-}" ] || [ -z "${ROOT_SECRET_KEY:-}" ]; then

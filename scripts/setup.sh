@@ -10,27 +10,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-temporal_cli() {
-  if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then echo "$TEMPORAL_CLI_PATH"; return 0; fi
-  if command -v temporal >/dev/null 2>&1; then command -v temporal; return 0; fi
-  local gobin
-  gobin="$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin"
-  for f in "$HOME/go/bin/temporal" "$gobin/temporal"; do
-    if [ -x "$f" ]; then echo "$f"; return 0; fi
-  done
-  return 1
-}
+# shellcheck source=go-tool.sh
+. scripts/go-tool.sh
 
-if ! cli=$(temporal_cli); then
-  if command -v go >/dev/null 2>&1; then
-    echo "setup: building the Temporal CLI (go install github.com/temporalio/cli/cmd/temporal@v1.5.1)"
-    CGO_ENABLED=0 go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-    cli=$(temporal_cli)
-  else
-    echo "setup: no Temporal CLI and no Go toolchain; install Go or set TEMPORAL_CLI_PATH" >&2
-    exit 1
-  fi
-fi
+cli=$(go_tool temporal TEMPORAL_CLI_PATH github.com/temporalio/cli/cmd/temporal@v1.5.1)
 echo "setup: Temporal CLI at $cli"
 
 # PostgreSQL (Debian's package) for the platform tests and `scripts/postgres-server.sh`.
@@ -39,27 +22,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 
 # The S3-compatible server for the storage tests and `scripts/s3-server.sh` (versitygw, Apache-2.0).
-versitygw_bin() {
-  if [ -n "${VERSITYGW_PATH:-}" ] && [ -x "$VERSITYGW_PATH" ]; then echo "$VERSITYGW_PATH"; return 0; fi
-  if command -v versitygw >/dev/null 2>&1; then command -v versitygw; return 0; fi
-  local gobin
-  gobin="$(go env GOPATH 2>/dev/null | cut -d: -f1)/bin"
-  for f in "$HOME/go/bin/versitygw" "$gobin/versitygw"; do
-    if [ -x "$f" ]; then echo "$f"; return 0; fi
-  done
-  return 1
-}
-
-if ! gw=$(versitygw_bin); then
-  if command -v go >/dev/null 2>&1; then
-    echo "setup: building versitygw (go install github.com/versity/versitygw/cmd/versitygw@v1.7.0)"
-    CGO_ENABLED=0 go install github.com/versity/versitygw/cmd/versitygw@v1.7.0
-    gw=$(versitygw_bin)
-  else
-    echo "setup: no versitygw and no Go toolchain; install Go or set VERSITYGW_PATH" >&2
-    exit 1
-  fi
-fi
+gw=$(go_tool versitygw VERSITYGW_PATH github.com/versity/versitygw/cmd/versitygw@v1.7.0)
 echo "setup: versitygw at $gw"
 
 # pycocotools (PyPI) for the COCO export test (test/integration/export-formats.test.ts).

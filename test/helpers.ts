@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { RunsClient } from '../client/runs.js';
 import { loadSettings, type Settings } from '../client/settings.js';
 import { runWorker } from '../workers/worker.js';
@@ -82,6 +82,24 @@ export function runCli(args: string[], settings: Settings, env: NodeJS.ProcessEn
 
 export async function connectRuns(settings: Settings): Promise<RunsClient> {
   return RunsClient.connect(settings);
+}
+
+/**
+ * The usual test-file set-up: an in-process worker and a connected RunsClient for the whole
+ * file, handed to `use` before the file's own beforeAll hooks run, closed after its afterAll.
+ */
+export function useWorkerAndRuns(settings: Settings, use: (runs: RunsClient) => void): void {
+  let worker: { stop(): Promise<void> } | undefined;
+  let runs: RunsClient | undefined;
+  beforeAll(async () => {
+    worker = await startWorker(settings);
+    runs = await connectRuns(settings);
+    use(runs);
+  });
+  afterAll(async () => {
+    await runs?.close();
+    await worker?.stop();
+  });
 }
 
 /** Polls `check` until it returns a value (not undefined); fails after `timeoutMs`. */

@@ -6,24 +6,15 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { taskQueueFor } from '../../client/settings.js';
 import { runActionWorkflow } from '../../workflows/run-action.js';
-import { connectRuns, ROOT, runCli, startWorker, testSettings } from '../helpers.js';
+import { ROOT, runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 const settings = testSettings('bad-input');
-let worker: { stop(): Promise<void> };
 let runs: RunsClient;
-
-beforeAll(async () => {
-  worker = await startWorker(settings);
-  runs = await connectRuns(settings);
-});
-afterAll(async () => {
-  await runs?.close();
-  await worker?.stop();
-});
+useWorkerAndRuns(settings, (r) => (runs = r));
 
 function expectNoStack(stderr: string): void {
   expect(stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);

@@ -1,21 +1,12 @@
 /** Cancelling from the CLI reaches the action's ctx.signal within the heartbeat interval; the run ends cancelled. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../workflows/run-state.js';
-import { connectRuns, runCli, startWorker, testSettings, waitFor } from '../helpers.js';
+import { runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('cancelling');
-let worker: { stop(): Promise<void> };
 let runs: RunsClient;
-
-beforeAll(async () => {
-  worker = await startWorker(settings);
-  runs = await connectRuns(settings);
-});
-afterAll(async () => {
-  await runs?.close();
-  await worker?.stop();
-});
+useWorkerAndRuns(settings, (r) => (runs = r));
 
 describe('cancelling a run', () => {
   it('`synapse run cancel` stops the action through ctx.signal and the run ends cancelled', async () => {

@@ -9,18 +9,16 @@ import { runStoreFile } from '../../client/settings.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
 import type { RunState } from '../../workflows/run-state.js';
-import { connectRuns, startWorker, testSettings, waitFor } from '../helpers.js';
+import { testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('gw-runs');
-let worker: { stop(): Promise<void> };
 let runs: RunsClient;
+useWorkerAndRuns(settings, (r) => (runs = r));
 let tokens: TokenStore;
 let gateway: GatewayServer;
 let token: string;
 
 beforeAll(async () => {
-  worker = await startWorker(settings);
-  runs = await connectRuns(settings);
   tokens = new TokenStore(runStoreFile(settings));
   gateway = await listenGateway({ runs, tokens, port: 0 });
   token = tokens.create('tests').token;
@@ -28,8 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.close();
   tokens?.close();
-  await runs?.close();
-  await worker?.stop();
 });
 
 interface Problem {

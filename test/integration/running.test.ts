@@ -3,25 +3,16 @@
  * progress, metrics and logs are visible while and after it runs, and the run carries its
  * search attributes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from '../../client/search-attributes.js';
 import { runStateQuery } from '../../workflows/run-action.js';
 import type { RunState } from '../../workflows/run-state.js';
-import { connectRuns, runCli, startWorker, testSettings, waitFor } from '../helpers.js';
+import { runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('running');
-let worker: { stop(): Promise<void> };
 let runs: RunsClient;
-
-beforeAll(async () => {
-  worker = await startWorker(settings);
-  runs = await connectRuns(settings);
-});
-afterAll(async () => {
-  await runs?.close();
-  await worker?.stop();
-});
+useWorkerAndRuns(settings, (r) => (runs = r));
 
 describe('running a plugin action', () => {
   it('--detach prints the run id and `run status --json` returns status, progress and metrics', async () => {

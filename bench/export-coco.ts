@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { runWorker } from '../workers/worker.js';
 import { runStateQuery } from '../workflows/run-action.js';
 import type { RunState } from '../workflows/run-state.js';
 import type { BaselineResult } from './export-coco-baseline.js';
+import { procPeakRssMiB } from './memory.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPORT_NAME = 'bench_coco';
@@ -83,17 +84,6 @@ function startRssSampler(intervalMs = 50): { peak(): number; peaks(): [number, n
     },
     stop: () => clearInterval(timer),
   };
-}
-
-/** Peak RSS (VmHWM) of another process from /proc (Linux only). */
-function procPeakRssMiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs a TypeScript file of this project in a child node; resolves to its stdout. */

@@ -9,7 +9,7 @@
  * See bench/README.md for what each side includes.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { runWorker } from '../workers/worker.js';
 import type { RunState } from '../workflows/run-state.js';
 import { bareActivities } from './bare-activities.js';
 import type { bareWorkflow } from './bare-workflow.js';
+import { procPeakRssMiB } from './memory.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const BARE_TASK_QUEUE = 'bench-bare';
@@ -153,17 +154,6 @@ function startRssSampler(intervalMs = 50): { peak(): number; stop(): void } {
     peak: () => Math.max(peak, process.memoryUsage.rss()),
     stop: () => clearInterval(timer),
   };
-}
-
-/** Peak RSS of another process from /proc (Linux only); undefined where unreadable. */
-function procPeakRssMiB(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Webpack and the SDK talk a lot while bundling; keep only warnings and errors. */

@@ -16,10 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
-import { findPlugin, loadAction, parseParams } from '../sdk/plugin-loader.js';
-import { exportWorkflow } from '../workflows/export.js';
-import { runActionWorkflow, runStateQuery, type RunActionInput } from '../workflows/run-action.js';
-import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
+import { findPlugin, loadAction } from '../sdk/plugin-loader.js';
+import { runStateQuery, type RunActionInput } from '../workflows/run-action.js';
 import {
   overallPercent,
   TERMINAL_STATUSES,
@@ -30,6 +28,7 @@ import {
   type RunStatus,
 } from '../workflows/run-state.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
+import { runShapeFor } from './run-shapes.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
 import { runUiUrl, taskQueueFor, type Settings } from './settings.js';
 import { connectClient, unreachable } from './temporal.js';
@@ -138,10 +137,9 @@ export class RunsClient {
   async start(req: StartRunRequest): Promise<StartedRun> {
     const plugin = await findPlugin(req.plugin);
     const action = await loadAction(plugin, req.action);
-    let params = parseParams(action, req.params);
-    // An export plugin runs as the export workflow; its extra_params are checked by its own schema.
-    const isExport = plugin.config.category === 'export' && isExporterClass(action.cls);
-    if (isExport) params = parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], req.params, `invalid params for ${plugin.config.code} ${req.action}`);
+    // The category's run shape: its workflow and its params check (run-shapes.ts).
+    const shape = runShapeFor(action);
+    const params = shape.parseParams(action, req.params);
     if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
       throw new InvalidInputError('invalid run id', [
         { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },
@@ -173,7 +171,7 @@ export class RunsClient {
       updatedAt: now,
     });
     try {
-      await this.temporal.workflow.start(isExport ? exportWorkflow : runActionWorkflow, {
+      await this.temporal.workflow.start(shape.workflow, {
         workflowId: runId,
         // A run id names one run forever: its events and checkpoints are keyed by it.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -30,3 +30,20 @@ if ! python3 -c 'import pycocotools' >/dev/null 2>&1; then
   echo "setup: pip install pycocotools"
   python3 -m pip install --quiet pycocotools
 fi
+
+# Debian's packages for the Python training runtime and the upload tests and bench, when missing:
+# python3-torch (the PyTorch training plugin: no downloads at run time), python3-openpyxl (an
+# Excel file written by another program), awscli (the upload bench's `aws s3 cp` baseline).
+apt_missing=()
+python3 -c 'import torch' >/dev/null 2>&1 || apt_missing+=(python3-torch)
+python3 -c 'import openpyxl' >/dev/null 2>&1 || apt_missing+=(python3-openpyxl)
+command -v aws >/dev/null 2>&1 || apt_missing+=(awscli)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${apt_missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: not root; run: sudo apt-get install -y ${apt_missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi

@@ -1,0 +1,45 @@
+/**
+ * Which workflow runs an action (DESIGN.md section 6, "run shapes per category"), and how its
+ * params are checked before the run starts. An action whose class is one of the category
+ * architectures (BaseExporter, ...) runs as that category's workflow; every other action runs
+ * as the one-activity `runActionWorkflow`. The first shape that matches wins.
+ */
+import type { Workflow } from '@temporalio/workflow';
+import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
+import { parseParams, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { exportWorkflow } from '../workflows/export.js';
+import { runActionWorkflow } from '../workflows/run-action.js';
+
+export interface RunShape {
+  /** A name for messages and docs, e.g. `export`. */
+  name: string;
+  /** Whether this shape runs the action. */
+  matches(action: ResolvedAction): boolean;
+  /** Checks the raw params once, at the edge; throws InvalidInputError naming every field. */
+  parseParams(action: ResolvedAction, raw: unknown): unknown;
+  /** The workflow that runs it; its first argument is a RunActionInput. */
+  workflow: Workflow;
+}
+
+const exportShape: RunShape = {
+  name: 'export',
+  matches: (action) => action.plugin.config.category === 'export' && isExporterClass(action.cls),
+  // The export params of the seed; the plugin's own schema checks extra_params.
+  parseParams: (action, raw) =>
+    parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], raw, `invalid params for ${action.plugin.config.code} ${action.name}`),
+  workflow: exportWorkflow,
+};
+
+const simpleShape: RunShape = {
+  name: 'action',
+  matches: () => true,
+  parseParams,
+  workflow: runActionWorkflow,
+};
+
+/** Category shapes, most specific first; `simpleShape` is the fallback. */
+export const RUN_SHAPES: readonly RunShape[] = [exportShape];
+
+export function runShapeFor(action: ResolvedAction): RunShape {
+  return RUN_SHAPES.find((shape) => shape.matches(action)) ?? simpleShape;
+}

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RunsClient } from '../client/runs.js';
-import { loadSettings, runStoreFile } from '../client/settings.js';
+import { loadSettings } from '../client/settings.js';
 import { listenGateway } from '../gateway/server.js';
 import { TokenStore } from '../gateway/token-store.js';
 import { startDevServer } from '../workers/dev-server.js';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   await Promise.race([isReady, workerDone]);
 
   const runs = await RunsClient.connect(settings);
-  const tokens = new TokenStore(runStoreFile(settings));
+  const tokens = await TokenStore.open({ dataDir: settings.dataDir });
   const rateLimit = { windowMs: 60_000, limit: 1_000_000_000 };
   const gateway = await listenGateway({ runs, tokens, port: 0, rateLimit });
   // The same gateway with its cache of ended runs' states off: every request asks Temporal.
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     const { runId } = await runs.start({ plugin: 'noop', action: 'validation' });
     const state = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
     log(`run ${runId} ${state.status}`);
-    const token = tokens.create('bench', ['runs:read']).token;
+    const token = (await tokens.create('bench', ['runs:read'])).token;
 
     bare.get('/runs/:id', (_req, res) => {
       res.json(state);
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     bareServer?.closeAllConnections();
     await gateway.close();
     await uncached.close();
-    tokens.close();
+    await tokens.close();
     await runs.close();
     stopWorker.abort();
     await workerDone.catch(() => {});

@@ -1,6 +1,6 @@
 /** `synapse token create | revoke | list` and `synapse gateway`. */
 import type { Command } from 'commander';
-import { runStoreFile, type Settings } from '../client/settings.js';
+import type { Settings } from '../client/settings.js';
 import { openGateway, type GatewayServer } from '../gateway/server.js';
 import { parseScopes, TokenStore } from '../gateway/token-store.js';
 import { InvalidInputError } from '../sdk/errors.js';
@@ -8,12 +8,12 @@ import { printJson, settingsFrom } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
-function withTokens<T>(cmd: Command, fn: (tokens: TokenStore) => T): T {
-  const tokens = new TokenStore(runStoreFile(settingsFrom(cmd)));
+async function withTokens<T>(cmd: Command, fn: (tokens: TokenStore) => Promise<T>): Promise<T> {
+  const tokens = await TokenStore.open({ dataDir: settingsFrom(cmd).dataDir });
   try {
-    return fn(tokens);
+    return await fn(tokens);
   } finally {
-    tokens.close();
+    await tokens.close();
   }
 }
 
@@ -39,8 +39,8 @@ export function gatewayCommands(program: Command): void {
     .requiredOption('--name <name>', 'who or what uses it (e.g. ci)')
     .option('--scope <list>', 'comma-separated: runs:read, runs:write', 'runs:read,runs:write')
     .option('--json', 'print JSON')
-    .action((opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
-      const created = withTokens(cmd, (tokens) => tokens.create(opts.name, parseScopes(opts.scope)));
+    .action(async (opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
+      const created = await withTokens(cmd, (tokens) => tokens.create(opts.name, parseScopes(opts.scope)));
       if (opts.json) return printJson(created);
       process.stdout.write(`${created.token}\n`);
       say(`token ${created.id} "${created.name}" (${created.scopes.join(', ')}): store it now, it is not shown again`);
@@ -50,8 +50,8 @@ export function gatewayCommands(program: Command): void {
     .command('revoke')
     .description('revoke a token by id (or the token itself)')
     .argument('<id>', 'token id, as `token list` shows it')
-    .action((id: string, _opts: unknown, cmd: Command) => {
-      const revoked = withTokens(cmd, (tokens) => tokens.revoke(id));
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const revoked = await withTokens(cmd, (tokens) => tokens.revoke(id));
       say(`revoked token ${revoked.id} "${revoked.name}"`);
     });
 
@@ -59,8 +59,8 @@ export function gatewayCommands(program: Command): void {
     .command('list')
     .description('tokens (never their secrets)')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      const list = withTokens(cmd, (tokens) => tokens.list());
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const list = await withTokens(cmd, (tokens) => tokens.list());
       if (opts.json) return printJson(list);
       for (const t of list) {
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : `last used ${t.lastUsedAt ?? 'never'}`;

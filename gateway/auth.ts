@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpProblem } from './problem.js';
-import type { Scope, TokenInfo, TokenStore } from './token-store.js';
+import type { Scope, TokenCheck, TokenInfo, TokenStore } from './token-store.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -17,13 +17,18 @@ declare module 'express-serve-static-core' {
 const CHALLENGE = 'Bearer realm="synapse"';
 
 export function authenticate(tokens: TokenStore): RequestHandler {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (!header) {
       return next(new HttpProblem(401, 'send Authorization: Bearer <token> (create one with `synapse token create`)', undefined, { 'WWW-Authenticate': CHALLENGE }));
     }
     const match = /^Bearer +(\S+) *$/i.exec(header);
-    const check = match ? tokens.verify(match[1] as string) : ({ ok: false, reason: 'malformed' } as const);
+    let check: TokenCheck;
+    try {
+      check = match ? await tokens.verify(match[1] as string) : { ok: false, reason: 'malformed' };
+    } catch (err) {
+      return next(err);
+    }
     if (!check.ok) {
       const detail = check.reason === 'revoked' ? 'the token was revoked' : check.reason === 'unknown' ? 'unknown token' : 'malformed Authorization header or token';
       return next(new HttpProblem(401, detail, undefined, { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` }));

@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RunsClient } from '../client/runs.js';
-import { runStoreFile, type Settings } from '../client/settings.js';
+import type { Settings } from '../client/settings.js';
 import { UnavailableError } from '../sdk/errors.js';
 import { createGateway, type Gateway, type GatewayOptions } from './app.js';
 import { TokenStore } from './token-store.js';
@@ -51,19 +51,25 @@ export async function listenGateway(options: GatewayOptions & { port?: number; h
 /** The gateway for these settings, with its own Temporal client, run store and token store. */
 export async function openGateway(settings: Settings, options: Omit<GatewayOptions, 'runs' | 'tokens'> & { port?: number; host?: string }): Promise<GatewayServer> {
   const runs = await RunsClient.connect(settings);
-  const tokens = new TokenStore(runStoreFile(settings));
+  let tokens: TokenStore;
+  try {
+    tokens = await TokenStore.open({ dataDir: settings.dataDir });
+  } catch (err) {
+    await runs.close();
+    throw err;
+  }
   try {
     const gateway = await listenGateway({ ...options, runs, tokens });
     return {
       ...gateway,
       close: async () => {
         await gateway.close();
-        tokens.close();
+        await tokens.close();
         await runs.close();
       },
     };
   } catch (err) {
-    tokens.close();
+    await tokens.close();
     await runs.close();
     throw err;
   }

@@ -1,13 +1,14 @@
 /**
- * API tokens for the gateway, kept hashed in the embedded database (`<data dir>/synapse.db`,
- * table `api_tokens`, created here and nowhere else). A token reads `syn_<id>_<secret>`:
+ * API tokens for the gateway, kept hashed in the platform database (table `api_tokens`:
+ * SQLite in the data dir by default, Postgres when DATABASE_URL is set, like every other
+ * table; migration 003). A token reads `syn_<id>_<secret>`:
  * the id finds the row, the secret is only ever stored as its SHA-256 and compared in
  * constant time. The plain token exists once, in what `create` returns.
  */
-import Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
+import type { Selectable } from 'kysely';
+import { openDatabase, type OpenDatabaseOptions, type PlatformDb } from '../platform/db.js';
+import type { ApiTokenTable } from '../platform/schema.js';
 import { InvalidInputError, NotFoundError } from '../sdk/errors.js';
 
 /** What a token may do. `runs:read` covers reading runs, events and plugins. */
@@ -31,21 +32,15 @@ export interface CreatedToken extends TokenInfo {
 /** Why a presented token was refused (all of them are 401 for the caller). */
 export type TokenCheck = { ok: true; token: TokenInfo } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
 
-interface TokenRow {
-  id: string;
-  name: string;
-  scopes: string;
-  secret_sha256: Buffer;
-  created_at: string;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
+type TokenRow = Selectable<ApiTokenTable>;
 
 const TOKEN_PATTERN = /^syn_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
 /** Writes of last_used_at are coalesced: at most one per token per this many ms. */
 const LAST_USED_EVERY_MS = 60_000;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+/** The stored hash as bytes: hex text, or bytes in tables the gateway created before migration 003. */
+const storedHash = (value: string | Buffer): Buffer => (typeof value === 'string' ? Buffer.from(value, 'hex') : value);
 /** Compared against when the id is unknown, so a miss costs the same as a hit. */
 const DUMMY_HASH = sha256('synapse-no-such-token');
 
@@ -60,30 +55,24 @@ export function parseScopes(value: string | undefined): Scope[] {
 }
 
 export class TokenStore {
-  private readonly db: Database.Database;
-  private readonly byId: Database.Statement<[string], TokenRow>;
-  private readonly touch: Database.Statement<[string, string]>;
   private readonly lastTouched = new Map<string, number>();
 
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS api_tokens (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL,
-      scopes TEXT NOT NULL,
-      secret_sha256 BLOB NOT NULL,
-      created_at TEXT NOT NULL,
-      revoked_at TEXT,
-      last_used_at TEXT
-    )`);
-    this.byId = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?');
-    this.touch = this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+  constructor(private readonly platform: PlatformDb) {}
+
+  /** Opens the platform database of these options (DATABASE_URL picks Postgres). */
+  static async open(options: OpenDatabaseOptions): Promise<TokenStore> {
+    return new TokenStore(await openDatabase(options));
   }
 
-  create(name: string, scopes: Scope[] = [...SCOPES]): CreatedToken {
+  private get db() {
+    return this.platform.db;
+  }
+
+  private byId(id: string): Promise<TokenRow | undefined> {
+    return this.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async create(name: string, scopes: Scope[] = [...SCOPES]): Promise<CreatedToken> {
     if (!/^[\w.@:-]{1,100}$/.test(name)) {
       throw new InvalidInputError('invalid option', [{ path: 'name', message: 'use 1-100 letters, digits, "_", "-", ".", "@" or ":"' }]);
     }
@@ -91,53 +80,60 @@ export class TokenStore {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const createdAt = new Date().toISOString();
-    this.db
-      .prepare('INSERT INTO api_tokens (id, name, scopes, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(id, name, scopes.join(','), sha256(secret), createdAt);
+    await this.db
+      .insertInto('api_tokens')
+      .values({ id, name, scopes: scopes.join(','), secret_sha256: sha256(secret).toString('hex'), created_at: createdAt, revoked_at: null, last_used_at: null })
+      .execute();
     return { id, name, scopes, createdAt, token: `syn_${id}_${secret}` };
   }
 
   /** Checks a presented bearer token. Never throws on bad input; never logs it. */
-  verify(presented: string): TokenCheck {
+  async verify(presented: string): Promise<TokenCheck> {
     const match = TOKEN_PATTERN.exec(presented);
     if (!match) return { ok: false, reason: 'malformed' };
     const [, id, secret] = match as unknown as [string, string, string];
-    const row = this.byId.get(id);
-    const equal = timingSafeEqual(sha256(secret), row ? row.secret_sha256 : DUMMY_HASH);
+    const row = await this.byId(id);
+    const stored = row ? storedHash(row.secret_sha256) : DUMMY_HASH;
+    const equal = stored.length === DUMMY_HASH.length && timingSafeEqual(sha256(secret), stored);
     if (!row || !equal) return { ok: false, reason: 'unknown' };
     if (row.revoked_at) return { ok: false, reason: 'revoked' };
     const now = Date.now();
     if (now - (this.lastTouched.get(id) ?? 0) > LAST_USED_EVERY_MS) {
       this.lastTouched.set(id, now);
-      try {
-        this.touch.run(new Date(now).toISOString(), id);
-      } catch {
-        // bookkeeping only: a busy database must not refuse a valid token
-      }
+      // Bookkeeping only, not awaited: a busy database must not refuse or slow a valid token.
+      this.db
+        .updateTable('api_tokens')
+        .set({ last_used_at: new Date(now).toISOString() })
+        .where('id', '=', id)
+        .execute()
+        .catch(() => {});
     }
     return { ok: true, token: toInfo(row) };
   }
 
   /** Revokes by id (or by the full token). Revoking twice is not an error. */
-  revoke(idOrToken: string): TokenInfo {
+  async revoke(idOrToken: string): Promise<TokenInfo> {
     const id = TOKEN_PATTERN.exec(idOrToken)?.[1] ?? idOrToken;
-    const row = this.byId.get(id);
+    const row = await this.byId(id);
     if (!row) throw new NotFoundError(`unknown token "${id}"`);
-    if (!row.revoked_at) this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), id);
-    return toInfo(this.byId.get(id) as TokenRow);
+    if (row.revoked_at) return toInfo(row);
+    const revokedAt = new Date().toISOString();
+    await this.db.updateTable('api_tokens').set({ revoked_at: revokedAt }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    return toInfo({ ...row, revoked_at: revokedAt });
   }
 
-  list(): TokenInfo[] {
-    return this.db.prepare<[], TokenRow>('SELECT * FROM api_tokens ORDER BY created_at, id').all().map(toInfo);
+  async list(): Promise<TokenInfo[]> {
+    const rows = await this.db.selectFrom('api_tokens').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toInfo);
   }
 
   /** A trivial query, for readiness checks. */
-  ping(): void {
-    this.db.prepare('SELECT 1').get();
+  async ping(): Promise<void> {
+    await this.db.selectFrom('api_tokens').select('id').limit(1).execute();
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.platform.close();
   }
 }
 

@@ -161,6 +161,18 @@ export interface RunCheckpointTable {
   state: string;
 }
 
+/** A gateway API token: the secret only as its SHA-256 (hex; older SQLite rows hold bytes). */
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  /** Comma-separated scopes. */
+  scopes: string;
+  secret_sha256: string | Buffer;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
 export interface Database {
   storages: StorageTable;
   data_collections: DataCollectionTable;
@@ -177,6 +189,7 @@ export interface Database {
   runs: RunTable;
   run_events: RunEventTable;
   run_checkpoints: RunCheckpointTable;
+  api_tokens: ApiTokenTable;
 }
 
 /** Tables `synapse platform stats` counts, in the order it prints them. */

@@ -27,7 +27,7 @@ export async function readiness({ runs, tokens }: ReadinessDeps): Promise<Record
     );
   const database = withTimeout(
     (async () => {
-      tokens.ping();
+      await tokens.ping();
       await runs.store.getRun('readyz-probe');
     })(),
     2000,

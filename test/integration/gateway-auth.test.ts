@@ -22,10 +22,10 @@ let readToken: string;
 
 beforeAll(async () => {
   runs = await connectRuns(settings);
-  tokens = new TokenStore(runStoreFile(settings));
+  tokens = await TokenStore.open({ dataDir: settings.dataDir });
   gateway = await listenGateway({ runs, tokens, port: 0, log: (line) => logs.push(line) });
-  writeToken = tokens.create('writer').token;
-  readToken = tokens.create('reader', ['runs:read']).token;
+  writeToken = (await tokens.create('writer')).token;
+  readToken = (await tokens.create('reader', ['runs:read'])).token;
 });
 afterAll(async () => {
   await gateway?.close();

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient, RunSummary } from '../../client/runs.js';
-import { runStoreFile } from '../../client/settings.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
 import type { RunState } from '../../workflows/run-state.js';
@@ -19,9 +18,9 @@ let gateway: GatewayServer;
 let token: string;
 
 beforeAll(async () => {
-  tokens = new TokenStore(runStoreFile(settings));
+  tokens = await TokenStore.open({ dataDir: settings.dataDir });
   gateway = await listenGateway({ runs, tokens, port: 0 });
-  token = tokens.create('tests').token;
+  token = (await tokens.create('tests')).token;
 });
 afterAll(async () => {
   await gateway?.close();

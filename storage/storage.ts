@@ -22,6 +22,12 @@ export interface PutOptions {
   /** Called with bytes sent so far, for heartbeats. */
   onProgress?: (sentBytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * Whether the object is on disk before put resolves (default true). With false it is
+   * visible at once (still never half-written) but durable only after the next `flush()`:
+   * many small writes then share one round of syncs instead of one each (export pages).
+   */
+  sync?: boolean;
 }
 
 export interface StorageProvider {
@@ -36,6 +42,8 @@ export interface StorageProvider {
   delete(key: string): Promise<void>;
   /** A URL for the object (`file://` for local, the endpoint URL for S3). */
   url(key: string): string;
+  /** Makes every put made with `sync: false` so far durable. Absent where every put is (S3). */
+  flush?(): Promise<void>;
   /** Releases connections (the S3 client's sockets); the provider is unusable afterwards. */
   close?(): Promise<void>;
 }

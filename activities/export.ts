@@ -8,6 +8,7 @@
  * same files and the same part file), and finalize derives everything from the part files.
  */
 import { Context } from '@temporalio/activity';
+import { Readable } from 'node:stream';
 import { openDatabase, type PlatformDb } from '../platform/db.js';
 import type { Db } from '../platform/repositories/common.js';
 import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
@@ -132,12 +133,19 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
     return { action, cls, params, database: await db() };
   }
 
+  /**
+   * The exporter's writes. They are not synced one by one: the page (or finalize) flushes them
+   * all at once before it records that it is done, so a completed page's files are durable.
+   */
   function makeOutput(storage: StorageProvider, exportPath: string, paths: Record<string, string>): ExportOutput {
     return {
       exportPath,
       paths,
       write: async (key, body) => {
-        await storage.put(key, body);
+        await storage.put(key, body, { sync: false });
+      },
+      writeStream: async (key, chunks) => {
+        await storage.put(key, Readable.from(chunks), { sync: false });
       },
       read: (key) => storage.get(key),
     };
@@ -197,7 +205,7 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
             if (params.save_original_file && paths.origin_files_output_path) {
               for (const file of Object.values(result.files)) {
                 const source = await storageFor(file.storage);
-                await storage.put(`${paths.origin_files_output_path}/${file.key.split('/').pop()}`, await source.get(file.key));
+                await storage.put(`${paths.origin_files_output_path}/${file.key.split('/').pop()}`, await source.get(file.key), { sync: false });
               }
             }
             const status = await exporter.saveAsJson(result, output, part.errors);
@@ -217,6 +225,8 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
             ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
           }
         }
+        // The page's files first, then its part: a part on record means its files are on disk.
+        await storage.flush?.();
         await storage.put(partKey(input.exportPath, input.afterId), JSON.stringify(part));
         return { count: items.length, success: part.success, failed: part.failed, skipped: part.skipped };
       } catch (err) {
@@ -244,26 +254,41 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
           // A retry after the parts were cleaned up: the manifest is the summary.
           summary = manifestSummary(input.exportPath, JSON.parse((await storage.get(manifestKey)).toString('utf8')));
         } else {
-          const parts: PagePart[] = [];
-          for (const key of partKeys) {
+          // Parts in page order (their keys sort by cursor), read one at a time: memory stays
+          // flat however many pages there are.
+          partKeys.sort();
+          const readPart = async (key: string): Promise<PagePart> => {
             beat();
-            parts.push(JSON.parse((await storage.get(key)).toString('utf8')) as PagePart);
-          }
-          parts.sort((a, b) => a.afterId - b.afterId);
-          const errors = parts.flatMap((p) => p.errors);
+            return JSON.parse((await storage.get(key)).toString('utf8')) as PagePart;
+          };
           const counts = { success: 0, failed: 0, skipped: 0 };
-          for (const p of parts) {
-            counts.success += p.success;
-            counts.failed += p.failed;
-            counts.skipped += p.skipped;
+          let errorCount = 0;
+          // error_file_list.json, streamed as JSON.stringify(errors, null, 4) would write it,
+          // summing the counts on the way.
+          async function* errorList(): AsyncGenerator<string> {
+            yield '[';
+            for (const key of partKeys) {
+              const part = await readPart(key);
+              counts.success += part.success;
+              counts.failed += part.failed;
+              counts.skipped += part.skipped;
+              for (const entry of part.errors) {
+                const json = JSON.stringify(entry, null, 4).replaceAll('\n', '\n    ');
+                yield `${errorCount++ === 0 ? '' : ','}\n    ${json}`;
+              }
+            }
+            yield errorCount === 0 ? ']' : '\n]';
           }
+          await storage.put(`${input.exportPath}/error_file_list.json`, Readable.from(errorList()), { sync: false });
           const total = counts.success + counts.failed + counts.skipped;
           const exporter = new cls();
           exporter.params = params;
           const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
           const output = makeOutput(storage, input.exportPath, paths);
-          const extra = await exporter.finalize({ parts: parts.flatMap((p) => p.collected), classes: await projectClasses(database, params) }, output);
-          await storage.put(`${input.exportPath}/error_file_list.json`, JSON.stringify(errors, null, 4));
+          async function* collected(): AsyncGenerator<unknown> {
+            for (const key of partKeys) yield* (await readPart(key)).collected;
+          }
+          const extra = await exporter.finalize({ collected, classes: await projectClasses(database, params) }, output);
           const manifest = {
             name: params.name,
             ...(params.description !== undefined ? { description: params.description } : {}),
@@ -274,8 +299,10 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
             ...counts,
             files: { json: 'json/', error_file_list: 'error_file_list.json', ...(params.save_original_file ? { origin_files: 'origin_files/' } : {}), ...extra },
           };
-          await storage.put(manifestKey, JSON.stringify(manifest, null, 4));
-          summary = { export_path: input.exportPath, total, ...counts, error_count: errors.length };
+          await storage.put(manifestKey, JSON.stringify(manifest, null, 4), { sync: false });
+          // Everything finalize wrote is durable before its summary is on record.
+          await storage.flush?.();
+          summary = { export_path: input.exportPath, total, ...counts, error_count: errorCount };
           await storage.put(finalKey, JSON.stringify(summary));
         }
         for (const key of partKeys) {

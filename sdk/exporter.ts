@@ -100,12 +100,22 @@ export interface ExportOutput {
   /** What `setupOutputDirectories` returned. */
   readonly paths: Record<string, string>;
   write(key: string, body: string | Buffer): Promise<void>;
+  /**
+   * Writes one object from chunks made one at a time, so an aggregate file (COCO's
+   * instances.json at a million items) never has to be held whole in memory.
+   */
+  writeStream(key: string, chunks: AsyncIterable<string | Buffer>): Promise<void>;
   read(key: string): Promise<Buffer>;
 }
 
-/** What `finalize` gets: the parts each page collected, in page order, and the project's classes. */
+/** What `finalize` gets: every item's collected value, streamed, and the project's classes. */
 export interface ExportFinalizeInput {
-  parts: unknown[];
+  /**
+   * Every value `collect` returned, in item order, read back one page at a time (memory
+   * stays flat however many items there are). Each call starts a fresh pass, so a format
+   * that needs two (images, then annotations) calls it twice.
+   */
+  collected(): AsyncIterable<unknown>;
   classes: readonly AnnotationClass[];
 }
 
@@ -187,7 +197,7 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
     return undefined;
   }
 
-  /** Writes aggregate files from what every page collected (in item order). Default: nothing. */
+  /** Writes aggregate files from what every page collected (`input.collected()`, in item order). Default: nothing. */
   async finalize(_input: ExportFinalizeInput, _output: ExportOutput): Promise<Record<string, unknown>> {
     return {};
   }

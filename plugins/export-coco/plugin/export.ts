@@ -42,25 +42,43 @@ export class CocoExporter extends BaseExporter {
     return result.data as CocoItem;
   }
 
-  override async finalize({ parts, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
+  /**
+   * Streams `annotations/instances.json`, the same bytes `JSON.stringify({ info, images,
+   * annotations, categories })` would give, in two passes over the collected items (images,
+   * then annotations), so memory stays flat at a million items. Categories come last: a class
+   * the project does not list is added when first seen.
+   */
+  override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const categories = classes.map((c, i) => ({ id: i + 1, name: c.name, supercategory: '' }));
     const categoryId = new Map(categories.map((c) => [c.name, c.id]));
-    const images: CocoItem['image'][] = [];
-    const annotations: Record<string, unknown>[] = [];
-    for (const item of parts as CocoItem[]) {
-      images.push(item.image);
-      for (const box of item.boxes) {
-        let id = categoryId.get(box.class_name);
-        if (id === undefined) {
-          id = categories.length + 1;
-          categories.push({ id, name: box.class_name, supercategory: '' });
-          categoryId.set(box.class_name, id);
-        }
-        annotations.push({ id: annotations.length + 1, image_id: item.image.id, category_id: id, bbox: box.bbox, area: box.area, iscrowd: 0 });
+    const info = { description: this.params.name };
+    async function* instances(): AsyncGenerator<string> {
+      yield `{"info":${JSON.stringify(info)},"images":[`;
+      let first = true;
+      for await (const item of collected() as AsyncIterable<CocoItem>) {
+        yield (first ? '' : ',') + JSON.stringify(item.image);
+        first = false;
       }
+      yield '],"annotations":[';
+      let annotationId = 0;
+      for await (const item of collected() as AsyncIterable<CocoItem>) {
+        const chunk: string[] = [];
+        for (const box of item.boxes) {
+          let id = categoryId.get(box.class_name);
+          if (id === undefined) {
+            id = categories.length + 1;
+            categories.push({ id, name: box.class_name, supercategory: '' });
+            categoryId.set(box.class_name, id);
+          }
+          const annotation = { id: ++annotationId, image_id: item.image.id, category_id: id, bbox: box.bbox, area: box.area, iscrowd: 0 };
+          chunk.push((annotationId === 1 ? '' : ',') + JSON.stringify(annotation));
+        }
+        if (chunk.length) yield chunk.join('');
+      }
+      yield `],"categories":${JSON.stringify(categories)}}`;
     }
     const key = 'annotations/instances.json';
-    await output.write(`${output.exportPath}/${key}`, JSON.stringify({ info: { description: this.params.name }, images, annotations, categories }));
+    await output.writeStream(`${output.exportPath}/${key}`, instances());
     return { coco: key };
   }
 }

@@ -137,9 +137,20 @@ export class VocExporter extends BaseExporter {
     return (result.data as VocItem).stem;
   }
 
-  override async finalize({ parts }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
+  override async finalize({ collected }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const key = 'ImageSets/Main/default.txt';
-    await output.write(`${output.exportPath}/${key}`, (parts as string[]).map((s) => `${s}\n`).join(''));
+    async function* lines(): AsyncGenerator<string> {
+      let chunk = '';
+      for await (const stem of collected() as AsyncIterable<string>) {
+        chunk += `${stem}\n`;
+        if (chunk.length >= 64 * 1024) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+      yield chunk;
+    }
+    await output.writeStream(`${output.exportPath}/${key}`, lines());
     return { annotations: 'Annotations/', image_set: key, ...(this.params.save_original_file ? { origin_files: 'JPEGImages/' } : {}) };
   }
 }

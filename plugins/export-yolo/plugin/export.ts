@@ -79,27 +79,33 @@ export class YoloExporter extends BaseExporter<z.infer<typeof Extra>> {
     return result.data as YoloItem;
   }
 
-  override async finalize({ parts, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
+  override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const names = classes.map((c) => c.name);
     const classId = new Map(names.map((n, i) => [n, i]));
-    const items = parts as YoloItem[];
-    for (const item of items) {
+    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels`;
+    // One pass: a class is numbered when first seen, and an item's labels only name classes
+    // seen by then, so each label file can be written as its item streams past.
+    let batch: YoloItem[] = [];
+    const writeBatch = async (): Promise<void> => {
+      await Promise.all(
+        batch.map((item) => {
+          const lines = item.boxes.map((b) => `${classId.get(b.class_name)} ${fmt(b.cx)} ${fmt(b.cy)} ${fmt(b.w)} ${fmt(b.h)}\n`);
+          return output.write(`${labels}/${item.stem}.txt`, lines.join(''));
+        }),
+      );
+      batch = [];
+    };
+    for await (const item of collected() as AsyncIterable<YoloItem>) {
       for (const box of item.boxes) {
         if (!classId.has(box.class_name)) {
           classId.set(box.class_name, names.length);
           names.push(box.class_name);
         }
       }
+      batch.push(item);
+      if (batch.length >= WRITE_CONCURRENCY) await writeBatch();
     }
-    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels`;
-    for (let i = 0; i < items.length; i += WRITE_CONCURRENCY) {
-      await Promise.all(
-        items.slice(i, i + WRITE_CONCURRENCY).map((item) => {
-          const lines = item.boxes.map((b) => `${classId.get(b.class_name)} ${fmt(b.cx)} ${fmt(b.cy)} ${fmt(b.w)} ${fmt(b.h)}\n`);
-          return output.write(`${labels}/${item.stem}.txt`, lines.join(''));
-        }),
-      );
-    }
+    await writeBatch();
     const yaml = [
       `# YOLO dataset of export ${yamlString(this.params.name)}: images/ and labels/ share file stems.`,
       `path: ${yamlString(this.params.extra_params.data_path)}`,

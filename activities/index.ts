@@ -5,9 +5,10 @@
 import type { RunStore } from '../platform/run-store.js';
 import { createExportActivities } from './export.js';
 import { createRunActivities } from './run-action.js';
+import { createUploadActivities } from './upload.js';
 
 export function createActivities(deps: { store: RunStore; dataDir: string }) {
-  return { ...createRunActivities(deps), ...createExportActivities(deps) };
+  return { ...createRunActivities(deps), ...createExportActivities(deps), ...createUploadActivities(deps) };
 }
 
 type Activities = ReturnType<typeof createActivities>;
@@ -17,3 +18,7 @@ export declare const exportPrepare: Activities['exportPrepare'];
 export declare const exportPlan: Activities['exportPlan'];
 export declare const exportPage: Activities['exportPage'];
 export declare const exportFinalize: Activities['exportFinalize'];
+export declare const uploadDiscover: Activities['uploadDiscover'];
+export declare const uploadBatch: Activities['uploadBatch'];
+export declare const uploadRegister: Activities['uploadRegister'];
+export declare const uploadFinalize: Activities['uploadFinalize'];

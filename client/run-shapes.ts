@@ -7,8 +7,10 @@
 import type { Workflow } from '@temporalio/workflow';
 import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
 import { parseParams, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { isUploaderClass, parseUploadParams } from '../sdk/uploader.js';
 import { exportWorkflow } from '../workflows/export.js';
 import { runActionWorkflow } from '../workflows/run-action.js';
+import { uploadWorkflow } from '../workflows/upload.js';
 
 export interface RunShape {
   /** A name for messages and docs, e.g. `export`. */
@@ -30,6 +32,15 @@ const exportShape: RunShape = {
   workflow: exportWorkflow,
 };
 
+const uploadShape: RunShape = {
+  name: 'upload',
+  matches: (action) => action.plugin.config.category === 'upload' && isUploaderClass(action.cls),
+  // The seed's upload params; relative paths are taken from the caller's directory.
+  parseParams: (action, raw) =>
+    parseUploadParams(action.cls as unknown as Parameters<typeof parseUploadParams>[0], raw, `invalid params for ${action.plugin.config.code} ${action.name}`, process.cwd()),
+  workflow: uploadWorkflow,
+};
+
 const simpleShape: RunShape = {
   name: 'action',
   matches: () => true,
@@ -38,7 +49,7 @@ const simpleShape: RunShape = {
 };
 
 /** Category shapes, most specific first; `simpleShape` is the fallback. */
-export const RUN_SHAPES: readonly RunShape[] = [exportShape];
+export const RUN_SHAPES: readonly RunShape[] = [exportShape, uploadShape];
 
 export function runShapeFor(action: ResolvedAction): RunShape {
   return RUN_SHAPES.find((shape) => shape.matches(action)) ?? simpleShape;

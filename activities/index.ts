@@ -5,10 +5,11 @@
 import type { RunStore } from '../platform/run-store.js';
 import { createExportActivities } from './export.js';
 import { createRunActivities } from './run-action.js';
+import { createTrainActivities } from './train.js';
 import { createUploadActivities } from './upload.js';
 
 export function createActivities(deps: { store: RunStore; dataDir: string }) {
-  return { ...createRunActivities(deps), ...createExportActivities(deps), ...createUploadActivities(deps) };
+  return { ...createRunActivities(deps), ...createExportActivities(deps), ...createTrainActivities(deps), ...createUploadActivities(deps) };
 }
 
 type Activities = ReturnType<typeof createActivities>;
@@ -22,3 +23,9 @@ export declare const uploadDiscover: Activities['uploadDiscover'];
 export declare const uploadBatch: Activities['uploadBatch'];
 export declare const uploadRegister: Activities['uploadRegister'];
 export declare const uploadFinalize: Activities['uploadFinalize'];
+export declare const trainPrepare: Activities['trainPrepare'];
+export declare const trainEpoch: Activities['trainEpoch'];
+export declare const trainEvaluate: Activities['trainEvaluate'];
+export declare const trainRegister: Activities['trainRegister'];
+export declare const modelTest: Activities['modelTest'];
+export declare const modelInference: Activities['modelInference'];

@@ -1,4 +1,4 @@
-/** `synapse run ...`: list, status, logs, watch and cancel runs. */
+/** `synapse run ...`: list, status, logs, watch, resume and cancel runs. */
 import type { Command } from 'commander';
 import { RunsClient } from '../client/runs.js';
 import { runUiUrl } from '../client/settings.js';
@@ -108,6 +108,30 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .option('--json', 'print JSON lines')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const code = await withRuns(cmd, (runs) => followToEnd(runs, id, { terminal: useTerminal(opts.json) }));
+      exit(code);
+    });
+
+  run
+    .command('resume')
+    .description('start a new run from the last checkpoint of an ended train run (cancelled or failed)')
+    .argument('<id>', 'run id of the earlier run')
+    .option('--job-id <id>', 'id of the new run')
+    .option('--heartbeat-timeout <seconds>', 'seconds without a heartbeat before a step is retried')
+    .option('--detach', 'print the new run id and return')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { jobId?: string; heartbeatTimeout?: string; detach?: boolean; json?: boolean }, cmd: Command) => {
+      const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
+      if (heartbeat !== undefined && !(heartbeat > 0)) throw new InvalidInputError('invalid option', [{ path: 'heartbeat-timeout', message: 'must be a positive number of seconds' }]);
+      const code = await withRuns(cmd, async (runs) => {
+        const started = await runs.resume(id, { ...(opts.jobId ? { runId: opts.jobId } : {}), ...(heartbeat !== undefined ? { heartbeatTimeoutSeconds: heartbeat } : {}) });
+        if (opts.detach) {
+          if (opts.json) printJson(started);
+          else process.stdout.write(`${started.runId}\n`);
+          return 0;
+        }
+        if (!opts.json) process.stdout.write(`run ${started.runId} resumes ${id} after epoch ${started.resumedFrom.epoch}\n`);
+        return followToEnd(runs, started.runId, { terminal: useTerminal(opts.json) });
+      });
       exit(code);
     });
 

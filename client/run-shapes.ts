@@ -9,6 +9,7 @@ import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
 import { parseParams, type ResolvedAction } from '../sdk/plugin-loader.js';
 import { isUploaderClass, parseUploadParams } from '../sdk/uploader.js';
 import { exportWorkflow } from '../workflows/export.js';
+import { TRAIN_SHAPES } from './train-shapes.js';
 import { runActionWorkflow } from '../workflows/run-action.js';
 import { uploadWorkflow } from '../workflows/upload.js';
 
@@ -49,7 +50,7 @@ const simpleShape: RunShape = {
 };
 
 /** Category shapes, most specific first; `simpleShape` is the fallback. */
-export const RUN_SHAPES: readonly RunShape[] = [exportShape, uploadShape];
+export const RUN_SHAPES: readonly RunShape[] = [...TRAIN_SHAPES, exportShape, uploadShape];
 
 export function runShapeFor(action: ResolvedAction): RunShape {
   return RUN_SHAPES.find((shape) => shape.matches(action)) ?? simpleShape;

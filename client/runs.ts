@@ -29,6 +29,8 @@ import {
 } from '../workflows/run-state.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import { runShapeFor } from './run-shapes.js';
+import { trainInputExtras, trainResumePoint } from './train-shapes.js';
+import type { TrainResumePoint } from '../workflows/train.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
 import { runUiUrl, taskQueueFor, type Settings } from './settings.js';
 import { connectClient, unreachable } from './temporal.js';
@@ -42,6 +44,8 @@ export interface StartRunRequest {
   runId?: string;
   /** Overrides the action's heartbeat timeout (seconds). */
   heartbeatTimeoutSeconds?: number;
+  /** Train runs: start after an earlier run's last checkpoint (`resume()` sets it). */
+  resume?: TrainResumePoint;
 }
 
 export interface StartedRun {
@@ -176,7 +180,7 @@ export class RunsClient {
         // A run id names one run forever: its events and checkpoints are keyed by it.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         taskQueue: taskQueueFor(this.settings, action.method),
-        args: [input],
+        args: [{ ...input, ...trainInputExtras(shape, params, this.settings, req.resume) }],
         typedSearchAttributes: [
           { key: SA_PLUGIN_CODE, value: code },
           { key: SA_PLUGIN_VERSION, value: version },
@@ -280,6 +284,29 @@ export class RunsClient {
     });
     const token = response.nextPageToken;
     return { runs, ...(token && token.length > 0 ? { nextPageToken: `${queryTag}.${Buffer.from(token).toString('base64url')}` } : {}) };
+  }
+
+  /**
+   * `synapse run resume`: a new run of an ended (cancelled, failed, terminated, timed out)
+   * train run's plugin, action and params, starting after its last checkpoint.
+   */
+  async resume(runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<StartedRun & { resumedFrom: { runId: string; epoch: number } }> {
+    const status = TEMPORAL_STATUS[(await this.describe(runId)).status.name] ?? 'running';
+    if (status === 'running' || status === 'completed') {
+      throw new InvalidInputError('cannot resume', [{ path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` }]);
+    }
+    const record = await this.store.getRun(runId);
+    if (!record) throw new NotFoundError(`run ${runId} is not in the run store of ${this.settings.dataDir}`);
+    const point = await trainResumePoint(this.store, record);
+    const started = await this.start({
+      plugin: `${record.pluginCode}@${record.pluginVersion}`,
+      action: record.action,
+      params: record.params,
+      resume: point,
+      ...(options.runId !== undefined ? { runId: options.runId } : {}),
+      ...(options.heartbeatTimeoutSeconds !== undefined ? { heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds } : {}),
+    });
+    return { ...started, resumedFrom: { runId, epoch: point.epoch } };
   }
 
   async cancel(runId: string): Promise<void> {

@@ -30,4 +30,5 @@ export * from './annotations.js';
 export type { LogLevel, RunContext } from './run-context.js';
 export type { MetricValues, ProgressCategoryDef } from '../workflows/run-state.js';
 export * from './exporter.js';
+export * from './trainer.js';
 export * from './uploader.js';

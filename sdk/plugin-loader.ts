@@ -2,15 +2,17 @@
  * Finding a plugin folder, reading its config.yaml and resolving an action's entrypoint
  * to its class. TypeScript plugin code is imported directly: the `synapse` process runs
  * with a TypeScript loader (tsx) and maps `@synapse/sdk` to this SDK, so plugins need no
- * build step and share the engine's classes.
+ * build step and share the engine's classes. Python plugin code (`runtime: python`) is not
+ * imported: its action resolves to a PythonTrainer that the engine runs in a Python process.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isActionClass, type ActionClass } from './action.js';
 import type { Method } from './categories.js';
 import { readPluginConfig, zodProblems, type ActionConfig, type PluginConfig } from './config.js';
 import { ConfigError, NotFoundError, ParamsError } from './errors.js';
+import { PythonTrainer } from './trainer.js';
 import type { ProgressCategoryDef } from '../workflows/run-state.js';
 
 /** The folder holding the built-in plugins of this project. */
@@ -105,15 +107,13 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
   }
   const runtime = config.runtime ?? plugin.config.runtime;
   const where = `${path.join(plugin.dir, 'config.yaml')} actions.${actionName}.entrypoint`;
-  if (runtime !== 'typescript') {
-    throw new ConfigError(`${where}`, [{ path: `actions.${actionName}.runtime`, message: `runtime "${runtime}" is not supported yet` }]);
-  }
   const segments = config.entrypoint.split('.');
   const exportName = segments.pop() as string;
   const modulePath = path.join(plugin.dir, ...segments);
   if (!modulePath.startsWith(plugin.dir + path.sep)) {
     throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: 'points outside the plugin folder' }]);
   }
+  if (runtime === 'python') return loadPythonAction(plugin, actionName, config, modulePath, exportName, where);
   const file = [...MODULE_EXTENSIONS.map((e) => modulePath + e), ...MODULE_EXTENSIONS.map((e) => path.join(modulePath, 'index' + e))].find(
     (f) => existsSync(f),
   );
@@ -145,6 +145,28 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
     method: config.method,
     progressCategories: cls.progressCategories,
   };
+}
+
+/**
+ * A Python action: a neural_net trainer class in `<module>.py`, run by the Python runtime
+ * in a child process. Only its file and class are checked here (without starting Python).
+ */
+function loadPythonAction(plugin: Plugin, actionName: string, config: ActionConfig, modulePath: string, className: string, where: string): ResolvedAction {
+  const field = `actions.${actionName}`;
+  if (plugin.config.category !== 'neural_net') {
+    throw new ConfigError(where, [{ path: `${field}.runtime`, message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is ' + plugin.config.category }]);
+  }
+  const file = `${modulePath}.py`;
+  if (!existsSync(file)) {
+    throw new ConfigError(where, [{ path: `${field}.entrypoint`, message: `module ${path.relative(plugin.dir, file)} not found` }]);
+  }
+  if (!new RegExp(`^class\\s+${className}\\b`, 'm').test(readFileSync(file, 'utf8'))) {
+    throw new ConfigError(where, [{ path: `${field}.entrypoint`, message: `${path.relative(plugin.dir, file)} has no class ${className}` }]);
+  }
+  const cls = class extends PythonTrainer {};
+  Object.defineProperty(cls, 'name', { value: className });
+  cls.python = { pluginDir: plugin.dir, module: path.relative(plugin.dir, file), className };
+  return { plugin, name: actionName, config, cls: cls as unknown as ActionClass, method: config.method, progressCategories: cls.progressCategories };
 }
 
 /** Validates raw params against the action's schema; every problem is listed. */

@@ -1,4 +1,6 @@
 /** Every workflow the worker registers. */
 export { runActionWorkflow } from './run-action.js';
 export { exportWorkflow } from './export.js';
+export { trainWorkflow } from './train.js';
+export { modelInferenceWorkflow, modelTestWorkflow } from './model-actions.js';
 export { uploadWorkflow } from './upload.js';

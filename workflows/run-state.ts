@@ -30,6 +30,11 @@ export interface ProgressSnapshot {
   step?: string;
 }
 
+export interface EpochMetrics {
+  epoch: number;
+  metrics: MetricValues;
+}
+
 export interface RunState extends ProgressSnapshot {
   runId: string;
   plugin: { code: string; version: string };
@@ -41,6 +46,8 @@ export interface RunState extends ProgressSnapshot {
   percent: number;
   progressCategories: Record<string, ProgressCategoryDef>;
   attempt: number;
+  /** Train runs: every epoch's metrics so far, oldest first (carried across continue-as-new). */
+  epochs?: EpochMetrics[];
   result?: unknown;
   error?: string;
   startedAt: string;
@@ -93,6 +100,16 @@ export function describeForUi(state: RunState): string {
       .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(6)) : String(v)}`)
       .join(', ');
     lines.push('', `Metrics (${cat}): ${shown}`);
+  }
+  if (state.epochs && state.epochs.length > 0) {
+    // The newest few: the details stay short however long the run.
+    lines.push('', '| epoch | metrics |', '|---|---|');
+    for (const e of state.epochs.slice(-5)) {
+      const shown = Object.entries(e.metrics)
+        .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`)
+        .join(', ');
+      lines.push(`| ${e.epoch} | ${shown} |`);
+    }
   }
   return lines.join('\n');
 }

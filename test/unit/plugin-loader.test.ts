@@ -194,9 +194,9 @@ describe('loadAction', () => {
     ]);
   });
 
-  it('a runtime other than typescript is ConfigError', async () => {
+  it('runtime python outside neural_net is ConfigError', async () => {
     const err = await rejection(loadAction(await loaderPlugin(), 'python_step'), ConfigError);
-    expect(err.problems).toEqual([{ path: 'actions.python_step.runtime', message: 'runtime "python" is not supported yet' }]);
+    expect(err.problems).toEqual([{ path: 'actions.python_step.runtime', message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is data_validation' }]);
   });
 });
 

@@ -1,0 +1,96 @@
+/**
+ * The run shapes of neural_net trainer plugins (client/run-shapes.ts lists them first): an
+ * action whose class is a BaseTrainer (TypeScript, or Python through the loader) runs as the
+ * train workflow when it is `train`, as the model-test workflow when it is `test`, and as the
+ * inference workflow when it is `inference`.
+ */
+import type { TrainCheckpointState } from '../activities/train.js';
+import type { RunRecord, RunStore } from '../platform/run-store.js';
+import { zodProblems } from '../sdk/config.js';
+import { InvalidInputError, ParamsError } from '../sdk/errors.js';
+import type { ResolvedAction } from '../sdk/plugin-loader.js';
+import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type BaseTrainer } from '../sdk/trainer.js';
+import { modelInferenceWorkflow, modelTestWorkflow } from '../workflows/model-actions.js';
+import type { EpochMetrics, MetricValues } from '../workflows/run-state.js';
+import { trainWorkflow, type TrainResumePoint } from '../workflows/train.js';
+import type { RunShape } from './run-shapes.js';
+import { taskQueueFor, type Settings } from './settings.js';
+
+const isTrainer = (action: ResolvedAction, name: string): boolean =>
+  action.plugin.config.category === 'neural_net' && action.name === name && isTrainerClass(action.cls);
+
+const subject = (action: ResolvedAction): string => `invalid params for ${action.plugin.config.code} ${action.name}`;
+
+export const trainShape: RunShape = {
+  name: 'train',
+  matches: (action) => isTrainer(action, 'train'),
+  // The seed's train params; the trainer's own schema checks `hyperparameters`.
+  parseParams: (action, raw) => parseTrainParams(action.cls as unknown as typeof BaseTrainer, raw, subject(action)),
+  workflow: trainWorkflow,
+};
+
+function strict<S extends typeof ModelTestParams | typeof ModelInferenceParams>(schema: S) {
+  return (action: ResolvedAction, raw: unknown): unknown => {
+    const parsed = schema.safeParse(raw ?? {});
+    if (!parsed.success) throw new ParamsError(subject(action), zodProblems(parsed.error));
+    return parsed.data;
+  };
+}
+
+export const modelTestShape: RunShape = {
+  name: 'test',
+  matches: (action) => isTrainer(action, 'test'),
+  parseParams: strict(ModelTestParams),
+  workflow: modelTestWorkflow,
+};
+
+export const modelInferenceShape: RunShape = {
+  name: 'inference',
+  matches: (action) => isTrainer(action, 'inference'),
+  parseParams: strict(ModelInferenceParams),
+  workflow: modelInferenceWorkflow,
+};
+
+export const TRAIN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape];
+
+/**
+ * What a train run's workflow input gets besides the RunActionInput: the task queue of its
+ * training steps (num_gpus > 0: `<prefix>-gpu-job`, served by a worker started with
+ * `SYNAPSE_TASK_QUEUE_PREFIX=<prefix>-gpu synapse worker --methods job` on a GPU machine), and
+ * the resume point of `synapse run resume`.
+ */
+export function trainInputExtras(shape: RunShape, params: unknown, settings: Settings, resume: TrainResumePoint | undefined): Record<string, unknown> {
+  if (shape !== trainShape) {
+    if (resume) throw new InvalidInputError('cannot resume', [{ path: 'run', message: `only train runs resume from a checkpoint; this is a ${shape.name} run` }]);
+    return {};
+  }
+  const gpus = (params as { num_gpus?: number }).num_gpus ?? 0;
+  return {
+    ...(gpus > 0 ? { stepTaskQueue: taskQueueFor({ ...settings, taskQueuePrefix: `${settings.taskQueuePrefix}-gpu` }, 'job') } : {}),
+    ...(resume ? { resume } : {}),
+  };
+}
+
+/**
+ * Where an ended train run can be resumed from: its last finished epoch's checkpoint (from
+ * the run store, where every epoch records it) and the metrics of the epochs up to it (its
+ * `epoch_end` events). A run that never finished an epoch resumes from the start.
+ */
+export async function trainResumePoint(store: RunStore, run: RunRecord): Promise<TrainResumePoint> {
+  const checkpoint = await store.latestCheckpoint(run.id);
+  const saved = checkpoint?.state as TrainCheckpointState | undefined;
+  const epoch = saved?.kind === 'train' ? saved.epoch : 0;
+  const model = saved?.kind === 'train' ? saved.model : null;
+  const byEpoch = new Map<number, EpochMetrics>();
+  for (let after = 0; ; ) {
+    const events = await store.readEvents(run.id, after, 5000);
+    for (const e of events) {
+      after = e.id;
+      if (e.data.kind !== 'event' || e.data.event !== 'epoch_end') continue;
+      const n = Number(e.data.data.epoch);
+      if (Number.isInteger(n) && n <= epoch) byEpoch.set(n, { epoch: n, metrics: (e.data.data.metrics ?? {}) as MetricValues });
+    }
+    if (events.length < 5000) break;
+  }
+  return { runId: run.id, epoch, model, history: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch) };
+}

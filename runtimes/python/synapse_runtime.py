@@ -1,0 +1,348 @@
+"""The Python runtime of synapse-temporal: runs a plugin's Python trainer for the engine.
+
+The TypeScript activity starts `python -u -c "import synapse_runtime; synapse_runtime.main()"`
+(so plugins importing `synapse_runtime` share this module) with the plugin folder as its
+working directory and keeps the process for the next steps of the same plugin (importing
+torch takes seconds; an epoch may take less). It speaks a line protocol:
+
+  engine -> runtime, stdin, one JSON object a line:
+    {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict", "args": {...}}
+    {"type": "cancel"}                 the current call should stop (ctx.cancelled is True)
+    {"type": "ack", "id": 1}           the checkpoint of call 1 is durable
+
+  runtime -> engine, file descriptor 3 (so the plugin's prints cannot corrupt it):
+    {"type": "ready", "pid": 123, "python": "3.11.2", "torch": "1.13.0"}
+    {"type": "log", "level": "INFO", "message": "..."}
+    {"type": "event", "event": "name", "data": {...}}
+    {"type": "progress", "current": 3, "total": 10, "category": "train"}
+    {"type": "metrics", "values": {...}, "category": "train"}
+    {"type": "heartbeat"}
+    {"type": "checkpoint", "id": 1, "step": 40, "path": "/.../partial.ckpt"}   waits for its ack
+    {"type": "result", "id": 1, "value": ...}
+    {"type": "error", "id": 1, "kind": "retryable" | "nonretryable" | "cancelled", "message": "...", "traceback": "..."}
+
+stdout and stderr of the process go to the run's log. When stdin closes (the engine died),
+the runtime exits.
+
+A plugin subclasses `Trainer` (the same interface as the TypeScript BaseTrainer):
+
+    from synapse_runtime import Trainer
+
+    class MyTrainer(Trainer):
+        def create_model(self, ctx, dataset): ...
+        def train_epoch(self, ctx, state): ...          # returns a dict of metrics
+        def evaluate(self, ctx, model, dataset, split): ...
+        def save(self, model, path): ...
+        def load(self, path, dataset): ...
+"""
+
+import importlib
+import json
+import math
+import os
+import platform
+import queue
+import sys
+import threading
+import traceback
+
+__all__ = ["Trainer", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled"]
+
+
+class NonRetriableError(Exception):
+    """Raise it for a failure retrying cannot fix (bad hyperparameters, unusable data)."""
+
+
+class Cancelled(Exception):
+    """Raised by ctx.check_cancelled() once the run is cancelled."""
+
+
+class Dataset:
+    """A ground-truth version in the engine's local cache: `items` (dicts), `classes`, `dir`."""
+
+    def __init__(self, index_path):
+        with open(index_path, "r", encoding="utf-8") as f:
+            index = json.load(f)
+        self.dir = os.path.dirname(index_path)
+        self.version_id = index["versionId"]
+        self.classes = list(index["classes"])
+        self.items = []
+        for item in index["items"]:
+            files = {name: os.path.join(self.dir, rel) for name, rel in item["files"].items()}
+            self.items.append({**item, "files": files})
+
+    def split(self, name):
+        """Items of one split (`train`, `val`, `test`); `all` gives every item."""
+        return list(self.items) if name == "all" else [i for i in self.items if i["split"] == name]
+
+
+class EpochState:
+    def __init__(self, epoch, epochs, seed, model, start_step, dataset, hyperparameters):
+        self.epoch = epoch
+        self.epochs = epochs
+        self.seed = seed
+        self.model = model
+        self.start_step = start_step
+        self.dataset = dataset
+        self.hyperparameters = hyperparameters
+
+
+class Trainer:
+    """Base of a Python trainer. The engine owns the loop; each method is one step of it."""
+
+    def prepare(self, ctx, dataset):
+        """Called once per dataset in this process before its first epoch (decode, build tensors)."""
+
+    def create_model(self, ctx, dataset):
+        raise NotImplementedError("create_model")
+
+    def train_epoch(self, ctx, state):
+        raise NotImplementedError("train_epoch")
+
+    def evaluate(self, ctx, model, dataset, split):
+        raise NotImplementedError("evaluate")
+
+    def save(self, model, path):
+        raise NotImplementedError("save")
+
+    def load(self, path, dataset):
+        raise NotImplementedError("load")
+
+    def predict(self, ctx, model, items, classes):
+        raise NonRetriableError("this trainer has no predict()")
+
+
+class _Channel:
+    """Writes protocol lines to fd 3 and reads engine messages from stdin on a thread."""
+
+    def __init__(self):
+        self._out = os.fdopen(3, "w", buffering=1, encoding="utf-8")
+        self._lock = threading.Lock()
+        self.calls = queue.Queue()
+        self.cancelled = threading.Event()
+        self._acks = {}
+        self._acks_lock = threading.Lock()
+        self.busy = False
+        threading.Thread(target=self._read, name="synapse-stdin", daemon=True).start()
+
+    def send(self, message):
+        line = json.dumps(message, allow_nan=False, default=_json_default)
+        with self._lock:
+            self._out.write(line + "\n")
+
+    def _read(self):
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            kind = message.get("type")
+            if kind == "call":
+                self.cancelled.clear()
+                self.calls.put(message)
+            elif kind == "cancel":
+                self.cancelled.set()
+            elif kind == "ack":
+                with self._acks_lock:
+                    event = self._acks.get(message.get("id"))
+                if event is not None:
+                    event.set()
+        # stdin closed: the engine is gone. Nothing to report to; stop at once.
+        os._exit(0 if not self.busy else 70)
+
+    def wait_ack(self, call_id):
+        event = threading.Event()
+        with self._acks_lock:
+            self._acks[call_id] = event
+        try:
+            while not event.wait(0.5):
+                if self.cancelled.is_set():
+                    raise Cancelled("cancelled while saving a checkpoint")
+        finally:
+            with self._acks_lock:
+                self._acks.pop(call_id, None)
+
+
+def _json_default(value):
+    # numpy / torch scalars in metrics
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError("not JSON serialisable: %r" % type(value).__name__)
+
+
+class Context:
+    """What plugin code may do during a step: the RunContext calls of the TypeScript SDK."""
+
+    def __init__(self, channel, call_id, args, trainer, state_box):
+        self._channel = channel
+        self._call_id = call_id
+        self._trainer = trainer
+        self._state_box = state_box
+        self.run_id = args.get("run_id")
+        self.params = args.get("params") or {}
+        self.attempt = args.get("attempt", 1)
+        self.num_cpus = args.get("num_cpus") or os.cpu_count() or 1
+
+    def log_message(self, message, level="INFO"):
+        self._channel.send({"type": "log", "level": level, "message": str(message)})
+
+    def log(self, event, data=None):
+        self._channel.send({"type": "event", "event": str(event), "data": data or {}})
+
+    def set_progress(self, current, total, category="train"):
+        self._channel.send({"type": "progress", "current": current, "total": total, "category": category})
+
+    def set_metrics(self, values, category):
+        self._channel.send({"type": "metrics", "values": values, "category": category})
+
+    def heartbeat(self):
+        """Says the step is alive during long work that reports nothing else."""
+        self._channel.send({"type": "heartbeat"})
+
+    @property
+    def cancelled(self):
+        return self._channel.cancelled.is_set()
+
+    def check_cancelled(self):
+        if self.cancelled:
+            raise Cancelled("run cancelled")
+
+    def checkpoint_step(self, step):
+        """Saves the model after `step` steps of this epoch; returns once it is durable."""
+        state = self._state_box.get("state")
+        path = self._state_box.get("partial_path")
+        if state is None or path is None:
+            raise RuntimeError("checkpoint_step() is only available inside train_epoch")
+        self._trainer.save(state.model, path)
+        self._channel.send({"type": "checkpoint", "id": self._call_id, "step": int(step), "path": path})
+        self._channel.wait_ack(self._call_id)
+
+
+class _Runtime:
+    def __init__(self, channel):
+        self.channel = channel
+        self.trainers = {}
+        self.datasets = {}
+        self.prepared = set()
+
+    def trainer(self, args):
+        key = (args["module"], args["class_name"])
+        if key not in self.trainers:
+            module_name = args["module"][:-3].replace("/", ".") if args["module"].endswith(".py") else args["module"]
+            module = importlib.import_module(module_name)
+            cls = getattr(module, args["class_name"], None)
+            if cls is None or not isinstance(cls, type) or not issubclass(cls, Trainer):
+                raise NonRetriableError("%s has no Trainer subclass %s" % (args["module"], args["class_name"]))
+            self.trainers[key] = cls()
+        return self.trainers[key]
+
+    def dataset(self, args):
+        path = args["dataset_index"]
+        stamp = os.stat(path).st_mtime_ns
+        cached = self.datasets.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, Dataset(path))
+            self.datasets[path] = cached
+        return cached[1]
+
+    def ready(self, ctx, trainer, dataset, args):
+        self._threads(args)
+        key = (id(trainer), dataset.dir, id(dataset))
+        if key not in self.prepared:
+            trainer.prepare(ctx, dataset)
+            self.prepared.add(key)
+
+    def _threads(self, args):
+        n = args.get("num_cpus")
+        if n and "torch" in sys.modules:
+            torch = sys.modules["torch"]
+            if torch.get_num_threads() != n:
+                torch.set_num_threads(int(n))
+
+    def model(self, ctx, trainer, dataset, path):
+        return trainer.load(path, dataset) if path else trainer.create_model(ctx, dataset)
+
+    def call(self, message):
+        cmd = message["cmd"]
+        args = message.get("args") or {}
+        call_id = message["id"]
+        state_box = {}
+        trainer = self.trainer(args)
+        ctx = Context(self.channel, call_id, args, trainer, state_box)
+        dataset = self.dataset(args)
+        self.ready(ctx, trainer, dataset, args)
+        if cmd == "train_epoch":
+            model = self.model(ctx, trainer, dataset, args.get("model_in"))
+            state = EpochState(args["epoch"], args["epochs"], args["seed"], model, args.get("start_step", 0), dataset, args.get("hyperparameters") or {})
+            state_box["state"] = state
+            state_box["partial_path"] = args["partial_path"]
+            metrics = trainer.train_epoch(ctx, state)
+            ctx.check_cancelled()
+            trainer.save(state.model, args["model_out"])
+            return _metrics(metrics, "train_epoch")
+        if cmd == "evaluate":
+            model = self.model(ctx, trainer, dataset, args["model_in"])
+            return _metrics(trainer.evaluate(ctx, model, dataset, args["split"]), "evaluate")
+        if cmd == "predict":
+            model = self.model(ctx, trainer, dataset, args["model_in"])
+            wanted = set(args["item_ids"])
+            items = [i for i in dataset.items if i["id"] in wanted]
+            return list(trainer.predict(ctx, model, items, dataset.classes))
+        raise NonRetriableError("unknown command %r" % cmd)
+
+    def serve(self):
+        while True:
+            message = self.channel.calls.get()
+            self.channel.busy = True
+            try:
+                value = self.call(message)
+                self.channel.send({"type": "result", "id": message["id"], "value": value})
+            except Cancelled as err:
+                self.channel.send({"type": "error", "id": message["id"], "kind": "cancelled", "message": str(err) or "cancelled"})
+            except NonRetriableError as err:
+                self.channel.send({"type": "error", "id": message["id"], "kind": "nonretryable", "message": str(err)})
+            except Exception as err:  # noqa: BLE001 - every plugin failure is reported, then retried by the engine
+                self.channel.send(
+                    {
+                        "type": "error",
+                        "id": message["id"],
+                        "kind": "retryable",
+                        "message": "%s: %s" % (type(err).__name__, err),
+                        "traceback": traceback.format_exc(),
+                    }
+                )
+            finally:
+                self.channel.busy = False
+
+
+def _metrics(values, where):
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise NonRetriableError("%s must return a dict of metrics, got %s" % (where, type(values).__name__))
+    out = {}
+    for key, value in values.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None  # JSON has no NaN; a diverged loss shows as null
+        if value is not None and not isinstance(value, (int, float, str, bool)):
+            raise NonRetriableError("%s: metric %r is a %s, not a number, string or bool" % (where, key, type(value).__name__))
+        out[str(key)] = value
+    return out
+
+
+def main():
+    # The plugin folder is the working directory: `plugin.train` imports from it.
+    sys.path.insert(0, os.getcwd())
+    channel = _Channel()
+    versions = {"type": "ready", "pid": os.getpid(), "python": platform.python_version()}
+    channel.send(versions)
+    _Runtime(channel).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -135,7 +135,7 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
   /** Schema of `extra_params` (the seed's ExportParams subclass fields). */
   static extraParams: z.ZodType = z.looseObject({});
   /** Items per page activity. */
-  static pageSize = 100;
+  static pageSize = 1000;
   static override params: z.ZodType = ExportParams;
 
   /** Set by the engine before any hook runs. */

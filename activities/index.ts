@@ -15,6 +15,7 @@ export function createActivities(deps: { store: RunStore; dataDir: string }) {
 type Activities = ReturnType<typeof createActivities>;
 export declare const runAction: Activities['runAction'];
 export declare const recordRunStatus: Activities['recordRunStatus'];
+export declare const recordRunProgress: Activities['recordRunProgress'];
 export declare const exportPrepare: Activities['exportPrepare'];
 export declare const exportPlan: Activities['exportPlan'];
 export declare const exportPage: Activities['exportPage'];

@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { RunStore } from '../platform/run-store.js';
 import { loadRunAction, parseParams } from '../sdk/plugin-loader.js';
 import type { RunActionInput } from '../workflows/run-action.js';
-import type { ProgressSnapshot, RunStatus } from '../workflows/run-state.js';
+import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from '../workflows/run-state.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { rethrowAsFailure } from './failures.js';
 
@@ -65,6 +65,20 @@ export function createRunActivities({ store }: RunActivityDeps) {
     },
 
     /** Mirrors the run's final status into the run store (a local activity). */
+    /** A workflow's own progress and metrics (e.g. an export's item counts) as run events. */
+    async recordRunProgress(input: { runId: string; attempt: number; progress: Record<string, CategoryProgress>; metrics: Record<string, MetricValues> }): Promise<void> {
+      const at = new Date().toISOString();
+      await store.appendEvents([
+        ...Object.entries(input.progress).map(([category, p]) => ({
+          runId: input.runId,
+          attempt: input.attempt,
+          at,
+          data: { kind: 'progress' as const, category, current: p.current, total: p.total },
+        })),
+        ...Object.entries(input.metrics).map(([category, values]) => ({ runId: input.runId, attempt: input.attempt, at, data: { kind: 'metrics' as const, category, values } })),
+      ]);
+    },
+
     async recordRunStatus(input: { runId: string; status: RunStatus; result?: unknown; error?: string }): Promise<void> {
       await store.updateRun(input.runId, {
         status: input.status,

@@ -6,7 +6,7 @@
  * continue as new, carrying the cursor and counts. The `runState` query and the
  * `reportProgress` signal are those of run-action.ts, so `synapse run status/watch` work.
  */
-import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ContinueAsNew, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
 import type { RunActionInput } from './run-action.js';
@@ -119,6 +119,9 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
           carry.failed += page.failed;
           carry.skipped += page.skipped;
           showCounts();
+          // Item counts as run events too (logs, watch, the gateway's stream); new in this
+          // version of the workflow, so runs started before it replay without them.
+          if (patched('export-progress-events')) await run.record();
         }
       };
       await Promise.all(Array.from({ length: Math.min(PAGES_IN_FLIGHT, plan.cursors.length) }, lane));
@@ -140,6 +143,7 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
     carry.skipped = summary.skipped;
     carry.total = Math.max(carry.total, carry.done);
     showCounts();
+    if (patched('export-progress-events')) await run.record();
     result = summary;
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;

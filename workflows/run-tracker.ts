@@ -31,7 +31,7 @@ export interface ProgressReport extends ProgressSnapshot {
 export const runStateQuery = defineQuery<RunState>('runState');
 export const reportProgressSignal = defineSignal<[ProgressReport]>('reportProgress');
 
-const { recordRunStatus } = proxyLocalActivities<typeof activities>({
+const { recordRunStatus, recordRunProgress } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 5 },
 });
@@ -58,6 +58,12 @@ export interface RunTracker {
   publish(): void;
   /** Merges a snapshot (an activity's final one) into the state. */
   merge(snapshot: ProgressSnapshot): void;
+  /**
+   * Writes the workflow's own progress and metrics categories (`own`) to the run store as
+   * run events, so `run logs`, `run watch` and the gateway's event stream see them too.
+   * Call it after a step (an export page), not on every publish: each call is a local activity.
+   */
+  record(): Promise<void>;
   /** Marks the run completed, records it, and returns the final state (the workflow's result). */
   complete(result: unknown): Promise<RunState>;
   /** Marks the run failed or cancelled, records it (even while cancelled), and rethrows. */
@@ -109,6 +115,12 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
     state,
     publish,
     merge,
+    async record(): Promise<void> {
+      const progress = Object.fromEntries(Object.entries(state.progress).filter(([cat]) => ownProgress.has(cat)));
+      const metrics = Object.fromEntries(Object.entries(state.metrics).filter(([cat]) => ownMetrics.has(cat)));
+      if (Object.keys(progress).length === 0 && Object.keys(metrics).length === 0) return;
+      await recordRunProgress({ runId: state.runId, attempt: state.attempt, progress, metrics });
+    },
     async complete(result: unknown): Promise<RunState> {
       state.result = result;
       state.status = 'completed';

@@ -95,6 +95,13 @@ describe('export runs', () => {
     const state = await runs.state(runId);
     expect(state.status).toBe('completed');
     expect(state.percent).toBe(100);
+    // Item counts are run events too (run logs, the gateway's event stream), the last one final.
+    const events = await runs.events(runId, 0, 10_000);
+    const progress = events.filter((e) => e.data.kind === 'progress' && e.data.category === 'dataset_conversion').map((e) => e.data);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ current: 30, total: 30 });
+    const metrics = events.filter((e) => e.data.kind === 'metrics' && e.data.category === 'data_file').map((e) => e.data);
+    expect(metrics.at(-1)).toMatchObject({ values: { success: 30, failed: 0, stand_by: 0 } });
 
     // The same name again goes to a new folder.
     const again = await finish(runs, (await runs.start({ plugin: 'export-json', action: 'export', params })).runId);

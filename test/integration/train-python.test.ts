@@ -57,7 +57,7 @@ describe('Python training code', () => {
       return s?.partial && s.partial.epoch === 2 && s.partial.step >= 2 ? true : undefined;
     }, 90_000, 'a mid-epoch checkpoint of epoch 2');
     const started = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === 'event' && e.data.event === 'python_started');
-    const pid = Number((started[started.length - 1]!.data as { data: { pid: number } }).data.pid);
+    const pid = Number((started[started.length - 1]!.data as unknown as { data: { pid: number } }).data.pid);
     process.kill(pid, 'SIGKILL');
 
     const final = await finish(runId);

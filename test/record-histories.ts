@@ -79,6 +79,42 @@ try {
     await runs.temporal.workflow.getHandle(exported.runId).result();
     await save('export-completed', exported.runId);
   }
+
+  if (want('upload-completed')) {
+    // Five files in three batches, two in flight, one incomplete unit reported; then data units.
+    const { createDataCollection } = await import('../platform/repositories/collections.js');
+    const { ensureDefaultStorage } = await import('../platform/repositories/storages.js');
+    const { mkdirSync } = await import('node:fs');
+    const platform = await openDatabase({ dataDir });
+    await ensureDefaultStorage(platform.db);
+    await createDataCollection(platform.db, { name: 'replay-upload', files: [{ name: 'image', required: true }, { name: 'label', required: true }] });
+    await platform.close();
+    const root = path.join(dataDir, 'upload-source');
+    for (const spec of ['image', 'label']) mkdirSync(path.join(root, spec), { recursive: true });
+    for (let i = 0; i < 6; i++) {
+      writeFileSync(path.join(root, 'image', `f${i}.jpg`), `image ${i}`);
+      if (i < 5) writeFileSync(path.join(root, 'label', `f${i}.json`), `{"i":${i}}`);
+    }
+    const upload = await runs.temporal.workflow.start('uploadWorkflow', {
+      workflowId: 'replay-upload-completed',
+      taskQueue: 'record-job',
+      args: [
+        {
+          plugin: { code: 'upload-files', version: '1.0.0' },
+          action: 'upload',
+          category: 'upload',
+          method: 'job',
+          params: { name: 'replay', path: root, storage: 'default', data_collection: 'replay-upload' },
+          progressCategories: { analyze_collection: { weight: 2 }, upload_data_files: { weight: 38 }, generate_data_units: { weight: 60 } },
+          heartbeatTimeoutSeconds: 30,
+          startToCloseSeconds: 600,
+          budget: { unitsPerBatch: 2, batchesInFlight: 2 },
+        },
+      ],
+    });
+    await upload.result();
+    await save('upload-completed', 'replay-upload-completed');
+  }
 } finally {
   await runs.close();
   abort.abort();

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { InvalidInputError } from '../../sdk/errors.js';
 import type { UploadSummary } from '../../activities/upload.js';
-import { testSettings, useWorkerAndRuns } from '../helpers.js';
+import { runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
 import { dataUnits, finish, python, setupCollection, sha256, startUpload, tempDir, UPLOAD_FIXTURE, writeTree, writeXlsx } from '../upload-helpers.js';
 
 const settings = testSettings('upload');
@@ -180,6 +180,21 @@ describe('upload runs', () => {
     const units = (await dataUnits(settings, 'photos')).filter((u) => u.uniqueKey.startsWith('can/'));
     expect(units).toHaveLength(23);
     expect(new Set(units.map((u) => u.files.image!.key)).size).toBe(23);
+  });
+
+  it('runs from the CLI as the README shows, and refuses bad params with exit 2 naming the field', async () => {
+    const root = tempDir('up-cli');
+    writeTree(root, { 'image/one.jpg': 'cli one', 'image/two.jpg': 'cli two' });
+    const params = JSON.stringify({ name: 'cli', path: root, storage: 'default', data_collection: 'photos' });
+    const ok = await runCli(['plugin', 'run', 'upload', params, '--plugin', 'upload-files', '--json'], settings);
+    expect(ok.code, ok.stderr).toBe(0);
+    const last = JSON.parse(ok.stdout.trim().split('\n').pop()!) as { type: string; state: { status: string; result: UploadSummary } };
+    expect(last.type).toBe('end');
+    expect(last.state.status).toBe('completed');
+    expect(last.state.result).toMatchObject({ uploaded_files: 2, data_units_registered: 2 });
+    const bad = await runCli(['plugin', 'run', 'upload', JSON.stringify({ name: 'cli2', storage: 'default', data_collection: 'photos' }), '--plugin', 'upload-files'], settings);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('path: required when use_single_path is true');
   });
 
   describe('bad inputs: a clear error, nothing registered', () => {

@@ -442,6 +442,7 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
           await rm(batchFile(input.runId, b), { force: true });
           await rm(storedFile(input.runId, b), { force: true });
         }
+        await rm(path.join(dir, 'plan.json'), { force: true });
         return summary;
       } catch (err) {
         if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;

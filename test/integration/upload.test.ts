@@ -5,7 +5,7 @@
  * required specification, Excel over a limit, a zip bomb, paths escaping the root), each a
  * clear error with nothing registered.
  */
-import { readFileSync, symlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
@@ -101,6 +101,8 @@ describe('upload runs', () => {
     const events = await runs.events(runId, 0, 10_000);
     const skipped = events.flatMap((e) => (e.data.kind === 'event' && e.data.event === 'upload_file_skipped' ? [String(e.data.data.file)] : []));
     expect(skipped.map((f) => path.relative(root, f))).toEqual(['image/a/notes.txt']);
+    // The plan on the worker's disk is gone; the summary stays for a retried finalize.
+    expect(readdirSync(path.join(settings.dataDir, 'uploads', runId))).toEqual(['summary.json']);
   });
 
   it('uploads only the top folder when is_recursive is false', async () => {

@@ -15,7 +15,7 @@
  * row is keyed by (run, name), predictions are upserts.
  */
 import { Context } from '@temporalio/activity';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type PlatformDb } from '../platform/db.js';
@@ -75,6 +75,8 @@ export interface ModelRef {
 export interface TrainEpochInput extends TrainActivityInput {
   epoch: number;
   epochs: number;
+  /** The dataset the run prepared (TrainPrepareOutput.fingerprint): every epoch trains on the same data. */
+  fingerprint?: string;
   /** The previous epoch's checkpoint; null for the first epoch (a new model or params.checkpoint). */
   from: ModelRef | null;
 }
@@ -165,10 +167,24 @@ export function createTrainActivities({ store, dataDir }: TrainDeps) {
     return { action, cls, ...(isPythonTrainerClass(cls) ? { python: cls.python } : {}) };
   }
 
-  const dataset = (versionId: number, verify: 'full' | 'size', onProgress?: (bytes: number, files: number, total: number) => void, signal?: AbortSignal) =>
-    db().then((database) =>
-      ensureDatasetCache(versionId, { db: database, dataDir, storageFor: (id) => storageFor(id), verify, ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) }),
-    );
+  /** Datasets this process has checked, by version and fingerprint: later epochs skip the database and the file checks. */
+  const known = new Map<string, CachedDataset>();
+  const dataset = async (versionId: number, verify: 'full' | 'size', onProgress?: (bytes: number, files: number, total: number) => void, signal?: AbortSignal): Promise<CachedDataset> => {
+    const database = await db();
+    const data = await ensureDatasetCache(versionId, { db: database, dataDir, storageFor: (id) => storageFor(id), verify, ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) });
+    known.set(`${versionId}:${data.fingerprint}`, data);
+    return data;
+  };
+  /** The run's dataset for an epoch: as prepared, from memory when this process has it. */
+  const runDataset = async (versionId: number, fingerprint: string | undefined): Promise<CachedDataset> => {
+    const hit = fingerprint === undefined ? undefined : known.get(`${versionId}:${fingerprint}`);
+    if (hit && existsSync(hit.indexFile)) return hit;
+    const data = await dataset(versionId, 'size');
+    if (fingerprint !== undefined && data.fingerprint !== fingerprint) {
+      throw new NonRetriableError(`ground-truth version ${versionId} changed after this run downloaded it (dataset ${fingerprint}, now ${data.fingerprint}): start a new run to train on the new data`);
+    }
+    return data;
+  };
 
   /** A step's scratch folder, removed afterwards. */
   const workDir = (runId: string, name: string): string => {
@@ -354,7 +370,7 @@ export function createTrainActivities({ store, dataDir }: TrainDeps) {
         const { epoch, epochs } = input;
         const storage = await storageFor(params.storage);
         const storageNo = await storageId(params.storage);
-        const data = await dataset(params.dataset, 'size');
+        const data = await runDataset(params.dataset, input.fingerprint);
         const seed = epochSeed(params.hyperparameters.seed, epoch);
         const numCpus = params.num_cpus ?? os.availableParallelism();
         ctx.setStep(`epoch ${epoch}/${epochs}`);
@@ -454,11 +470,11 @@ export function createTrainActivities({ store, dataDir }: TrainDeps) {
       });
     },
 
-    async trainEvaluate(input: TrainActivityInput & { model: ModelRef }): Promise<MetricValues> {
+    async trainEvaluate(input: TrainActivityInput & { model: ModelRef; fingerprint?: string }): Promise<MetricValues> {
       const { loaded, params, ctx } = await guard(() => open(input));
       return step(ctx, async () => {
         ctx.setStep('evaluate');
-        const data = await dataset(params.dataset, 'size');
+        const data = await runDataset(params.dataset, input.fingerprint);
         const split = pickSplit(data.items);
         const metrics = await evaluateModel(loaded, ctx as ActivityRunContext<unknown>, input, data, split, params.num_cpus, async () => (await storageFor(input.model.storage)).get(input.model.key));
         ctx.logMessage(`evaluation on ${split} (${data.items.filter((i) => split === 'all' || i.split === split).length} items): ${formatMetrics(metrics)}`);

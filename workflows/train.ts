@@ -119,7 +119,7 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
       state.step = `epoch ${epoch}/${carry.prepared.epochs}`;
       publish();
       const out = await trainEpoch.executeWithOptions({ summary: `epoch ${epoch}/${carry.prepared.epochs}` }, [
-        { ...base, epoch, epochs: carry.prepared.epochs, from: carry.model },
+        { ...base, epoch, epochs: carry.prepared.epochs, from: carry.model, fingerprint: carry.prepared.fingerprint },
       ]);
       state.attempt = Math.max(state.attempt, out.attempt);
       carry.epoch = epoch;
@@ -139,7 +139,7 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
 
     state.step = 'evaluate';
     publish();
-    const evaluation = await trainEvaluate.executeWithOptions({ summary: 'evaluate' }, [{ ...base, model: carry.model }]);
+    const evaluation = await trainEvaluate.executeWithOptions({ summary: 'evaluate' }, [{ ...base, model: carry.model, fingerprint: carry.prepared.fingerprint }]);
     state.metrics.evaluation = evaluation;
 
     state.step = 'register model';

@@ -44,6 +44,7 @@ import platform
 import queue
 import sys
 import threading
+import time
 import traceback
 
 __all__ = ["Trainer", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled"]
@@ -297,8 +298,10 @@ class _Runtime:
         while True:
             message = self.channel.calls.get()
             self.channel.busy = True
+            started = time.perf_counter()
             try:
                 value = self.call(message)
+                self.channel.send({"type": "log", "level": "DEBUG", "message": "%s took %.3f s in Python" % (message["cmd"], time.perf_counter() - started)})
                 self.channel.send({"type": "result", "id": message["id"], "value": value})
             except Cancelled as err:
                 self.channel.send({"type": "error", "id": message["id"], "kind": "cancelled", "message": str(err) or "cancelled"})

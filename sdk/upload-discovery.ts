@@ -189,7 +189,7 @@ export async function discoverFiles(roots: readonly AssetRoot[], options: Discov
 }
 
 /** Groups files into units by relative parent + stem; of duplicates (same unit, same spec) the newest wins. */
-export function groupIntoUnits(files: readonly DiscoveredFile[], _specs?: readonly { name: string }[]): { units: UploadUnit[] } {
+export function groupIntoUnits(files: readonly DiscoveredFile[]): { units: UploadUnit[] } {
   const units = new Map<string, UploadUnit>();
   for (const file of files) {
     const parent = path.posix.dirname(file.relativePath);

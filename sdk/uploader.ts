@@ -143,7 +143,7 @@ export abstract class BaseUploader<E = Record<string, unknown>> extends UploadAc
    * relative parent folder and file stem, the newest file winning a duplicate.
    */
   organizeFiles(files: DiscoveredFile[]): UploadUnit[] | Promise<UploadUnit[]> {
-    return groupIntoUnits(files, this.specs).units;
+    return groupIntoUnits(files).units;
   }
 
   /** seed: `before_process(organized_files)`. */

@@ -115,6 +115,20 @@ try {
     await upload.result();
     await save('upload-completed', 'replay-upload-completed');
   }
+  if (want('train-completed')) {
+    // A TypeScript trainer: prepare, three epoch activities with progress signals, evaluate, register.
+    const platform = await openDatabase({ dataDir });
+    const data = await generateSampleData(platform, { count: 30, dataDir, projectName: 'replay-train' });
+    await platform.close();
+    const trained = await runs.start({
+      plugin: 'train-ts-example',
+      action: 'train',
+      params: { name: 'replay', dataset: data.groundTruth.versionId, hyperparameters: { epochs: 3, step_delay_ms: 100 } },
+      runId: 'replay-train-completed',
+    });
+    await runs.temporal.workflow.getHandle(trained.runId).result();
+    await save('train-completed', trained.runId);
+  }
 } finally {
   await runs.close();
   abort.abort();

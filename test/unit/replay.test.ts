@@ -17,7 +17,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 describe('replaying recorded histories', () => {
   it('has recordings for each ending of a run', () => {
-    expect(files).toEqual(['export-completed-v1.json', 'export-completed.json', 'run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json', 'upload-completed.json']);
+    expect(files).toEqual(['export-completed-v1.json', 'export-completed.json', 'run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json', 'train-completed.json', 'upload-completed.json']);
   });
 
   it('replays every recording without a nondeterminism error', async () => {

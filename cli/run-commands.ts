@@ -69,6 +69,10 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
         ];
         for (const [cat, p] of Object.entries(state.progress)) out.push(`progress ${cat}: ${p.current}/${p.total}`);
         for (const [cat, values] of Object.entries(state.metrics)) out.push(`metrics  ${cat}: ${JSON.stringify(values)}`);
+        // Train runs: the newest epochs' metrics (all of them with --json).
+        const epochs = state.epochs ?? [];
+        if (epochs.length > 20) out.push(`epochs   ${epochs.length - 20} earlier epochs not shown (--json has them)`);
+        for (const e of epochs.slice(-20)) out.push(`epoch    ${e.epoch}: ${JSON.stringify(e.metrics)}`);
         if (state.error) out.push(`error    ${state.error}`);
         if (state.result !== undefined) out.push(`result   ${JSON.stringify(state.result)}`);
         const ui = runUiUrl(runs.settings, id);

@@ -64,6 +64,11 @@ describe('train runs (TypeScript trainer)', () => {
     // Shapes are easy: the features separate them well even after three epochs.
     expect(result.metrics.accuracy).toBeGreaterThan(0.8);
     expect(await epochEnds(runId)).toEqual([1, 2, 3]);
+    // Every epoch's metrics in `run status` and as events in `run watch`.
+    const status = await runCli(['run', 'status', runId], settings);
+    expect(status.stdout).toMatch(/^epoch {4}3: \{"loss":/m);
+    const watch = await runCli(['run', 'watch', runId, '--json'], settings);
+    expect(watch.stdout.split('\n').filter((l) => l.includes('"event":"epoch_end"'))).toHaveLength(3);
 
     const platform = await openDatabase({ dataDir: settings.dataDir });
     try {

@@ -9,7 +9,6 @@
  */
 import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
-import { openDatabase, type PlatformDb } from '../platform/db.js';
 import type { Db } from '../platform/repositories/common.js';
 import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
 import { getProject, listAssignments, listTasks, type AssignmentStatus, type TaskStatus } from '../platform/repositories/projects.js';
@@ -28,9 +27,10 @@ import {
   type ExportParams,
 } from '../sdk/exporter.js';
 import { loadRunAction, type ResolvedAction } from '../sdk/plugin-loader.js';
-import { openStorage, type StorageProvider } from '../storage/index.js';
+import type { StorageProvider } from '../storage/index.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import { ActivityRunContext } from './activity-run-context.js';
+import { platformAccess } from './platform-access.js';
 import { rethrowAsFailure } from './failures.js';
 
 export interface ExportActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
@@ -103,25 +103,7 @@ export interface ExportActivityDeps {
 }
 
 export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
-  let platform: Promise<PlatformDb> | undefined;
-  const db = async (): Promise<Db> => {
-    platform ??= openDatabase({ dataDir }).catch((err: unknown) => {
-      platform = undefined;
-      throw err;
-    });
-    return (await platform).db;
-  };
-  const storages = new Map<string, StorageProvider>();
-  const storageFor = async (ref: number | string): Promise<StorageProvider> => {
-    const key = String(ref);
-    let provider = storages.get(key);
-    if (!provider) {
-      const record = await getStorage(await db(), ref);
-      provider = openStorage(record.config, { dataDir, name: record.name });
-      storages.set(key, provider);
-    }
-    return provider;
-  };
+  const { db, storageFor } = platformAccess(dataDir);
 
   async function setup(input: ExportActivityInput) {
     const action = await loadRunAction(input.plugin, input.action);

@@ -22,7 +22,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { openDatabase, type PlatformDb } from '../platform/db.js';
 import { addDataUnits, getDataCollection, type NewDataUnit } from '../platform/repositories/collections.js';
 import type { Db } from '../platform/repositories/common.js';
 import { getStorage } from '../platform/repositories/storages.js';
@@ -34,9 +33,10 @@ import { loadRunAction } from '../sdk/plugin-loader.js';
 import { assetRoots, discoverFiles, isInside, resolveInside, type UploadUnit } from '../sdk/upload-discovery.js';
 import { isUploaderClass, parseUploadParams, type BaseUploader, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
 import { keyProblems } from '../storage/safe-key.js';
-import { openStorage, type StorageProvider } from '../storage/index.js';
+import type { StorageProvider } from '../storage/index.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import { ActivityRunContext } from './activity-run-context.js';
+import { platformAccess } from './platform-access.js';
 import { rethrowAsFailure } from './failures.js';
 
 export interface UploadActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
@@ -174,24 +174,7 @@ async function sha256File(file: string, onChunk: () => void): Promise<string> {
 const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ELOOP']);
 
 export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
-  let platform: Promise<PlatformDb> | undefined;
-  const db = async (): Promise<Db> => {
-    platform ??= openDatabase({ dataDir }).catch((err: unknown) => {
-      platform = undefined;
-      throw err;
-    });
-    return (await platform).db;
-  };
-  const storages = new Map<number, StorageProvider>();
-  const storageFor = async (id: number): Promise<StorageProvider> => {
-    let provider = storages.get(id);
-    if (!provider) {
-      const record = await getStorage(await db(), id);
-      provider = openStorage(record.config, { dataDir, name: record.name });
-      storages.set(id, provider);
-    }
-    return provider;
-  };
+  const { db, storageFor } = platformAccess(dataDir);
   const workDir = (runId: string) => path.join(dataDir, 'uploads', runId);
   const batchFile = (runId: string, batch: number) => path.join(workDir(runId), `batch-${String(batch).padStart(6, '0')}.json`);
   const storedFile = (runId: string, batch: number) => path.join(workDir(runId), `stored-${String(batch).padStart(6, '0')}.json`);

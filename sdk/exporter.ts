@@ -6,6 +6,7 @@
  * exporter sees items, an output to write to, and a RunContext.
  */
 import { z } from 'zod';
+import { PathSegmentName, RecordRef } from './params.js';
 import type { AnnotationClass } from './annotations.js';
 import { ExportAction } from './category-actions.js';
 import { zodProblems } from './config.js';
@@ -22,18 +23,13 @@ export const REQUIRED_FILTER_KEYS: Record<ExportTarget, string> = {
   task: 'project',
 };
 
-const Ref = z.union([z.number().int().positive(), z.string().min(1)]);
+const Ref = RecordRef;
 
 /** The seed's ExportParams, with `extra_params` validated by `extra` (the exporter's own schema). */
 export function exportParamsSchema<E extends z.ZodType>(extra: E) {
   return z
     .strictObject({
-      name: z
-        .string()
-        .min(1)
-        .max(100)
-        .regex(/^[^/\\\0]+$/, 'a name is one path segment: no "/", "\\" or NUL')
-        .refine((n) => n !== '.' && n !== '..', 'a name cannot be "." or ".."'),
+      name: PathSegmentName,
       description: z.string().optional(),
       /** Storage id or name (the platform's storages). */
       storage: Ref,

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { PathSegmentName, RecordRef } from './params.js';
 import { UploadAction } from './category-actions.js';
 import { zodProblems } from './config.js';
 import { NonRetriableError, ParamsError, type Problem } from './errors.js';
@@ -17,7 +18,7 @@ import { groupIntoUnits, type DiscoveredFile, type UploadUnit } from './upload-d
 
 export type { DiscoveredFile, UploadUnit } from './upload-discovery.js';
 
-const Ref = z.union([z.number().int().positive(), z.string().min(1)]);
+const Ref = RecordRef;
 /** A file specification name, as the platform stores them. */
 const SPEC_NAME = z.string().regex(/^[a-z0-9_]{1,64}$/, 'a file specification name: 1-64 lowercase letters, digits or "_"');
 
@@ -31,12 +32,7 @@ const AssetSchema = z.strictObject({
 export function uploadParamsSchema<E extends z.ZodType>(extra: E) {
   return z
     .strictObject({
-      name: z
-        .string()
-        .min(1)
-        .max(100)
-        .regex(/^[^/\\\0]+$/, 'a name is one path segment: no "/", "\\" or NUL')
-        .refine((n) => n !== '.' && n !== '..', 'a name cannot be "." or ".."'),
+      name: PathSegmentName,
       description: z.string().optional(),
       /** true: every specification's files are in `<path>/<spec name>/`; false: `assets` names a folder per specification. */
       use_single_path: z.boolean().default(true),

@@ -252,6 +252,15 @@ export class PythonProcess {
     if (this.alive) this.child.kill('SIGKILL');
   }
 
+  /** Whether the process (and its pipes) keeps Node's event loop alive: not while it waits unused. */
+  setRef(ref: boolean): void {
+    for (const handle of [this.child, ...this.child.stdio]) {
+      const h = handle as { ref?: () => void; unref?: () => void } | null;
+      if (ref) h?.ref?.();
+      else h?.unref?.();
+    }
+  }
+
   private send(message: unknown): void {
     if (this.alive) this.child.stdin!.write(JSON.stringify(message) + '\n');
   }
@@ -333,7 +342,10 @@ export async function acquirePython(python: string, pluginDir: string, onStart?:
   while (list.length > 0) {
     const entry = list.pop()!;
     clearTimeout(entry.timer);
-    if (entry.proc.alive) return entry.proc;
+    if (entry.proc.alive) {
+      entry.proc.setRef(true);
+      return entry.proc;
+    }
   }
   const proc = new PythonProcess(python, pluginDir);
   const pid = await proc.ready;
@@ -356,7 +368,7 @@ export function releasePython(proc: PythonProcess, healthy: boolean): void {
   }, IDLE_PROCESS_MS);
   // An idle Python process must not keep the worker alive.
   timer.unref();
-  proc.child.unref();
+  proc.setRef(false);
   list.push({ proc, timer });
   idle.set(key, list);
 }

@@ -94,7 +94,8 @@ class ShapeClassifier(Trainer):
 
     def prepare(self, ctx, dataset):
         started = time.perf_counter()
-        self.data[dataset.dir] = {split: load_split(dataset, split) for split in ("train", "val", "test", "all")}
+        # What every epoch needs; `test` and `all` are decoded when evaluate or test asks for them.
+        self.data[dataset.dir] = {split: load_split(dataset, split) for split in ("train", "val")}
         ctx.log_message("decoded %d images in %.2f s (torch %s, %d threads)" % (len(dataset.items), time.perf_counter() - started, torch.__version__, torch.get_num_threads()))
 
     def _split(self, dataset, split):

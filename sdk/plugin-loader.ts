@@ -66,10 +66,19 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   }
   const match = version ? found.find((p) => p.config.version === version) : found[0];
   if (match) return match;
+  // A published release (sdk/plugin-releases.ts), when this process enabled them.
+  const released = version && releaseFallback ? await releaseFallback(code, version) : undefined;
+  if (released) return released;
   if (found.length > 0) {
     throw new NotFoundError(`plugin ${code} has no version ${version} (found ${found.map((p) => p.config.version).join(', ')})`);
   }
   throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
+}
+
+/** Finds `code@version` among published releases when no search folder has it; set by `useReleases` (sdk/plugin-releases.ts). */
+let releaseFallback: ((code: string, version: string) => Promise<Plugin | undefined>) | undefined;
+export function setReleaseFallback(fallback: typeof releaseFallback): void {
+  releaseFallback = fallback;
 }
 
 export function pluginSearchDirs(): string[] {

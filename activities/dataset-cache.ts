@@ -7,7 +7,7 @@
  * has one); a missing or damaged file is downloaded again. `index.json` is written last, so
  * a half-downloaded cache is never taken for a complete one.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -143,8 +143,10 @@ export async function ensureDatasetCache(versionId: number, options: DatasetCach
       if (w.sha && hex !== w.sha) throw new Error(`storage ${w.storage} key ${w.key}: sha256 ${hex} does not match the data unit's checksum ${w.sha}`);
       const full = path.join(dir, w.rel);
       mkdirSync(path.dirname(full), { recursive: true });
-      writeFileSync(`${full}.tmp`, data);
-      renameSync(`${full}.tmp`, full);
+      // A temp name of its own: two workers filling the same cache never write one file together.
+      const tmp = `${full}.${process.pid}-${randomUUID()}.tmp`;
+      writeFileSync(tmp, data);
+      renameSync(tmp, full);
       checks[w.rel] = { size: data.length, sha256: hex };
       bytes += data.length;
       done++;
@@ -155,8 +157,9 @@ export async function ensureDatasetCache(versionId: number, options: DatasetCach
   if (missing.length > 0 || !index) {
     const fresh: DatasetIndex = { versionId, fingerprint, classes, items, checks };
     mkdirSync(dir, { recursive: true });
-    writeFileSync(`${indexFile}.tmp`, JSON.stringify(fresh));
-    renameSync(`${indexFile}.tmp`, indexFile);
+    const tmp = `${indexFile}.${process.pid}-${randomUUID()}.tmp`;
+    writeFileSync(tmp, JSON.stringify(fresh));
+    renameSync(tmp, indexFile);
   }
   return {
     versionId,

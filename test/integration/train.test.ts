@@ -4,7 +4,7 @@
  * continue-as-new keeping every epoch's metrics; cancel then `synapse run resume`; params
  * errors; the test and inference actions on the registered model.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
@@ -89,6 +89,18 @@ describe('train runs (TypeScript trainer)', () => {
     expect((await finish(again.runId)).status).toBe('completed');
     const againLogs = (await runs.events(again.runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
     expect(againLogs.some((m) => /dataset: 120 items, reused/.test(m)), againLogs.join('\n')).toBe(true);
+
+    // A damaged cached file (same size, other bytes) is found by its sha256 and fetched again.
+    const cacheRoot = path.join(settings.dataDir, 'cache', 'datasets');
+    const cacheDir = path.join(cacheRoot, readdirSync(cacheRoot)[0]!);
+    const victim = path.join(cacheDir, 'files', readdirSync(path.join(cacheDir, 'files'))[0]!, 'image.png');
+    const good = readFileSync(victim);
+    writeFileSync(victim, Buffer.alloc(good.length, 1));
+    const third = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-ts-third', { epochs: 1 }) });
+    expect((await finish(third.runId)).status).toBe('completed');
+    const thirdLogs = (await runs.events(third.runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
+    expect(thirdLogs.some((m) => /dataset: 120 items, 1 files/.test(m)), thirdLogs.join('\n')).toBe(true);
+    expect(readFileSync(victim).equals(good)).toBe(true);
   });
 
   it('continues as new past its epoch budget and still shows every epoch', async () => {

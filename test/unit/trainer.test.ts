@@ -78,3 +78,16 @@ describe('loading trainers', () => {
     expect(py.progressCategories).toEqual({ dataset: { weight: 20, label: 'Download dataset' }, train: { weight: 75, label: 'Train' }, model_upload: { weight: 5, label: 'Upload model' } });
   });
 });
+
+describe('train run input', () => {
+  it('num_gpus > 0 sends the training steps to the gpu resource class queue; resume only for train runs', async () => {
+    const { trainInputExtras, trainShape, modelTestShape } = await import('../../client/train-shapes.js');
+    const { loadSettings } = await import('../../client/settings.js');
+    const settings = loadSettings({ dataDir: os.tmpdir(), temporalAddress: '127.0.0.1:1', taskQueuePrefix: 'p' }, {});
+    expect(trainInputExtras(trainShape, { num_gpus: 0 }, settings, undefined)).toEqual({});
+    expect(trainInputExtras(trainShape, { num_gpus: 2 }, settings, undefined)).toEqual({ stepTaskQueue: 'p-gpu-job' });
+    const resume = { runId: 'r', epoch: 2, model: null, history: [] };
+    expect(trainInputExtras(trainShape, { num_gpus: 0 }, settings, resume)).toEqual({ resume });
+    expect(() => trainInputExtras(modelTestShape, {}, settings, resume)).toThrow(/only train runs resume/);
+  });
+});

@@ -4,6 +4,7 @@ import type { Settings } from '../client/settings.js';
 import { openGateway, type GatewayServer } from '../gateway/server.js';
 import { parseScopes, TokenStore } from '../gateway/token-store.js';
 import { InvalidInputError } from '../sdk/errors.js';
+import { useReleases } from '../sdk/plugin-releases.js';
 import { printJson, settingsFrom } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -25,6 +26,7 @@ export function parseGatewayPort(value: string): number {
 
 /** Starts the gateway for `settings` and says where it is (used by `synapse gateway` and `synapse dev`). */
 export async function startGatewayFor(settings: Settings, port: number, host: string): Promise<GatewayServer> {
+  useReleases({ dataDir: settings.dataDir });
   const gateway = await openGateway(settings, { port, host, log: (line) => process.stdout.write(line + '\n') });
   say(`gateway on ${gateway.url} (API docs ${gateway.url}/docs); create a token with: synapse token create --name <name>`);
   return gateway;

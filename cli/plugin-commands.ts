@@ -1,10 +1,11 @@
-/** `synapse plugin ...`: run an action (durably, or in-process with --debug), list and check plugins. */
-import path from 'node:path';
+/** `synapse plugin ...`: run an action (durably, or in-process with --debug), list, check and publish plugins, list releases. */
 import type { Command } from 'commander';
 import { RunsClient } from '../client/runs.js';
 import { DebugRunContext } from '../sdk/debug-run-context.js';
-import { readPluginConfig } from '../sdk/config.js';
+import { openDatabase } from '../platform/db.js';
+import { listPluginReleases } from '../platform/repositories/index.js';
 import { findPlugin, listPlugins, loadAction, parseParams } from '../sdk/plugin-loader.js';
+import { checkPluginDir, publishPlugin, useReleases } from '../sdk/plugin-releases.js';
 import { followToEnd } from './follow.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';
 import { TerminalRunView } from './render.js';
@@ -37,6 +38,8 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .action(async (actionName: string, paramsArg: string, opts: RunOptions, cmd: Command) => {
       const params = parseParamsArg(paramsArg);
       const pluginRef = opts.plugin ?? '.';
+      // --plugin code@version that no plugin folder holds: its published release, cached in the data dir.
+      useReleases({ dataDir: settingsFrom(cmd).dataDir });
       if (opts.debug) return exit(await runDebug(pluginRef, actionName, params, opts));
       const runs = await RunsClient.connect(settingsFrom(cmd));
       try {
@@ -84,10 +87,52 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .description("validate a plugin folder: config.yaml and every action's entrypoint")
     .argument('[dir]', 'plugin folder', '.')
     .action(async (dir: string) => {
-      const config = await readPluginConfig(path.join(path.resolve(dir), 'config.yaml'));
-      const p = await findPlugin(path.resolve(dir));
-      for (const name of Object.keys(config.actions)) await loadAction(p, name);
+      const { config } = await checkPluginDir(dir);
       process.stdout.write(`${config.code}@${config.version}: config.yaml and ${Object.keys(config.actions).length} action(s) OK\n`);
+    });
+
+  plugin
+    .command('publish')
+    .description('check a plugin folder, archive it (deterministic .tar.gz) into a storage and record the release code@version')
+    .argument('[dir]', 'plugin folder', '.')
+    .option('--storage <storage>', 'storage id or name (default: the default local storage)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, opts: { storage?: string; json?: boolean }, cmd: Command) => {
+      const result = await publishPlugin({ dir, dataDir: settingsFrom(cmd).dataDir, ...(opts.storage !== undefined ? { storage: opts.storage } : {}) });
+      const { code, version, checksum } = result.release;
+      if (opts.json) printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
+      else if (result.status === 'unchanged') {
+        process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}): nothing to do\n`);
+      } else {
+        process.stdout.write(
+          `published ${code}@${version}: ${result.files.length} files, ${result.bytes} bytes, sha256 ${checksum}\n` +
+            `  storage "${result.storage.name}" (id ${result.storage.id}) key ${result.key}\n` +
+            `  run it anywhere that shares this platform: synapse plugin run <action> --plugin ${code}@${version}\n`,
+        );
+      }
+      exit(0);
+    });
+
+  plugin
+    .command('releases')
+    .description('published plugin releases, oldest first')
+    .argument('[code]', 'only this plugin')
+    .option('--json', 'print JSON')
+    .action(async (code: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const platform = await openDatabase({ dataDir: settingsFrom(cmd).dataDir });
+      try {
+        const releases = await listPluginReleases(platform.db, code);
+        if (opts.json) printJson(releases);
+        else if (releases.length === 0) process.stderr.write(code ? `no releases of ${code}\n` : 'no releases (publish one with `synapse plugin publish <dir>`)\n');
+        else {
+          for (const r of releases) {
+            process.stdout.write(`${`${r.code}@${r.version}`.padEnd(32)} ${r.checksum.slice(0, 16)}  ${r.createdAt}  ${r.archive ? `storage ${r.archive.storage}: ${r.archive.key}` : '(no archive)'}\n`);
+          }
+        }
+      } finally {
+        await platform.close();
+      }
+      exit(0);
     });
 }
 

@@ -14,6 +14,7 @@ import { connectClient, connectNative, ensureSearchAttributes } from '../client/
 import { taskQueueFor, type Settings } from '../client/settings.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import type { Method } from '../sdk/categories.js';
+import { useReleases } from '../sdk/plugin-releases.js';
 
 const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
 
@@ -46,6 +47,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await client.connection.close();
   // <data dir>/synapse.db, or Postgres when DATABASE_URL is set.
   const store = await KyselyRunStore.open({ dataDir: settings.dataDir });
+  // A run naming code@version that no plugin folder here holds runs its published release.
+  useReleases({ dataDir: settings.dataDir });
   const connection: NativeConnection = await connectNative(settings);
   const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
   const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);

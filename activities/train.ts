@@ -687,7 +687,7 @@ export function formatMetrics(metrics: MetricValues): string {
 }
 
 /** A model name is unique among models and the train runs that are still going. */
-async function assertNameFree(db: Db, store: RunStore, name: string, runId: string): Promise<void> {
+export async function assertNameFree(db: Db, store: RunStore, name: string, runId: string): Promise<void> {
   const taken = (await listModels(db)).find((m) => m.name === name && m.runId !== runId);
   const problem = (message: string) => new ParamsError('invalid train params', [{ path: 'name', message }]);
   if (taken) throw problem(`a model named "${name}" exists already (model ${taken.id})`);

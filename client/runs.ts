@@ -29,7 +29,7 @@ import {
 } from '../workflows/run-state.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import { runShapeFor } from './run-shapes.js';
-import { trainInputExtras, trainResumePoint } from './train-shapes.js';
+import { trainInputExtras, trainPreflight, trainResumePoint } from './train-shapes.js';
 import type { TrainResumePoint } from '../workflows/train.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
 import { runUiUrl, taskQueueFor, type Settings } from './settings.js';
@@ -144,6 +144,7 @@ export class RunsClient {
     // The category's run shape: its workflow and its params check (run-shapes.ts).
     const shape = runShapeFor(action);
     const params = shape.parseParams(action, req.params);
+    await trainPreflight(shape, action, params, this.settings, this.store);
     if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
       throw new InvalidInputError('invalid run id', [
         { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },

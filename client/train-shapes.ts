@@ -4,12 +4,16 @@
  * train workflow when it is `train`, as the model-test workflow when it is `test`, and as the
  * inference workflow when it is `inference`.
  */
-import type { TrainCheckpointState } from '../activities/train.js';
+import { assertNameFree, type TrainCheckpointState } from '../activities/train.js';
+import { openDatabase } from '../platform/db.js';
+import { getGroundTruthVersion } from '../platform/repositories/ground-truth.js';
+import { getModel } from '../platform/repositories/models.js';
+import { getStorage } from '../platform/repositories/storages.js';
 import type { RunRecord, RunStore } from '../platform/run-store.js';
 import { zodProblems } from '../sdk/config.js';
-import { InvalidInputError, ParamsError } from '../sdk/errors.js';
+import { InvalidInputError, NotFoundError, ParamsError, type Problem } from '../sdk/errors.js';
 import type { ResolvedAction } from '../sdk/plugin-loader.js';
-import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type BaseTrainer } from '../sdk/trainer.js';
+import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type BaseTrainer, type TrainParams } from '../sdk/trainer.js';
 import { modelInferenceWorkflow, modelTestWorkflow } from '../workflows/model-actions.js';
 import type { EpochMetrics, MetricValues } from '../workflows/run-state.js';
 import { trainWorkflow, type TrainResumePoint } from '../workflows/train.js';
@@ -93,4 +97,41 @@ export async function trainResumePoint(store: RunStore, run: RunRecord): Promise
     if (events.length < 5000) break;
   }
   return { runId: run.id, epoch, model, history: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch) };
+}
+
+/**
+ * Checks a train run's references before it starts, so that a taken name, an unknown dataset
+ * version, start model or storage is a params error (exit 2, HTTP 400) and nothing starts.
+ * The prepare step checks the same again: another run may take the name in between.
+ */
+export async function trainPreflight(shape: RunShape, action: ResolvedAction, params: unknown, settings: Settings, store: RunStore): Promise<void> {
+  if (shape !== trainShape) return;
+  const p = params as TrainParams;
+  const platform = await openDatabase({ dataDir: settings.dataDir });
+  try {
+    const problems: Problem[] = [];
+    const check = async (path: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        if (err instanceof ParamsError) problems.push(...err.problems);
+        else if (err instanceof NotFoundError) problems.push({ path, message: err.message });
+        else throw err;
+      }
+    };
+    await check('name', () => assertNameFree(platform.db, store, p.name, ''));
+    await check('dataset', () => getGroundTruthVersion(platform.db, p.dataset));
+    await check('storage', () => getStorage(platform.db, p.storage));
+    if (p.checkpoint !== undefined) {
+      await check('checkpoint', async () => {
+        const model = await getModel(platform.db, p.checkpoint!);
+        if (model.plugin.code !== action.plugin.config.code) {
+          problems.push({ path: 'checkpoint', message: `model ${model.id} was trained by plugin ${model.plugin.code}, not ${action.plugin.config.code}` });
+        }
+      });
+    }
+    if (problems.length) throw new ParamsError(subject(action), problems);
+  } finally {
+    await platform.close();
+  }
 }

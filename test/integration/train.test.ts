@@ -168,12 +168,31 @@ describe('train runs (TypeScript trainer)', () => {
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).problems.map((p) => p.path).sort()).toEqual(['dataset', 'hyperparameters.epochs', 'hyperparameters.learning_rate', 'name']);
 
-    const taken = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-ts', { epochs: 1 }) });
-    const final = await runs.temporal.workflow.getHandle(taken.runId).result().catch((e: unknown) => e);
-    expect(final).toBeInstanceOf(Error);
-    const state = await runs.state(taken.runId);
+    // References are checked before anything starts: a taken name, an unknown version, model or storage.
+    const refs = await runs.start({ plugin: 'train-ts-example', action: 'train', params: { name: 'shapes-ts', dataset: 9999, checkpoint: 9999, storage: 'nowhere' } }).catch((e: unknown) => e);
+    expect(refs).toBeInstanceOf(InvalidInputError);
+    expect((refs as InvalidInputError).problems).toEqual([
+      { path: 'name', message: expect.stringContaining('a model named "shapes-ts" exists already') },
+      { path: 'dataset', message: 'unknown ground-truth version 9999' },
+      { path: 'storage', message: 'unknown storage "nowhere"' },
+      { path: 'checkpoint', message: 'unknown model 9999' },
+    ]);
+
+    // The first step checks the name again (another run may have taken it since): the run fails, not retried.
+    const runId = `train-taken-${Date.now()}`;
+    const p = params('shapes-ts', { epochs: 1 });
+    const now = new Date().toISOString();
+    await runs.store.createRun({ id: runId, pluginCode: 'train-ts-example', pluginVersion: '1.0.0', action: 'train', category: 'neural_net', method: 'job', status: 'pending', params: p, createdAt: now, updatedAt: now });
+    const handle = await runs.temporal.workflow.start(trainWorkflow, {
+      workflowId: runId,
+      taskQueue: taskQueueFor(settings, 'job'),
+      args: [{ plugin: { code: 'train-ts-example', version: '1.0.0' }, action: 'train', category: 'neural_net', method: 'job', params: p, progressCategories: {}, heartbeatTimeoutSeconds: 30, startToCloseSeconds: 600 }],
+    });
+    expect(await handle.result().catch((e: unknown) => e)).toBeInstanceOf(Error);
+    const state = await runs.state(runId);
     expect(state.status).toBe('failed');
     expect(state.error).toContain('a model named "shapes-ts" exists already');
+    expect(state.attempt).toBe(1);
   });
 
   it('test evaluates the registered model; inference writes its predictions as annotations', async () => {

@@ -7,6 +7,7 @@ import { listPluginReleases } from '../platform/repositories/index.js';
 import { findPlugin, listPlugins, loadAction, parseParams } from '../sdk/plugin-loader.js';
 import { checkPluginDir, publishPlugin, useReleases } from '../sdk/plugin-releases.js';
 import { followToEnd } from './follow.js';
+import { createPluginScaffold } from './plugin-scaffold.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';
 import { TerminalRunView } from './render.js';
 
@@ -89,6 +90,24 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .action(async (dir: string) => {
       const { config } = await checkPluginDir(dir);
       process.stdout.write(`${config.code}@${config.version}: config.yaml and ${Object.keys(config.actions).length} action(s) OK\n`);
+    });
+
+  plugin
+    .command('create')
+    .description('create a plugin folder that passes `plugin check`: config.yaml, package.json, README.md and plugin/<action>.ts')
+    .argument('<dir>', 'new (or empty) folder')
+    .option('--category <category>', 'neural_net | export | upload | smart_tool | pre_annotation | post_annotation | data_validation')
+    .option('--code <code>', 'plugin code (default: the folder name)')
+    .option('--name <name>', 'display name (default: from the code)')
+    .option('--action <action>', "one of the category's actions (default: its first)")
+    .option('--runtime <runtime>', 'typescript (default) | python (neural_net trainers)')
+    .action(async (dir: string, opts: { category?: string; code?: string; name?: string; action?: string; runtime?: string }) => {
+      const made = await createPluginScaffold({ dir, ...opts });
+      process.stdout.write(
+        `created ${made.code} (${made.category}, action ${made.action}, ${made.runtime}) in ${made.dir}:\n${made.files.map((f) => `  ${f}\n`).join('')}` +
+          `next: synapse plugin check ${dir}\n`,
+      );
+      exit(0);
     });
 
   plugin

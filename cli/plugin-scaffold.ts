@@ -1,0 +1,376 @@
+/**
+ * `synapse plugin create`: a working plugin folder for any category. Every template is a
+ * small function here, so what a new plugin looks like is in one place:
+ * config.yaml, package.json ("type": "module": the plugin's .ts files are ES modules
+ * wherever the folder lives), README.md and plugin/<action>.ts (or .py) whose class
+ * extends the category's base: BaseExporter, BaseUploader, BaseTrainer, or the typed Action
+ * of the action (sdk/category-actions.ts).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CATEGORIES, CATEGORY_ACTIONS, RUNTIMES, type Category, type Runtime } from '../sdk/categories.js';
+import * as categoryActions from '../sdk/category-actions.js';
+import { parsePluginConfig } from '../sdk/config.js';
+import { InvalidInputError, type Problem } from '../sdk/errors.js';
+
+export interface ScaffoldOptions {
+  dir: string;
+  category?: string;
+  code?: string;
+  name?: string;
+  action?: string;
+  runtime?: string;
+}
+
+export interface Scaffold {
+  dir: string;
+  code: string;
+  category: Category;
+  action: string;
+  runtime: Runtime;
+  files: string[];
+}
+
+const CODE = /^[a-z0-9_-]+$/;
+
+/** Checks the options (every problem named by its option), then writes the plugin folder. */
+export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaffold> {
+  const dir = path.resolve(opts.dir);
+  const problems: Problem[] = [];
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+    problems.push({ path: 'dir', message: `${dir} exists and is not an empty folder; choose a new folder` });
+  }
+  const category = opts.category as Category | undefined;
+  if (!category || !CATEGORIES.includes(category)) {
+    problems.push({ path: '--category', message: `must be one of ${CATEGORIES.join(', ')}${opts.category ? `, got ${JSON.stringify(opts.category)}` : ''}` });
+  }
+  const code = opts.code ?? path.basename(dir);
+  if (!CODE.test(code)) {
+    problems.push({
+      path: '--code',
+      message: `${JSON.stringify(code)} is not a plugin code: lowercase letters, digits, "_" and "-" only${opts.code === undefined ? ' (it defaults to the folder name; pass --code)' : ''}`,
+    });
+  }
+  const actions: readonly string[] = category && CATEGORIES.includes(category) ? CATEGORY_ACTIONS[category] : [];
+  const action = opts.action ?? actions[0] ?? '';
+  if (category && actions.length > 0 && !actions.includes(action)) {
+    problems.push({ path: '--action', message: `a ${category} plugin offers ${actions.join(', ')}; got ${JSON.stringify(action)}` });
+  }
+  const runtime = (opts.runtime ?? 'typescript') as Runtime;
+  if (!RUNTIMES.includes(runtime)) problems.push({ path: '--runtime', message: `must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(opts.runtime)}` });
+  else if (runtime === 'python' && !(category === 'neural_net' && ['train', 'test', 'inference'].includes(action))) {
+    problems.push({ path: '--runtime', message: 'python runs neural_net trainers (train, test, inference); use --category neural_net' });
+  }
+  if (opts.name !== undefined && opts.name.trim() === '') problems.push({ path: '--name', message: 'must not be empty' });
+  if (problems.length > 0) throw new InvalidInputError('cannot create the plugin', problems);
+
+  const t: Template = {
+    code,
+    name: opts.name ?? titleCase(code),
+    category: category as Category,
+    action,
+    runtime,
+    cls: `${pascal(code)}${kindOf(category as Category, action) === 'action' ? pascal(action) : pascal(kindOf(category as Category, action))}`,
+  };
+  const files: Record<string, string> = {
+    'config.yaml': configYaml(t),
+    'package.json': packageJson(t),
+    'README.md': readme(t),
+    ...(runtime === 'python'
+      ? { [`plugin/${action}.py`]: pythonTrainer(t), 'plugin/__init__.py': '', 'requirements.txt': '# Python packages this plugin needs, one per line\n' }
+      : { [`plugin/${action}.ts`]: typescriptModule(t) }),
+  };
+  // The template must give a config that passes the schema; fail here rather than in `check`.
+  parsePluginConfig(files['config.yaml'] as string, 'config.yaml (template)');
+  await mkdir(path.join(dir, 'plugin'), { recursive: true });
+  for (const [rel, text] of Object.entries(files)) await writeFile(path.join(dir, rel), text, { flag: 'wx' });
+  return { dir, code, category: t.category, action, runtime, files: Object.keys(files).sort() };
+}
+
+interface Template {
+  code: string;
+  name: string;
+  category: Category;
+  action: string;
+  runtime: Runtime;
+  /** The action class's name. */
+  cls: string;
+}
+
+type Kind = 'exporter' | 'uploader' | 'trainer' | 'action';
+
+function kindOf(category: Category, action: string): Kind {
+  if (category === 'export') return 'exporter';
+  if (category === 'upload') return 'uploader';
+  if (category === 'neural_net' && action === 'train') return 'trainer';
+  return 'action';
+}
+
+/** The typed base of an action (`validation` -> ValidationAction) and its default method. */
+function actionBase(action: string): { base: string; method: string } {
+  const base = `${pascal(action)}Action`;
+  const cls = (categoryActions as Record<string, unknown>)[base] as { method?: string } | undefined;
+  if (!cls) throw new Error(`no typed base ${base} in sdk/category-actions.ts`);
+  return { base, method: cls.method ?? 'job' };
+}
+
+function methodOf(t: Template): string {
+  const kind = kindOf(t.category, t.action);
+  if (kind !== 'action' || t.runtime === 'python') return 'job';
+  return actionBase(t.action).method;
+}
+
+const pascal = (s: string) =>
+  s
+    .split(/[-_]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('')
+    .replace(/^(\d)/, 'P$1');
+const titleCase = (s: string) =>
+  s
+    .split(/[-_]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join(' ');
+
+// ----- templates --------------------------------------------------------------------------
+
+function configYaml(t: Template): string {
+  return `code: ${t.code}
+name: ${JSON.stringify(t.name)}
+version: 0.1.0
+category: ${t.category}
+description: ${JSON.stringify(`${t.name}: a ${t.category} plugin`)}
+readme: README.md
+${t.runtime === 'python' ? 'runtime: python\npackage_manager: pip\n' : ''}actions:
+  ${t.action}:
+    entrypoint: plugin.${t.action}.${t.cls}
+    method: ${methodOf(t)}
+`;
+}
+
+function packageJson(t: Template): string {
+  return `${JSON.stringify({ name: t.code, private: true, type: 'module', description: 'Synapse plugin; its version is in config.yaml' }, null, 2)}\n`;
+}
+
+function readme(t: Template): string {
+  const kind = kindOf(t.category, t.action);
+  const file = `plugin/${t.action}.${t.runtime === 'python' ? 'py' : 'ts'}`;
+  const run =
+    kind === 'action'
+      ? `synapse plugin run ${t.action} '{"count": 5}' --plugin . --debug   # in this process, no Temporal
+synapse plugin run ${t.action} '{"count": 5}' --plugin .           # durably, on a worker`
+      : kind === 'exporter'
+        ? `synapse plugin run export '{"name": "out", "storage": "default", "target": "ground_truth", "filter": {"ground_truth_dataset_version": 1}}' --plugin .`
+        : kind === 'uploader'
+          ? `synapse plugin run upload '{"name": "files", "path": "/data/in", "storage": "default", "data_collection": 1}' --plugin .   # see docs/upload.md for the params`
+          : `synapse plugin run train '{"name": "my-model", "dataset": 1, "hyperparameters": {"epochs": 3}}' --plugin .`;
+  return `# ${t.name}
+
+A ${t.category} plugin with one action, \`${t.action}\` (\`${file}\`, class \`${t.cls}\`).
+
+\`\`\`bash
+synapse plugin check .
+${run}
+synapse plugin publish .          # an immutable release ${t.code}@<version>; bump version in config.yaml for the next one
+\`\`\`
+
+See docs/plugins.md in the synapse project for what each file does.
+`;
+}
+
+function typescriptModule(t: Template): string {
+  switch (kindOf(t.category, t.action)) {
+    case 'exporter':
+      return exporterTs(t);
+    case 'uploader':
+      return uploaderTs(t);
+    case 'trainer':
+      return trainerTs(t);
+    default:
+      return actionTs(t);
+  }
+}
+
+function actionTs(t: Template): string {
+  const { base } = actionBase(t.action);
+  return `import { ${base}, z, type RunContext } from '@synapse/sdk';
+
+/** The params of \`${t.action}\`: checked before a run starts (bad params exit 2 and nothing runs). */
+const Params = z.strictObject({
+  count: z.number().int().min(0).max(1_000_000).default(10),
+});
+type Params = z.infer<typeof Params>;
+
+export class ${t.cls} extends ${base}<Params> {
+  static override params = Params;
+  static override progressCategories = { ${t.action}: { weight: 1, label: ${JSON.stringify(titleCase(t.action))} } };
+
+  async start(ctx: RunContext<Params>) {
+    ctx.logMessage(\`${t.action}: \${ctx.params.count} items\`);
+    // Where a retried attempt picks up (the last checkpoint), or 0.
+    let done = ctx.resumeState<number>() ?? 0;
+    for (; done < ctx.params.count; done++) {
+      if (ctx.signal.aborted) break; // cancelled: stop cleanly
+      // ... the work for one item ...
+      ctx.setProgress(done + 1, ctx.params.count, '${t.action}');
+      if ((done + 1) % 100 === 0) await ctx.checkpoint(done + 1);
+    }
+    ctx.setMetrics({ processed: done }, '${t.action}');
+    return { processed: done };
+  }
+}
+`;
+}
+
+function exporterTs(t: Template): string {
+  return `import { BaseExporter, z, type ExportItem } from '@synapse/sdk';
+
+/** This exporter's \`extra_params\`; the seed's export params (name, storage, target, filter, ...) come from BaseExporter. */
+const Extra = z.strictObject({
+  include_meta: z.boolean().default(true),
+});
+
+/**
+ * The export workflow fetches items a page at a time and calls, per item, beforeConvert ->
+ * convertData -> afterConvert -> saveAsJson (json/<stem>.json); override what you need.
+ */
+export class ${t.cls} extends BaseExporter<z.infer<typeof Extra>> {
+  static override extraParams = Extra;
+
+  override convertData(item: ExportItem) {
+    return {
+      id: item.id,
+      data_unit: item.dataUnit.uniqueKey,
+      ...(this.params.extra_params.include_meta ? { meta: item.dataUnit.meta } : {}),
+      annotations: item.data,
+    };
+  }
+}
+`;
+}
+
+function uploaderTs(t: Template): string {
+  return `import { BaseUploader, z, type UploadUnit } from '@synapse/sdk';
+
+/** This uploader's \`extra_params\`; the seed's upload params (path, storage, data_collection, ...) come from BaseUploader. */
+const Extra = z.strictObject({
+  source: z.string().default('${t.code}'),
+});
+
+/**
+ * The upload workflow discovers files, groups them into data units (organizeFiles), runs
+ * beforeProcess -> processFiles -> afterProcess -> validateFiles, then uploads in batches.
+ */
+export class ${t.cls} extends BaseUploader<z.infer<typeof Extra>> {
+  static override extraParams = Extra;
+
+  override processFiles(units: UploadUnit[]): UploadUnit[] {
+    this.ctx.logMessage(\`tagging \${units.length} data units with source \${this.params.extra_params.source}\`);
+    return units.map((u) => ({ ...u, meta: { ...u.meta, source: this.params.extra_params.source } }));
+  }
+}
+`;
+}
+
+function trainerTs(t: Template): string {
+  return `import { BaseHyperparameters, BaseTrainer, z, type EpochState, type RunContext, type TrainContext, type TrainDataset, type TrainParams } from '@synapse/sdk';
+
+/** Hyperparameters: BaseHyperparameters (epochs, seed) plus this trainer's own. */
+const Hyper = BaseHyperparameters.extend({
+  smoothing: z.number().min(0).max(10).default(1),
+});
+type Hyper = z.infer<typeof Hyper>;
+
+/** The model: label counts (predicts the most frequent class). Replace with a real one. */
+interface Model {
+  counts: Record<string, number>;
+}
+
+/**
+ * The train workflow downloads the dataset, calls trainEpoch once per epoch (checkpointing
+ * the model with save/load in between), evaluates, and registers the model.
+ */
+export class ${t.cls} extends BaseTrainer<Model, Hyper> {
+  static override hyperparameters = Hyper;
+
+  createModel(): Model {
+    return { counts: {} };
+  }
+
+  async trainEpoch(ctx: TrainContext<TrainParams<Hyper>>, state: EpochState<Model, Hyper>) {
+    const items = state.dataset.items.filter((i) => i.split === 'train' && i.label !== null);
+    const counts: Record<string, number> = {};
+    for (const [i, item] of items.entries()) {
+      if (ctx.signal.aborted) break;
+      counts[item.label!] = (counts[item.label!] ?? 0) + 1;
+      ctx.setProgress(i + 1, items.length, 'train');
+    }
+    state.model = { counts };
+    ctx.logMessage(\`epoch \${state.epoch}/\${state.epochs}: \${items.length} items\`);
+    return { items: items.length };
+  }
+
+  async evaluate(_ctx: RunContext<unknown>, model: Model, dataset: TrainDataset, split: string) {
+    const items = dataset.items.filter((i) => i.split === split && i.label !== null);
+    const best = Object.entries(model.counts).sort((a, b) => b[1] - a[1])[0]?.[0];
+    const correct = items.filter((i) => i.label === best).length;
+    return { accuracy: items.length ? correct / items.length : 0 };
+  }
+
+  save(model: Model): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(model));
+  }
+
+  load(bytes: Uint8Array): Model {
+    return JSON.parse(new TextDecoder().decode(bytes)) as Model;
+  }
+}
+`;
+}
+
+function pythonTrainer(t: Template): string {
+  return `"""${t.name}: a trainer run by the engine's Python runtime (runtimes/python/synapse_runtime.py).
+
+The engine calls create_model once, train_epoch once per epoch (checkpointing the model with
+save/load in between), then evaluate. The model here counts labels and predicts the most
+frequent class; replace it with a real one (list its packages in requirements.txt).
+"""
+
+import json
+
+from synapse_runtime import Trainer
+
+
+class ${t.cls}(Trainer):
+    def create_model(self, ctx, dataset):
+        return {"counts": {}}
+
+    def train_epoch(self, ctx, state):
+        items = [i for i in state.dataset.split("train") if i["label"] is not None]
+        counts = {}
+        for n, item in enumerate(items):
+            ctx.check_cancelled()
+            counts[item["label"]] = counts.get(item["label"], 0) + 1
+            ctx.set_progress(n + 1, len(items), "train")
+        state.model = {"counts": counts}
+        ctx.log_message(f"epoch {state.epoch}/{state.epochs}: {len(items)} items")
+        return {"items": len(items)}
+
+    def evaluate(self, ctx, model, dataset, split):
+        items = [i for i in dataset.split(split) if i["label"] is not None]
+        best = max(model["counts"], key=model["counts"].get) if model["counts"] else None
+        correct = sum(1 for i in items if i["label"] == best)
+        return {"accuracy": correct / len(items) if items else 0.0}
+
+    def save(self, model, path):
+        with open(path, "w") as f:
+            json.dump(model, f)
+
+    def load(self, path, dataset):
+        with open(path) as f:
+            return json.load(f)
+`;
+}

@@ -92,6 +92,38 @@ describe('Python training code', () => {
     expect(inferred.result).toMatchObject({ predicted: 90, written: 90 });
   });
 
+  it('a cancelled Python epoch stops at its next step; `run resume` finishes the training', async () => {
+    // 18 steps of 300 ms an epoch. The cancellation reaches the step with a heartbeat response, and
+    // heartbeats are throttled to 80 % of the 3 s timeout: it arrives well before the epoch could end.
+    const { runId } = await runs.start({ plugin: 'train-image-classifier', action: 'train', params: params('cnn-cancel', { epochs: 3, batch_size: 4, step_delay_ms: 300 }), heartbeatTimeoutSeconds: 3 });
+    const epochEnds = async (id: string) =>
+      (await runs.events(id, 0, 100_000)).filter((e) => e.data.kind === 'event' && e.data.event === 'epoch_end').map((e) => Number((e.data as unknown as { data: { epoch: number } }).data.epoch));
+    // Cancel once epoch 2 is under way (a step of it reported), not between two epochs.
+    await waitFor(async () => {
+      const events = await runs.events(runId, 0, 100_000);
+      const start2 = events.find((e) => e.data.kind === 'log' && e.data.message.startsWith('epoch 2/3 starts'));
+      return start2 && events.some((e) => e.id > start2.id && e.data.kind === 'progress' && e.data.category === 'epoch' && e.data.current >= 2) ? true : undefined;
+    }, 90_000, 'epoch 2 under way');
+    await runs.cancel(runId);
+    const cancelled = await waitFor(async () => {
+      const s = await runs.state(runId);
+      return s.status === 'cancelled' ? s : undefined;
+    }, 60_000, 'cancelled');
+    expect(cancelled.status).toBe('cancelled');
+    const lines = await logs(runId);
+    // The Python code saw the cancellation inside epoch 2 and stopped there; epoch 3 never started.
+    expect(lines.some((l) => l.includes('step cancelled')), lines.join('\n')).toBe(true);
+    expect(await epochEnds(runId)).toEqual([1]);
+    expect(lines.some((l) => l.includes('epoch 3/3 starts'))).toBe(false);
+
+    const resumed = await runs.resume(runId);
+    expect(resumed.resumedFrom).toEqual({ runId, epoch: 1 });
+    const final = await finish(resumed.runId);
+    expect(final.status, final.error).toBe('completed');
+    expect(final.epochs?.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    expect(await epochEnds(resumed.runId)).toEqual([2, 3]);
+  });
+
   it.each([
     ['garbage', 'wrote a line that is not the protocol on fd 3: "this is not json"'],
     ['hang', 'said nothing for 5 s during train_epoch: killed as hung'],

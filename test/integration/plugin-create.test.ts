@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
+import { openDatabase } from '../../platform/db.js';
+import { generateSampleData } from '../../platform/generate.js';
 import { CATEGORIES } from '../../sdk/categories.js';
 import { parsePluginConfig } from '../../sdk/config.js';
 import type { RunState } from '../../workflows/run-state.js';
@@ -110,6 +112,30 @@ describe('synapse plugin create', () => {
     expect(final.status).toBe('completed');
     expect(final.result).toEqual({ processed: 7 });
     expect(final.progress.validation).toEqual({ current: 7, total: 7 });
+  });
+
+  it('the scaffolded trainer and exporter run through the train and export workflows', async () => {
+    const platform = await openDatabase({ dataDir: settings.dataDir });
+    const data = await generateSampleData(platform, { count: 30, seed: 5, projectName: 'scaffold', dataDir: settings.dataDir }).finally(() => platform.close());
+    const version = data.groundTruth.versionId;
+
+    const train = await runs.start({ plugin: path.join(work, 'c-neural-net'), action: 'train', params: { name: 'scaffold-model', dataset: version, hyperparameters: { epochs: 2 } } });
+    const trained = (await runs.temporal.workflow.getHandle(train.runId).result()) as RunState;
+    expect(trained.status, trained.error).toBe('completed');
+    expect(trained.epochs?.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(trained.result).toMatchObject({ epochs: 2, metrics: { accuracy: expect.any(Number) } });
+
+    const exp = await runs.start({
+      plugin: path.join(work, 'c-export'),
+      action: 'export',
+      params: { name: 'scaffold-export', storage: 'default', target: 'ground_truth', filter: { ground_truth_dataset_version: version } },
+    });
+    const exported = (await runs.temporal.workflow.getHandle(exp.runId).result()) as RunState;
+    expect(exported.status, exported.error).toBe('completed');
+    const jsonDir = path.join(settings.dataDir, 'storage', 'default', 'scaffold-export', 'json');
+    const files = readdirSync(jsonDir);
+    expect(files).toHaveLength(30);
+    expect(JSON.parse(readFileSync(path.join(jsonDir, files[0]!), 'utf8'))).toMatchObject({ id: expect.any(Number), data_unit: expect.any(String), meta: expect.any(Object) });
   });
 
   it.each([

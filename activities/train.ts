@@ -44,6 +44,7 @@ import { zodProblems } from '../sdk/config.js';
 import { openStorage, type StorageProvider } from '../storage/index.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import type { MetricValues } from '../workflows/run-state.js';
+import type { TrainResumePoint } from '../workflows/train.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { ensureDatasetCache, type CachedDataset } from './dataset-cache.js';
 import { rethrowAsFailure } from './failures.js';
@@ -315,10 +316,18 @@ export function createTrainActivities({ store, dataDir }: TrainDeps) {
   }
 
   return {
-    async trainPrepare(input: TrainActivityInput): Promise<TrainPrepareOutput> {
+    async trainPrepare(input: TrainActivityInput & { resume?: TrainResumePoint }): Promise<TrainPrepareOutput> {
       const { loaded, params, ctx } = await guard(() => open(input));
       return step(ctx, async () => {
         await store.updateRun(input.runId, { status: 'running' });
+        const resume = input.resume;
+        if (resume && ctx.resumeState() === undefined) {
+          // This run starts where the earlier one stopped: recorded here, so that resuming *this*
+          // run before it finishes an epoch keeps that point (and the earlier epochs' metrics).
+          for (const h of resume.history) ctx.log('epoch_history', { epoch: h.epoch, metrics: h.metrics, run: resume.runId });
+          await ctx.checkpoint({ kind: 'train', epoch: resume.epoch, model: resume.model } satisfies TrainCheckpointState);
+          ctx.logMessage(`resuming run ${resume.runId} after epoch ${resume.epoch}`);
+        }
         const database = await db();
         await assertNameFree(database, store, params.name, input.runId);
         if (params.checkpoint !== undefined) await checkModelFor(loaded, params.checkpoint, 'checkpoint');

@@ -78,7 +78,8 @@ export function trainInputExtras(shape: RunShape, params: unknown, settings: Set
 /**
  * Where an ended train run can be resumed from: its last finished epoch's checkpoint (from
  * the run store, where every epoch records it) and the metrics of the epochs up to it (its
- * `epoch_end` events). A run that never finished an epoch resumes from the start.
+ * `epoch_end` events, and the `epoch_history` events a resumed run inherits). A run that
+ * never finished an epoch resumes from where it started.
  */
 export async function trainResumePoint(store: RunStore, run: RunRecord): Promise<TrainResumePoint> {
   const checkpoint = await store.latestCheckpoint(run.id);
@@ -90,7 +91,7 @@ export async function trainResumePoint(store: RunStore, run: RunRecord): Promise
     const events = await store.readEvents(run.id, after, 5000);
     for (const e of events) {
       after = e.id;
-      if (e.data.kind !== 'event' || e.data.event !== 'epoch_end') continue;
+      if (e.data.kind !== 'event' || (e.data.event !== 'epoch_end' && e.data.event !== 'epoch_history')) continue;
       const n = Number(e.data.data.epoch);
       if (Number.isInteger(n) && n <= epoch) byEpoch.set(n, { epoch: n, metrics: (e.data.data.metrics ?? {}) as MetricValues });
     }

@@ -99,8 +99,8 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
     if (!carry) {
       state.step = 'prepare dataset';
       publish();
-      const prepared = await trainPrepare.executeWithOptions({ summary: 'download dataset' }, [base]);
       const resume = input.resume;
+      const prepared = await trainPrepare.executeWithOptions({ summary: 'download dataset' }, [{ ...base, ...(resume ? { resume } : {}) }]);
       carry = {
         prepared,
         epoch: resume ? Math.min(resume.epoch, prepared.epochs) : 0,

@@ -163,6 +163,27 @@ describe('train runs (TypeScript trainer)', () => {
     expect(again.stderr).toContain('completed');
   });
 
+  it('a resumed run cancelled early resumes from the same point, keeping every earlier epoch', async () => {
+    const { runId: a } = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-chain', { epochs: 5, step_delay_ms: 40 }), heartbeatTimeoutSeconds: 5 });
+    await waitFor(async () => ((await epochEnds(a)).length >= 2 ? true : undefined), 60_000, 'two epochs');
+    await runs.cancel(a);
+    await waitFor(async () => ((await runs.state(a)).status === 'cancelled' ? true : undefined));
+    const aLast = Math.max(...(await epochEnds(a)));
+
+    // B is cancelled at once: most likely before it finishes an epoch of its own.
+    const b = await runs.resume(a, { heartbeatTimeoutSeconds: 5 });
+    await runs.cancel(b.runId);
+    await waitFor(async () => ((await runs.state(b.runId)).status === 'cancelled' ? true : undefined));
+    const bLast = Math.max(aLast, ...(await epochEnds(b.runId)));
+
+    const c = await runs.resume(b.runId);
+    expect(c.resumedFrom).toEqual({ runId: b.runId, epoch: bLast });
+    const final = await finish(c.runId);
+    expect(final.status, final.error).toBe('completed');
+    expect(final.epochs?.map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5]);
+    expect(await epochEnds(c.runId)).toEqual(Array.from({ length: 5 - bLast }, (_, i) => bLast + 1 + i));
+  });
+
   it('rejects bad params naming each field, and a model name already taken', async () => {
     const err = await runs.start({ plugin: 'train-ts-example', action: 'train', params: { hyperparameters: { epochs: 0, learning_rate: -1 } } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);

@@ -122,6 +122,8 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       if (opts.json) printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
       else if (result.status === 'unchanged') {
         process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}): nothing to do\n`);
+      } else if (result.status === 'restored') {
+        process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}); its archive was missing and is stored again at ${result.key}\n`);
       } else {
         process.stdout.write(
           `published ${code}@${version}: ${result.files.length} files, ${result.bytes} bytes, sha256 ${checksum}\n` +

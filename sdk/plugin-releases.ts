@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openDatabase } from '../platform/db.js';
 import { createPluginRelease, ensureDefaultStorage, getPluginRelease, getStorage, type PluginRelease, type Storage } from '../platform/repositories/index.js';
@@ -57,8 +57,11 @@ export async function checkPluginDir(dir: string): Promise<Plugin> {
 }
 
 export interface PublishResult {
-  /** `unchanged`: this exact archive was published already; nothing was written. */
-  status: 'published' | 'unchanged';
+  /**
+   * `unchanged`: this exact archive was published already; nothing was written.
+   * `restored`: it was published, but its object was missing from the storage and was put back.
+   */
+  status: 'published' | 'unchanged' | 'restored';
   release: PluginRelease;
   storage: { id: number; name: string };
   key: string;
@@ -91,8 +94,21 @@ export async function publishPlugin(opts: { dir: string; dataDir: string; storag
         ]);
       }
       const where = existing.archive ? await getStorage(db, existing.archive.storage) : undefined;
+      let status: PublishResult['status'] = 'unchanged';
+      if (where && existing.archive) {
+        // The row outlived its object (deleted by hand, a lost bucket): the same bytes put it back.
+        const provider = openStorage(where.config, { dataDir: opts.dataDir, name: where.name });
+        try {
+          if (!(await provider.exists(existing.archive.key))) {
+            await provider.put(existing.archive.key, packed.archive, { contentType: 'application/gzip' });
+            status = 'restored';
+          }
+        } finally {
+          await provider.close?.();
+        }
+      }
       return {
-        status: 'unchanged',
+        status,
         release: existing,
         storage: { id: where?.id ?? 0, name: where?.name ?? '' },
         key: existing.archive?.key ?? '',
@@ -212,6 +228,7 @@ async function resolveUncached(opts: ResolveOptions, code: string, version: stri
 
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });
+  await removeStaleTemps(parent);
   await ensureModuleScope(path.dirname(parent));
   const tmp = path.join(parent, `.tmp-${version}-${randomBytes(6).toString('hex')}`);
   try {
@@ -231,6 +248,17 @@ async function resolveUncached(opts: ResolveOptions, code: string, version: stri
     await rm(tmp, { recursive: true, force: true });
   }
   return { dir, config };
+}
+
+/** Temp folders of extractions killed midway (a crashed process): older than an hour, nobody is writing them. */
+async function removeStaleTemps(parent: string): Promise<void> {
+  const cutoff = Date.now() - 3600_000;
+  for (const name of await readdir(parent)) {
+    if (!name.startsWith('.tmp-')) continue;
+    const full = path.join(parent, name);
+    const st = await stat(full).catch(() => undefined);
+    if (st && st.mtimeMs < cutoff) await rm(full, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * or hostile archive is refused before anything is extracted.
  */
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -122,6 +122,13 @@ describe('synapse plugin publish', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`pub-demo@1.0.0 is already published with the same content (sha256 ${before}): nothing to do`);
 
+    // The row outlived its object: publishing the same files puts it back.
+    await bucket.delete(releaseKey('pub-demo', '1.0.0'));
+    const restored = await runCli(['plugin', 'publish', pluginDir, '--storage', 'releases', '--json'], settings);
+    expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({ status: 'restored', checksum: before });
+    expect(sha256(await bucket.get(releaseKey('pub-demo', '1.0.0')))).toBe(before);
+
     writeFileSync(path.join(pluginDir, 'README.md'), '# changed\n');
     const changed = await runCli(['plugin', 'publish', pluginDir, '--storage', 'releases'], settings);
     expect(changed.code).toBe(2);
@@ -217,11 +224,20 @@ describe('running a release by code@version', () => {
       { path: 'plugin/validate.ts', type: 'file', mode: 0o644, data: readFileSync(path.join(ROOT, 'plugins/demo-validation/plugin/validate.ts')) },
     ]);
     const fresh = { ...settings, dataDir: mkdtempSync(path.join(os.tmpdir(), 'synapse-publish-scope-')) };
+    // Left by an extraction killed two hours ago, and one still being written by another process.
+    const stale = path.join(fresh.dataDir, 'plugins', 'pub-demo', '.tmp-0.0.1-dead');
+    const live = path.join(fresh.dataDir, 'plugins', 'pub-demo', '.tmp-0.0.2-live');
+    mkdirSync(stale, { recursive: true });
+    mkdirSync(live, { recursive: true });
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(stale, twoHoursAgo, twoHoursAgo);
     const res = await runCli(['plugin', 'run', 'validation', '{"count": 2}', '--plugin', 'pub-demo@1.0.2', '--debug', '--json'], fresh);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout.trim().split('\n').at(-1)!)).toMatchObject({ kind: 'result', result: { checked: 2 } });
     expect(tree(path.join(fresh.dataDir, 'plugins', 'pub-demo', '1.0.2'))).not.toContain('package.json');
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(live)).toBe(true);
     expect(JSON.parse(readFileSync(path.join(fresh.dataDir, 'plugins', 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
   });
 

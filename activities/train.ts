@@ -18,7 +18,6 @@ import { Context } from '@temporalio/activity';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type PlatformDb } from '../platform/db.js';
 import type { Db } from '../platform/repositories/common.js';
 import { createModel, getModel, listModels, type Model } from '../platform/repositories/models.js';
 import { getProject, listTasks, upsertAssignments } from '../platform/repositories/projects.js';
@@ -41,12 +40,12 @@ import {
   type TrainParams,
 } from '../sdk/trainer.js';
 import { zodProblems } from '../sdk/config.js';
-import { openStorage, type StorageProvider } from '../storage/index.js';
 import type { RunActionInput } from '../workflows/run-action.js';
 import type { MetricValues } from '../workflows/run-state.js';
 import type { TrainResumePoint } from '../workflows/train.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { ensureDatasetCache, type CachedDataset } from './dataset-cache.js';
+import { platformAccess } from './platform-access.js';
 import { rethrowAsFailure } from './failures.js';
 import { packTarGz, unpackTarGz } from './model-archive.js';
 import { acquirePython, ensurePythonEnv, PythonRuntimeError, releasePython, type PythonProcess } from './python-runtime.js';
@@ -139,24 +138,8 @@ interface Loaded {
 const tsTrainers = new Map<TrainerClass, { trainer: BaseTrainer; prepared: string | undefined }>();
 
 export function createTrainActivities({ store, dataDir }: TrainDeps) {
-  let platform: Promise<PlatformDb> | undefined;
-  const db = async (): Promise<Db> => {
-    platform ??= openDatabase({ dataDir }).catch((err: unknown) => {
-      platform = undefined;
-      throw err;
-    });
-    return (await platform).db;
-  };
-  const storages = new Map<number, StorageProvider>();
-  const storageFor = async (ref: number | string): Promise<StorageProvider> => {
-    const record = await getStorage(await db(), ref);
-    let provider = storages.get(record.id);
-    if (!provider) {
-      provider = openStorage(record.config, { dataDir, name: record.name });
-      storages.set(record.id, provider);
-    }
-    return provider;
-  };
+  // The platform database and the open storages of this worker's train activities.
+  const { db, storageFor } = platformAccess(dataDir);
   const storageId = async (ref: number | string): Promise<number> => (await getStorage(await db(), ref)).id;
 
   async function load(input: Pick<TrainActivityInput, 'plugin' | 'action'>): Promise<Loaded> {

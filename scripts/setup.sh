@@ -32,11 +32,17 @@ if ! python3 -c 'import pycocotools' >/dev/null 2>&1; then
 fi
 
 # Debian's packages for the Python training runtime and the upload tests and bench, when missing:
-# python3-torch (the PyTorch training plugin: no downloads at run time), python3-openpyxl (an
-# Excel file written by another program), awscli (the upload bench's `aws s3 cp` baseline).
+# python3-torch, python3-numpy, python3-pil (the PyTorch training plugin: no downloads at run
+# time), python3-openpyxl (an Excel file written by another program), awscli (the upload
+# bench's `aws s3 cp` baseline). They are checked with Debian's own interpreter, which plugins
+# run with (activities/python-runtime.ts), whatever python3 comes first on PATH.
+sys_py=/usr/bin/python3
 apt_missing=()
-python3 -c 'import torch' >/dev/null 2>&1 || apt_missing+=(python3-torch)
-python3 -c 'import openpyxl' >/dev/null 2>&1 || apt_missing+=(python3-openpyxl)
+has_module() { [ -x "$sys_py" ] && "$sys_py" -c "import $1" >/dev/null 2>&1; }
+has_module torch || apt_missing+=(python3-torch)
+has_module numpy || apt_missing+=(python3-numpy)
+has_module PIL || apt_missing+=(python3-pil)
+has_module openpyxl || apt_missing+=(python3-openpyxl)
 command -v aws >/dev/null 2>&1 || apt_missing+=(awscli)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "setup: apt-get install ${apt_missing[*]}"

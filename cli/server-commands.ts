@@ -133,8 +133,8 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
 
   program
     .command('demo')
-    .description('the README demo: sample data, a durable validation run and a COCO export, on the embedded defaults')
-    .option('--count <n>', 'items of sample data and of the validation run', '200')
+    .description('the README demo: sample data, a durable validation run, a COCO export and a PyTorch training run, on the embedded defaults')
+    .option('--count <n>', 'items of sample data (images the model trains on)', '2000')
     .option('--json', 'print JSON lines')
     .action(async (opts: { count: string; json?: boolean }, cmd: Command) => {
       const count = Number(opts.count);
@@ -147,8 +147,9 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
 
 /**
  * The demo: generate the sample dataset into the embedded platform (idempotent), run the
- * demo-validation plugin (progress in two categories, metrics, checkpoints), then export the
- * generated ground truth to COCO with export-coco. A worker runs in this process meanwhile.
+ * demo-validation plugin (progress in two categories, metrics, checkpoints), export the
+ * generated ground truth to COCO with export-coco, and train train-image-classifier (PyTorch)
+ * on it for a few epochs. A worker runs in this process meanwhile.
  */
 async function runDemo(settings: Settings, count: number, terminal: boolean): Promise<number> {
   const platform = await openDatabase({ dataDir: settings.dataDir });
@@ -169,7 +170,7 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
   const runs = await RunsClient.connect(settings);
   try {
     const steps: { title: string; plugin: string; action: string; params: unknown }[] = [
-      { title: 'validate a dataset, checkpointing as it goes', plugin: 'demo-validation', action: 'validation', params: { count } },
+      { title: 'validate a dataset, checkpointing as it goes', plugin: 'demo-validation', action: 'validation', params: { count: Math.min(count, 200) } },
       {
         title: 'export the generated ground truth to COCO',
         plugin: 'export-coco',
@@ -182,6 +183,13 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
           path: 'exports',
         },
       },
+      {
+        title: 'train a PyTorch classifier on it, epoch by epoch, checkpointing to storage',
+        plugin: 'train-image-classifier',
+        action: 'train',
+        // Model names are unique: each demo run registers its own model.
+        params: { name: `demo-cnn-${Date.now().toString(36)}`, dataset: dataset.groundTruth.versionId, hyperparameters: { epochs: 6 } },
+      },
     ];
     for (const step of steps) {
       say(`\n== ${step.plugin}: ${step.title}`);
@@ -191,7 +199,7 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
       if (!terminal) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
       if (code !== 0) return code;
     }
-    say(`\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/.`);
+    say(`\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/; the model is registered (synapse run status <train run id> shows it).`);
     say('The dev server keeps running so the Web UI can show the runs; stop it with: node bin/synapse.mjs server stop');
     return 0;
   } finally {

@@ -146,6 +146,19 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   lastHeard: number;
+  /** The call's outcome, once fd 3 said it; applied when stdout and stderr are drained too. */
+  settle?: () => void;
+  /** Whether the call's sync line has come through stdout / stderr. */
+  drained: { stdout: boolean; stderr: boolean };
+}
+
+/**
+ * The line the runtime prints on stdout and stderr after a call, before its result: stdout,
+ * stderr and fd 3 are separate pipes, so without it a plugin's last prints could arrive after
+ * the result, when the call (and its run's log) is gone.
+ */
+export function syncLine(id: number): string {
+  return `\u001esynapse-sync ${id}`;
 }
 
 /** One Python runtime process for one plugin folder and interpreter. */
@@ -190,8 +203,12 @@ export class PythonProcess {
     });
     this.child.stdin!.on('error', () => {}); // EPIPE after a crash: reported by 'exit'
     this.lines(this.child.stdio[3] as Readable, (line) => this.onProtocol(line));
-    this.lines(this.child.stdout!, (line) => this.pending?.options.sink.logMessage(line, 'INFO'));
+    this.lines(this.child.stdout!, (line) => {
+      if (this.drainedBy(line, 'stdout')) return;
+      this.pending?.options.sink.logMessage(line, 'INFO');
+    });
     this.lines(this.child.stderr!, (line) => {
+      if (this.drainedBy(line, 'stderr')) return;
       this.stderrTail.push(line);
       if (this.stderrTail.length > 50) this.stderrTail.shift();
       this.pending?.options.sink.logMessage(line, 'WARNING');
@@ -226,6 +243,7 @@ export class PythonProcess {
         id,
         options,
         lastHeard: Date.now(),
+        drained: { stdout: false, stderr: false },
         resolve: (v) => {
           done();
           resolve(v as T);
@@ -269,6 +287,20 @@ export class PythonProcess {
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', onLine);
     stream.on('error', () => {});
+  }
+
+  /** Whether the line is the pending call's sync line (then the call may settle). */
+  private drainedBy(line: string, stream: 'stdout' | 'stderr'): boolean {
+    const p = this.pending;
+    if (!p || line !== syncLine(p.id)) return false;
+    p.drained[stream] = true;
+    this.settleWhenDrained(p);
+    return true;
+  }
+
+  /** The call ends once its outcome is known and everything it printed has been logged. */
+  private settleWhenDrained(p: Pending): void {
+    if (p.settle && p.drained.stdout && p.drained.stderr) p.settle();
   }
 
   private fail(err: unknown): void {
@@ -317,15 +349,23 @@ export class PythonProcess {
         break;
       }
       case 'result':
-        if (message.id === p.id) p.resolve(message.value);
+        if (message.id !== p.id) break;
+        p.settle = () => p.resolve(message.value);
+        this.settleWhenDrained(p);
         break;
-      case 'error':
+      case 'error': {
         if (message.id !== p.id) break;
         if (message.traceback) sink.logMessage(message.traceback.trimEnd(), 'ERROR');
-        if (message.kind === 'cancelled') p.reject(p.options.signal.reason ?? new PythonRuntimeError(message.message));
-        else if (message.kind === 'nonretryable') p.reject(new NonRetriableError(message.message));
-        else p.reject(new PythonRuntimeError(message.message));
+        const err =
+          message.kind === 'cancelled'
+            ? (p.options.signal.reason ?? new PythonRuntimeError(message.message))
+            : message.kind === 'nonretryable'
+              ? new NonRetriableError(message.message)
+              : new PythonRuntimeError(message.message);
+        p.settle = () => p.reject(err);
+        this.settleWhenDrained(p);
         break;
+      }
     }
   }
 }

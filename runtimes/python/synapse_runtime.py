@@ -167,6 +167,19 @@ class _Channel:
                 self._acks.pop(call_id, None)
 
 
+def _drain(call_id):
+    """Flushes the plugin's prints, then marks the end of this call's output on stdout and
+    stderr: the engine settles a call only after both marks, so no print arrives after it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a plugin may have closed or replaced it
+            pass
+    mark = ("\x1esynapse-sync %d\n" % call_id).encode("utf-8")
+    os.write(1, mark)
+    os.write(2, mark)
+
+
 def _json_default(value):
     # numpy / torch scalars in metrics
     if hasattr(value, "item"):
@@ -302,12 +315,16 @@ class _Runtime:
             try:
                 value = self.call(message)
                 self.channel.send({"type": "log", "level": "DEBUG", "message": "%s took %.3f s in Python" % (message["cmd"], time.perf_counter() - started)})
+                _drain(message["id"])
                 self.channel.send({"type": "result", "id": message["id"], "value": value})
             except Cancelled as err:
+                _drain(message["id"])
                 self.channel.send({"type": "error", "id": message["id"], "kind": "cancelled", "message": str(err) or "cancelled"})
             except NonRetriableError as err:
+                _drain(message["id"])
                 self.channel.send({"type": "error", "id": message["id"], "kind": "nonretryable", "message": str(err)})
             except Exception as err:  # noqa: BLE001 - every plugin failure is reported, then retried by the engine
+                _drain(message["id"])
                 self.channel.send(
                     {
                         "type": "error",

@@ -1,6 +1,6 @@
 /**
  * Export benchmark: the export-coco plugin on a generated ground-truth version, run through
- * the real export workflow (RunsClient.start -> result, an in-process worker from runWorker,
+ * the real export workflow (RunsClient.start -> result, an in-process worker from startWorker,
  * a private ephemeral Temporal dev server), against a plain single-process script that writes
  * the same COCO `instances.json` from the same database (bench/export-coco-baseline.ts, run
  * in a child process so that its peak memory is its own).
@@ -27,7 +27,7 @@ import { getStorage } from '../platform/repositories/storages.js';
 import { openStorage } from '../storage/index.js';
 import { LocalStorage } from '../storage/local.js';
 import { startDevServer, type DevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import { runStateQuery } from '../workflows/run-action.js';
 import type { RunState } from '../workflows/run-state.js';
 import type { BaselineResult } from './export-coco-baseline.js';
@@ -163,18 +163,8 @@ try {
   const settings: Settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'bench' }, {});
 
   progress('starting the synapse worker (job queue; bundles the workflow code)');
-  const stopWorker = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const workerDone = runWorker({ settings, methods: ['job'], signal: stopWorker.signal, onReady: ready, log: (line) => progress(`[worker] ${line}`) });
-  await Promise.race([isReady, workerDone]);
-  cleanups.push([
-    'synapse worker',
-    async () => {
-      stopWorker.abort();
-      await workerDone;
-    },
-  ]);
+  const worker = await startWorker({ settings, methods: ['job'], log: (line) => progress(`[worker] ${line}`) });
+  cleanups.push(['synapse worker', () => worker.stop()]);
   const runs = await RunsClient.connect(settings);
   cleanups.push(['runs client', () => runs.close()]);
 

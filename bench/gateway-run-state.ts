@@ -29,7 +29,7 @@ import { loadSettings } from '../client/settings.js';
 import { listenGateway } from '../gateway/server.js';
 import { TokenStore } from '../gateway/token-store.js';
 import { startDevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import type { RunState } from '../workflows/run-state.js';
 
 interface Side {
@@ -86,11 +86,7 @@ async function main(): Promise<void> {
   log(`data dir ${dataDir}; starting a private Temporal dev server...`);
   const server = await startDevServer({ dataDir, port: 0, headless: true, ephemeral: true, log });
   const settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'bench-gw' });
-  const stopWorker = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const workerDone = runWorker({ settings, methods: ['task'], signal: stopWorker.signal, onReady: ready, log: () => {} });
-  await Promise.race([isReady, workerDone]);
+  const worker = await startWorker({ settings, methods: ['task'], log: () => {} });
 
   const runs = await RunsClient.connect(settings);
   const tokens = await TokenStore.open({ dataDir: settings.dataDir });
@@ -175,8 +171,7 @@ async function main(): Promise<void> {
     await uncached.close();
     await tokens.close();
     await runs.close();
-    stopWorker.abort();
-    await workerDone.catch(() => {});
+    await worker.stop().catch(() => {});
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -23,7 +23,7 @@ import { RunsClient } from '../client/runs.js';
 import { loadSettings, type Settings } from '../client/settings.js';
 import { connectClient, connectNative } from '../client/temporal.js';
 import { startDevServer, type DevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import type { RunState } from '../workflows/run-state.js';
 import { bareActivities } from './bare-activities.js';
 import type { bareWorkflow } from './bare-workflow.js';
@@ -288,27 +288,15 @@ async function main(): Promise<void> {
     // An empty env: the user's TEMPORAL_* variables (TLS, API key) must not reach our own server.
     const settings: Settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'bench' }, {});
 
-    // Our worker first: runWorker installs the process-wide Temporal Runtime (its logger), which
+    // Our worker first: startWorker (runWorker) installs the process-wide Temporal Runtime (its logger), which
     // must happen before any other Worker is created, or the SDK installs a default one.
     progress('starting the synapse worker (bundles the workflow code)');
-    const stopWorker = new AbortController();
-    let ready!: () => void;
-    const isReady = new Promise<void>((r) => (ready = r));
-    const workerDone = runWorker({
+    const worker = await startWorker({
       settings,
       methods: ['task'], // the no-op action is a task; idle job/restapi pollers would only add noise
-      signal: stopWorker.signal,
-      onReady: ready,
       log: (line) => progress(`[worker] ${line}`),
     });
-    await Promise.race([isReady, workerDone]);
-    cleanups.push([
-      'synapse worker',
-      async () => {
-        stopWorker.abort();
-        await workerDone;
-      },
-    ]);
+    cleanups.push(['synapse worker', () => worker.stop()]);
 
     progress('starting the baseline worker');
     const bareConnection: NativeConnection = await connectNative(settings);

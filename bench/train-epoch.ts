@@ -27,7 +27,7 @@ import { loadSettings } from '../client/settings.js';
 import { openDatabase } from '../platform/db.js';
 import { generateSampleData } from '../platform/generate.js';
 import { startDevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import type { RunState } from '../workflows/run-state.js';
 import type { TrainResult } from '../workflows/train.js';
 import { procPeakRssMiB } from './memory.js';
@@ -94,11 +94,7 @@ try {
   await platform.close();
   const server = await startDevServer({ dataDir, port: 0, headless: true, ephemeral: true });
   const settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'bench' }, {});
-  const stop = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const worker = runWorker({ settings, methods: ['job'], signal: stop.signal, onReady: ready });
-  await Promise.race([isReady, worker]);
+  const worker = await startWorker({ settings, methods: ['job'] });
   const runs = await RunsClient.connect(settings);
   const datasetIndex = async (): Promise<string> => {
     const { readdirSync, existsSync } = await import('node:fs');
@@ -184,8 +180,7 @@ try {
     if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
   } finally {
     await runs.close();
-    stop.abort();
-    await worker;
+    await worker.stop();
     await server.stop();
   }
 } finally {

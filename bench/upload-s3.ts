@@ -29,7 +29,7 @@ import { createStorage } from '../platform/repositories/storages.js';
 import { openStorage, type S3Storage, type StorageConfig } from '../storage/index.js';
 import { startS3Server } from '../test/servers/s3.js';
 import { startDevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import type { RunState } from '../workflows/run-state.js';
 import { procPeakRssMiB } from './memory.js';
 
@@ -176,15 +176,8 @@ try {
   await createStorage(platform.db, { name: 'subject', config: config('subject') });
   await createDataCollection(platform.db, { name: 'bench', files: [{ name: 'file', required: true }] });
   await platform.close();
-  const stopWorker = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const workerDone = runWorker({ settings, methods: ['job'], signal: stopWorker.signal, onReady: ready, log: (line) => progress(`[worker] ${line}`) });
-  await Promise.race([isReady, workerDone]);
-  cleanups.push(async () => {
-    stopWorker.abort();
-    await workerDone;
-  });
+  const worker = await startWorker({ settings, methods: ['job'], log: (line) => progress(`[worker] ${line}`) });
+  cleanups.push(() => worker.stop());
   const runs = await RunsClient.connect(settings);
   cleanups.push(() => runs.close());
 

@@ -8,7 +8,7 @@ import { readDevServerInfo, runUiUrl, type Settings } from '../client/settings.j
 import { InvalidInputError } from '../sdk/errors.js';
 import { METHODS, type Method } from '../sdk/categories.js';
 import { isServing, startDevServer, stopDetachedDevServer, type DevServer } from '../workers/dev-server.js';
-import { runWorker } from '../workers/worker.js';
+import { runWorker, startWorker } from '../workers/worker.js';
 import { followToEnd } from './follow.js';
 import { parseGatewayPort, startGatewayFor } from './gateway-commands.js';
 import type { GatewayServer } from '../gateway/server.js';
@@ -161,12 +161,7 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
   } finally {
     await platform.close();
   }
-  const worker = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const workerDone = runWorker({ settings, log: () => {}, onReady: ready, signal: worker.signal });
-  workerDone.catch(() => ready());
-  await Promise.race([isReady, workerDone]);
+  const worker = await startWorker({ settings, log: () => {} });
   const runs = await RunsClient.connect(settings);
   try {
     const steps: { title: string; plugin: string; action: string; params: unknown }[] = [
@@ -204,8 +199,7 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
     return 0;
   } finally {
     await runs.close();
-    worker.abort();
-    await workerDone.catch(() => {});
+    await worker.stop().catch(() => {});
   }
 }
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { RunsClient } from '../client/runs.js';
 import { loadSettings, type Settings } from '../client/settings.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker as startInProcessWorker, type RunningWorker } from '../workers/worker.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SYNAPSE_BIN = path.join(ROOT, 'bin', 'synapse.mjs');
@@ -32,18 +32,8 @@ export function envFor(settings: Settings): NodeJS.ProcessEnv {
 }
 
 /** A worker inside the test process; `stop()` shuts it down gracefully. */
-export async function startWorker(settings: Settings): Promise<{ stop(): Promise<void> }> {
-  const abort = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  const done = runWorker({ settings, signal: abort.signal, onReady: ready });
-  await Promise.race([isReady, done]);
-  return {
-    stop: async () => {
-      abort.abort();
-      await done;
-    },
-  };
+export function startWorker(settings: Settings): Promise<RunningWorker> {
+  return startInProcessWorker({ settings });
 }
 
 /** A worker as a real `synapse worker` process, so a test can SIGKILL it. */

@@ -14,7 +14,7 @@ import { RunsClient } from '../client/runs.js';
 import { loadSettings } from '../client/settings.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { findTemporalCli } from '../workers/temporal-cli.js';
-import { runWorker } from '../workers/worker.js';
+import { startWorker } from '../workers/worker.js';
 import { openDatabase } from '../platform/db.js';
 import { generateSampleData } from '../platform/generate.js';
 
@@ -22,11 +22,7 @@ const OUT = path.join(import.meta.dirname, 'fixtures', 'histories');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-record-'));
 const server = await startDevServer({ dataDir, port: 0, headless: true, ephemeral: true });
 const settings = loadSettings({ dataDir, temporalAddress: server.address, taskQueuePrefix: 'record' });
-const abort = new AbortController();
-let ready!: () => void;
-const isReady = new Promise<void>((r) => (ready = r));
-const worker = runWorker({ settings, signal: abort.signal, onReady: ready });
-await isReady;
+const worker = await startWorker({ settings });
 const runs = await RunsClient.connect(settings);
 
 const cli = await findTemporalCli();
@@ -131,8 +127,7 @@ try {
   }
 } finally {
   await runs.close();
-  abort.abort();
-  await worker;
+  await worker.stop();
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -33,6 +33,33 @@ export interface WorkerOptions {
   signal?: AbortSignal;
 }
 
+/** A worker running in this process (see `startWorker`). */
+export interface RunningWorker {
+  /** Settles when the worker has stopped; rejects when it failed. */
+  done: Promise<void>;
+  /** Stops it gracefully (running steps get the grace period) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a worker in this process and resolves once every task queue is polled (rejects when it
+ * fails before that): the demo, the benches and the tests start their workers this way.
+ */
+export async function startWorker(options: Omit<WorkerOptions, 'signal' | 'onReady'>): Promise<RunningWorker> {
+  const abort = new AbortController();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const done = runWorker({ ...options, signal: abort.signal, onReady: ready });
+  await Promise.race([isReady, done]);
+  return {
+    done,
+    stop: async () => {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
 let runtimeInstalled = false;
 
 export async function runWorker(options: WorkerOptions): Promise<void> {

@@ -292,7 +292,13 @@ export class RunsClient {
    * train run's plugin, action and params, starting after its last checkpoint.
    */
   async resume(runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<StartedRun & { resumedFrom: { runId: string; epoch: number } }> {
-    const status = TEMPORAL_STATUS[(await this.describe(runId)).status.name] ?? 'running';
+    let status = TEMPORAL_STATUS[(await this.describe(runId)).status.name] ?? 'running';
+    if (status === 'running' && TERMINAL_STATUSES.includes((await this.state(runId)).status)) {
+      // Just cancelled or failed: the run says so (its query) a moment before its workflow
+      // closes, while it records its status on the way out. Wait for the close, not refuse.
+      await Promise.race([this.temporal.workflow.getHandle(runId).result().catch(() => {}), sleep(10_000, undefined, { ref: false })]);
+      status = TEMPORAL_STATUS[(await this.describe(runId)).status.name] ?? 'running';
+    }
     if (status === 'running' || status === 'completed') {
       throw new InvalidInputError('cannot resume', [{ path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` }]);
     }

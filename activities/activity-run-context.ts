@@ -11,8 +11,8 @@
 import type { Context } from '@temporalio/activity';
 import type { Checkpoint, RunEventData, RunEventInput, RunStore } from '../platform/run-store.js';
 import type { LogLevel, RunContext } from '../sdk/run-context.js';
-import type { CategoryProgress, MetricValues, ProgressCategoryDef, ProgressSnapshot } from '../workflows/run-state.js';
-import { reportProgressSignal } from '../workflows/run-action.js';
+import type { CategoryProgress, MetricValues, ProgressCategoryDef, ProgressSnapshot } from '../contracts/run-state.js';
+import { reportProgressSignal } from '../contracts/run-messages.js';
 
 /** Heartbeat details: what a retried attempt reads to resume. */
 export interface HeartbeatDetails {

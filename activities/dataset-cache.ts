@@ -14,7 +14,7 @@ import path from 'node:path';
 import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents, type GroundTruthEventWithDataUnit } from '../platform/repositories/ground-truth.js';
 import { getProject } from '../platform/repositories/projects.js';
 import type { Db } from '../platform/repositories/common.js';
-import { NonRetriableError } from '../sdk/errors.js';
+import { NonRetriableError } from '../contracts/errors.js';
 import type { TrainDataset, TrainDatasetItem } from '../sdk/trainer.js';
 import type { StorageProvider } from '../storage/storage.js';
 

@@ -15,7 +15,7 @@ import { getProject, listAssignments, listTasks, type AssignmentStatus, type Tas
 import { getStorage } from '../platform/repositories/storages.js';
 import type { RunStore } from '../platform/run-store.js';
 import type { AnnotationClass } from '../sdk/annotations.js';
-import { NonRetriableError } from '../sdk/errors.js';
+import { NonRetriableError } from '../contracts/errors.js';
 import {
   isExporterClass,
   parseExportParams,
@@ -26,9 +26,9 @@ import {
   type ExportOutput,
   type ExportParams,
 } from '../sdk/exporter.js';
-import { loadRunAction, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { loadRunAction, type ResolvedAction } from '../engine/plugin-loader.js';
 import type { StorageProvider } from '../storage/index.js';
-import type { RunActionInput } from '../workflows/run-action.js';
+import type { RunActionInput } from '../contracts/run-input.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { platformAccess } from './platform-access.js';
 import { rethrowAsFailure } from './failures.js';

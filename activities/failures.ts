@@ -1,6 +1,6 @@
 /** How our own errors leave an activity: permanent ones stop retries, the rest back off. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../contracts/errors.js';
 
 /** Our own permanent errors become non-retryable failures named after their class. */
 export function rethrowAsFailure(err: unknown): never {

@@ -4,7 +4,7 @@
  * reader over node:zlib, so `tar xzf` opens what the engine wrote and no package is needed.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { NonRetriableError } from '../sdk/errors.js';
+import { NonRetriableError } from '../contracts/errors.js';
 
 const BLOCK = 512;
 

@@ -18,9 +18,9 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { PluginConfig } from '../sdk/config.js';
-import { NonRetriableError, SynapseError } from '../sdk/errors.js';
+import { NonRetriableError, SynapseError } from '../contracts/errors.js';
 import type { LogLevel } from '../sdk/run-context.js';
-import type { MetricValues } from '../workflows/run-state.js';
+import type { MetricValues } from '../contracts/run-state.js';
 
 const execFileAsync = promisify(execFile);
 

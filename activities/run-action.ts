@@ -5,9 +5,9 @@
  */
 import { Context } from '@temporalio/activity';
 import type { RunStore } from '../platform/run-store.js';
-import { loadRunAction, parseParams } from '../sdk/plugin-loader.js';
-import type { RunActionInput } from '../workflows/run-action.js';
-import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from '../workflows/run-state.js';
+import { loadRunAction, parseParams } from '../engine/plugin-loader.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from '../contracts/run-state.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { rethrowAsFailure } from './failures.js';
 

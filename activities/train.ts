@@ -23,8 +23,8 @@ import { createModel, getModel, listModels, type Model } from '../platform/repos
 import { getProject, listTasks, upsertAssignments } from '../platform/repositories/projects.js';
 import { getStorage } from '../platform/repositories/storages.js';
 import type { RunStore } from '../platform/run-store.js';
-import { NonRetriableError, ParamsError, SynapseError } from '../sdk/errors.js';
-import { loadRunAction, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { NonRetriableError, ParamsError, SynapseError } from '../contracts/errors.js';
+import { loadRunAction, type ResolvedAction } from '../engine/plugin-loader.js';
 import type { RunContext } from '../sdk/run-context.js';
 import {
   isPythonTrainerClass,
@@ -39,10 +39,11 @@ import {
   type TrainDatasetItem,
   type TrainParams,
 } from '../sdk/trainer.js';
-import { zodProblems } from '../sdk/config.js';
-import type { RunActionInput } from '../workflows/run-action.js';
-import type { MetricValues } from '../workflows/run-state.js';
-import type { TrainResumePoint } from '../workflows/train.js';
+import { zodProblems } from '../contracts/problems.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { MetricValues } from '../contracts/run-state.js';
+import type { ModelRef, RegisteredModel, TrainCheckpointState, TrainPrepareOutput, TrainResumePoint } from '../contracts/train.js';
+import { assertNameFree } from '../platform/model-names.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { ensureDatasetCache, type CachedDataset } from './dataset-cache.js';
 import { platformAccess } from './platform-access.js';
@@ -56,21 +57,7 @@ export interface TrainActivityInput extends Pick<RunActionInput, 'plugin' | 'act
   heartbeatTimeoutSeconds: number;
 }
 
-export interface TrainPrepareOutput {
-  epochs: number;
-  classes: string[];
-  items: number;
-  splits: Record<string, number>;
-  fingerprint: string;
-  /** Bytes downloaded now (0 when the cache was complete). */
-  downloadedBytes: number;
-}
 
-/** Where an epoch's model lives: a storage id and a key. */
-export interface ModelRef {
-  storage: number;
-  key: string;
-}
 
 export interface TrainEpochInput extends TrainActivityInput {
   epoch: number;
@@ -90,13 +77,6 @@ export interface TrainEpochOutput {
   seconds: number;
 }
 
-/** The run's checkpoint in the run store: the last finished epoch and, mid-epoch, the partial one. */
-export interface TrainCheckpointState {
-  kind: 'train';
-  epoch: number;
-  model: ModelRef | null;
-  partial?: { epoch: number; step: number; model: ModelRef };
-}
 
 export interface TrainRegisterInput extends TrainActivityInput {
   model: ModelRef;
@@ -105,12 +85,6 @@ export interface TrainRegisterInput extends TrainActivityInput {
   classes: string[];
 }
 
-export interface RegisteredModel {
-  id: number;
-  name: string;
-  file: ModelRef;
-  metrics: Record<string, number>;
-}
 
 export interface TrainDeps {
   store: RunStore;
@@ -678,19 +652,6 @@ export function formatMetrics(metrics: MetricValues): string {
     .join(', ');
 }
 
-/** A model name is unique among models and the train runs that are still going. */
-export async function assertNameFree(db: Db, store: RunStore, name: string, runId: string): Promise<void> {
-  const taken = (await listModels(db)).find((m) => m.name === name && m.runId !== runId);
-  const problem = (message: string) => new ParamsError('invalid train params', [{ path: 'name', message }]);
-  if (taken) throw problem(`a model named "${name}" exists already (model ${taken.id})`);
-  for (const status of ['running', 'pending'] as const) {
-    for (const run of await store.listRuns({ category: 'neural_net', action: 'train', status, limit: 10_000 })) {
-      if (run.id === runId) continue;
-      const other = (run.params as { name?: unknown } | null)?.name;
-      if (other === name) throw problem(`run ${run.id} is training a model named "${name}"`);
-    }
-  }
-}
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {

@@ -28,8 +28,8 @@ import { openStorage } from '../storage/index.js';
 import { LocalStorage } from '../storage/local.js';
 import { startDevServer, type DevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
-import { runStateQuery } from '../workflows/run-action.js';
-import type { RunState } from '../workflows/run-state.js';
+import { runStateQuery } from '../contracts/run-messages.js';
+import type { RunState } from '../contracts/run-state.js';
 import type { BaselineResult } from './export-coco-baseline.js';
 import { procPeakRssMiB } from './memory.js';
 

@@ -30,7 +30,7 @@ import { listenGateway } from '../gateway/server.js';
 import { TokenStore } from '../gateway/token-store.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 
 interface Side {
   requestsPerSec: number;

@@ -24,7 +24,7 @@ import { loadSettings, type Settings } from '../client/settings.js';
 import { connectClient, connectNative } from '../client/temporal.js';
 import { startDevServer, type DevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 import { bareActivities } from './bare-activities.js';
 import type { bareWorkflow } from './bare-workflow.js';
 import { procPeakRssMiB } from './memory.js';

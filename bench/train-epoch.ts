@@ -28,8 +28,8 @@ import { openDatabase } from '../platform/db.js';
 import { generateSampleData } from '../platform/generate.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
-import type { RunState } from '../workflows/run-state.js';
-import type { TrainResult } from '../workflows/train.js';
+import type { RunState } from '../contracts/run-state.js';
+import type { TrainResult } from '../contracts/train.js';
 import { procPeakRssMiB } from './memory.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

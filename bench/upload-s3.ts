@@ -30,7 +30,7 @@ import { openStorage, type S3Storage, type StorageConfig } from '../storage/inde
 import { startS3Server } from '../test/servers/s3.js';
 import { startDevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 import { procPeakRssMiB } from './memory.js';
 
 const { values } = parseArgs({

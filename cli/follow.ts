@@ -1,6 +1,6 @@
 /** Following a run to its end in the terminal; returns the exit code its final status means. */
 import type { RunsClient } from '../client/runs.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 import { JsonLinesRunView, TerminalRunView, type RunView } from './render.js';
 
 export async function followToEnd(

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import type { Settings } from '../client/settings.js';
 import { openGateway, type GatewayServer } from '../gateway/server.js';
 import { parseScopes, TokenStore } from '../gateway/token-store.js';
-import { InvalidInputError } from '../sdk/errors.js';
-import { useReleases } from '../sdk/plugin-releases.js';
+import { InvalidInputError } from '../contracts/errors.js';
+import { useReleases } from '../engine/plugin-releases.js';
 import { printJson, settingsFrom } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadSettings, type Settings } from '../client/settings.js';
-import { InvalidInputError } from '../sdk/errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 
 export function settingsFrom(cmd: Command): Settings {
   const opts = cmd.optsWithGlobals<{ dataDir?: string }>();

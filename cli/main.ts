@@ -4,7 +4,7 @@
  * only with SYNAPSE_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
-import { SynapseError } from '../sdk/errors.js';
+import { SynapseError } from '../contracts/errors.js';
 import { gatewayCommands } from './gateway-commands.js';
 import { platformCommands } from './platform-commands.js';
 import { pluginCommands } from './plugin-commands.js';

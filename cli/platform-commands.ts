@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { openDatabase, type PlatformDb } from '../platform/db.js';
 import { generateSampleData, MAX_COUNT } from '../platform/generate.js';
 import { createStorage, ensureDefaultStorage, getStorage, listStorages, platformStats, type Storage } from '../platform/repositories/index.js';
-import { InvalidInputError } from '../sdk/errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 import { openStorage } from '../storage/index.js';
 import { parseParamsArg, printJson, settingsFrom } from './io.js';
 

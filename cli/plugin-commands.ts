@@ -1,11 +1,11 @@
 /** `synapse plugin ...`: run an action (durably, or in-process with --debug), list, check and publish plugins, list releases. */
 import type { Command } from 'commander';
 import { RunsClient } from '../client/runs.js';
-import { DebugRunContext } from '../sdk/debug-run-context.js';
+import { DebugRunContext } from '../engine/debug-run-context.js';
 import { openDatabase } from '../platform/db.js';
 import { listPluginReleases } from '../platform/repositories/index.js';
-import { findPlugin, listPlugins, loadAction, parseParams } from '../sdk/plugin-loader.js';
-import { checkPluginDir, publishPlugin, useReleases } from '../sdk/plugin-releases.js';
+import { findPlugin, listPlugins, loadAction, parseParams } from '../engine/plugin-loader.js';
+import { checkPluginDir, publishPlugin, useReleases } from '../engine/plugin-releases.js';
 import { followToEnd } from './follow.js';
 import { createPluginScaffold } from './plugin-scaffold.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CATEGORIES, CATEGORY_ACTIONS, RUNTIMES, type Category, type Runtime } from '../sdk/categories.js';
 import * as categoryActions from '../sdk/category-actions.js';
 import { parsePluginConfig } from '../sdk/config.js';
-import { InvalidInputError, type Problem } from '../sdk/errors.js';
+import { InvalidInputError, type Problem } from '../contracts/errors.js';
 
 export interface ScaffoldOptions {
   dir: string;

@@ -10,7 +10,7 @@ import {
   type MetricValues,
   type ProgressCategoryDef,
   type RunState,
-} from '../workflows/run-state.js';
+} from '../contracts/run-state.js';
 
 const BAR_WIDTH = 28;
 

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { RunsClient } from '../client/runs.js';
 import { runUiUrl } from '../client/settings.js';
-import { InvalidInputError } from '../sdk/errors.js';
-import type { RunStatus } from '../workflows/run-state.js';
+import { InvalidInputError } from '../contracts/errors.js';
+import type { RunStatus } from '../contracts/run-state.js';
 import { followToEnd } from './follow.js';
 import { printJson, settingsFrom, useTerminal } from './io.js';
 import { formatLogTime } from './render.js';

@@ -5,7 +5,7 @@ import { openDatabase } from '../platform/db.js';
 import { generateSampleData } from '../platform/generate.js';
 import { RunsClient } from '../client/runs.js';
 import { readDevServerInfo, runUiUrl, type Settings } from '../client/settings.js';
-import { InvalidInputError } from '../sdk/errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 import { METHODS, type Method } from '../sdk/categories.js';
 import { isServing, startDevServer, stopDetachedDevServer, type DevServer } from '../workers/dev-server.js';
 import { runWorker, startWorker } from '../workers/worker.js';

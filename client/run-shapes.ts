@@ -4,14 +4,11 @@
  * architectures (BaseExporter, ...) runs as that category's workflow; every other action runs
  * as the one-activity `runActionWorkflow`. The first shape that matches wins.
  */
-import type { Workflow } from '@temporalio/workflow';
 import { isExporterClass, parseExportParams } from '../sdk/exporter.js';
-import { parseParams, type ResolvedAction } from '../sdk/plugin-loader.js';
+import { parseParams, type ResolvedAction } from '../engine/plugin-loader.js';
 import { isUploaderClass, parseUploadParams } from '../sdk/uploader.js';
-import { exportWorkflow } from '../workflows/export.js';
+import { WORKFLOW_TYPES, type WorkflowType } from '../contracts/run-input.js';
 import { TRAIN_SHAPES } from './train-shapes.js';
-import { runActionWorkflow } from '../workflows/run-action.js';
-import { uploadWorkflow } from '../workflows/upload.js';
 
 export interface RunShape {
   /** A name for messages and docs, e.g. `export`. */
@@ -20,8 +17,8 @@ export interface RunShape {
   matches(action: ResolvedAction): boolean;
   /** Checks the raw params once, at the edge; throws InvalidInputError naming every field. */
   parseParams(action: ResolvedAction, raw: unknown): unknown;
-  /** The workflow that runs it; its first argument is a RunActionInput. */
-  workflow: Workflow;
+  /** The workflow type that runs it; its first argument is a RunActionInput. */
+  workflow: WorkflowType;
 }
 
 const exportShape: RunShape = {
@@ -30,7 +27,7 @@ const exportShape: RunShape = {
   // The export params of the seed; the plugin's own schema checks extra_params.
   parseParams: (action, raw) =>
     parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], raw, `invalid params for ${action.plugin.config.code} ${action.name}`),
-  workflow: exportWorkflow,
+  workflow: WORKFLOW_TYPES.export,
 };
 
 const uploadShape: RunShape = {
@@ -39,14 +36,14 @@ const uploadShape: RunShape = {
   // The seed's upload params; relative paths are taken from the caller's directory.
   parseParams: (action, raw) =>
     parseUploadParams(action.cls as unknown as Parameters<typeof parseUploadParams>[0], raw, `invalid params for ${action.plugin.config.code} ${action.name}`, process.cwd()),
-  workflow: uploadWorkflow,
+  workflow: WORKFLOW_TYPES.upload,
 };
 
 const simpleShape: RunShape = {
   name: 'action',
   matches: () => true,
   parseParams,
-  workflow: runActionWorkflow,
+  workflow: WORKFLOW_TYPES.action,
 };
 
 /** Category shapes, most specific first; `simpleShape` is the fallback. */

@@ -15,9 +15,10 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
-import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
-import { findPlugin, loadAction } from '../sdk/plugin-loader.js';
-import { runStateQuery, type RunActionInput } from '../workflows/run-action.js';
+import { InvalidInputError, NotFoundError, SynapseError } from '../contracts/errors.js';
+import { findPlugin, loadAction } from '../engine/plugin-loader.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import { runStateQuery } from '../contracts/run-messages.js';
 import {
   overallPercent,
   TERMINAL_STATUSES,
@@ -26,11 +27,11 @@ import {
   type ProgressCategoryDef,
   type RunState,
   type RunStatus,
-} from '../workflows/run-state.js';
+} from '../contracts/run-state.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import { runShapeFor } from './run-shapes.js';
 import { trainInputExtras, trainPreflight, trainResumePoint } from './train-shapes.js';
-import type { TrainResumePoint } from '../workflows/train.js';
+import type { TrainResumePoint } from '../contracts/train.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
 import { runUiUrl, taskQueueFor, type Settings } from './settings.js';
 import { connectClient, unreachable } from './temporal.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { UnavailableError } from '../sdk/errors.js';
+import { UnavailableError } from '../contracts/errors.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import type { Settings, TemporalSettings } from './settings.js';
 

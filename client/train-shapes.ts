@@ -4,19 +4,19 @@
  * train workflow when it is `train`, as the model-test workflow when it is `test`, and as the
  * inference workflow when it is `inference`.
  */
-import { assertNameFree, type TrainCheckpointState } from '../activities/train.js';
+import { WORKFLOW_TYPES } from '../contracts/run-input.js';
+import type { TrainCheckpointState, TrainResumePoint } from '../contracts/train.js';
+import { assertNameFree } from '../platform/model-names.js';
 import { openDatabase } from '../platform/db.js';
 import { getGroundTruthVersion } from '../platform/repositories/ground-truth.js';
 import { getModel } from '../platform/repositories/models.js';
 import { getStorage } from '../platform/repositories/storages.js';
 import type { RunRecord, RunStore } from '../platform/run-store.js';
-import { zodProblems } from '../sdk/config.js';
-import { InvalidInputError, NotFoundError, ParamsError, type Problem } from '../sdk/errors.js';
-import type { ResolvedAction } from '../sdk/plugin-loader.js';
+import { zodProblems } from '../contracts/problems.js';
+import { InvalidInputError, NotFoundError, ParamsError, type Problem } from '../contracts/errors.js';
+import type { ResolvedAction } from '../engine/plugin-loader.js';
 import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type BaseTrainer, type TrainParams } from '../sdk/trainer.js';
-import { modelInferenceWorkflow, modelTestWorkflow } from '../workflows/model-actions.js';
-import type { EpochMetrics, MetricValues } from '../workflows/run-state.js';
-import { trainWorkflow, type TrainResumePoint } from '../workflows/train.js';
+import type { EpochMetrics, MetricValues } from '../contracts/run-state.js';
 import type { RunShape } from './run-shapes.js';
 import { taskQueueFor, type Settings } from './settings.js';
 
@@ -30,7 +30,7 @@ export const trainShape: RunShape = {
   matches: (action) => isTrainer(action, 'train'),
   // The seed's train params; the trainer's own schema checks `hyperparameters`.
   parseParams: (action, raw) => parseTrainParams(action.cls as unknown as typeof BaseTrainer, raw, subject(action)),
-  workflow: trainWorkflow,
+  workflow: WORKFLOW_TYPES.train,
 };
 
 function strict<S extends typeof ModelTestParams | typeof ModelInferenceParams>(schema: S) {
@@ -45,14 +45,14 @@ export const modelTestShape: RunShape = {
   name: 'test',
   matches: (action) => isTrainer(action, 'test'),
   parseParams: strict(ModelTestParams),
-  workflow: modelTestWorkflow,
+  workflow: WORKFLOW_TYPES.test,
 };
 
 export const modelInferenceShape: RunShape = {
   name: 'inference',
   matches: (action) => isTrainer(action, 'inference'),
   parseParams: strict(ModelInferenceParams),
-  workflow: modelInferenceWorkflow,
+  workflow: WORKFLOW_TYPES.inference,
 };
 
 export const TRAIN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape];

@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { InvalidInputError, SynapseError, type Problem } from '../sdk/errors.js';
+import { InvalidInputError, SynapseError, type Problem } from '../contracts/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

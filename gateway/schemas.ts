@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../client/ids.js';
 import { CATEGORIES, METHODS } from '../sdk/categories.js';
-import type { RunStatus } from '../workflows/run-state.js';
+import type { RunStatus } from '../contracts/run-state.js';
 import { ProblemSchema } from './problem.js';
 
 /** Every named schema of the API; /openapi.json lists them under components.schemas. */

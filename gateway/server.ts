@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RunsClient } from '../client/runs.js';
 import type { Settings } from '../client/settings.js';
-import { UnavailableError } from '../sdk/errors.js';
+import { UnavailableError } from '../contracts/errors.js';
 import { createGateway, type Gateway, type GatewayOptions } from './app.js';
 import { TokenStore } from './token-store.js';
 

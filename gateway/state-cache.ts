@@ -6,7 +6,7 @@
  * workflow reset show up eventually.
  */
 import { isTerminal, type RunsClient } from '../client/runs.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 
 export interface StateCacheOptions {
   /** How long an ended run's state is served from memory. */

@@ -9,7 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { openDatabase, type OpenDatabaseOptions, type PlatformDb } from '../platform/db.js';
 import type { ApiTokenTable } from '../platform/schema.js';
-import { InvalidInputError, NotFoundError } from '../sdk/errors.js';
+import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
 
 /** What a token may do. `runs:read` covers reading runs, events and plugins. */
 export const SCOPES = ['runs:read', 'runs:write'] as const;

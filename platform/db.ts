@@ -9,7 +9,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteAdapter, SqliteDialect, Sqlite
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { UnavailableError } from '../sdk/errors.js';
+import { UnavailableError } from '../contracts/errors.js';
 import { migrationProvider } from './migrations/index.js';
 import type { DialectName } from './migrations/columns.js';
 import type { Database as Schema } from './schema.js';

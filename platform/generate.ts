@@ -12,7 +12,7 @@
  * run can simply be started again.
  */
 import type { AnnotationDocument } from '../sdk/annotations.js';
-import { InvalidInputError } from '../sdk/errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 import { openStorage } from '../storage/index.js';
 import type { StorageProvider } from '../storage/storage.js';
 import type { PlatformDb } from './db.js';

@@ -4,7 +4,7 @@
  * without polling Temporal for every tick. One implementation over SQLite and Postgres
  * (kysely-run-store.ts); every method is async because Postgres is.
  */
-import type { MetricValues, RunStatus } from '../workflows/run-state.js';
+import type { MetricValues, RunStatus } from '../contracts/run-state.js';
 
 export interface RunRecord {
   id: string;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Category, Method } from './categories.js';
-import type { ProgressCategoryDef } from '../workflows/run-state.js';
+import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import type { RunContext } from './run-context.js';
 
 export interface MetricsCategoryDef {

@@ -23,8 +23,8 @@
  * `cuboid` (pcd, metres) and, for video, any image shape with a `frame` number.
  */
 import { z } from 'zod';
-import { zodProblems } from './config.js';
-import { InvalidInputError, type Problem } from './errors.js';
+import { zodProblems } from '../contracts/problems.js';
+import { InvalidInputError, type Problem } from '../contracts/errors.js';
 
 export const ANNOTATION_FORMAT_VERSION = 1;
 

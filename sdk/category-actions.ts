@@ -5,7 +5,7 @@
  */
 import { Action } from './action.js';
 import type { Category, Method } from './categories.js';
-import type { ProgressCategoryDef } from '../workflows/run-state.js';
+import type { ProgressCategoryDef } from '../contracts/run-state.js';
 
 // ----- neural_net -------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { CATEGORIES, METHODS, RUNTIMES } from './categories.js';
-import { ConfigError, type Problem } from './errors.js';
+import { ConfigError } from '../contracts/errors.js';
+import { zodProblems } from '../contracts/problems.js';
 
 /** Semantic version 2.0.0, as published on semver.org. */
 const SEMVER =
@@ -81,39 +82,16 @@ export function parsePluginConfig(text: string, file = 'config.yaml'): PluginCon
   }
   const parsed = PluginConfigSchema.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
-  throw new ConfigError(`${file} does not match the plugin config schema`, zodProblems(parsed.error, doc, at));
+  throw new ConfigError(`${file} does not match the plugin config schema`, zodProblems(parsed.error, yamlLocator(doc, at)));
 }
 
 export async function readPluginConfig(file: string): Promise<PluginConfig> {
   return parsePluginConfig(await readFile(file, 'utf8'), file);
 }
 
-/** Turns zod issues into problems; with a YAML document, each points at its line. */
-export function zodProblems(
-  error: z.ZodError,
-  doc?: Document,
-  at?: (offset: number | undefined) => string,
-): Problem[] {
-  const problems: Problem[] = [];
-  for (const issue of error.issues) {
-    const base = issue.path.map(String);
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        const path = [...base, key];
-        problems.push({ path: path.join('.'), message: `unknown key "${key}"`, ...locate(doc, at, path, true) });
-      }
-      continue;
-    }
-    if (issue.code === 'invalid_key') {
-      // zod's own message is only "Invalid key in record"; the reason is in the nested issues.
-      const why = issue.issues.map((i) => i.message).join('; ');
-      const message = `invalid key "${base[base.length - 1] ?? ''}"${why ? `: ${why}` : ''}`;
-      problems.push({ path: base.join('.'), message, ...locate(doc, at, base, true) });
-      continue;
-    }
-    problems.push({ path: base.join('.'), message: issue.message, ...locate(doc, at, base, false) });
-  }
-  return problems;
+/** A locator for zodProblems: the `file:line:column` of a key path in a YAML document. */
+function yamlLocator(doc: Document, at: (offset: number | undefined) => string) {
+  return (path: string[], keyNode: boolean): string | undefined => locate(doc, at, path, keyNode).location;
 }
 
 function locate(

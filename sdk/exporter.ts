@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { PathSegmentName, RecordRef } from './params.js';
 import type { AnnotationClass } from './annotations.js';
 import { ExportAction } from './category-actions.js';
-import { zodProblems } from './config.js';
-import { NonRetriableError, ParamsError } from './errors.js';
+import { zodProblems } from '../contracts/problems.js';
+import { NonRetriableError, ParamsError } from '../contracts/errors.js';
 import type { RunContext } from './run-context.js';
 
 export const EXPORT_TARGETS = ['assignment', 'ground_truth', 'task'] as const;

@@ -25,10 +25,10 @@ export {
   SynapseError,
   UnavailableError,
   type Problem,
-} from './errors.js';
+} from '../contracts/errors.js';
 export * from './annotations.js';
 export type { LogLevel, RunContext } from './run-context.js';
-export type { MetricValues, ProgressCategoryDef } from '../workflows/run-state.js';
+export type { MetricValues, ProgressCategoryDef } from '../contracts/run-state.js';
 export * from './exporter.js';
 export * from './trainer.js';
 export * from './uploader.js';

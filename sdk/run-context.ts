@@ -3,7 +3,7 @@
  * heartbeats to Temporal and appends run events to the run store; in `--debug` mode it
  * prints to the terminal. Plugin code never sees Temporal.
  */
-import type { MetricValues } from '../workflows/run-state.js';
+import type { MetricValues } from '../contracts/run-state.js';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 export const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARNING', 'ERROR'];

@@ -11,10 +11,10 @@
 import { z } from 'zod';
 import type { AnnotationDocument } from './annotations.js';
 import { TrainAction } from './category-actions.js';
-import { zodProblems } from './config.js';
-import { NonRetriableError, ParamsError } from './errors.js';
+import { zodProblems } from '../contracts/problems.js';
+import { NonRetriableError, ParamsError } from '../contracts/errors.js';
 import type { RunContext } from './run-context.js';
-import type { MetricValues } from '../workflows/run-state.js';
+import type { MetricValues } from '../contracts/run-state.js';
 
 /** A platform id: a positive whole number (digits in a string are accepted). */
 const Id = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().positive());

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { PathSegmentName, RecordRef } from './params.js';
 import { UploadAction } from './category-actions.js';
-import { zodProblems } from './config.js';
-import { NonRetriableError, ParamsError, type Problem } from './errors.js';
+import { zodProblems } from '../contracts/problems.js';
+import { NonRetriableError, ParamsError, type Problem } from '../contracts/errors.js';
 import type { RunContext } from './run-context.js';
-import { groupIntoUnits, type DiscoveredFile, type UploadUnit } from './upload-discovery.js';
+import { groupIntoUnits, type DiscoveredFile, type UploadUnit } from './upload-units.js';
 
-export type { DiscoveredFile, UploadUnit } from './upload-discovery.js';
+export type { DiscoveredFile, UploadUnit } from './upload-units.js';
 
 const Ref = RecordRef;
 /** A file specification name, as the platform stores them. */

@@ -4,7 +4,7 @@
  * environment or the record's secrets file (a relative path is taken from the data dir).
  */
 import path from 'node:path';
-import { InvalidInputError } from '../sdk/errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 import { LocalStorage } from './local.js';
 import { S3Storage, resolveS3Credentials } from './s3.js';
 import { keyProblems } from './safe-key.js';

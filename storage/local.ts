@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { InvalidInputError, NotFoundError, SynapseError } from '../sdk/errors.js';
+import { InvalidInputError, NotFoundError, SynapseError } from '../contracts/errors.js';
 import { assertSafeKey, assertSafePrefix, describeKey, safeJoin } from './safe-key.js';
 import type { PutOptions, StorageProvider, StoredObject } from './storage.js';
 

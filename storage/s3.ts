@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { z } from 'zod';
-import { InvalidInputError, NotFoundError, SynapseError, UnavailableError } from '../sdk/errors.js';
+import { InvalidInputError, NotFoundError, SynapseError, UnavailableError } from '../contracts/errors.js';
 import { assertSafeKey, assertSafePrefix, describeKey } from './safe-key.js';
 import type { PutOptions, StorageConfig, StorageProvider, StoredObject } from './storage.js';
 

@@ -5,7 +5,7 @@
  * provider. Every rule that a key breaks is reported, with the key, as InvalidInputError.
  */
 import path from 'node:path';
-import { InvalidInputError, type Problem } from '../sdk/errors.js';
+import { InvalidInputError, type Problem } from '../contracts/errors.js';
 
 /** Longest key in UTF-8 bytes (the S3 limit). */
 export const MAX_KEY_BYTES = 1024;

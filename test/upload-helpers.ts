@@ -9,7 +9,7 @@ import { taskQueueFor, type Settings } from '../client/settings.js';
 import { openDatabase } from '../platform/db.js';
 import { createDataCollection, getDataCollection, listDataUnits, type DataUnit } from '../platform/repositories/collections.js';
 import { ensureDefaultStorage } from '../platform/repositories/storages.js';
-import type { RunState } from '../workflows/run-state.js';
+import type { RunState } from '../contracts/run-state.js';
 import { uploadWorkflow, type UploadWorkflowInput } from '../workflows/upload.js';
 import { ROOT } from './helpers.js';
 

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { UnavailableError } from '../sdk/errors.js';
+import { UnavailableError } from '../contracts/errors.js';
 import { DEFAULT_UI_PORT, devServerInfoFile, readDevServerInfo, type DevServerInfo } from '../client/settings.js';
 import { SEARCH_ATTRIBUTES } from '../client/search-attributes.js';
 import { findTemporalCli } from './temporal-cli.js';

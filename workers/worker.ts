@@ -14,9 +14,11 @@ import { connectClient, connectNative, ensureSearchAttributes } from '../client/
 import { taskQueueFor, type Settings } from '../client/settings.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import type { Method } from '../sdk/categories.js';
-import { useReleases } from '../sdk/plugin-releases.js';
+import { useReleases } from '../engine/plugin-releases.js';
 
 const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
+/** Workflow code imports these rooms too: the bundle's hash covers them. */
+const BUNDLED_DIRS = [WORKFLOWS_DIR, fileURLToPath(new URL('../contracts/', import.meta.url))];
 
 export interface WorkerOptions {
   settings: Settings;
@@ -114,8 +116,10 @@ export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: str
   const hash = createHash('sha256');
   const sdkPkg = fileURLToPath(import.meta.resolve('@temporalio/workflow/package.json'));
   hash.update(readFileSync(sdkPkg));
-  for (const file of readdirSync(WORKFLOWS_DIR).filter((f) => f.endsWith('.ts')).sort()) {
-    hash.update(file).update(readFileSync(path.join(WORKFLOWS_DIR, file)));
+  for (const dir of BUNDLED_DIRS) {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+      hash.update(path.join(path.basename(dir), file)).update(readFileSync(path.join(dir, file)));
+    }
   }
   const dir = path.join(dataDir, 'cache');
   const file = path.join(dir, `workflow-bundle-${hash.digest('hex').slice(0, 16)}.js`);

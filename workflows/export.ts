@@ -9,8 +9,8 @@
 import { ActivityCancellationType, ContinueAsNew, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import type { RunActionInput } from './run-action.js';
-import type { RunState } from './run-state.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { RunState } from '../contracts/run-state.js';
 import { trackRun } from './run-tracker.js';
 
 export const EXPORT_PROGRESS_CATEGORY = 'dataset_conversion';

@@ -7,8 +7,8 @@
 import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import type { RunActionInput } from './run-action.js';
-import type { RunState } from './run-state.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { RunState } from '../contracts/run-state.js';
 import { trackRun } from './run-tracker.js';
 
 /** Batches run before the inference workflow continues as new. */

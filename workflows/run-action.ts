@@ -7,29 +7,9 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import type { ProgressCategoryDef, RunState } from './run-state.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { RunState } from '../contracts/run-state.js';
 import { trackRun } from './run-tracker.js';
-
-export { reportProgressSignal, runStateQuery, type ProgressReport } from './run-tracker.js';
-
-export interface RunActionInput {
-  plugin: {
-    code: string;
-    version: string;
-    /** Folder the client loaded the plugin from; the worker uses it when it is the same plugin. */
-    dir?: string;
-  };
-  action: string;
-  category: string;
-  method: string;
-  /** Raw params; the activity validates them against the action's schema. */
-  params: unknown;
-  progressCategories: Record<string, ProgressCategoryDef>;
-  /** Seconds without a heartbeat after which the step is retried on another worker. */
-  heartbeatTimeoutSeconds: number;
-  /** Upper bound of one attempt of the step. */
-  startToCloseSeconds: number;
-}
 
 export async function runActionWorkflow(input: RunActionInput): Promise<RunState> {
   const run = trackRun(input);

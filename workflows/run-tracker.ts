@@ -6,8 +6,6 @@
  */
 import {
   CancellationScope,
-  defineQuery,
-  defineSignal,
   isCancellation,
   proxyLocalActivities,
   setCurrentDetails,
@@ -21,15 +19,8 @@ import {
   type ProgressCategoryDef,
   type ProgressSnapshot,
   type RunState,
-} from './run-state.js';
-
-/** Sent by a running activity, throttled; later snapshots replace earlier values. */
-export interface ProgressReport extends ProgressSnapshot {
-  attempt: number;
-}
-
-export const runStateQuery = defineQuery<RunState>('runState');
-export const reportProgressSignal = defineSignal<[ProgressReport]>('reportProgress');
+} from '../contracts/run-state.js';
+import { reportProgressSignal, runStateQuery } from '../contracts/run-messages.js';
 
 const { recordRunStatus, recordRunProgress } = proxyLocalActivities<typeof activities>({
   startToCloseTimeout: '30s',

@@ -12,10 +12,10 @@
  */
 import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { ModelRef, RegisteredModel, TrainPrepareOutput } from '../activities/train.js';
+import type { ModelRef, TrainPrepareOutput, TrainResult, TrainResumePoint } from '../contracts/train.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import type { RunActionInput } from './run-action.js';
-import type { EpochMetrics, MetricValues, RunState } from './run-state.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import type { EpochMetrics, MetricValues, RunState } from '../contracts/run-state.js';
 import { trackRun } from './run-tracker.js';
 
 /** Epochs run before the workflow continues as new. */
@@ -23,13 +23,6 @@ export const EPOCHS_PER_RUN = 50;
 /** Epoch metrics kept in the run state and carried over; the oldest go first. */
 export const MAX_EPOCH_HISTORY = 1000;
 
-/** Where a resumed run starts: the last finished epoch of an earlier run and its checkpoint. */
-export interface TrainResumePoint {
-  runId: string;
-  epoch: number;
-  model: ModelRef | null;
-  history: EpochMetrics[];
-}
 
 /** What a continued train run carries over. */
 export interface TrainCarry {
@@ -52,12 +45,6 @@ export interface TrainWorkflowInput extends RunActionInput {
   budget?: { epochsPerRun?: number };
 }
 
-export interface TrainResult {
-  model: RegisteredModel;
-  epochs: number;
-  metrics: MetricValues;
-  resumedFrom?: { runId: string; epoch: number };
-}
 
 export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState> {
   const info = workflowInfo();

@@ -1,8 +1,8 @@
 /** /v1/plugins: the plugins this gateway can start, and each action's params as JSON Schema. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { InvalidInputError } from '../../sdk/errors.js';
-import { findPlugin, listPlugins, loadAction } from '../../sdk/plugin-loader.js';
+import { InvalidInputError } from '../../contracts/errors.js';
+import { findPlugin, listPlugins, loadAction } from '../../engine/plugin-loader.js';
 import { requireScope } from '../auth.js';
 import { zodIssues } from '../problem.js';
 import { PluginRef } from '../schemas.js';

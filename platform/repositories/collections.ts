@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { InvalidInputError, NotFoundError, type Problem } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError, type Problem } from '../../contracts/errors.js';
 import { keyProblems } from '../../storage/safe-key.js';
 import type { Selectable } from 'kysely';
 import type { DataCollectionTable as CollectionT, DataUnitTable as DataUnitT, FileSpecificationTable as SpecT } from '../schema.js';

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import { zodProblems } from '../../sdk/config.js';
-import { InvalidInputError, NotFoundError } from '../../sdk/errors.js';
+import { zodProblems } from '../../contracts/problems.js';
+import { InvalidInputError, NotFoundError } from '../../contracts/errors.js';
 import type { Database } from '../schema.js';
 
 /** A database or a transaction on it: every repository function accepts either. */

@@ -5,7 +5,7 @@
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import type { AnnotationDocument } from '../../sdk/annotations.js';
-import { InvalidInputError, NotFoundError, type Problem } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError, type Problem } from '../../contracts/errors.js';
 import type { GroundTruthDatasetTable, GroundTruthEventTable, GroundTruthVersionTable } from '../schema.js';
 import type { DataUnit } from './collections.js';
 import { asId, batchSize, chunks, inTransaction, notFound, now, parseInput, parseJson, type Db } from './common.js';

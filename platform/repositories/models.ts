@@ -1,7 +1,7 @@
 /** Models (what a train action produced) and plugin releases (published plugin versions). */
 import type { Selectable } from 'kysely';
 import { z } from 'zod';
-import { InvalidInputError, NotFoundError } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError } from '../../contracts/errors.js';
 import { keyProblems } from '../../storage/safe-key.js';
 import type { ModelTable, PluginReleaseTable } from '../schema.js';
 import { inTransaction, now, parseInput, parseJson, type Db } from './common.js';

@@ -16,8 +16,8 @@ import {
   type AnnotationDocumentInput,
   type DataType,
 } from '../../sdk/annotations.js';
-import { zodProblems } from '../../sdk/config.js';
-import { InvalidInputError, NotFoundError, type Problem } from '../../sdk/errors.js';
+import { zodProblems } from '../../contracts/problems.js';
+import { InvalidInputError, NotFoundError, type Problem } from '../../contracts/errors.js';
 import type { AssignmentTable, ProjectTable, TaskTable } from '../schema.js';
 import { getDataCollection, type DataUnit } from './collections.js';
 import { asId, batchSize, canonicalJson, chunks, inTransaction, notFound, now, parseInput, parseJson, type Db } from './common.js';

@@ -1,6 +1,6 @@
 /** Storages: where files live. A record names its provider and options (never secrets). */
 import { z } from 'zod';
-import { InvalidInputError, NotFoundError } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError } from '../../contracts/errors.js';
 import { StorageConfigSchema, type StorageConfig } from '../../storage/storage.js';
 import type { Selectable } from 'kysely';
 import type { StorageTable } from '../schema.js';

@@ -1,7 +1,7 @@
 /** Cancelling from the CLI reaches the action's ctx.signal within the heartbeat interval; the run ends cancelled. */
 import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('cancelling');

@@ -14,7 +14,7 @@ import { openDatabase } from '../../platform/db.js';
 import { CLASSES, generateSampleData, IMAGE_SIZE, type GenerateResult } from '../../platform/generate.js';
 import { listGroundTruthEvents } from '../../platform/repositories/ground-truth.js';
 import type { AnnotationDocument } from '../../sdk/annotations.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { connectRuns, startWorker, testSettings } from '../helpers.js';
 import { VocExporter } from '../../plugins/export-voc/plugin/export.js';
 import { YoloExporter } from '../../plugins/export-yolo/plugin/export.js';

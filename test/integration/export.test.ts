@@ -13,10 +13,10 @@ import type { RunsClient } from '../../client/runs.js';
 import type { Settings } from '../../client/settings.js';
 import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
-import { InvalidInputError } from '../../sdk/errors.js';
+import { InvalidInputError } from '../../contracts/errors.js';
 import { taskQueueFor } from '../../client/settings.js';
 import { exportWorkflow } from '../../workflows/export.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { connectRuns, ROOT, spawnWorker, startWorker, testSettings, waitFor } from '../helpers.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'plugins', 'export-test');

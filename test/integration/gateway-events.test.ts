@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { testSettings, useWorkerAndRuns } from '../helpers.js';
 
 const settings = testSettings('gw-events');

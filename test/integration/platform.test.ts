@@ -12,7 +12,7 @@ import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, sampleItem } from '../../platform/generate.js';
 import { KyselyRunStore } from '../../platform/kysely-run-store.js';
 import * as repo from '../../platform/repositories/index.js';
-import { InvalidInputError, NotFoundError } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError } from '../../contracts/errors.js';
 import { runCli, testSettings } from '../helpers.js';
 import { createDatabase } from '../servers/postgres.js';
 

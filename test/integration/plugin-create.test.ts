@@ -14,7 +14,7 @@ import { openDatabase } from '../../platform/db.js';
 import { generateSampleData } from '../../platform/generate.js';
 import { CATEGORIES } from '../../sdk/categories.js';
 import { parsePluginConfig } from '../../sdk/config.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { ROOT, runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 const settings = testSettings('plugin-create');

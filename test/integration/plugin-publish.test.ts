@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { openDatabase } from '../../platform/db.js';
 import { createPluginRelease, createStorage, getPluginRelease } from '../../platform/repositories/index.js';
-import { packTarGz, sha256, type ArchiveEntry } from '../../sdk/plugin-archive.js';
-import { releaseKey } from '../../sdk/plugin-releases.js';
+import { packTarGz, sha256, type ArchiveEntry } from '../../engine/plugin-archive.js';
+import { releaseKey } from '../../engine/plugin-releases.js';
 import { openStorage, type S3Storage, type StorageConfig } from '../../storage/index.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { connectRuns, ROOT, runCli, spawnWorker, testSettings } from '../helpers.js';
 import { createDatabase } from '../servers/postgres.js';
 

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from '../../client/search-attributes.js';
-import { runStateQuery } from '../../workflows/run-action.js';
-import type { RunState } from '../../workflows/run-state.js';
+import { runStateQuery } from '../../contracts/run-messages.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('running');

@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { InvalidInputError, NotFoundError, SynapseError, UnavailableError } from '../../sdk/errors.js';
+import { InvalidInputError, NotFoundError, SynapseError, UnavailableError } from '../../contracts/errors.js';
 import { LocalStorage, S3Storage, TEMP_PREFIX, openStorage, type StorageConfig, type StorageProvider } from '../../storage/index.js';
 import { freePort } from '../../workers/dev-server.js';
 

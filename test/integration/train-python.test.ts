@@ -11,8 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
-import type { RunState } from '../../workflows/run-state.js';
-import type { TrainResult } from '../../workflows/train.js';
+import type { RunState } from '../../contracts/run-state.js';
+import type { TrainResult } from '../../contracts/train.js';
 import { ROOT, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('train-python');

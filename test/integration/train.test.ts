@@ -13,9 +13,10 @@ import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { getModel } from '../../platform/repositories/models.js';
 import { listAssignments } from '../../platform/repositories/projects.js';
-import { InvalidInputError } from '../../sdk/errors.js';
-import type { RunState } from '../../workflows/run-state.js';
-import { trainWorkflow, type TrainResult } from '../../workflows/train.js';
+import { InvalidInputError } from '../../contracts/errors.js';
+import type { RunState } from '../../contracts/run-state.js';
+import { trainWorkflow } from '../../workflows/train.js';
+import type { TrainResult } from '../../contracts/train.js';
 import { runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const settings = testSettings('train');

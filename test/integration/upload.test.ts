@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
-import { InvalidInputError } from '../../sdk/errors.js';
+import { InvalidInputError } from '../../contracts/errors.js';
 import type { UploadSummary } from '../../activities/upload.js';
 import { runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
 import { dataUnits, finish, python, setupCollection, sha256, startUpload, tempDir, UPLOAD_FIXTURE, writeTree, writeXlsx } from '../upload-helpers.js';

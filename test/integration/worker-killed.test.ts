@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
-import type { RunState } from '../../workflows/run-state.js';
+import type { RunState } from '../../contracts/run-state.js';
 import { connectRuns, spawnWorker, testSettings, waitFor } from '../helpers.js';
 
 const settings = testSettings('worker-killed');

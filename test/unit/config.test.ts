@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parsePluginConfig } from '../../sdk/config.js';
-import { ConfigError, type Problem } from '../../sdk/errors.js';
+import { ConfigError, type Problem } from '../../contracts/errors.js';
 
 const FILE = 'plugins/my-plugin/config.yaml';
 

@@ -1,7 +1,7 @@
 /** The unique export path (`name`, `name(1)`, `name(2)`, ...) and the export params' filter rules. */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ParamsError } from '../../sdk/errors.js';
+import { ParamsError } from '../../contracts/errors.js';
 import { fileStem, parseExportParams, uniqueExportPath } from '../../sdk/exporter.js';
 
 const takenIn = (taken: string[]) => async (p: string) => taken.includes(p);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../sdk/errors.js';
+import { InvalidInputError } from '../../contracts/errors.js';
 import {
   ArchiveError,
   DEFAULT_ARCHIVE_LIMITS,
@@ -19,7 +19,7 @@ import {
   readTarGz,
   sha256,
   type ArchiveLimits,
-} from '../../sdk/plugin-archive.js';
+} from '../../engine/plugin-archive.js';
 
 const tmpDirs: string[] = [];
 function tmpDir(): string {

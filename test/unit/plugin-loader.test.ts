@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Action } from '../../sdk/action.js';
-import { ConfigError, NotFoundError, ParamsError, type SynapseError } from '../../sdk/errors.js';
-import { BUILTIN_PLUGINS_DIR, findPlugin, listPlugins, loadAction, parseParams, pluginSearchDirs } from '../../sdk/plugin-loader.js';
+import { ConfigError, NotFoundError, ParamsError, type SynapseError } from '../../contracts/errors.js';
+import { BUILTIN_PLUGINS_DIR, findPlugin, listPlugins, loadAction, parseParams, pluginSearchDirs } from '../../engine/plugin-loader.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'plugins');

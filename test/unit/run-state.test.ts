@@ -11,7 +11,7 @@ import {
   type CategoryProgress,
   type ProgressCategoryDef,
   type RunState,
-} from '../../workflows/run-state.js';
+} from '../../contracts/run-state.js';
 
 const p = (current: number, total: number): CategoryProgress => ({ current, total });
 

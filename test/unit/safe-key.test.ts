@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../sdk/errors.js';
+import { InvalidInputError } from '../../contracts/errors.js';
 import { assertSafeKey, assertSafePrefix, keyProblems, safeJoin } from '../../storage/safe-key.js';
 
 function rejection(fn: () => unknown): InvalidInputError {

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { packTarGz, unpackTarGz } from '../../activities/model-archive.js';
 import { requirementLines } from '../../activities/python-runtime.js';
 import { checkpointKey, epochSeed } from '../../activities/train.js';
-import { ParamsError } from '../../sdk/errors.js';
-import { findPlugin, loadAction } from '../../sdk/plugin-loader.js';
+import { ParamsError } from '../../contracts/errors.js';
+import { findPlugin, loadAction } from '../../engine/plugin-loader.js';
 import { BaseHyperparameters, isPythonTrainerClass, isTrainerClass, parseTrainParams } from '../../sdk/trainer.js';
 import { ROOT } from '../helpers.js';
 

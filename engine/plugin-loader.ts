@@ -8,12 +8,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isActionClass, type ActionClass } from './action.js';
-import type { Method } from './categories.js';
-import { readPluginConfig, zodProblems, type ActionConfig, type PluginConfig } from './config.js';
-import { ConfigError, NotFoundError, ParamsError } from './errors.js';
-import { PythonTrainer } from './trainer.js';
-import type { ProgressCategoryDef } from '../workflows/run-state.js';
+import { isActionClass, type ActionClass } from '../sdk/action.js';
+import type { Method } from '../sdk/categories.js';
+import { readPluginConfig, type ActionConfig, type PluginConfig } from '../sdk/config.js';
+import { zodProblems } from '../contracts/problems.js';
+import { ConfigError, NotFoundError, ParamsError } from '../contracts/errors.js';
+import { PythonTrainer } from '../sdk/trainer.js';
+import type { ProgressCategoryDef } from '../contracts/run-state.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
@@ -66,7 +67,7 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   }
   const match = version ? found.find((p) => p.config.version === version) : found[0];
   if (match) return match;
-  // A published release (sdk/plugin-releases.ts), when this process enabled them.
+  // A published release (engine/plugin-releases.ts), when this process enabled them.
   const released = version && releaseFallback ? await releaseFallback(code, version) : undefined;
   if (released) return released;
   if (found.length > 0) {
@@ -75,7 +76,7 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
 }
 
-/** Finds `code@version` among published releases when no search folder has it; set by `useReleases` (sdk/plugin-releases.ts). */
+/** Finds `code@version` among published releases when no search folder has it; set by `useReleases` (engine/plugin-releases.ts). */
 let releaseFallback: ((code: string, version: string) => Promise<Plugin | undefined>) | undefined;
 export function setReleaseFallback(fallback: typeof releaseFallback): void {
   releaseFallback = fallback;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzipSync } from 'node:zlib';
 import { keyProblems } from '../storage/safe-key.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../contracts/errors.js';
 
 const gunzip = promisify(gunzipCb);
 

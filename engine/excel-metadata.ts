@@ -19,8 +19,8 @@ import path from 'node:path';
 import { createInflateRaw } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import type { z } from 'zod';
-import type { ExcelConfigSchema } from './config.js';
-import { InvalidInputError } from './errors.js';
+import type { ExcelConfigSchema } from '../sdk/config.js';
+import { InvalidInputError } from '../contracts/errors.js';
 
 export type ExcelLimits = z.output<typeof ExcelConfigSchema>;
 

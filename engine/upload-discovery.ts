@@ -14,38 +14,16 @@
  */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidInputError, type Problem } from './errors.js';
+import { InvalidInputError, type Problem } from '../contracts/errors.js';
+import { stemOf, type DiscoveredFile, type UploadUnit } from '../sdk/upload-units.js';
+
+export { groupIntoUnits, stemOf, type DiscoveredFile, type UploadUnit } from '../sdk/upload-units.js';
 
 /** Folders and files that NAS boxes and desktops leave behind; never uploaded. */
 export const SYSTEM_NAMES = new Set(['@eaDir', '#recycle', '#snapshot', '.DS_Store', 'Thumbs.db', 'desktop.ini', '$RECYCLE.BIN', 'System Volume Information']);
 
 export function isSystemName(name: string): boolean {
   return name.startsWith('.') || SYSTEM_NAMES.has(name);
-}
-
-export interface DiscoveredFile {
-  /** The file specification it belongs to. */
-  spec: string;
-  /** Absolute path, symlinks resolved. */
-  path: string;
-  /** Path relative to its specification's folder, with "/" separators. */
-  relativePath: string;
-  /** File name with extension. */
-  name: string;
-  size: number;
-  mtimeMs: number;
-}
-
-export interface UploadUnit {
-  /** Relative parent folder and stem: `a/b/x`. */
-  key: string;
-  stem: string;
-  /** One file per specification name. */
-  files: Record<string, DiscoveredFile>;
-  /** Metadata: the Excel row's strings, filled by the engine before the plugin's process hooks (which may add any JSON). */
-  meta: Record<string, unknown>;
-  /** Relative paths of older duplicates this unit's files replaced. */
-  replaced?: string[];
 }
 
 /** One folder to search: a specification's files. */
@@ -76,12 +54,6 @@ export interface Discovery {
   skipped: SkippedFile[];
   /** System and hidden entries passed over. */
   systemSkipped: number;
-}
-
-/** `name` without its last extension (`x.tar.gz` -> `x.tar`; `.env` stays `.env`). */
-export function stemOf(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(0, dot) : name;
 }
 
 export function isInside(root: string, candidate: string): boolean {
@@ -186,32 +158,6 @@ export async function discoverFiles(roots: readonly AssetRoot[], options: Discov
     await walk(realRoot, '');
   }
   return { files, skipped, systemSkipped };
-}
-
-/** Groups files into units by relative parent + stem; of duplicates (same unit, same spec) the newest wins. */
-export function groupIntoUnits(files: readonly DiscoveredFile[]): { units: UploadUnit[] } {
-  const units = new Map<string, UploadUnit>();
-  for (const file of files) {
-    const parent = path.posix.dirname(file.relativePath);
-    const stem = stemOf(file.name);
-    const key = parent === '.' ? stem : `${parent}/${stem}`;
-    let unit = units.get(key);
-    if (!unit) {
-      unit = { key, stem, files: {}, meta: {} };
-      units.set(key, unit);
-    }
-    const current = unit.files[file.spec];
-    if (!current) {
-      unit.files[file.spec] = file;
-      continue;
-    }
-    // Newest wins; on equal times the name that sorts last, so the choice is stable.
-    const newer = file.mtimeMs > current.mtimeMs || (file.mtimeMs === current.mtimeMs && file.relativePath > current.relativePath);
-    const [keep, drop] = newer ? [file, current] : [current, file];
-    unit.files[file.spec] = keep;
-    (unit.replaced ??= []).push(`${drop.spec}/${drop.relativePath}`);
-  }
-  return { units: [...units.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
 }
 
 /** The folders to search, from the params, each checked to stay inside its root. */

@@ -2,8 +2,8 @@
  * The RunContext of `synapse plugin run --debug`: the action runs in this process, without
  * Temporal, and everything it reports is printed. Checkpoints stay in memory.
  */
-import type { MetricValues } from '../workflows/run-state.js';
-import type { LogLevel, RunContext } from './run-context.js';
+import type { MetricValues } from '../contracts/run-state.js';
+import type { LogLevel, RunContext } from '../sdk/run-context.js';
 
 export interface DebugSink {
   log(level: LogLevel, message: string): void;

@@ -6,7 +6,7 @@
  * Resolution order for `code@version` stays the loader's: the search folders first; only
  * when none holds it does the release fallback (enabled per process by `useReleases`) look
  * up the release, download its archive, verify the sha256 against the release row, validate
- * every entry (sdk/plugin-archive.ts), and extract it into `<data dir>/plugins/<code>/<version>/`
+ * every entry (engine/plugin-archive.ts), and extract it into `<data dir>/plugins/<code>/<version>/`
  * through a temp folder renamed into place, so a half-extracted release is never used.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,8 +16,8 @@ import path from 'node:path';
 import { openDatabase } from '../platform/db.js';
 import { createPluginRelease, ensureDefaultStorage, getPluginRelease, getStorage, type PluginRelease, type Storage } from '../platform/repositories/index.js';
 import { openStorage } from '../storage/index.js';
-import { parsePluginConfig, PluginConfigSchema, readPluginConfig } from './config.js';
-import { InvalidInputError, NonRetriableError, NotFoundError } from './errors.js';
+import { parsePluginConfig, PluginConfigSchema, readPluginConfig } from '../sdk/config.js';
+import { InvalidInputError, NonRetriableError, NotFoundError } from '../contracts/errors.js';
 import { DEFAULT_ARCHIVE_LIMITS, packPluginDir, readTarGz, RELEASE_MARKER, sha256, writeEntries, type ArchiveLimits } from './plugin-archive.js';
 import { findPlugin, loadAction, setReleaseFallback, type Plugin } from './plugin-loader.js';
 

@@ -6,19 +6,21 @@
  * continue as new, carrying the cursor and counts. The `runState` query and the
  * `reportProgress` signal are those of run-action.ts, so `synapse run status/watch` work.
  */
-import { ActivityCancellationType, ContinueAsNew, continueAsNew, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
-import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
+import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
+import { budgetSpent, continueWithCarry, runShape } from './run-shape.js';
 import { trackRun } from './run-tracker.js';
+import { stepOptions, type Activities } from './steps.js';
+import { inWindow } from './window.js';
 
 export const EXPORT_PROGRESS_CATEGORY = 'dataset_conversion';
 export const EXPORT_METRICS_CATEGORY = 'data_file';
 /** Pages in flight at once. */
 export const PAGES_IN_FLIGHT = 4;
 /** Pages planned per plan activity. */
-const PAGES_PER_PLAN = 16;
+export const PAGES_PER_PLAN = 16;
 /** Pages run before the workflow continues as new (bounds history). */
 export const PAGES_PER_RUN = 200;
 
@@ -43,41 +45,20 @@ export interface ExportWorkflowInput extends RunActionInput {
 }
 
 export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunState> {
-  const info = workflowInfo();
-  const startedAt = input.carry?.startedAt ?? info.startTime.toISOString();
-  const run = trackRun(input, {
-    startedAt,
-    ...(input.carry ? { attempt: input.carry.attempt } : {}),
-    // Progress and file metrics are the workflow's own; only other categories are merged.
-    own: { progress: [EXPORT_PROGRESS_CATEGORY], metrics: [EXPORT_METRICS_CATEGORY] },
-  });
-  const { state, publish } = run;
-
-  const { exportPrepare, exportPlan, exportFinalize } = proxyActivities<typeof activities>({
+  // Progress and file metrics are the workflow's own; only other categories are merged.
+  const run = trackRun(input, { carry: input.carry, own: { progress: [EXPORT_PROGRESS_CATEGORY], metrics: [EXPORT_METRICS_CATEGORY] } });
+  const { state } = run;
+  const { exportPrepare, exportPlan, exportFinalize } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
     heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 60)}s`,
     retry: DEFAULT_RETRY_POLICY,
   });
-  const { exportPage } = proxyActivities<typeof activities>({
-    startToCloseTimeout: `${input.startToCloseSeconds}s`,
-    heartbeatTimeout: `${input.heartbeatTimeoutSeconds}s`,
-    retry: DEFAULT_RETRY_POLICY,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  const { exportPage } = proxyActivities<Activities>(stepOptions(input));
 
-  const base = { runId: info.workflowId, plugin: input.plugin, action: input.action, params: input.params };
-  const carry: ExportCarry = input.carry ?? {
-    exportPath: '',
-    total: 0,
-    pageSize: 1,
-    afterId: 0,
-    done: 0,
-    success: 0,
-    failed: 0,
-    skipped: 0,
-    attempt: 1,
-    startedAt,
-  };
+  const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params };
+  const carry: ExportCarry = input.carry ?? { exportPath: '', total: 0, pageSize: 1, afterId: 0, done: 0, success: 0, failed: 0, skipped: 0, attempt: 1, startedAt: state.startedAt };
+  const pagesPerPlan = Math.max(1, input.budget?.pagesPerPlan ?? PAGES_PER_PLAN);
+  const pagesPerRun = input.budget?.pagesPerRun ?? PAGES_PER_RUN;
   const showCounts = (): void => {
     state.progress[EXPORT_PROGRESS_CATEGORY] = { current: Math.min(carry.done, carry.total), total: carry.total };
     state.metrics[EXPORT_METRICS_CATEGORY] = {
@@ -86,68 +67,49 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
       stand_by: Math.max(0, carry.total - carry.done),
       ...(carry.skipped ? { skipped: carry.skipped } : {}),
     };
-    publish();
+    run.publish();
+  };
+  /** Shows the counts, and records them as run events too (logs, watch, the gateway's stream). */
+  const recordCounts = async (): Promise<void> => {
+    showCounts();
+    // New in this version of the workflow: runs started before it replay without these events.
+    if (patched('export-progress-events')) await run.record();
+  };
+  /** One page; its slot in the window is held until its counts are recorded. */
+  const convertPage = async (afterId: number): Promise<void> => {
+    const page = await exportPage.executeWithOptions({ summary: `page after id ${afterId}` }, [
+      { ...base, exportPath: carry.exportPath, afterId, pageSize: carry.pageSize },
+    ]);
+    carry.done += page.count;
+    carry.success += page.success;
+    carry.failed += page.failed;
+    carry.skipped += page.skipped;
+    await recordCounts();
   };
 
-  let result: unknown;
-  try {
+  return runShape(run, async () => {
     if (!input.carry) {
-      state.step = 'count items';
-      publish();
-      const prepared = await exportPrepare(base);
-      carry.exportPath = prepared.exportPath;
-      carry.total = prepared.total;
-      carry.pageSize = prepared.pageSize;
+      const prepared = await run.step('count items', () => exportPrepare(base));
+      Object.assign(carry, { exportPath: prepared.exportPath, total: prepared.total, pageSize: prepared.pageSize } satisfies Partial<ExportCarry>);
     }
     showCounts();
     let pagesThisRun = 0;
     let more = carry.total > 0;
     while (more) {
-      state.step = `convert items after id ${carry.afterId}`;
-      publish();
-      const plan = await exportPlan({ ...base, afterId: carry.afterId, pageSize: carry.pageSize, pages: Math.max(1, input.budget?.pagesPerPlan ?? PAGES_PER_PLAN) });
-      // Bounded parallelism: at most PAGES_IN_FLIGHT pages run at once.
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < plan.cursors.length) {
-          const afterId = plan.cursors[next++] as number;
-          const page = await exportPage.executeWithOptions({ summary: `page after id ${afterId}` }, [
-            { ...base, exportPath: carry.exportPath, afterId, pageSize: carry.pageSize },
-          ]);
-          carry.done += page.count;
-          carry.success += page.success;
-          carry.failed += page.failed;
-          carry.skipped += page.skipped;
-          showCounts();
-          // Item counts as run events too (logs, watch, the gateway's stream); new in this
-          // version of the workflow, so runs started before it replay without them.
-          if (patched('export-progress-events')) await run.record();
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PAGES_IN_FLIGHT, plan.cursors.length) }, lane));
-      pagesThisRun += plan.cursors.length;
-      carry.afterId = plan.nextAfterId;
-      more = plan.more;
-      if (more && (pagesThisRun >= (input.budget?.pagesPerRun ?? PAGES_PER_RUN) || workflowInfo().continueAsNewSuggested)) {
-        carry.attempt = state.attempt;
-        await continueAsNew<typeof exportWorkflow>({ ...input, carry });
-      }
+      await run.step(`convert items after id ${carry.afterId}`, async () => {
+        const plan = await exportPlan({ ...base, afterId: carry.afterId, pageSize: carry.pageSize, pages: pagesPerPlan });
+        await inWindow(plan.cursors, PAGES_IN_FLIGHT, convertPage);
+        pagesThisRun += plan.cursors.length;
+        carry.afterId = plan.nextAfterId;
+        more = plan.more;
+      });
+      if (more && budgetSpent(pagesThisRun, pagesPerRun)) await continueWithCarry(run, input, carry);
     }
-    state.step = 'finalize';
-    publish();
-    const summary = await exportFinalize({ ...base, exportPath: carry.exportPath });
+    const summary = await run.step('finalize', () => exportFinalize({ ...base, exportPath: carry.exportPath }));
     // The parts are the truth: a page that ran twice counts once there.
-    carry.done = summary.success + summary.failed + summary.skipped;
-    carry.success = summary.success;
-    carry.failed = summary.failed;
-    carry.skipped = summary.skipped;
-    carry.total = Math.max(carry.total, carry.done);
-    showCounts();
-    if (patched('export-progress-events')) await run.record();
-    result = summary;
-  } catch (err) {
-    if (err instanceof ContinueAsNew) throw err;
-    return run.fail(err);
-  }
-  return run.complete(result);
+    const done = summary.success + summary.failed + summary.skipped;
+    Object.assign(carry, { done, success: summary.success, failed: summary.failed, skipped: summary.skipped, total: Math.max(carry.total, done) } satisfies Partial<ExportCarry>);
+    await recordCounts();
+    return summary;
+  });
 }

@@ -4,41 +4,30 @@
  * `load` and evaluated on a dataset version (one step), or run over its items in batches (one
  * step per batch, each idempotent), predictions written as annotations.
  */
-import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
-import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
+import { proxyActivities } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
+import { continueWithCarry, runShape } from './run-shape.js';
 import { trackRun } from './run-tracker.js';
+import { stepOptions, type Activities } from './steps.js';
 
 /** Batches run before the inference workflow continues as new. */
 const BATCHES_PER_RUN = 200;
-
-function steps(input: RunActionInput) {
-  return proxyActivities<typeof activities>({
-    startToCloseTimeout: `${input.startToCloseSeconds}s`,
-    heartbeatTimeout: `${input.heartbeatTimeoutSeconds}s`,
-    retry: DEFAULT_RETRY_POLICY,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
-}
 
 export async function modelTestWorkflow(input: RunActionInput): Promise<RunState> {
   const run = trackRun(input, { own: { progress: ['test'] } });
   run.state.progress.test = { current: 0, total: 1 };
   run.publish();
-  let result: unknown;
-  try {
-    const out = await steps(input).modelTest.executeWithOptions({ summary: 'evaluate model' }, [
+  const { modelTest } = proxyActivities<Activities>(stepOptions(input));
+
+  return runShape(run, async () => {
+    const out = await modelTest.executeWithOptions({ summary: 'evaluate model' }, [
       { runId: run.state.runId, plugin: input.plugin, action: input.action, params: input.params, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds },
     ]);
     run.state.metrics.test = out.metrics;
     run.state.progress.test = { current: 1, total: 1 };
-    result = out;
-  } catch (err) {
-    return run.fail(err);
-  }
-  return run.complete(result);
+    return out;
+  });
 }
 
 export interface InferenceCarry {
@@ -50,16 +39,13 @@ export interface InferenceCarry {
 }
 
 export async function modelInferenceWorkflow(input: RunActionInput & { carry?: InferenceCarry }): Promise<RunState> {
-  const run = trackRun(input, {
-    ...(input.carry ? { attempt: input.carry.attempt, startedAt: input.carry.startedAt } : {}),
-    own: { progress: ['inference'], metrics: ['inference'] },
-  });
+  const run = trackRun(input, { carry: input.carry, own: { progress: ['inference'], metrics: ['inference'] } });
+  const { modelInference } = proxyActivities<Activities>(stepOptions(input));
   const carry: InferenceCarry = input.carry ?? { offset: 0, written: 0, counts: {}, attempt: 1, startedAt: run.state.startedAt };
-  let result: unknown;
-  try {
-    let batches = 0;
-    for (;;) {
-      const out = await steps(input).modelInference.executeWithOptions({ summary: `items from ${carry.offset}` }, [
+
+  return runShape(run, async () => {
+    for (let batches = 1; ; batches++) {
+      const out = await modelInference.executeWithOptions({ summary: `items from ${carry.offset}` }, [
         { runId: run.state.runId, plugin: input.plugin, action: input.action, params: input.params, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds, offset: carry.offset },
       ]);
       carry.offset = out.done;
@@ -72,15 +58,8 @@ export async function modelInferenceWorkflow(input: RunActionInput & { carry?: I
       run.state.metrics.inference = { predicted: carry.offset, written: carry.written, ...carry.counts };
       run.publish();
       if (out.done >= out.total) break;
-      if (++batches >= BATCHES_PER_RUN) {
-        carry.attempt = run.state.attempt;
-        await continueAsNew<typeof modelInferenceWorkflow>({ ...input, carry });
-      }
+      if (batches >= BATCHES_PER_RUN) await continueWithCarry(run, input, carry);
     }
-    result = { predicted: carry.offset, written: carry.written, classes: carry.counts };
-  } catch (err) {
-    if (err instanceof ContinueAsNew) throw err;
-    return run.fail(err);
-  }
-  return run.complete(result);
+    return { predicted: carry.offset, written: carry.written, classes: carry.counts };
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * The bookkeeping every run shape shares: the RunState people see, the `runState` query,
  * the `reportProgress` signal from activities, the Web UI's current details, and the final
- * status mirrored into the run store. A run shape creates one tracker, does its steps, and
- * ends with `complete(result)` or `fail(err)`.
+ * status mirrored into the run store. A run shape creates one tracker, names each step with
+ * `step(label, fn)` (the Web UI's current step), and ends with `complete(result)` or
+ * `fail(err)`; run-shape.ts's `runShape` does the ending.
  */
 import {
   CancellationScope,
@@ -12,7 +13,6 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
 import {
   describeForUi,
   overallPercent,
@@ -21,8 +21,9 @@ import {
   type RunState,
 } from '../contracts/run-state.js';
 import { reportProgressSignal, runStateQuery } from '../contracts/run-messages.js';
+import type { Activities } from './steps.js';
 
-const { recordRunStatus, recordRunProgress } = proxyLocalActivities<typeof activities>({
+const { recordRunStatus, recordRunProgress } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 5 },
 });
@@ -35,10 +36,17 @@ export interface TrackedRun {
   progressCategories: Record<string, ProgressCategoryDef>;
 }
 
+/** What every shape's continue-as-new carry holds for the tracker. */
+export interface RunCarry {
+  /** The highest attempt of any step so far (1 = no retry). */
+  attempt: number;
+  /** When the first run of the chain started (ISO 8601). */
+  startedAt: string;
+}
+
 export interface TrackerOptions {
-  /** Carried over by continue-as-new. */
-  attempt?: number;
-  startedAt?: string;
+  /** The carry of the run this one continues, if any: its attempt and start time go on. */
+  carry?: RunCarry | undefined;
   /** Progress / metrics categories the workflow computes itself; reports of them are ignored. */
   own?: { progress?: string[]; metrics?: string[] };
 }
@@ -47,6 +55,12 @@ export interface RunTracker {
   readonly state: RunState;
   /** Recomputes the overall percent and refreshes the Web UI's current details. */
   publish(): void;
+  /**
+   * Runs one step of the shape under a label: sets `state.step` (the Web UI's current step
+   * and the query's), publishes, then returns what `fn` returns. The label stays until the
+   * next step's or the end of the run.
+   */
+  step<T>(label: string, fn: () => Promise<T>): Promise<T>;
   /** Merges a snapshot (an activity's final one) into the state. */
   merge(snapshot: ProgressSnapshot): void;
   /**
@@ -63,7 +77,7 @@ export interface RunTracker {
 
 export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTracker {
   const info = workflowInfo();
-  const startedAt = options.startedAt ?? info.startTime.toISOString();
+  const startedAt = options.carry?.startedAt ?? info.startTime.toISOString();
   const ownProgress = new Set(options.own?.progress ?? []);
   const ownMetrics = new Set(options.own?.metrics ?? []);
   const state: RunState = {
@@ -77,7 +91,7 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
     progress: {},
     metrics: {},
     progressCategories: run.progressCategories,
-    attempt: options.attempt ?? 1,
+    attempt: options.carry?.attempt ?? 1,
     startedAt,
     updatedAt: startedAt,
   };
@@ -105,6 +119,11 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
   return {
     state,
     publish,
+    step<T>(label: string, fn: () => Promise<T>): Promise<T> {
+      state.step = label;
+      publish();
+      return fn();
+    },
     merge,
     async record(): Promise<void> {
       const progress = Object.fromEntries(Object.entries(state.progress).filter(([cat]) => ownProgress.has(cat)));

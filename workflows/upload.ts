@@ -7,12 +7,13 @@
  * uploads continue as new, carrying the phase and counts. Progress categories are the seed's:
  * analyze_collection, upload_data_files, generate_data_units.
  */
-import { ActivityCancellationType, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
-import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
+import { continueWithCarry, runShape } from './run-shape.js';
 import { trackRun } from './run-tracker.js';
+import { stepOptions, type Activities } from './steps.js';
+import { inWindow, range } from './window.js';
 
 export const UPLOAD_PROGRESS = { analyze: 'analyze_collection', files: 'upload_data_files', units: 'generate_data_units' } as const;
 export const UPLOAD_METRICS = { files: 'data_file', units: 'data_unit' } as const;
@@ -48,29 +49,16 @@ export interface UploadWorkflowInput extends RunActionInput {
 }
 
 export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunState> {
-  const info = workflowInfo();
-  const startedAt = input.carry?.startedAt ?? info.startTime.toISOString();
-  const run = trackRun(input, {
-    startedAt,
-    ...(input.carry ? { attempt: input.carry.attempt } : {}),
-    own: { progress: Object.values(UPLOAD_PROGRESS), metrics: Object.values(UPLOAD_METRICS) },
-  });
-  const { state, publish } = run;
-
-  const { uploadDiscover, uploadFinalize } = proxyActivities<typeof activities>({
+  const run = trackRun(input, { carry: input.carry, own: { progress: Object.values(UPLOAD_PROGRESS), metrics: Object.values(UPLOAD_METRICS) } });
+  const { state } = run;
+  const { uploadDiscover, uploadFinalize } = proxyActivities<Activities>({
+    ...stepOptions(input),
     startToCloseTimeout: '1h',
     heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 60)}s`,
-    retry: DEFAULT_RETRY_POLICY,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  const { uploadBatch, uploadRegister } = proxyActivities<typeof activities>({
-    startToCloseTimeout: `${input.startToCloseSeconds}s`,
-    heartbeatTimeout: `${input.heartbeatTimeoutSeconds}s`,
-    retry: DEFAULT_RETRY_POLICY,
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
+  const { uploadBatch, uploadRegister } = proxyActivities<Activities>(stepOptions(input));
 
-  const base = { runId: info.workflowId, plugin: input.plugin, action: input.action, params: input.params };
+  const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params };
   const carry: UploadCarry = input.carry ?? {
     phase: 'upload',
     batches: 0,
@@ -83,7 +71,7 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
     unitsDone: 0,
     unitsSkipped: 0,
     attempt: 1,
-    startedAt,
+    startedAt: state.startedAt,
   };
   const show = (): void => {
     state.progress[UPLOAD_PROGRESS.analyze] = { current: 1, total: 1 };
@@ -95,71 +83,48 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
       failed: carry.unitsSkipped + carry.rejected,
       stand_by: Math.max(0, carry.units - carry.unitsDone - carry.unitsSkipped),
     };
-    publish();
+    run.publish();
   };
 
-  const inFlight = Math.max(1, input.budget?.batchesInFlight ?? UPLOAD_BATCHES_IN_FLIGHT);
   const perRun = Math.max(1, input.budget?.batchesPerRun ?? BATCHES_PER_RUN);
   let ranThisRun = 0;
-  /** Runs batches `carry.next ..` with `lanes` in flight until done or the run's budget is spent. */
-  const runPhase = async (lanes: number, step: (batch: number) => Promise<void>): Promise<boolean> => {
-    const lane = async (): Promise<void> => {
-      while (carry.next < carry.batches && ranThisRun < perRun && !workflowInfo().continueAsNewSuggested) {
-        const batch = carry.next++;
-        ranThisRun++;
-        await step(batch);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(lanes, Math.max(0, carry.batches - carry.next)) }, lane));
+  /** Runs the phase's batches from `carry.next` on, `limit` in flight; true when none is left, false when the run's budget ran out. */
+  const batches = async (limit: number, step: (batch: number) => Promise<void>): Promise<boolean> => {
+    const startWhile = (): boolean => ranThisRun < perRun && !workflowInfo().continueAsNewSuggested;
+    await inWindow(range(carry.next, carry.batches), limit, async (batch) => {
+      carry.next = batch + 1;
+      ranThisRun++;
+      await step(batch);
+    }, { startWhile });
     return carry.next >= carry.batches;
   };
+  const uploadFiles = async (batch: number): Promise<void> => {
+    const out = await uploadBatch.executeWithOptions({ summary: `upload batch ${batch + 1}/${carry.batches}` }, [{ ...base, batch }]);
+    carry.filesDone += out.files;
+    carry.filesFailed += out.failed;
+    show();
+  };
+  const registerUnits = async (batch: number): Promise<void> => {
+    const out = await uploadRegister.executeWithOptions({ summary: `register batch ${batch + 1}/${carry.batches}` }, [{ ...base, batch }]);
+    carry.unitsDone += out.registered;
+    carry.unitsSkipped += out.skipped;
+    show();
+  };
 
-  let result: unknown;
-  try {
+  return runShape(run, async () => {
     if (!input.carry) {
-      state.step = 'analyze collection';
       state.progress[UPLOAD_PROGRESS.analyze] = { current: 0, total: 1 };
-      publish();
-      const plan = await uploadDiscover({ ...base, unitsPerBatch: input.budget?.unitsPerBatch ?? UNITS_PER_BATCH });
-      carry.batches = plan.batches;
-      carry.units = plan.units;
-      carry.files = plan.files;
-      carry.rejected = plan.rejected;
+      const plan = await run.step('analyze collection', () => uploadDiscover({ ...base, unitsPerBatch: input.budget?.unitsPerBatch ?? UNITS_PER_BATCH }));
+      Object.assign(carry, { batches: plan.batches, units: plan.units, files: plan.files, rejected: plan.rejected } satisfies Partial<UploadCarry>);
     }
     show();
     if (carry.phase === 'upload') {
-      state.step = 'upload data files';
-      publish();
-      const done = await runPhase(inFlight, async (batch) => {
-        const out = await uploadBatch.executeWithOptions({ summary: `upload batch ${batch + 1}/${carry.batches}` }, [{ ...base, batch }]);
-        carry.filesDone += out.files;
-        carry.filesFailed += out.failed;
-        show();
-      });
-      if (!done) return await continueAsNewWith(input, carry, state.attempt);
+      const inFlight = Math.max(1, input.budget?.batchesInFlight ?? UPLOAD_BATCHES_IN_FLIGHT);
+      if (!(await run.step('upload data files', () => batches(inFlight, uploadFiles)))) return continueWithCarry(run, input, carry);
       carry.phase = 'register';
       carry.next = 0;
     }
-    state.step = 'generate data units';
-    publish();
-    const done = await runPhase(REGISTER_BATCHES_IN_FLIGHT, async (batch) => {
-      const out = await uploadRegister.executeWithOptions({ summary: `register batch ${batch + 1}/${carry.batches}` }, [{ ...base, batch }]);
-      carry.unitsDone += out.registered;
-      carry.unitsSkipped += out.skipped;
-      show();
-    });
-    if (!done) return await continueAsNewWith(input, carry, state.attempt);
-    state.step = 'finalize';
-    publish();
-    const summary = await uploadFinalize(base);
-    result = summary;
-  } catch (err) {
-    if (err instanceof ContinueAsNew) throw err;
-    return run.fail(err);
-  }
-  return run.complete(result);
-}
-
-async function continueAsNewWith(input: UploadWorkflowInput, carry: UploadCarry, attempt: number): Promise<never> {
-  return continueAsNew<typeof uploadWorkflow>({ ...input, carry: { ...carry, attempt } });
+    if (!(await run.step('generate data units', () => batches(REGISTER_BATCHES_IN_FLIGHT, registerUnits)))) return continueWithCarry(run, input, carry);
+    return run.step('finalize', () => uploadFinalize(base));
+  });
 }

@@ -1,7 +1,10 @@
 /**
  * The Excel metadata of an upload (the seed's `excel_metadata_path`): the first column,
  * headed `filename` or `file_name`, names a file; every other column is a metadata key.
- * Values become strings (numbers as written, dates ISO 8601, rich text as its text). The
+ * Values become strings (numbers as written, dates ISO 8601, rich text as its text); a date
+ * is a number in a date or time format, the file's own or one of Excel's built-in ids, in the
+ * workbook's 1900 or 1904 date system (excel-dates.ts). File names and headers are compared
+ * and kept in Unicode NFC, whichever form the sheet or the file system wrote. The
  * `excel_config` limits of the action are enforced, each error naming the limit and where
  * it was crossed:
  *
@@ -16,11 +19,12 @@
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInflateRaw } from 'node:zlib';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import type { z } from 'zod';
 import type { ExcelConfigSchema } from '../sdk/config.js';
 import { InvalidInputError } from '../contracts/errors.js';
+import { asExcelShows, teachDates, usesDate1904 } from './excel-dates.js';
 
 export type ExcelLimits = z.output<typeof ExcelConfigSchema>;
 
@@ -38,9 +42,9 @@ export interface MetadataRow {
 }
 
 export interface ExcelMetadata {
-  /** Metadata keys, in column order. */
+  /** Metadata keys (headers, trimmed, NFC), in column order. */
   keys: string[];
-  /** By the filename cell, trimmed. */
+  /** By the filename cell, trimmed, in Unicode NFC (see matchMetadata). */
   rows: Map<string, MetadataRow>;
 }
 
@@ -62,11 +66,20 @@ function u32(b: Buffer, at: number): number {
   return b.readUInt32LE(at);
 }
 
-/**
- * Rejects a zip that expands too much, before any parser sees it. Reads the central
- * directory, then inflates each entry into a byte counter, stopping at the first limit.
- */
-export async function checkZipExpansion(file: string, data: Buffer, limits: { maxTotalBytes: number; maxRatio: number }): Promise<void> {
+/** One part of a zip, from its central directory, with where its data starts. */
+interface ZipEntry {
+  name: string;
+  /** 0 stored, 8 deflated. */
+  method: number;
+  compressed: number;
+  /** The uncompressed size it declares (may lie: see checkZipExpansion). */
+  declared: number;
+  /** Offset of its data in the file. */
+  start: number;
+}
+
+/** The parts of a zip, from its central directory; InvalidInputError when it is not a plain zip. */
+function zipEntries(file: string, data: Buffer): ZipEntry[] {
   const notXlsx = (why: string) => fail(file, `is not a valid .xlsx file (${why})`);
   // End of central directory: 22 bytes plus a comment of up to 65,535.
   let eocd = -1;
@@ -80,8 +93,8 @@ export async function checkZipExpansion(file: string, data: Buffer, limits: { ma
   const count = u16(data, eocd + 10);
   const cdOffset = u32(data, eocd + 16);
   if (count === 0xffff || cdOffset === 0xffffffff) notXlsx('ZIP64 archives are not accepted for metadata');
+  const entries: ZipEntry[] = [];
   let at = cdOffset;
-  let total = 0;
   for (let n = 0; n < count; n++) {
     if (at + 46 > data.length || u32(data, at) !== 0x02014b50) notXlsx('a broken zip directory');
     const method = u16(data, at + 10);
@@ -92,6 +105,20 @@ export async function checkZipExpansion(file: string, data: Buffer, limits: { ma
     const local = u32(data, at + 42);
     at += 46 + nameLength + u16(data, at + 30) + u16(data, at + 32);
     if (compressed === 0xffffffff || declared === 0xffffffff) notXlsx('ZIP64 entries are not accepted for metadata');
+    if (local + 30 > data.length || u32(data, local) !== 0x04034b50) notXlsx(`a broken entry "${name}"`);
+    entries.push({ name, method, compressed, declared, start: local + 30 + u16(data, local + 26) + u16(data, local + 28) });
+  }
+  return entries;
+}
+
+/**
+ * Rejects a zip that expands too much, before any parser sees it. Reads the central
+ * directory, then inflates each entry into a byte counter, stopping at the first limit.
+ */
+export async function checkZipExpansion(file: string, data: Buffer, limits: { maxTotalBytes: number; maxRatio: number }): Promise<void> {
+  const notXlsx = (why: string) => fail(file, `is not a valid .xlsx file (${why})`);
+  let total = 0;
+  for (const { name, method, compressed, declared, start } of zipEntries(file, data)) {
     const tooMuch = (size: number) =>
       fail(
         file,
@@ -99,8 +126,6 @@ export async function checkZipExpansion(file: string, data: Buffer, limits: { ma
       );
     if (declared > 1024 * 1024 && declared / Math.max(compressed, 1) > limits.maxRatio) tooMuch(declared);
     if (total + declared > limits.maxTotalBytes) tooMuch(declared);
-    if (local + 30 > data.length || u32(data, local) !== 0x04034b50) notXlsx(`a broken entry "${name}"`);
-    const start = local + 30 + u16(data, local + 26) + u16(data, local + 28);
     const body = data.subarray(start, start + compressed);
     let actual = 0;
     if (method === 0) actual = body.length;
@@ -130,6 +155,18 @@ export async function checkZipExpansion(file: string, data: Buffer, limits: { ma
     } else notXlsx(`entry "${name}" uses an unsupported compression method ${method}`);
     total += actual;
     if (total > limits.maxTotalBytes) tooMuch(actual);
+  }
+}
+
+/** The text of one part of a zip already passed by checkZipExpansion, or undefined when there is none. */
+function zipPartText(file: string, data: Buffer, part: string): string | undefined {
+  const entry = zipEntries(file, data).find((e) => e.name === part);
+  if (!entry) return undefined;
+  const body = data.subarray(entry.start, entry.start + entry.compressed);
+  try {
+    return (entry.method === 0 ? body : inflateRawSync(body, { maxOutputLength: Math.max(entry.declared, 1) })).toString('utf8');
+  } catch {
+    return fail(file, `is not a valid .xlsx file (entry "${part}" does not inflate)`);
   }
 }
 
@@ -191,6 +228,7 @@ export async function readExcelMetadata(file: string, limits: ExcelLimits): Prom
 
 async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promise<ExcelMetadata> {
   const { Readable } = await import('node:stream');
+  const date1904 = usesDate1904(zipPartText(file, data, 'xl/workbook.xml') ?? '');
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([data]), {
     worksheets: 'emit',
     sharedStrings: 'cache',
@@ -198,6 +236,8 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
     hyperlinks: 'ignore',
     entries: 'ignore',
   });
+  // Built-in date formats by id alone, the date system as the file states it (excel-dates.ts).
+  teachDates(reader, date1904);
   const keys: string[] = [];
   const rows = new Map<string, MetadataRow>();
   let dataRows = 0;
@@ -212,7 +252,7 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
         const cells: { col: number; address: string; text: string }[] = [];
         let maxCol = 0;
         row.eachCell({ includeEmpty: false }, (cell, col) => {
-          const text = cellText(cell.value);
+          const text = cellText(asExcelShows(cell.value, cell.numFmt, date1904));
           if (text === undefined) return;
           maxCol = Math.max(maxCol, col);
           cells.push({ col, address: `${columnLetters(col)}${row.number}`, text });
@@ -233,7 +273,7 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
           }
           for (const c of cells) {
             if (c.col === 1) continue;
-            const key = c.text.trim();
+            const key = c.text.trim().normalize('NFC');
             if (keys.includes(key)) fail(file, `header ${JSON.stringify(key)} appears twice (cell ${c.address})`);
             keys[c.col - 2] = key;
           }
@@ -243,10 +283,12 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
         if (dataRows > limits.max_rows) fail(file, `has more than ${limits.max_rows} data rows (excel_config max_rows); row ${row.number} is over the limit`);
         const nameCell = cells.find((c) => c.col === 1);
         if (!nameCell) fail(file, `row ${row.number} has values but no file name in column A`);
-        const filename = nameCell.text.trim();
-        if (filename.length > limits.max_filename_length) {
-          fail(file, `the file name in cell ${nameCell.address} has ${filename.length} characters, over the limit of ${limits.max_filename_length} (excel_config max_filename_length)`);
+        const written = nameCell.text.trim();
+        if (written.length > limits.max_filename_length) {
+          fail(file, `the file name in cell ${nameCell.address} has ${written.length} characters, over the limit of ${limits.max_filename_length} (excel_config max_filename_length)`);
         }
+        // One Unicode form for names, so that "café" typed on Windows matches a file macOS wrote.
+        const filename = written.normalize('NFC');
         const earlier = rows.get(filename);
         if (earlier) fail(file, `file name ${JSON.stringify(filename)} is on row ${earlier.row} and again on row ${row.number}`);
         const meta: Record<string, string> = {};
@@ -267,7 +309,9 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
 
 /**
  * The metadata row of a data unit: by stem, then by file name (with extension), then by
- * path (a file's path relative to its specification folder, or the unit key).
+ * path (a file's path relative to its specification folder, or the unit key). Names are
+ * compared in Unicode NFC: macOS writes `café.png` decomposed (NFD, "e" + U+0301), Excel,
+ * Linux and Windows usually composed (NFC, U+00E9), and the two must be one name.
  */
 export function matchMetadata(
   metadata: ExcelMetadata,
@@ -278,7 +322,7 @@ export function matchMetadata(
     .map((k) => unit.files[k]!);
   const candidates = [unit.stem, ...files.map((f) => f.name), ...files.map((f) => f.relativePath), unit.key];
   for (const c of candidates) {
-    const hit = metadata.rows.get(c);
+    const hit = metadata.rows.get(c.normalize('NFC'));
     if (hit) return hit;
   }
   return undefined;

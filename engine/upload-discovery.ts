@@ -11,6 +11,8 @@
  * - Files group into a data unit by relative parent folder and stem (`a/b/x.jpg` and
  *   `a/b/x.json` are unit `a/b/x`); of two files of one specification in one unit the
  *   newest wins.
+ * - Names (relative path, file name, so unit keys) are given in Unicode NFC, whatever form
+ *   the file system holds (macOS writes NFD); the absolute `path` stays as on disk.
  */
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -152,7 +154,8 @@ export async function discoverFiles(roots: readonly AssetRoot[], options: Discov
           continue;
         }
         const s = await lstat(target);
-        files.push({ spec: root.spec, path: target, relativePath: relPath, name: entry.name, size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
+        // `target` reads the file as the disk spells it; the names compare in one form (NFC).
+        files.push({ spec: root.spec, path: target, relativePath: relPath.normalize('NFC'), name: entry.name.normalize('NFC'), size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
       }
     };
     await walk(realRoot, '');

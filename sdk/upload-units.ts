@@ -2,24 +2,29 @@
  * Upload units as a plugin author sees them: the files found for one data unit, and the
  * default grouping (relative parent folder + stem) that `BaseUploader.organizeFiles` uses.
  * Pure data and functions: finding the files on disk is the engine's (engine/upload-discovery.ts).
+ *
+ * Names are Unicode NFC everywhere but in `path`: macOS writes `café.png` decomposed (NFD),
+ * Linux and Windows usually composed (NFC), and the same file from any OS must be one data
+ * unit under one key, matching one Excel row. `path` stays as the file system spells it, to
+ * read the file.
  */
 import path from 'node:path';
 
 export interface DiscoveredFile {
   /** The file specification it belongs to. */
   spec: string;
-  /** Absolute path, symlinks resolved. */
+  /** Absolute path, symlinks resolved, exactly as on disk (what reads the file). */
   path: string;
-  /** Path relative to its specification's folder, with "/" separators. */
+  /** Path relative to its specification's folder, with "/" separators, in Unicode NFC. */
   relativePath: string;
-  /** File name with extension. */
+  /** File name with extension, in Unicode NFC. */
   name: string;
   size: number;
   mtimeMs: number;
 }
 
 export interface UploadUnit {
-  /** Relative parent folder and stem: `a/b/x`. */
+  /** Relative parent folder and stem: `a/b/x`, in Unicode NFC. */
   key: string;
   stem: string;
   /** One file per specification name. */
@@ -36,12 +41,16 @@ export function stemOf(name: string): string {
   return dot > 0 ? name.slice(0, dot) : name;
 }
 
-/** Groups files into units by relative parent + stem; of duplicates (same unit, same spec) the newest wins. */
+/**
+ * Groups files into units by relative parent + stem, compared and keyed in Unicode NFC (two
+ * files whose names differ only in normalisation are one unit); of duplicates (same unit,
+ * same spec) the newest wins.
+ */
 export function groupIntoUnits(files: readonly DiscoveredFile[]): { units: UploadUnit[] } {
   const units = new Map<string, UploadUnit>();
   for (const file of files) {
-    const parent = path.posix.dirname(file.relativePath);
-    const stem = stemOf(file.name);
+    const parent = path.posix.dirname(file.relativePath.normalize('NFC'));
+    const stem = stemOf(file.name.normalize('NFC'));
     const key = parent === '.' ? stem : `${parent}/${stem}`;
     let unit = units.get(key);
     if (!unit) {

@@ -42,9 +42,7 @@ const ctx: TrainContext = {
   log: () => {},
   setProgress: () => {},
   setMetrics: () => {},
-  checkpoint: async () => {},
   checkpointStep: async () => {},
-  resumeState: () => undefined,
 };
 
 const trainer = new ShapeFeaturesTrainer();

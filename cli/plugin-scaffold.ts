@@ -3,8 +3,10 @@
  * small function here, so what a new plugin looks like is in one place:
  * config.yaml, package.json ("type": "module": the plugin's .ts files are ES modules
  * wherever the folder lives), README.md and plugin/<action>.ts (or .py) whose class
- * extends the category's base: BaseExporter, BaseUploader, BaseTrainer, or the typed Action
- * of the action (sdk/category-actions.ts).
+ * extends the category's base: BaseExporter, BaseUploader, TrainAction, or the typed Action
+ * of the action (sdk/category-actions.ts). Each declares its schema once, through the base's
+ * factory (`withParams`, `withExtraParams`, `withHyperparameters`); a Python trainer declares
+ * its hyperparameters as JSON Schema in config.yaml.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -148,7 +150,7 @@ ${t.runtime === 'python' ? 'runtime: python\npackage_manager: pip\n' : ''}action
   ${t.action}:
     entrypoint: plugin.${t.action}.${t.cls}
     method: ${methodOf(t)}
-`;
+${t.runtime === 'python' && t.action === 'train' ? pythonHyperparameters() : ''}`;
 }
 
 function packageJson(t: Template): string {
@@ -204,8 +206,7 @@ const Params = z.strictObject({
 });
 type Params = z.infer<typeof Params>;
 
-export class ${t.cls} extends ${base}<Params> {
-  static override params = Params;
+export class ${t.cls} extends ${base}.withParams(Params) {
   static override progressCategories = { ${t.action}: { weight: 1, label: ${JSON.stringify(titleCase(t.action))} } };
 
   async start(ctx: RunContext<Params>) {
@@ -237,9 +238,7 @@ const Extra = z.strictObject({
  * The export workflow fetches items a page at a time and calls, per item, beforeConvert ->
  * convertData -> afterConvert -> saveAsJson (json/<stem>.json); override what you need.
  */
-export class ${t.cls} extends BaseExporter<z.infer<typeof Extra>> {
-  static override extraParams = Extra;
-
+export class ${t.cls} extends BaseExporter.withExtraParams(Extra) {
   override convertData(item: ExportItem) {
     return {
       id: item.id,
@@ -264,9 +263,7 @@ const Extra = z.strictObject({
  * The upload workflow discovers files, groups them into data units (organizeFiles), runs
  * beforeProcess -> processFiles -> afterProcess -> validateFiles, then uploads in batches.
  */
-export class ${t.cls} extends BaseUploader<z.infer<typeof Extra>> {
-  static override extraParams = Extra;
-
+export class ${t.cls} extends BaseUploader.withExtraParams(Extra) {
   override processFiles(units: UploadUnit[]): UploadUnit[] {
     this.ctx.logMessage(\`tagging \${units.length} data units with source \${this.params.extra_params.source}\`);
     return units.map((u) => ({ ...u, meta: { ...u.meta, source: this.params.extra_params.source } }));
@@ -276,7 +273,7 @@ export class ${t.cls} extends BaseUploader<z.infer<typeof Extra>> {
 }
 
 function trainerTs(t: Template): string {
-  return `import { BaseHyperparameters, BaseTrainer, z, type EpochState, type RunContext, type TrainContext, type TrainDataset, type TrainParams } from '@synapse/sdk';
+  return `import { BaseHyperparameters, TrainAction, z, type EpochState, type StepContext, type TrainContext, type TrainDataset, type TrainParams } from '@synapse/sdk';
 
 /** Hyperparameters: BaseHyperparameters (epochs, seed) plus this trainer's own. */
 const Hyper = BaseHyperparameters.extend({
@@ -293,9 +290,7 @@ interface Model {
  * The train workflow downloads the dataset, calls trainEpoch once per epoch (checkpointing
  * the model with save/load in between), evaluates, and registers the model.
  */
-export class ${t.cls} extends BaseTrainer<Model, Hyper> {
-  static override hyperparameters = Hyper;
-
+export class ${t.cls} extends TrainAction.withHyperparameters(Hyper)<Model> {
   createModel(): Model {
     return { counts: {} };
   }
@@ -306,14 +301,14 @@ export class ${t.cls} extends BaseTrainer<Model, Hyper> {
     for (const [i, item] of items.entries()) {
       if (ctx.signal.aborted) break;
       counts[item.label!] = (counts[item.label!] ?? 0) + 1;
-      ctx.setProgress(i + 1, items.length, 'train');
+      ctx.setProgress(i + 1, items.length); // category \`epoch\`: steps of this epoch
     }
     state.model = { counts };
     ctx.logMessage(\`epoch \${state.epoch}/\${state.epochs}: \${items.length} items\`);
     return { items: items.length };
   }
 
-  async evaluate(_ctx: RunContext<unknown>, model: Model, dataset: TrainDataset, split: string) {
+  async evaluate(_ctx: StepContext, model: Model, dataset: TrainDataset, split: string) {
     const items = dataset.items.filter((i) => i.split === split && i.label !== null);
     const best = Object.entries(model.counts).sort((a, b) => b[1] - a[1])[0]?.[0];
     const correct = items.filter((i) => i.label === best).length;
@@ -328,6 +323,17 @@ export class ${t.cls} extends BaseTrainer<Model, Hyper> {
     return JSON.parse(new TextDecoder().decode(bytes)) as Model;
   }
 }
+`;
+}
+
+/** A Python trainer's hyperparameters in config.yaml: JSON Schema, checked before a run starts. */
+function pythonHyperparameters(): string {
+  return `    # JSON Schema of hyperparameters: unknown keys and bad values are refused before a run
+    # starts. \`epochs\` (default 10) and \`seed\` (default 1) come with every trainer.
+    hyperparameters:
+      type: object
+      properties:
+        smoothing: { type: number, minimum: 0, maximum: 10, default: 1 }
 `;
 }
 
@@ -354,7 +360,7 @@ class ${t.cls}(Trainer):
         for n, item in enumerate(items):
             ctx.check_cancelled()
             counts[item["label"]] = counts.get(item["label"], 0) + 1
-            ctx.set_progress(n + 1, len(items), "train")
+            ctx.set_progress(n + 1, len(items))  # category "epoch": steps of this epoch
         state.model = {"counts": counts}
         ctx.log_message(f"epoch {state.epoch}/{state.epochs}: {len(items)} items")
         return {"items": len(items)}

@@ -3,21 +3,29 @@
  * to its class. TypeScript plugin code is imported directly: the `synapse` process runs
  * with a TypeScript loader (tsx) and maps `@synapse/sdk` to this SDK, so plugins need no
  * build step and share the engine's classes. Python plugin code (`runtime: python`) is not
- * imported: its action resolves to a PythonTrainer that the engine runs in a Python process.
+ * imported: its action resolves to a PythonTrainer that the engine runs in a Python process,
+ * with the hyperparameters schema its config.yaml declares (`actions.<name>.hyperparameters`).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isActionClass, type ActionClass } from '../sdk/action.js';
 import type { Method } from '../sdk/categories.js';
-import { readPluginConfig, type ActionConfig, type PluginConfig } from '../sdk/config.js';
+import { parsePluginConfig, type ActionConfig, type PluginConfig } from '../sdk/config.js';
 import { zodProblems } from '../contracts/problems.js';
 import { ConfigError, NotFoundError, ParamsError } from '../contracts/errors.js';
-import { PythonTrainer } from '../sdk/trainer.js';
+import { hasOwnTrainParams, hyperparametersFromJsonSchema, isTrainerClass, PythonTrainer, trainParamsSchema } from '../sdk/trainer.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
+import { importPluginModule } from './plugin-import.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
+
+/** Reads and checks a plugin's config.yaml; ConfigError names each problem with file:line:column. */
+export async function readPluginConfig(file: string): Promise<PluginConfig> {
+  return parsePluginConfig(await readFile(file, 'utf8'), file);
+}
 
 export interface Plugin {
   dir: string;
@@ -132,7 +140,7 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
       { path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` },
     ]);
   }
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const mod = await importPluginModule(pathToFileURL(file).href);
   const cls = mod[exportName];
   if (!isActionClass(cls)) {
     throw new ConfigError(where, [
@@ -145,6 +153,22 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
   if (cls.category && cls.category !== plugin.config.category) {
     throw new ConfigError(where, [
       { path: 'category', message: `${exportName} is a ${cls.category} action but the plugin's category is ${plugin.config.category}` },
+    ]);
+  }
+  if (config.hyperparameters) {
+    throw new ConfigError(where, [
+      {
+        path: `actions.${actionName}.hyperparameters`,
+        message: 'only a Python trainer declares its hyperparameters in config.yaml; a TypeScript trainer declares them in code (TrainAction.withHyperparameters(schema))',
+      },
+    ]);
+  }
+  if (isTrainerClass(cls) && hasOwnTrainParams(cls)) {
+    throw new ConfigError(where, [
+      {
+        path: `actions.${actionName}.entrypoint`,
+        message: `${exportName} sets static params, which a trainer ignores: its params are the train params (name, dataset, hyperparameters, ...); declare hyperparameters with TrainAction.withHyperparameters(schema)`,
+      },
     ]);
   }
   return {
@@ -176,6 +200,11 @@ function loadPythonAction(plugin: Plugin, actionName: string, config: ActionConf
   const cls = class extends PythonTrainer {};
   Object.defineProperty(cls, 'name', { value: className });
   cls.python = { pluginDir: plugin.dir, module: path.relative(plugin.dir, file), className };
+  if (config.hyperparameters) {
+    // Checked when config.yaml was parsed (sdk/config.ts), so this conversion does not throw.
+    cls.hyperparameters = hyperparametersFromJsonSchema(config.hyperparameters);
+    cls.params = trainParamsSchema(cls.hyperparameters);
+  }
   return { plugin, name: actionName, config, cls: cls as unknown as ActionClass, method: config.method, progressCategories: cls.progressCategories };
 }
 

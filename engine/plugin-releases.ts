@@ -16,10 +16,10 @@ import path from 'node:path';
 import { openDatabase } from '../platform/db.js';
 import { createPluginRelease, ensureDefaultStorage, getPluginRelease, getStorage, type PluginRelease, type Storage } from '../platform/repositories/index.js';
 import { openStorage } from '../storage/index.js';
-import { parsePluginConfig, PluginConfigSchema, readPluginConfig } from '../sdk/config.js';
+import { parsePluginConfig, PluginConfigSchema } from '../sdk/config.js';
 import { InvalidInputError, NonRetriableError, NotFoundError } from '../contracts/errors.js';
 import { DEFAULT_ARCHIVE_LIMITS, packPluginDir, readTarGz, RELEASE_MARKER, sha256, writeEntries, type ArchiveLimits } from './plugin-archive.js';
-import { findPlugin, loadAction, setReleaseFallback, type Plugin } from './plugin-loader.js';
+import { findPlugin, loadAction, readPluginConfig, setReleaseFallback, type Plugin } from './plugin-loader.js';
 
 /** The archive of a release failed its checksum or does not hold the release it claims. Never retried. */
 export class ReleaseIntegrityError extends NonRetriableError {}

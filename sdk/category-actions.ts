@@ -1,7 +1,9 @@
 /**
  * One typed base class per action of every category in the seed. Each fixes its category,
- * action name, default method and the seed's progress categories; later work gives them
- * their category behaviour (epoch loops, paged exports, batched uploads).
+ * action name, default method and the seed's progress categories. Some have their category
+ * behaviour in a file of their own: TrainAction (sdk/trainer.ts: the epoch loop), and the
+ * ExportAction and UploadAction subclasses BaseExporter and BaseUploader (paged exports,
+ * batched uploads). Declare params once with `ValidationAction.withParams(Params)` (sdk/action.ts).
  */
 import { Action } from './action.js';
 import type { Category, Method } from './categories.js';
@@ -9,17 +11,8 @@ import type { ProgressCategoryDef } from '../contracts/run-state.js';
 
 // ----- neural_net -------------------------------------------------------------------------
 
-/** neural_net/train: trains a model on a dataset (seed weights: dataset 20, train 75, model upload 5). */
-export abstract class TrainAction<P = any, R = unknown> extends Action<P, R> {
-  static override action = 'train';
-  static override category: Category = 'neural_net';
-  static override method: Method = 'job';
-  static override progressCategories: Record<string, ProgressCategoryDef> = {
-    dataset: { weight: 20, label: 'Download dataset' },
-    train: { weight: 75, label: 'Train' },
-    model_upload: { weight: 5, label: 'Upload model' },
-  };
-}
+// neural_net/train is TrainAction (sdk/trainer.ts): the trainer, run by the train workflow.
+export { TrainAction } from './trainer.js';
 
 /** neural_net/inference: runs model predictions on data. */
 export abstract class InferenceAction<P = any, R = unknown> extends Action<P, R> {

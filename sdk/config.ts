@@ -1,11 +1,12 @@
 /**
  * `config.yaml`: the plugin's manifest. Parsed once with `yaml`, validated once with zod;
  * every problem is reported with its key path and, where the file can tell, file:line:column.
+ * Text in, config out: reading the file is the loader's (engine/plugin-loader.ts readPluginConfig).
  */
-import { readFile } from 'node:fs/promises';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { CATEGORIES, METHODS, RUNTIMES } from './categories.js';
+import { hyperparametersFromJsonSchema } from './hyperparameters.js';
 import { ConfigError } from '../contracts/errors.js';
 import { zodProblems } from '../contracts/problems.js';
 
@@ -22,6 +23,15 @@ export const ExcelConfigSchema = z.strictObject({
   max_filename_length: z.number().int().positive().default(255),
 });
 
+/** A JSON Schema object that hyperparametersFromJsonSchema turns into zod. */
+const HyperparametersJsonSchema = z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
+  try {
+    hyperparametersFromJsonSchema(schema);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a hyperparameters JSON Schema this engine reads: ${err instanceof Error ? err.message : String(err)}` });
+  }
+});
+
 export const ActionConfigSchema = z.strictObject({
   /** Dotted path to the class: `plugin.train.TrainAction` is export `TrainAction` of `plugin/train.ts`. */
   entrypoint: z
@@ -35,6 +45,13 @@ export const ActionConfigSchema = z.strictObject({
   heartbeat_timeout: z.number().positive().optional(),
   /** Upload actions: limits enforced on the Excel metadata file. */
   excel_config: ExcelConfigSchema.optional(),
+  /**
+   * Python trainers: the hyperparameters as a JSON Schema object (`type: object`,
+   * `properties`); unknown keys are refused unless it sets `additionalProperties`, and
+   * `epochs` and `seed` are added when it does not declare them (sdk/hyperparameters.ts).
+   * A TypeScript trainer declares them in code (`TrainAction.withHyperparameters`).
+   */
+  hyperparameters: HyperparametersJsonSchema.optional(),
 });
 
 export const PluginConfigSchema = z.strictObject({
@@ -83,10 +100,6 @@ export function parsePluginConfig(text: string, file = 'config.yaml'): PluginCon
   const parsed = PluginConfigSchema.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
   throw new ConfigError(`${file} does not match the plugin config schema`, zodProblems(parsed.error, yamlLocator(doc, at)));
-}
-
-export async function readPluginConfig(file: string): Promise<PluginConfig> {
-  return parsePluginConfig(await readFile(file, 'utf8'), file);
 }
 
 /** A locator for zodProblems: the `file:line:column` of a key path in a YAML document. */

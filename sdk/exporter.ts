@@ -130,6 +130,21 @@ export function fileStem(name: string): string {
 export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAction<ExportParams<E>, unknown> {
   /** Schema of `extra_params` (the seed's ExportParams subclass fields). */
   static extraParams: z.ZodType = z.looseObject({});
+
+  /**
+   * A base whose `static extraParams` is `extra` and whose `this.params.extra_params` is its
+   * output type: the extra params declared once.
+   * `export class MyExporter extends BaseExporter.withExtraParams(Extra) { ... }`
+   */
+  static withExtraParams<S extends z.ZodType>(extra: S) {
+    // At run time the new class extends the class it was called on (BaseExporter or a subclass).
+    const Base = this as unknown as typeof BaseExporter;
+    abstract class WithExtraParams extends Base<z.output<S>> {
+      static override extraParams = extra;
+      static override params: z.ZodType = exportParamsSchema(extra);
+    }
+    return WithExtraParams;
+  }
   /** Items per page activity. */
   static pageSize = 1000;
   static override params: z.ZodType = ExportParams;

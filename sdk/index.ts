@@ -11,7 +11,6 @@ export {
   ExcelConfigSchema,
   parsePluginConfig,
   PluginConfigSchema,
-  readPluginConfig,
   type ActionConfig,
   type PluginConfig,
 } from './config.js';

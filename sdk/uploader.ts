@@ -113,6 +113,21 @@ export interface ValidatedUnits {
 export abstract class BaseUploader<E = Record<string, unknown>> extends UploadAction<UploadParams<E>, unknown> {
   /** Schema of `extra_params` (the seed's UploadParams subclass fields). */
   static extraParams: z.ZodType = z.looseObject({});
+
+  /**
+   * A base whose `static extraParams` is `extra` and whose `this.params.extra_params` is its
+   * output type: the extra params declared once.
+   * `export class MyUploader extends BaseUploader.withExtraParams(Extra) { ... }`
+   */
+  static withExtraParams<S extends z.ZodType>(extra: S) {
+    // At run time the new class extends the class it was called on (BaseUploader or a subclass).
+    const Base = this as unknown as typeof BaseUploader;
+    abstract class WithExtraParams extends Base<z.output<S>> {
+      static override extraParams = extra;
+      static override params: z.ZodType = uploadParamsSchema(extra);
+    }
+    return WithExtraParams;
+  }
   static override params: z.ZodType = UploadParams;
 
   /** Set by the engine before any hook runs. */

@@ -14,7 +14,7 @@ torch takes seconds; an epoch may take less). It speaks a line protocol:
     {"type": "ready", "pid": 123, "python": "3.11.2", "torch": "1.13.0"}
     {"type": "log", "level": "INFO", "message": "..."}
     {"type": "event", "event": "name", "data": {...}}
-    {"type": "progress", "current": 3, "total": 10, "category": "train"}
+    {"type": "progress", "current": 3, "total": 10, "category": "epoch"}
     {"type": "metrics", "values": {...}, "category": "train"}
     {"type": "heartbeat"}
     {"type": "checkpoint", "id": 1, "step": 40, "path": "/.../partial.ckpt"}   waits for its ack
@@ -47,7 +47,12 @@ import threading
 import time
 import traceback
 
-__all__ = ["Trainer", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled"]
+__all__ = ["Trainer", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled", "EPOCH_PROGRESS"]
+
+# The progress category of the steps inside an epoch (sdk/trainer.ts EPOCH_PROGRESS), and the
+# train run's own categories, which the engine reports (TRAIN_PROGRESS_CATEGORIES there).
+EPOCH_PROGRESS = "epoch"
+ENGINE_PROGRESS = ("dataset", "train", "model_upload")
 
 
 class NonRetriableError(Exception):
@@ -206,7 +211,15 @@ class Context:
     def log(self, event, data=None):
         self._channel.send({"type": "event", "event": str(event), "data": data or {}})
 
-    def set_progress(self, current, total, category="train"):
+    def set_progress(self, current, total, category=EPOCH_PROGRESS):
+        """Progress of the steps inside this epoch (category `epoch`), or of a category of the
+        plugin's own. The engine's categories (dataset, train = epochs done, model_upload) are
+        refused: the workflow reports them."""
+        if category in ENGINE_PROGRESS:
+            raise NonRetriableError(
+                'progress category "%s" is the engine\'s (%s; "train" counts finished epochs): report steps inside an epoch as "%s" (the default)'
+                % (category, ", ".join(ENGINE_PROGRESS), EPOCH_PROGRESS)
+            )
         self._channel.send({"type": "progress", "current": current, "total": total, "category": category})
 
     def set_metrics(self, values, category):

@@ -44,21 +44,21 @@ describe('synapse plugin create', () => {
     expect(check.stdout).toContain(`${path.basename(dir)}@0.1.0: config.yaml and 1 action(s) OK`);
   });
 
-  it('each category gets its base: BaseExporter, BaseUploader, BaseTrainer, or the typed action', () => {
+  it('each category gets its base: BaseExporter, BaseUploader, TrainAction, or the typed action', () => {
     const source = (category: string, action: string) => readFileSync(path.join(work, `c-${category.replaceAll('_', '-')}`, 'plugin', `${action}.ts`), 'utf8');
-    expect(source('export', 'export')).toMatch(/extends BaseExporter</);
-    expect(source('upload', 'upload')).toMatch(/extends BaseUploader</);
-    expect(source('neural_net', 'train')).toMatch(/extends BaseTrainer</);
-    expect(source('smart_tool', 'auto_label')).toMatch(/extends AutoLabelAction</);
-    expect(source('pre_annotation', 'pre_annotation')).toMatch(/extends PreAnnotationAction</);
-    expect(source('post_annotation', 'post_annotation')).toMatch(/extends PostAnnotationAction</);
-    expect(source('data_validation', 'validation')).toMatch(/extends ValidationAction</);
+    expect(source('export', 'export')).toMatch(/extends BaseExporter\.withExtraParams\(/);
+    expect(source('upload', 'upload')).toMatch(/extends BaseUploader\.withExtraParams\(/);
+    expect(source('neural_net', 'train')).toMatch(/extends TrainAction\.withHyperparameters\(/);
+    expect(source('smart_tool', 'auto_label')).toMatch(/extends AutoLabelAction\.withParams\(/);
+    expect(source('pre_annotation', 'pre_annotation')).toMatch(/extends PreAnnotationAction\.withParams\(/);
+    expect(source('post_annotation', 'post_annotation')).toMatch(/extends PostAnnotationAction\.withParams\(/);
+    expect(source('data_validation', 'validation')).toMatch(/extends ValidationAction\.withParams\(/);
   });
 
   it('--action picks another action of the category; --runtime python makes a Python trainer', async () => {
     const inference = path.join(work, 'nn-inference');
     expect((await runCli(['plugin', 'create', inference, '--category', 'neural_net', '--action', 'inference'], settings)).code).toBe(0);
-    expect(readFileSync(path.join(inference, 'plugin', 'inference.ts'), 'utf8')).toMatch(/extends InferenceAction</);
+    expect(readFileSync(path.join(inference, 'plugin', 'inference.ts'), 'utf8')).toMatch(/extends InferenceAction\.withParams\(/);
     const toTask = path.join(work, 'to-task');
     expect((await runCli(['plugin', 'create', toTask, '--category', 'pre_annotation', '--action', 'to_task'], settings)).code).toBe(0);
 

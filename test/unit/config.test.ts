@@ -132,6 +132,18 @@ actions:
   it('accepts python as the plugin runtime', () => {
     expect(parsePluginConfig(VALID.replace('actions:', 'runtime: python\nactions:'), FILE).runtime).toBe('python');
   });
+
+  it("keeps an action's hyperparameters JSON Schema as written", () => {
+    const text = `${VALID}    hyperparameters:
+      type: object
+      properties:
+        learning_rate: { type: number, exclusiveMinimum: 0, default: 0.003 }
+`;
+    expect(parsePluginConfig(text, FILE).actions.train?.hyperparameters).toEqual({
+      type: 'object',
+      properties: { learning_rate: { type: 'number', exclusiveMinimum: 0, default: 0.003 } },
+    });
+  });
 });
 
 describe('parsePluginConfig: errors', () => {
@@ -211,6 +223,15 @@ describe('parsePluginConfig: errors', () => {
   it('an action name that is not lowercase says why, at the key', () => {
     const err = configError(VALID.replace('  train:', '  Train:'));
     expectProblem(err, 'actions.Train', 6, 3, /invalid key "Train": action names are lowercase/);
+  });
+
+  it('hyperparameters that are not a JSON Schema of an object, or one zod cannot read, say why at the key', () => {
+    const notObject = configError(`${VALID}    hyperparameters:\n      type: array\n`);
+    expectProblem(notObject, 'actions.train.hyperparameters', 10, 7, /not a hyperparameters JSON Schema this engine reads: must be a JSON Schema with type: object/);
+    const conditional = configError(`${VALID}    hyperparameters:\n      type: object\n      if: { properties: { a: { const: 1 } } }\n`);
+    expectProblem(conditional, 'actions.train.hyperparameters', 10, 7, /if\/then\/else/);
+    const badType = configError(`${VALID}    hyperparameters:\n      type: object\n      properties:\n        lr: { type: decimal }\n`);
+    expectProblem(badType, 'actions.train.hyperparameters', 10, 7, /Unsupported type: decimal/);
   });
 
   it('reports every problem at once', () => {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Action } from '../../sdk/action.js';
 import { ConfigError, NotFoundError, ParamsError, type SynapseError } from '../../contracts/errors.js';
 import { BUILTIN_PLUGINS_DIR, findPlugin, listPlugins, loadAction, parseParams, pluginSearchDirs } from '../../engine/plugin-loader.js';
+import { isTrainerClass } from '../../sdk/trainer.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'plugins');
@@ -192,6 +193,35 @@ describe('loadAction', () => {
     expect(err.problems).toEqual([
       { path: 'category', message: "TrainsInstead is a neural_net action but the plugin's category is data_validation" },
     ]);
+  });
+
+  describe('trainers', () => {
+    // loader-checks is a data_validation plugin; these load its trainer fixtures as neural_net.
+    const trainerPlugin = async (action: Record<string, unknown>) => {
+      const plugin = await loaderPlugin();
+      return { dir: plugin.dir, config: { ...plugin.config, category: 'neural_net' as const, actions: { train: { method: 'job' as const, ...action } as never } } };
+    };
+
+    it('a class extending TrainAction loads as a trainer with the train progress categories', async () => {
+      const action = await loadAction(await trainerPlugin({ entrypoint: 'plugin.trainers.CountingTrainer' }), 'train');
+      expect(isTrainerClass(action.cls)).toBe(true);
+      expect(Object.keys(action.progressCategories)).toEqual(['dataset', 'train', 'model_upload']);
+    });
+
+    it('a trainer that sets static params is ConfigError: its params are the train params', async () => {
+      const err = await rejection(loadAction(await trainerPlugin({ entrypoint: 'plugin.trainers.OwnParamsTrainer' }), 'train'), ConfigError);
+      expect(err.problems).toHaveLength(1);
+      expect(err.problems[0]?.path).toBe('actions.train.entrypoint');
+      expect(err.problems[0]?.message).toMatch(/OwnParamsTrainer sets static params, which a trainer ignores.*TrainAction\.withHyperparameters/);
+    });
+
+    it('hyperparameters in config.yaml are for Python trainers only', async () => {
+      const hyperparameters = { type: 'object', properties: { lr: { type: 'number' } } };
+      const err = await rejection(loadAction(await trainerPlugin({ entrypoint: 'plugin.trainers.CountingTrainer', hyperparameters }), 'train'), ConfigError);
+      expect(err.problems).toEqual([
+        { path: 'actions.train.hyperparameters', message: expect.stringMatching(/only a Python trainer declares its hyperparameters in config\.yaml/) as unknown as string },
+      ]);
+    });
   });
 
   it('runtime python outside neural_net is ConfigError', async () => {

@@ -60,8 +60,7 @@ function isValid(item: Item): boolean {
   return item.boxes.every((b) => b.w > 0 && b.h > 0 && b.x + b.w <= item.width && b.y + b.h <= item.height);
 }
 
-export class ValidateDataset extends ValidationAction<Params> {
-  static override params = Params;
+export class ValidateDataset extends ValidationAction.withParams(Params) {
   static override progressCategories = {
     load: { weight: 1, label: 'Load dataset' },
     validate: { weight: 4, label: 'Validate items' },

@@ -47,8 +47,7 @@ function yamlString(s: string): string {
  * first seen) and writes `labels/<stem>.txt` per item and `data.yaml`. Original files go to
  * `images/` (the base class's original-file copy, pointed there), so labels and images share stems.
  */
-export class YoloExporter extends BaseExporter<z.infer<typeof Extra>> {
-  static override extraParams = Extra;
+export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
 
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
     const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels` };

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BaseHyperparameters, BaseTrainer, z, type EpochState, type MetricValues, type Prediction, type RunContext, type TrainContext, type TrainDataset, type TrainDatasetItem } from '@synapse/sdk';
+import { BaseHyperparameters, TrainAction, z, type EpochState, type MetricValues, type Prediction, type StepContext, type TrainContext, type TrainDataset, type TrainDatasetItem } from '@synapse/sdk';
 import { decodePng } from './png.js';
 
 const Hyperparameters = BaseHyperparameters.extend({
@@ -143,9 +143,7 @@ function scores(model: Model, x: number[]): number[] {
   return e.map((v) => v / sum);
 }
 
-export class ShapeFeaturesTrainer extends BaseTrainer<Model, Hyper> {
-  static override hyperparameters = Hyperparameters;
-
+export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperparameters)<Model> {
   /** Per image file, computed once per worker process. */
   private cache = new Map<string, Analysis>();
 
@@ -209,7 +207,7 @@ export class ShapeFeaturesTrainer extends BaseTrainer<Model, Hyper> {
       const lr = h.learning_rate / batch.length;
       model.weights.forEach((row, c) => row.forEach((_, i) => (row[i]! -= lr * gradW[c]![i]!)));
       model.bias.forEach((_, c) => (model.bias[c]! -= lr * gradB[c]!));
-      ctx.setProgress(step + 1, steps, 'epoch');
+      ctx.setProgress(step + 1, steps); // the `epoch` category: steps of this epoch
       if (h.step_delay_ms > 0) await sleep(h.step_delay_ms);
       if (h.checkpoint_every > 0 && (step + 1) % h.checkpoint_every === 0 && step + 1 < steps) await ctx.checkpointStep(step + 1);
     }
@@ -218,7 +216,7 @@ export class ShapeFeaturesTrainer extends BaseTrainer<Model, Hyper> {
     return { loss: seen ? loss / seen : 0, accuracy: seen ? correct / seen : 0, val_accuracy: val.accuracy ?? null };
   }
 
-  async evaluate(_ctx: RunContext<unknown>, model: Model, dataset: TrainDataset, split: string): Promise<MetricValues> {
+  async evaluate(_ctx: StepContext, model: Model, dataset: TrainDataset, split: string): Promise<MetricValues> {
     const rows = this.labelled(dataset, split);
     let correct = 0;
     let loss = 0;
@@ -239,7 +237,7 @@ export class ShapeFeaturesTrainer extends BaseTrainer<Model, Hyper> {
   }
 
   /** A box of the predicted class around the shape, with its colour: the project's bbox classes. */
-  override async predict(_ctx: RunContext<unknown>, model: Model, items: TrainDatasetItem[], _classes: string[]): Promise<Prediction[]> {
+  override async predict(_ctx: StepContext, model: Model, items: TrainDatasetItem[], _classes: string[]): Promise<Prediction[]> {
     return items.map((item): Prediction => {
       const a = this.analysis(item);
       const p = scores(model, a.features);

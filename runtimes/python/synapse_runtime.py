@@ -24,7 +24,7 @@ torch takes seconds; an epoch may take less). It speaks a line protocol:
 stdout and stderr of the process go to the run's log. When stdin closes (the engine died),
 the runtime exits.
 
-A plugin subclasses `Trainer` (the same interface as the TypeScript BaseTrainer):
+A plugin subclasses `Trainer` (the same interface as the TypeScript TrainAction):
 
     from synapse_runtime import Trainer
 
@@ -34,6 +34,9 @@ A plugin subclasses `Trainer` (the same interface as the TypeScript BaseTrainer)
         def evaluate(self, ctx, model, dataset, split): ...
         def save(self, model, path): ...
         def load(self, path, dataset): ...
+
+Its hyperparameters are declared as JSON Schema in config.yaml (`actions.train.hyperparameters`)
+and checked by the engine before a run starts; `state.hyperparameters` has their defaults filled.
 """
 
 import importlib

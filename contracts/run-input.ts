@@ -32,5 +32,7 @@ export const WORKFLOW_TYPES = {
   train: 'trainWorkflow',
   test: 'modelTestWorkflow',
   inference: 'modelInferenceWorkflow',
+  tune: 'tuneWorkflow',
+  tuneTrial: 'tuneTrialWorkflow',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];

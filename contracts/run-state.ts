@@ -3,6 +3,7 @@
  * overall percent, latest metrics, result or error. Pure data and pure functions only:
  * the workflow, the activities, the CLI and the gateway all share this one model.
  */
+import type { TuneTrial } from './tune.js';
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed_out';
 
@@ -48,6 +49,8 @@ export interface RunState extends ProgressSnapshot {
   attempt: number;
   /** Train runs: every epoch's metrics so far, oldest first (carried across continue-as-new). */
   epochs?: EpochMetrics[];
+  /** Tune runs: every trial's params, metric history and status, by trial number. */
+  trials?: TuneTrial[];
   result?: unknown;
   error?: string;
   startedAt: string;

@@ -102,6 +102,8 @@ export interface TuneTrial {
   error?: string;
   /** Its last epoch's checkpoint (the model registered when it is the best trial). */
   checkpoint?: ModelRef;
+  /** Every metric of its last epoch. */
+  last?: MetricValues;
 }
 
 /** What a trial run (child workflow) returns in its RunState's `result`. */

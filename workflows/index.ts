@@ -4,3 +4,5 @@ export { exportWorkflow } from './export.js';
 export { trainWorkflow } from './train.js';
 export { modelInferenceWorkflow, modelTestWorkflow } from './model-actions.js';
 export { uploadWorkflow } from './upload.js';
+export { tuneWorkflow } from './tune.js';
+export { tuneTrialWorkflow } from './tune-trial.js';

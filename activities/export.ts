@@ -6,36 +6,21 @@
  *
  * Every activity is idempotent: pages write deterministic keys (a retried page overwrites the
  * same files and the same part file), and finalize derives everything from the part files.
+ * Each runs in the step harness (step.ts); the items come from the platform repositories.
  */
 import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import type { Db } from '../platform/repositories/common.js';
-import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
-import { getProject, listAssignments, listTasks, type AssignmentStatus, type TaskStatus } from '../platform/repositories/projects.js';
+import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEventIds, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
+import { getProject, listAssignmentIds, listAssignments, listTaskIds, listTasks, type AssignmentStatus, type TaskStatus } from '../platform/repositories/projects.js';
 import { getStorage } from '../platform/repositories/storages.js';
-import type { RunStore } from '../platform/run-store.js';
 import type { AnnotationClass } from '../sdk/annotations.js';
-import { NonRetriableError } from '../contracts/errors.js';
-import {
-  isExporterClass,
-  parseExportParams,
-  uniqueExportPath,
-  type BaseExporter,
-  type ErrorFileEntry,
-  type ExportItem,
-  type ExportOutput,
-  type ExportParams,
-} from '../sdk/exporter.js';
-import { loadRunAction, type ResolvedAction } from '../engine/plugin-loader.js';
+import { parseExportParams, uniqueExportPath, type ErrorFileEntry, type ExportItem, type ExportOutput, type ExportParams } from '../sdk/exporter.js';
 import type { StorageProvider } from '../storage/index.js';
-import type { RunActionInput } from '../contracts/run-input.js';
-import { ActivityRunContext } from './activity-run-context.js';
-import { platformAccess } from './platform-access.js';
-import { rethrowAsFailure } from './failures.js';
+import { EXPORTER, type ExporterClass } from './action-kinds.js';
+import type { StepDeps, StepInput, StepSpec } from './step.js';
 
-export interface ExportActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
-  runId: string;
-}
+export type ExportActivityInput = StepInput;
 
 export interface ExportPrepareOutput {
   exportPath: string;
@@ -97,23 +82,11 @@ interface PagePart {
 export const PARTS_DIR = '_parts';
 const FINAL_PART = '~final.json';
 
-export interface ExportActivityDeps {
-  store: RunStore;
-  dataDir: string;
-}
+/** An export run's action: a BaseExporter, params with its own `extraParams`. */
+const EXPORT: StepSpec<ExporterClass, ExportParams> = { kind: EXPORTER, params: (raw, { cls, subject }) => parseExportParams(cls, raw, subject) };
 
-export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
-  const { db, storageFor } = platformAccess(dataDir);
-
-  async function setup(input: ExportActivityInput) {
-    const action = await loadRunAction(input.plugin, input.action);
-    if (!isExporterClass(action.cls)) {
-      throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not a BaseExporter (an export run needs one)`);
-    }
-    const cls = action.cls as unknown as Omit<typeof BaseExporter, 'prototype'> & (new () => BaseExporter);
-    const params = parseExportParams(cls, input.params, `invalid params for ${input.plugin.code} ${input.action}`);
-    return { action, cls, params, database: await db() };
-  }
+export function createExportActivities({ platform, steps }: StepDeps) {
+  const { db, storageFor } = platform;
 
   /**
    * The exporter's writes. They are not synced one by one: the page (or finalize) flushes them
@@ -135,12 +108,10 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
 
   return {
     async exportPrepare(input: ExportActivityInput): Promise<ExportPrepareOutput> {
-      return guard(async () => {
-        const { cls, params, database } = await setup(input);
-        await store.updateRun(input.runId, { status: 'running' });
-        await checkFilter(database, params);
+      return steps.bareStep(input, EXPORT, { marksRunning: true }, async ({ cls, params }) => {
+        await checkFilter(db, params);
         const storage = await storageFor(params.storage);
-        const total = await countItems(database, params);
+        const total = await countItems(db, params);
         const exportPath = await uniqueExportPath(params.path, params.name, async (candidate) => {
           for await (const _ of storage.list(`${candidate}/`)) return true;
           return false;
@@ -150,9 +121,8 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
     },
 
     async exportPlan(input: ExportPlanInput): Promise<ExportPlanOutput> {
-      return guard(async () => {
-        const { params, database } = await setup(input);
-        const ids = await itemIds(database, params, input.afterId, input.pageSize * input.pages);
+      return steps.bareStep(input, EXPORT, {}, async ({ params }) => {
+        const ids = await itemIds(db, params, input.afterId, input.pageSize * input.pages);
         const cursors: number[] = [];
         for (let i = 0; i < ids.length; i += input.pageSize) cursors.push(i === 0 ? input.afterId : (ids[i - 1] as number));
         return { cursors, nextAfterId: ids.length ? (ids[ids.length - 1] as number) : input.afterId, more: ids.length === input.pageSize * input.pages };
@@ -160,17 +130,15 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
     },
 
     async exportPage(input: ExportPageInput): Promise<ExportPageOutput> {
-      const activity = Context.current();
-      const { cls, params, database } = await guard(() => setup(input));
-      const storage = await storageFor(params.storage);
-      const ctx = await ActivityRunContext.create({ runId: input.runId, params, activity, store, progressCategories: {} });
-      try {
+      return steps.step(input, EXPORT, { progressCategories: 'none' }, async ({ cls, params, ctx }) => {
+        const activity = Context.current();
+        const storage = await storageFor(params.storage);
         const exporter = new cls();
         exporter.params = params;
         exporter.ctx = ctx;
         const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
         const output = makeOutput(storage, input.exportPath, paths);
-        const items = await fetchItems(database, params, input.afterId, input.pageSize);
+        const items = await fetchItems(db, params, input.afterId, input.pageSize);
         const part: PagePart = { afterId: input.afterId, success: 0, failed: 0, skipped: 0, errors: [], collected: [] };
         for (const item of items) {
           if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
@@ -211,17 +179,11 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
         await storage.flush?.();
         await storage.put(partKey(input.exportPath, input.afterId), JSON.stringify(part));
         return { count: items.length, success: part.success, failed: part.failed, skipped: part.skipped };
-      } catch (err) {
-        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-        return rethrowAsFailure(err);
-      } finally {
-        await ctx.close();
-      }
+      });
     },
 
     async exportFinalize(input: ExportFinalizeInput): Promise<ExportSummary> {
-      return guard(async () => {
-        const { cls, params, database } = await setup(input);
+      return steps.bareStep(input, EXPORT, {}, async ({ cls, params }) => {
         const storage = await storageFor(params.storage);
         const partsPrefix = `${input.exportPath}/${PARTS_DIR}/`;
         const finalKey = `${partsPrefix}${FINAL_PART}`;
@@ -270,7 +232,7 @@ export function createExportActivities({ store, dataDir }: ExportActivityDeps) {
           async function* collected(): AsyncGenerator<unknown> {
             for (const key of partKeys) yield* (await readPart(key)).collected;
           }
-          const extra = await exporter.finalize({ collected, classes: await projectClasses(database, params) }, output);
+          const extra = await exporter.finalize({ collected, classes: await projectClasses(db, params) }, output);
           const manifest = {
             name: params.name,
             ...(params.description !== undefined ? { description: params.description } : {}),
@@ -333,30 +295,9 @@ async function projectClasses(db: Db, params: ExportParams): Promise<AnnotationC
 /** Item ids after `afterId`, in id order, at most `limit`. */
 async function itemIds(db: Db, params: ExportParams, afterId: number, limit: number): Promise<number[]> {
   const status = filterStatus(params);
-  if (params.target === 'ground_truth') {
-    const rows = await db
-      .selectFrom('ground_truth_events')
-      .select('id')
-      .where('version_id', '=', filterId(params, 'ground_truth_dataset_version'))
-      .where('id', '>', afterId)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => Number(r.id));
-  }
-  if (params.target === 'assignment') {
-    let q = db
-      .selectFrom('assignments')
-      .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
-      .select('assignments.id')
-      .where('tasks.project_id', '=', filterId(params, 'project'))
-      .where('assignments.id', '>', afterId);
-    if (status) q = q.where('assignments.status', '=', status as AssignmentStatus);
-    return (await q.orderBy('assignments.id').limit(limit).execute()).map((r) => Number(r.id));
-  }
-  let q = db.selectFrom('tasks').select('id').where('project_id', '=', filterId(params, 'project')).where('id', '>', afterId);
-  if (status) q = q.where('status', '=', status as TaskStatus);
-  return (await q.orderBy('id').limit(limit).execute()).map((r) => Number(r.id));
+  if (params.target === 'ground_truth') return listGroundTruthEventIds(db, { versionId: filterId(params, 'ground_truth_dataset_version'), afterId, limit });
+  if (params.target === 'assignment') return listAssignmentIds(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as AssignmentStatus } : {}) });
+  return listTaskIds(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as TaskStatus } : {}) });
 }
 
 async function countItems(db: Db, params: ExportParams): Promise<number> {
@@ -392,13 +333,3 @@ async function fetchItems(db: Db, params: ExportParams, afterId: number, limit: 
   const rows = await listTasks(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as TaskStatus } : {}) });
   return rows.map((r) => ({ id: r.id, target: 'task', data: null, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { status: r.status } }));
 }
-
-
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    return rethrowAsFailure(err);
-  }
-}
-

@@ -10,3 +10,12 @@ export function rethrowAsFailure(err: unknown): never {
   if (err instanceof SynapseError) throw ApplicationFailure.create({ type: err.constructor.name, message: err.message });
   throw err;
 }
+
+/** Runs `fn`; our errors become failures as above, anything else (a cancellation too) goes on as it is. */
+export async function asFailure<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    return rethrowAsFailure(err);
+  }
+}

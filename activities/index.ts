@@ -1,15 +1,33 @@
 /**
- * Activity types, for `proxyActivities<typeof activities>` in workflows. The worker builds
- * the implementations with their dependencies through `createActivities`.
+ * The worker's activities, built once per worker process by `createActivities` with what
+ * they share: the run store and the platform (both over the worker's one database pool).
+ * Its return type is the single source of the activities' types: workflows type their
+ * proxies as `proxyActivities<ReturnType<typeof createActivities>>`.
  */
-import type { RunStore } from '../platform/run-store.js';
 import { createExportActivities } from './export.js';
+import { createModelActivities } from './model-actions.js';
 import { createRunActivities } from './run-action.js';
+import { stepRunner, type ActivityDeps } from './step.js';
 import { createTrainActivities } from './train.js';
+import { trainData } from './train-data.js';
+import { trainerHost } from './trainer-host.js';
+import { createTuneActivities } from './tune.js';
 import { createUploadActivities } from './upload.js';
 
-export function createActivities(deps: { store: RunStore; dataDir: string }) {
-  return { ...createRunActivities(deps), ...createExportActivities(deps), ...createTrainActivities(deps), ...createUploadActivities(deps) };
+export type { ActivityDeps } from './step.js';
+
+export function createActivities(deps: ActivityDeps) {
+  const shared = { ...deps, steps: stepRunner(deps.store) };
+  // One dataset memory and one trainer host for the train, test and inference steps.
+  const training = { ...shared, data: trainData(deps.platform, deps.dataDir), host: trainerHost(deps.dataDir) };
+  return {
+    ...createRunActivities(shared),
+    ...createExportActivities(shared),
+    ...createTrainActivities(training),
+    ...createModelActivities(training),
+    ...createUploadActivities(shared),
+    ...createTuneActivities(shared),
+  };
 }
 
 type Activities = ReturnType<typeof createActivities>;

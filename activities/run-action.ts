@@ -1,15 +1,14 @@
 /**
- * The activity that runs a plugin action: find the plugin, validate params, call
- * `start(ctx)` with an ActivityRunContext, and turn what happened into the right kind of
- * Temporal outcome (result, retryable failure, non-retryable failure, cancellation).
+ * The simple run shape's activity, `runAction`: the plugin action's `start(ctx)` with an
+ * ActivityRunContext, inside the step harness (step.ts: load, params, running, failures).
+ * And the two local activities every shape's workflow uses to mirror the run into the run
+ * store: `recordRunStatus` and `recordRunProgress`.
  */
-import { Context } from '@temporalio/activity';
-import type { RunStore } from '../platform/run-store.js';
-import { loadRunAction, parseParams } from '../engine/plugin-loader.js';
+import { parseParams } from '../engine/plugin-loader.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from '../contracts/run-state.js';
-import { ActivityRunContext } from './activity-run-context.js';
-import { rethrowAsFailure } from './failures.js';
+import { ANY_ACTION, type ActionInstanceClass } from './action-kinds.js';
+import type { StepDeps, StepSpec } from './step.js';
 
 export interface RunActionActivityInput extends RunActionInput {
   runId: string;
@@ -21,50 +20,21 @@ export interface RunActionOutput {
   attempt: number;
 }
 
-export interface RunActivityDeps {
-  store: RunStore;
-}
+/** The simple shape's action: any Action class, params by its own schema. */
+const SIMPLE: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, params: (raw, { action }) => parseParams(action, raw) };
 
-export function createRunActivities({ store }: RunActivityDeps) {
+export function createRunActivities({ store, steps }: Pick<StepDeps, 'store' | 'steps'>) {
   return {
     async runAction(input: RunActionActivityInput): Promise<RunActionOutput> {
-      const activity = Context.current();
-      const action = await loadRunAction(input.plugin, input.action).catch(rethrowAsFailure);
-      let params: unknown;
-      try {
-        params = parseParams(action, input.params);
-      } catch (err) {
-        rethrowAsFailure(err);
-      }
-      await store.updateRun(input.runId, { status: 'running' });
-      const ctx = await ActivityRunContext.create({
-        runId: input.runId,
-        params,
-        activity,
-        store,
-        progressCategories: action.progressCategories,
-      });
-      if (activity.info.attempt > 1) {
-        ctx.logMessage(`attempt ${activity.info.attempt} starts${ctx.resumeState() === undefined ? '' : ' from the last checkpoint'}`, 'WARNING');
-      }
-      try {
-        const instance = new (action.cls as unknown as new () => { start(c: ActivityRunContext): Promise<unknown> })();
-        const result = await instance.start(ctx);
-        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-        return { result: result ?? null, snapshot: ctx.snapshot(), attempt: activity.info.attempt };
-      } catch (err) {
-        if (activity.cancellationSignal.aborted) {
-          ctx.logMessage('run cancelled', 'WARNING');
-          throw activity.cancellationSignal.reason;
+      return steps.step(input, SIMPLE, { marksRunning: true, scope: 'run' }, async ({ cls, ctx }) => {
+        if (ctx.attempt > 1) {
+          ctx.logMessage(`attempt ${ctx.attempt} starts${ctx.resumeState() === undefined ? '' : ' from the last checkpoint'}`, 'WARNING');
         }
-        ctx.logMessage(`attempt ${activity.info.attempt} failed: ${errorMessage(err)}`, 'ERROR');
-        rethrowAsFailure(err);
-      } finally {
-        await ctx.close();
-      }
+        const result = await new cls().start(ctx);
+        return { result: result ?? null, snapshot: ctx.snapshot(), attempt: ctx.attempt };
+      });
     },
 
-    /** Mirrors the run's final status into the run store (a local activity). */
     /** A workflow's own progress and metrics (e.g. an export's item counts) as run events. */
     async recordRunProgress(input: { runId: string; attempt: number; progress: Record<string, CategoryProgress>; metrics: Record<string, MetricValues> }): Promise<void> {
       const at = new Date().toISOString();
@@ -79,6 +49,7 @@ export function createRunActivities({ store }: RunActivityDeps) {
       ]);
     },
 
+    /** Mirrors the run's final status into the run store (a local activity). */
     async recordRunStatus(input: { runId: string; status: RunStatus; result?: unknown; error?: string }): Promise<void> {
       await store.updateRun(input.runId, {
         status: input.status,
@@ -97,8 +68,3 @@ export function createRunActivities({ store }: RunActivityDeps) {
   };
 }
 
-
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

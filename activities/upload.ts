@@ -14,45 +14,33 @@
  *   call, only those whose every file was stored; addDataUnits is idempotent by unique key.
  * - `uploadFinalize`: the report (counts, failures, rejected units), logged as run events.
  *
- * The plan lives on the worker's disk next to the files it names: an upload reads local
- * files, so its workers share that machine (or the data dir).
+ * The plan lives on the worker's disk next to the files it names (upload-plan.ts): an upload
+ * reads local files, so its workers share that machine (or the data dir). Files are stored by
+ * upload-files.ts; each step runs in the step harness (step.ts).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { addDataUnits, getDataCollection, type NewDataUnit } from '../platform/repositories/collections.js';
+import { addDataUnits, existingUniqueKeys, getDataCollection, type NewDataUnit } from '../platform/repositories/collections.js';
 import type { Db } from '../platform/repositories/common.js';
 import { getStorage } from '../platform/repositories/storages.js';
-import type { RunStore } from '../platform/run-store.js';
 import { ExcelConfigSchema } from '../sdk/config.js';
-import { InvalidInputError, NonRetriableError, type Problem } from '../contracts/errors.js';
+import { InvalidInputError, type Problem } from '../contracts/errors.js';
 import { DEFAULT_EXCEL_NAME, matchMetadata, readExcelMetadata } from '../engine/excel-metadata.js';
-import { loadRunAction } from '../engine/plugin-loader.js';
 import { assetRoots, discoverFiles, isInside, resolveInside, type UploadUnit } from '../engine/upload-discovery.js';
-import { isUploaderClass, parseUploadParams, type BaseUploader, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
-import { keyProblems } from '../storage/safe-key.js';
-import type { StorageProvider } from '../storage/index.js';
-import type { RunActionInput } from '../contracts/run-input.js';
-import { ActivityRunContext } from './activity-run-context.js';
-import { platformAccess } from './platform-access.js';
-import { rethrowAsFailure } from './failures.js';
+import { parseUploadParams, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
+import { UPLOADER, type UploaderClass } from './action-kinds.js';
+import type { StepDeps, StepInput, StepSpec } from './step.js';
+import { storeBatchFiles } from './upload-files.js';
+import { planFiles, readJson, writeJsonAtomic, type BatchResult, type Plan, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
 
-export interface UploadActivityInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
-  runId: string;
-}
+export { contentKey, FILES_IN_FLIGHT } from './upload-files.js';
+export type { UploadPlanSummary } from './upload-plan.js';
+
+export type UploadActivityInput = StepInput;
 
 export interface UploadDiscoverInput extends UploadActivityInput {
   unitsPerBatch: number;
-}
-
-export interface UploadPlanSummary {
-  batches: number;
-  units: number;
-  files: number;
-  bytes: number;
-  rejected: number;
 }
 
 export interface UploadBatchInput extends UploadActivityInput {
@@ -93,113 +81,22 @@ export interface UploadSummary {
   rejected: { key: string; reason: string }[];
 }
 
-/** A unit as planned: only what the batch activities need. */
-interface PlannedUnit {
-  key: string;
-  meta: Record<string, unknown>;
-  files: Record<string, { path: string; name: string; size: number }>;
-}
-
-interface Plan {
-  storageId: number;
-  storageName: string;
-  collectionId: number;
-  collectionName: string;
-  summary: UploadPlanSummary;
-  report: {
-    rejected: { key: string; reason: string }[];
-    skipped: { path: string; reason: string }[];
-    systemSkipped: number;
-    duplicatesReplaced: number;
-    metadataFile: string | null;
-    metadataMatched: number;
-    metadataUnmatched: number;
-  };
-}
-
-interface StoredFile {
-  key: string;
-  size: number;
-  checksum: string;
-}
-
-/** What a batch stored: per unit (by index in the batch) per specification, and what failed. */
-interface BatchResult {
-  stored: Record<string, Record<string, StoredFile>>;
-  failed: { unit: number; spec: string; file: string; reason: string }[];
-}
-
-/** Files stored at once inside one batch. */
-export const FILES_IN_FLIGHT = 8;
 /** How many failures and rejections the run's result lists (all of them are run events). */
 const REPORT_LIMIT = 20;
 
-export interface UploadActivityDeps {
-  store: RunStore;
-  dataDir: string;
-}
+/** An upload run's action: a BaseUploader, params with its own `extraParams`. */
+const UPLOAD: StepSpec<UploaderClass, UploadParams> = { kind: UPLOADER, params: (raw, { cls, subject }) => parseUploadParams(cls, raw, subject) };
 
-/** The object key of a file: from its content, so a retry writes the same key. */
-export function contentKey(sha256: string, name: string): string {
-  const base = keyProblems(name).length === 0 && !name.includes('/') ? name : `file${path.extname(name).replace(/[^A-Za-z0-9.]/g, '')}`;
-  return `uploads/${sha256.slice(0, 2)}/${sha256}/${base}`;
-}
-
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, file);
-}
-
-async function readJson<T>(file: string, what: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NonRetriableError(`the upload's ${what} (${file}) is not on this worker: an upload's workers must share the data dir with the machine that planned it`);
-    }
-    throw err;
-  }
-}
-
-async function sha256File(file: string, onChunk: () => void): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    onChunk();
-  }
-  return hash.digest('hex');
-}
-
-const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ELOOP']);
-
-export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
-  const { db, storageFor } = platformAccess(dataDir);
-  const workDir = (runId: string) => path.join(dataDir, 'uploads', runId);
-  const batchFile = (runId: string, batch: number) => path.join(workDir(runId), `batch-${String(batch).padStart(6, '0')}.json`);
-  const storedFile = (runId: string, batch: number) => path.join(workDir(runId), `stored-${String(batch).padStart(6, '0')}.json`);
-
-  async function setup(input: UploadActivityInput) {
-    const action = await loadRunAction(input.plugin, input.action);
-    if (!isUploaderClass(action.cls)) {
-      throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not a BaseUploader (an upload run needs one)`);
-    }
-    const cls = action.cls as unknown as Omit<typeof BaseUploader, 'prototype'> & (new () => BaseUploader);
-    const params = parseUploadParams(cls, input.params, `invalid params for ${input.plugin.code} ${input.action}`);
-    const excel = ExcelConfigSchema.parse(action.config.excel_config ?? {});
-    return { cls, params, excel };
-  }
+export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
+  const { db, storageFor } = platform;
 
   return {
     async uploadDiscover(input: UploadDiscoverInput): Promise<UploadPlanSummary> {
-      const activity = Context.current();
-      const { cls, params, excel } = await guard(() => setup(input));
-      const ctx = await ActivityRunContext.create({ runId: input.runId, params, activity, store, progressCategories: {} });
-      try {
-        await store.updateRun(input.runId, { status: 'running' });
-        const database = await db();
-        const collection = await getDataCollection(database, params.data_collection);
-        const storageRecord = await getStorage(database, params.storage);
+      return steps.step(input, UPLOAD, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, params, ctx }) => {
+        const activity = Context.current();
+        const excel = ExcelConfigSchema.parse(action.config.excel_config ?? {});
+        const collection = await getDataCollection(db, params.data_collection);
+        const storageRecord = await getStorage(db, params.storage);
         await storageFor(storageRecord.id); // opens it: a bad storage config fails here, before any work
         const uploader = new cls();
         uploader.params = params;
@@ -240,13 +137,13 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
         units = validated.units;
 
         checkPlannedUnits(units, roots, params.name);
-        await checkKeysFree(database, collection.id, collection.name, units.map((u) => uniqueKey(params.name, u.key)), beat);
+        await checkKeysFree(db, collection.id, collection.name, units.map((u) => uniqueKey(params.name, u.key)), beat);
 
-        const dir = workDir(input.runId);
-        await rm(dir, { recursive: true, force: true });
-        await mkdir(dir, { recursive: true });
+        const files = planFiles(dataDir, input.runId);
+        await rm(files.dir, { recursive: true, force: true });
+        await mkdir(files.dir, { recursive: true });
         const perBatch = Math.max(1, Math.floor(input.unitsPerBatch));
-        let files = 0;
+        let fileCount = 0;
         let bytes = 0;
         let batches = 0;
         for (let i = 0; i < units.length; i += perBatch) {
@@ -255,8 +152,8 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
             meta: u.meta,
             files: Object.fromEntries(Object.entries(u.files).map(([spec, f]) => [spec, { path: f.path, name: f.name, size: f.size }])),
           }));
-          for (const u of planned) for (const f of Object.values(u.files)) (files++, (bytes += f.size));
-          await writeJsonAtomic(batchFile(input.runId, batches++), planned);
+          for (const u of planned) for (const f of Object.values(u.files)) (fileCount++, (bytes += f.size));
+          await writeJsonAtomic(files.batch(batches++), planned);
           beat();
         }
         const plan: Plan = {
@@ -264,7 +161,7 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
           storageName: storageRecord.name,
           collectionId: collection.id,
           collectionName: collection.name,
-          summary: { batches, units: units.length, files, bytes, rejected: validated.rejected.length },
+          summary: { batches, units: units.length, files: fileCount, bytes, rejected: validated.rejected.length },
           report: {
             rejected: validated.rejected,
             skipped: discovery.skipped,
@@ -275,62 +172,39 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
             metadataUnmatched: unmatched,
           },
         };
-        await writeJsonAtomic(path.join(dir, 'plan.json'), plan);
+        await writeJsonAtomic(files.plan, plan);
         return plan.summary;
-      } catch (err) {
-        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-        return rethrowAsFailure(err);
-      } finally {
-        await ctx.close();
-      }
+      });
     },
 
     async uploadBatch(input: UploadBatchInput): Promise<UploadBatchOutput> {
-      const activity = Context.current();
-      return guard(async () => {
-        const { params } = await setup(input);
-        const plan = await readJson<Plan>(path.join(workDir(input.runId), 'plan.json'), 'plan');
-        const units = await readJson<PlannedUnit[]>(batchFile(input.runId, input.batch), `batch ${input.batch}`);
+      return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
+        const activity = Context.current();
+        const files = planFiles(dataDir, input.runId);
+        const plan = await readJson<Plan>(files.plan, 'plan');
+        const units = await readJson<PlannedUnit[]>(files.batch(input.batch), `batch ${input.batch}`);
         const storage = await storageFor(plan.storageId);
-        const threshold = Math.floor(params.max_file_size_mb * 1024 * 1024);
-        const retry = activity.info.attempt > 1;
-        const result: BatchResult = { stored: {}, failed: [] };
-        const jobs = units.flatMap((u, unit) => Object.entries(u.files).map(([spec, f]) => ({ unit, spec, f })));
-        let next = 0;
-        let done = 0;
-        const beat = () => activity.heartbeat({ batch: input.batch, done });
-        const lane = async (): Promise<void> => {
-          while (next < jobs.length) {
-            const { unit, spec, f } = jobs[next++]!;
-            activity.cancellationSignal.throwIfAborted();
-            beat();
-            try {
-              const stored = await storeFile(storage, f, threshold, retry, beat, activity.cancellationSignal);
-              (result.stored[String(unit)] ??= {})[spec] = stored;
-            } catch (err) {
-              const code = (err as NodeJS.ErrnoException).code;
-              // A file gone or unreadable is this file's failure; anything else (storage down) fails the batch, which retries.
-              if (!(code && FILE_ERRORS.has(code)) && !(err instanceof FileChangedError)) throw err;
-              result.failed.push({ unit, spec, file: f.path, reason: err instanceof FileChangedError ? err.message : `cannot read (${code})` });
-            }
-            done++;
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, jobs.length) }, lane));
-        await writeJsonAtomic(storedFile(input.runId, input.batch), result);
+        const result = await storeBatchFiles(storage, units, {
+          multipartThresholdBytes: Math.floor(params.max_file_size_mb * 1024 * 1024),
+          retry: activity.info.attempt > 1,
+          signal: activity.cancellationSignal,
+          onProgress: (done) => activity.heartbeat({ batch: input.batch, done }),
+        });
+        await writeJsonAtomic(files.stored(input.batch), result);
+        let stored = 0;
         let bytes = 0;
-        for (const perUnit of Object.values(result.stored)) for (const s of Object.values(perUnit)) bytes += s.size;
-        return { files: jobs.length - result.failed.length, bytes, failed: result.failed.length };
+        for (const perUnit of Object.values(result.stored)) for (const s of Object.values(perUnit)) (stored++, (bytes += s.size));
+        return { files: stored, bytes, failed: result.failed.length };
       });
     },
 
     async uploadRegister(input: UploadBatchInput): Promise<UploadRegisterOutput> {
-      const activity = Context.current();
-      return guard(async () => {
-        const { params } = await setup(input);
-        const plan = await readJson<Plan>(path.join(workDir(input.runId), 'plan.json'), 'plan');
-        const units = await readJson<PlannedUnit[]>(batchFile(input.runId, input.batch), `batch ${input.batch}`);
-        const result = await readJson<BatchResult>(storedFile(input.runId, input.batch), `stored files of batch ${input.batch}`);
+      return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
+        const activity = Context.current();
+        const files = planFiles(dataDir, input.runId);
+        const plan = await readJson<Plan>(files.plan, 'plan');
+        const units = await readJson<PlannedUnit[]>(files.batch(input.batch), `batch ${input.batch}`);
+        const result = await readJson<BatchResult>(files.stored(input.batch), `stored files of batch ${input.batch}`);
         const ready: NewDataUnit[] = [];
         let skipped = 0;
         units.forEach((u, i) => {
@@ -346,29 +220,25 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
             files: Object.fromEntries(Object.entries(stored).map(([spec, s]) => [spec, { storage: plan.storageId, key: s.key, size: s.size, checksum: s.checksum }])),
           });
         });
-        const database = await db();
         const size = params.creating_data_unit_batch_size;
         for (let i = 0; i < ready.length; i += size) {
           activity.heartbeat({ batch: input.batch, registered: i });
-          await addDataUnits(database, plan.collectionId, ready.slice(i, i + size));
+          await addDataUnits(db, plan.collectionId, ready.slice(i, i + size));
         }
         return { registered: ready.length, skipped };
       });
     },
 
     async uploadFinalize(input: UploadActivityInput): Promise<UploadSummary> {
-      const activity = Context.current();
-      const { params } = await guard(() => setup(input));
-      const dir = workDir(input.runId);
-      const summaryFile = path.join(dir, 'summary.json');
-      try {
-        return JSON.parse(await readFile(summaryFile, 'utf8')) as UploadSummary;
-      } catch {
-        // not finalized yet
-      }
-      const ctx = await ActivityRunContext.create({ runId: input.runId, params, activity, store, progressCategories: {} });
-      try {
-        const plan = await readJson<Plan>(path.join(dir, 'plan.json'), 'plan');
+      return steps.step(input, UPLOAD, { progressCategories: 'none' }, async ({ params, ctx }) => {
+        const activity = Context.current();
+        const files = planFiles(dataDir, input.runId);
+        try {
+          return JSON.parse(await readFile(files.summary, 'utf8')) as UploadSummary;
+        } catch {
+          // not finalized yet
+        }
+        const plan = await readJson<Plan>(files.plan, 'plan');
         const failures: UploadSummary['failures'] = [];
         let uploadedFiles = 0;
         let uploadedBytes = 0;
@@ -376,8 +246,8 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
         let skippedUnits = 0;
         for (let b = 0; b < plan.summary.batches; b++) {
           activity.heartbeat();
-          const units = await readJson<PlannedUnit[]>(batchFile(input.runId, b), `batch ${b}`);
-          const result = await readJson<BatchResult>(storedFile(input.runId, b), `stored files of batch ${b}`);
+          const units = await readJson<PlannedUnit[]>(files.batch(b), `batch ${b}`);
+          const result = await readJson<BatchResult>(files.stored(b), `stored files of batch ${b}`);
           for (const s of Object.values(result.stored)) {
             for (const f of Object.values(s)) {
               uploadedFiles++;
@@ -419,51 +289,22 @@ export function createUploadActivities({ store, dataDir }: UploadActivityDeps) {
             (plan.report.rejected.length ? `; ${plan.report.rejected.length} units rejected (incomplete or invalid)` : ''),
           failures.length || plan.report.rejected.length ? 'WARNING' : 'INFO',
         );
-        await writeJsonAtomic(summaryFile, summary);
+        await writeJsonAtomic(files.summary, summary);
         // The plan has done its job: keep only the summary, for a retried finalize.
         for (let b = 0; b < plan.summary.batches; b++) {
-          await rm(batchFile(input.runId, b), { force: true });
-          await rm(storedFile(input.runId, b), { force: true });
+          await rm(files.batch(b), { force: true });
+          await rm(files.stored(b), { force: true });
         }
-        await rm(path.join(dir, 'plan.json'), { force: true });
+        await rm(files.plan, { force: true });
         return summary;
-      } catch (err) {
-        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-        return rethrowAsFailure(err);
-      } finally {
-        await ctx.close();
-      }
+      });
     },
   };
 }
 
-class FileChangedError extends Error {}
-
-/** Stores one file under its content key; on a retried batch an object already stored whole is kept. */
-async function storeFile(
-  storage: StorageProvider,
-  f: PlannedUnit['files'][string],
-  threshold: number,
-  retry: boolean,
-  beat: () => void,
-  signal: AbortSignal,
-): Promise<StoredFile> {
-  const small = f.size <= threshold;
-  // Small files are read once (hash and body); big ones are hashed, then streamed in parts.
-  const body = small ? await readFile(f.path) : undefined;
-  const checksum = body ? createHash('sha256').update(body).digest('hex') : await sha256File(f.path, beat);
-  const size = body ? body.length : (await stat(f.path)).size;
-  if (size !== f.size) throw new FileChangedError(`changed since it was found (${f.size} bytes then, ${size} now)`);
-  const key = contentKey(checksum, f.name);
-  if (retry) {
-    for await (const o of storage.list(key)) if (o.key === key && o.size === size) return { key, size, checksum };
-  }
-  await storage.put(key, body ?? createReadStream(f.path), { multipartThresholdBytes: threshold, onProgress: beat, signal });
-  return { key, size, checksum };
-}
-
+/** `<name>/<unit key>` in Unicode NFC: the same file from macOS (NFD names) or Linux is one data unit. */
 function uniqueKey(name: string, unitKey: string): string {
-  return `${name}/${unitKey}`;
+  return `${name}/${unitKey}`.normalize('NFC');
 }
 
 /** The Excel file: the given path (inside the upload root when relative), else meta.xlsx in the root when present. */
@@ -487,8 +328,8 @@ function checkPlannedUnits(units: readonly UploadUnit[], roots: readonly { spec:
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (const unit of units) {
-    if (seen.has(unit.key)) problems.push({ path: unit.key, message: 'two data units have this key' });
-    seen.add(unit.key);
+    if (seen.has(uniqueKey(name, unit.key))) problems.push({ path: unit.key, message: 'two data units have this key' });
+    seen.add(uniqueKey(name, unit.key));
     if (uniqueKey(name, unit.key).length > 1000) problems.push({ path: unit.key, message: 'the data unit key is longer than 1000 characters' });
     for (const [spec, f] of Object.entries(unit.files)) {
       const root = roots.find((r) => r.spec === spec);
@@ -507,20 +348,11 @@ async function checkKeysFree(db: Db, collectionId: number, collectionName: strin
   const taken: string[] = [];
   for (let i = 0; i < keys.length && taken.length < 10; i += 500) {
     beat();
-    const rows = await db.selectFrom('data_units').select('unique_key').where('collection_id', '=', collectionId).where('unique_key', 'in', keys.slice(i, i + 500)).execute();
-    taken.push(...rows.map((r) => r.unique_key));
+    taken.push(...(await existingUniqueKeys(db, collectionId, keys.slice(i, i + 500))));
   }
   if (taken.length) {
     throw new InvalidInputError(`cannot upload into data collection "${collectionName}"`, [
       { path: 'name', message: `data units ${taken.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${taken.length > 5 ? ', ...' : ''} exist already: use another upload name` },
     ]);
-  }
-}
-
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    return rethrowAsFailure(err);
   }
 }

@@ -31,8 +31,10 @@ export interface OpenDatabaseOptions {
   url?: string | undefined;
   /** SQLite file instead of `<dataDir>/synapse.db` (`:memory:` for a throwaway one). */
   file?: string;
-  /** Postgres pool size (default 10). */
+  /** Postgres pool size (default 10): the most connections this handle opens. */
   poolSize?: number;
+  /** Postgres `application_name` of the connections, so pg_stat_activity shows who holds them (default: none). */
+  applicationName?: string;
 }
 
 export function sqliteFile(dataDir: string): string {
@@ -42,7 +44,7 @@ export function sqliteFile(dataDir: string): string {
 /** Opens (and migrates) the platform database. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<PlatformDb> {
   const url = options.url ?? process.env.DATABASE_URL ?? '';
-  const opened = url ? openPostgres(url, options.poolSize ?? 10) : openSqlite(options.file ?? sqliteFile(options.dataDir));
+  const opened = url ? openPostgres(url, options.poolSize ?? 10, options.applicationName) : openSqlite(options.file ?? sqliteFile(options.dataDir));
   try {
     await migrate(opened.db, opened.dialect);
   } catch (err) {
@@ -64,8 +66,8 @@ function openSqlite(file: string): Omit<PlatformDb, 'close'> {
   return { db: new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database }) }), dialect: 'sqlite', location: file };
 }
 
-function openPostgres(url: string, max: number): Omit<PlatformDb, 'close'> {
-  const pool = new pg.Pool({ connectionString: url, max, types: { getTypeParser: typeParser } as pg.CustomTypesConfig });
+function openPostgres(url: string, max: number, applicationName: string | undefined): Omit<PlatformDb, 'close'> {
+  const pool = new pg.Pool({ connectionString: url, max, ...(applicationName ? { application_name: applicationName } : {}), types: { getTypeParser: typeParser } as pg.CustomTypesConfig });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   return { db: new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', location: redactUrl(url) };

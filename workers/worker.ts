@@ -1,6 +1,8 @@
 /**
  * `synapse worker`: serves the task queues (one per method), runs workflows and the
- * activities that run plugin code. Stops gracefully on SIGINT/SIGTERM: polling stops,
+ * activities that run plugin code. The process opens one platform database (one pool on
+ * Postgres) and builds the activities once: every queue's steps and the run store share
+ * them. Stops gracefully on SIGINT/SIGTERM: polling stops,
  * running steps get `shutdownGraceMs` to finish, then they are cancelled and retried
  * elsewhere from their last checkpoint.
  */
@@ -12,6 +14,8 @@ import { bundleWorkflowCode, Runtime, Worker, type NativeConnection } from '@tem
 import { createActivities } from '../activities/index.js';
 import { connectClient, connectNative, ensureSearchAttributes } from '../client/temporal.js';
 import { taskQueueFor, type Settings } from '../client/settings.js';
+import { platformAccess } from '../activities/platform-access.js';
+import { openDatabase } from '../platform/db.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import type { Method } from '../sdk/categories.js';
 import { useReleases } from '../engine/plugin-releases.js';
@@ -33,7 +37,12 @@ export interface WorkerOptions {
   onReady?: () => void;
   /** Aborting it stops the worker gracefully, like SIGINT does. */
   signal?: AbortSignal;
+  /** Postgres: the most connections the worker's one database pool opens (default 10). */
+  databasePoolSize?: number;
 }
+
+/** The `application_name` of a worker's Postgres connections, as pg_stat_activity shows them. */
+export const WORKER_APPLICATION_NAME = 'synapse-worker';
 
 /** A worker running in this process (see `startWorker`). */
 export interface RunningWorker {
@@ -74,14 +83,22 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const client = await connectClient(settings);
   await ensureSearchAttributes(client, log);
   await client.connection.close();
-  // <data dir>/synapse.db, or Postgres when DATABASE_URL is set.
-  const store = await KyselyRunStore.open({ dataDir: settings.dataDir });
-  // A run naming code@version that no plugin folder here holds runs its published release.
-  useReleases({ dataDir: settings.dataDir });
-  const connection: NativeConnection = await connectNative(settings);
-  const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
-  const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);
+  // <data dir>/synapse.db, or Postgres when DATABASE_URL is set: one pool for the process.
+  const database = await openDatabase({
+    dataDir: settings.dataDir,
+    applicationName: WORKER_APPLICATION_NAME,
+    ...(options.databasePoolSize !== undefined ? { poolSize: options.databasePoolSize } : {}),
+  });
+  let connection: NativeConnection | undefined;
   try {
+    const store = new KyselyRunStore(database, false);
+    // Built once: every task queue's worker runs the same activities over the same pool.
+    const activities = createActivities({ store, platform: platformAccess(database.db, settings.dataDir), dataDir: settings.dataDir });
+    // A run naming code@version that no plugin folder here holds runs its published release.
+    useReleases({ dataDir: settings.dataDir });
+    connection = await connectNative(settings);
+    const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
+    const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);
     const workers = await Promise.all(
       methods.map((method) =>
         Worker.create({
@@ -89,7 +106,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           namespace: settings.temporal.namespace,
           taskQueue: taskQueueFor(settings, method),
           workflowBundle,
-          activities: createActivities({ store, dataDir: settings.dataDir }),
+          activities,
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),
           shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
         }),
@@ -103,8 +120,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     options.onReady?.();
     await running;
   } finally {
-    await store.close();
-    await connection.close();
+    await connection?.close();
+    await database.close();
   }
 }
 

@@ -245,6 +245,16 @@ export async function addDataUnits(db: Db, collectionRef: string | number, input
   });
 }
 
+/** Which of `uniqueKeys` a collection has already, in no particular order (e.g. before an upload registers units under them). */
+export async function existingUniqueKeys(db: Db, collectionId: number, uniqueKeys: readonly string[]): Promise<string[]> {
+  const taken: string[] = [];
+  for (const batch of chunks(uniqueKeys, 1000)) {
+    const rows = await db.selectFrom('data_units').select('unique_key').where('collection_id', '=', collectionId).where('unique_key', 'in', batch).execute();
+    taken.push(...rows.map((r) => r.unique_key));
+  }
+  return taken;
+}
+
 export async function getDataUnit(db: Db, id: number): Promise<DataUnit> {
   const row = await db.selectFrom('data_units').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFoundError(`unknown data unit ${id}`);

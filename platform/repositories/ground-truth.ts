@@ -174,3 +174,16 @@ export async function listGroundTruthEvents(db: Db, filter: { versionId: number;
     .execute();
   return rows.map((r) => ({ ...toEvent(r), dataUnit: { id: Number(r.data_unit_id), uniqueKey: r.unique_key, meta: parseJson(r.meta), files: parseJson(r.files) } }));
 }
+
+/** Ids of a version's events after `afterId`, in id order, at most `limit`: an export plans its pages with them. */
+export async function listGroundTruthEventIds(db: Db, filter: { versionId: number; afterId?: number; limit?: number }): Promise<number[]> {
+  const rows = await db
+    .selectFrom('ground_truth_events')
+    .select('id')
+    .where('version_id', '=', filter.versionId)
+    .where('id', '>', filter.afterId ?? 0)
+    .orderBy('id')
+    .limit(filter.limit ?? 1000)
+    .execute();
+  return rows.map((r) => Number(r.id));
+}

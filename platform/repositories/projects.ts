@@ -190,6 +190,23 @@ export async function listTasks(db: Db, filter: { projectId: number; status?: Ta
   }));
 }
 
+/** The project's task of each data unit asked for that has one: data unit id -> task id. */
+export async function taskIdsByDataUnit(db: Db, projectId: number, dataUnitIds: Iterable<number>): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const batch of chunks([...new Set(dataUnitIds)], 1000)) {
+    const rows = await db.selectFrom('tasks').select(['id', 'data_unit_id']).where('project_id', '=', projectId).where('data_unit_id', 'in', batch).execute();
+    for (const r of rows) out.set(Number(r.data_unit_id), Number(r.id));
+  }
+  return out;
+}
+
+/** Ids of a project's tasks after `afterId` (with `status`, when given), in id order, at most `limit`: an export plans its pages with them. */
+export async function listTaskIds(db: Db, filter: { projectId: number; status?: TaskStatus; afterId?: number; limit?: number }): Promise<number[]> {
+  let q = db.selectFrom('tasks').select('id').where('project_id', '=', filter.projectId).where('id', '>', filter.afterId ?? 0);
+  if (filter.status) q = q.where('status', '=', filter.status);
+  return (await q.orderBy('id').limit(filter.limit ?? 1000).execute()).map((r) => Number(r.id));
+}
+
 /** Validates annotation documents against the format and the project's classes; every problem, with its path. */
 export function annotationProblems(docs: readonly unknown[], classes: readonly AnnotationClass[], dataType: DataType, at: (i: number) => string): { parsed: AnnotationDocument[]; problems: Problem[] } {
   const parsed: AnnotationDocument[] = [];
@@ -301,4 +318,16 @@ export async function listAssignments(
     projectId: Number(r.project_id),
     dataUnit: { id: Number(r.data_unit_id), uniqueKey: r.unique_key, meta: parseJson(r.meta), files: parseJson(r.files) },
   }));
+}
+
+/** Ids of a project's assignments after `afterId` (with `status`, when given), in id order, at most `limit`: an export plans its pages with them. */
+export async function listAssignmentIds(db: Db, filter: { projectId: number; status?: AssignmentStatus; afterId?: number; limit?: number }): Promise<number[]> {
+  let q = db
+    .selectFrom('assignments')
+    .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
+    .select('assignments.id')
+    .where('tasks.project_id', '=', filter.projectId)
+    .where('assignments.id', '>', filter.afterId ?? 0);
+  if (filter.status) q = q.where('assignments.status', '=', filter.status);
+  return (await q.orderBy('assignments.id').limit(filter.limit ?? 1000).execute()).map((r) => Number(r.id));
 }

@@ -1,0 +1,138 @@
+/**
+ * The one way a step (an activity of a run) starts and ends. Every run shape's steps do the
+ * same around their own work:
+ *
+ * 1. load the run's action from its plugin (the client's folder when it holds the same
+ *    code@version, else by code@version),
+ * 2. check that its class is the kind the shape runs (action-kinds.ts),
+ * 3. parse the params with that kind's schema (ParamsError lists every problem),
+ * 4. mark the run running, when the step is the run's first,
+ * 5. open the ActivityRunContext that heartbeats and writes the run's events (`step`; a
+ *    bookkeeping step that writes nothing to the run's log uses `bareStep`),
+ * 6. turn what happened into the Temporal outcome: the result; the cancellation as it is
+ *    (logged); our permanent errors as non-retryable failures and anything else as a
+ *    retryable one (failures.ts), logged with the attempt.
+ */
+import { Context } from '@temporalio/activity';
+import type { RunActionInput } from '../contracts/run-input.js';
+import { loadRunAction, type ResolvedAction } from '../engine/plugin-loader.js';
+import { NonRetriableError } from '../contracts/errors.js';
+import type { RunStore } from '../platform/run-store.js';
+import type { ActionKind } from './action-kinds.js';
+import type { PlatformAccess } from './platform-access.js';
+import { ActivityRunContext } from './activity-run-context.js';
+import { asFailure, rethrowAsFailure } from './failures.js';
+
+/** What every step's input carries: the run, its plugin and action, the params as the client sent them. */
+export interface StepInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
+  runId: string;
+}
+
+/** What a step runs: the kind of class, and how its params are read. */
+export interface StepSpec<C, P> {
+  kind: ActionKind<C>;
+  /**
+   * The params as this kind reads them (the class's own schema, or a shape's fixed one).
+   * Throws ParamsError; `subject` is its message ("invalid params for <code> <action>").
+   */
+  params: (raw: unknown, loaded: { action: ResolvedAction; cls: C; subject: string }) => P;
+}
+
+/** A step's action: resolved, its class checked, its params parsed. */
+export interface LoadedStep<C, P> {
+  action: ResolvedAction;
+  cls: C;
+  params: P;
+}
+
+export interface StepOptions {
+  /** The run's first step (or a step that may be): marks the run running in the run store. */
+  marksRunning?: boolean;
+  /**
+   * The context's progress categories: the action's own (default), or none for shapes that
+   * count their own progress in the workflow (export, upload).
+   */
+  progressCategories?: 'action' | 'none';
+  /**
+   * `run` when the step is the whole run (the simple shape): its log says "run cancelled"
+   * and "attempt N failed"; a step of a longer run says "step cancelled" and names itself.
+   */
+  scope?: 'run' | 'step';
+}
+
+export interface StepRunner {
+  /** Loads, checks and parses a step's action; our errors become Temporal failures. */
+  load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P>>;
+  /** A step that reports to the run (logs, progress, metrics, checkpoints) through `ctx`. */
+  step<C, P, T>(input: StepInput, spec: StepSpec<C, P>, options: StepOptions, fn: (step: LoadedStep<C, P> & { ctx: ActivityRunContext<P> }) => Promise<T>): Promise<T>;
+  /** A bookkeeping step with no run context (planning, counting, finalizing files). */
+  bareStep<C, P, T>(input: StepInput, spec: StepSpec<C, P>, options: Pick<StepOptions, 'marksRunning'>, fn: (step: LoadedStep<C, P>) => Promise<T>): Promise<T>;
+}
+
+/** What the activity factories get, built once per worker process (activities/index.ts). */
+export interface ActivityDeps {
+  /** Runs, their events and checkpoints. */
+  store: RunStore;
+  /** The platform database and the storages (the same database pool as the store). */
+  platform: PlatformAccess;
+  /** The worker's data dir (upload plans, dataset cache, Python environments, scratch). */
+  dataDir: string;
+}
+
+/** The factories' deps and the step runner over their store. */
+export interface StepDeps extends ActivityDeps {
+  steps: StepRunner;
+}
+
+export function stepRunner(store: RunStore): StepRunner {
+  async function load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P>> {
+    return asFailure(async () => {
+      const action = await loadRunAction(input.plugin, input.action);
+      const cls = action.cls;
+      if (!spec.kind.is(cls)) throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${cls.name} is not ${spec.kind.needs}`);
+      const params = spec.params(input.params, { action, cls, subject: `invalid params for ${input.plugin.code} ${input.action}` });
+      return { action, cls, params };
+    });
+  }
+
+  return {
+    load,
+
+    async step(input, spec, options, fn) {
+      const activity = Context.current();
+      const loaded = await load(input, spec);
+      if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
+      const ctx = await ActivityRunContext.create({
+        runId: input.runId,
+        params: loaded.params,
+        activity,
+        store,
+        progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
+      });
+      const { attempt, activityType } = activity.info;
+      try {
+        const value = await fn({ ...loaded, ctx });
+        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+        return value;
+      } catch (err) {
+        if (activity.cancellationSignal.aborted) {
+          ctx.logMessage(`${options.scope ?? 'step'} cancelled`, 'WARNING');
+          throw activity.cancellationSignal.reason;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.logMessage(options.scope === 'run' ? `attempt ${attempt} failed: ${message}` : `attempt ${attempt} of ${activityType} failed: ${message}`, 'ERROR');
+        return rethrowAsFailure(err);
+      } finally {
+        await ctx.close();
+      }
+    },
+
+    async bareStep(input, spec, options, fn) {
+      const loaded = await load(input, spec);
+      return asFailure(async () => {
+        if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
+        return fn(loaded);
+      });
+    },
+  };
+}

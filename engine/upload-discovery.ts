@@ -17,7 +17,7 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidInputError, type Problem } from '../contracts/errors.js';
-import { stemOf, type DiscoveredFile, type UploadUnit } from '../sdk/upload-units.js';
+import type { DiscoveredFile } from '../sdk/upload-units.js';
 
 export { groupIntoUnits, stemOf, type DiscoveredFile, type UploadUnit } from '../sdk/upload-units.js';
 

@@ -1,7 +1,11 @@
-/** One way to reach Temporal, used by the CLI, the gateway and the worker alike. */
+/**
+ * One way to reach Temporal, used by the CLI, the gateway and the worker alike. The worker's
+ * native connection loads `@temporalio/worker` (the Rust core, webpack) on demand, so that
+ * clients never load it.
+ */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { UnavailableError } from '../contracts/errors.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import type { Settings, TemporalSettings } from './settings.js';
@@ -47,6 +51,7 @@ export async function connectClient(settings: Settings): Promise<Client> {
 
 export async function connectNative(settings: Settings): Promise<NativeConnection> {
   const t = settings.temporal;
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     const tls = tlsOptions(t) as NativeConnectionOptions['tls'];
     return await NativeConnection.connect({

@@ -81,13 +81,15 @@ describe('loading trainers', () => {
 
 describe('train run input', () => {
   it('num_gpus > 0 sends the training steps to the gpu resource class queue; resume only for train runs', async () => {
-    const { trainInputExtras, trainShape, modelTestShape } = await import('../../client/train-shapes.js');
+    const { workflowExtras } = await import('../../client/run-start.js');
+    const { trainShape, modelTestShape } = await import('../../client/shapes/train.js');
     const { loadSettings } = await import('../../client/settings.js');
     const settings = loadSettings({ dataDir: os.tmpdir(), temporalAddress: '127.0.0.1:1', taskQueuePrefix: 'p' }, {});
-    expect(trainInputExtras(trainShape, { num_gpus: 0 }, settings, undefined)).toEqual({});
-    expect(trainInputExtras(trainShape, { num_gpus: 2 }, settings, undefined)).toEqual({ stepTaskQueue: 'p-gpu-job' });
+    const action = await loadAction(await findPlugin('train-ts-example'), 'train');
+    expect(workflowExtras(trainShape, { action, params: { num_gpus: 0 }, settings })).toEqual({});
+    expect(workflowExtras(trainShape, { action, params: { num_gpus: 2 }, settings })).toEqual({ stepTaskQueue: 'p-gpu-job' });
     const resume = { runId: 'r', epoch: 2, model: null, history: [] };
-    expect(trainInputExtras(trainShape, { num_gpus: 0 }, settings, resume)).toEqual({ resume });
-    expect(() => trainInputExtras(modelTestShape, {}, settings, resume)).toThrow(/only train runs resume/);
+    expect(workflowExtras(trainShape, { action, params: { num_gpus: 0 }, settings, resume })).toEqual({ resume });
+    expect(() => workflowExtras(modelTestShape, { action, params: {}, settings, resume })).toThrow(/only train(, \w+)*( and \w+)? runs resume from a checkpoint; this is a test run/);
   });
 });

@@ -1,37 +1,51 @@
 /**
- * The run shapes of neural_net trainer plugins (client/run-shapes.ts lists them first): an
- * action whose class is a BaseTrainer (TypeScript, or Python through the loader) runs as the
- * train workflow when it is `train`, as the model-test workflow when it is `test`, and as the
- * inference workflow when it is `inference`.
+ * The run shapes of neural_net trainer plugins: an action whose class is a trainer
+ * (TypeScript, or Python through the loader) runs as the train workflow when it is `train`,
+ * as the model-test workflow when it is `test`, and as the inference workflow when it is
+ * `inference` (docs/training.md). Train runs check their references before they start, send
+ * their epochs to the GPU queue when they ask for GPUs, and resume from their last epoch.
  */
-import { WORKFLOW_TYPES } from '../contracts/run-input.js';
-import type { TrainCheckpointState, TrainResumePoint } from '../contracts/train.js';
-import { assertNameFree } from '../platform/model-names.js';
-import { openDatabase } from '../platform/db.js';
-import { getGroundTruthVersion } from '../platform/repositories/ground-truth.js';
-import { getModel } from '../platform/repositories/models.js';
-import { getStorage } from '../platform/repositories/storages.js';
-import type { RunRecord, RunStore } from '../platform/run-store.js';
-import { zodProblems } from '../contracts/problems.js';
-import { InvalidInputError, NotFoundError, ParamsError, type Problem } from '../contracts/errors.js';
-import type { ResolvedAction } from '../engine/plugin-loader.js';
-import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type BaseTrainer, type TrainParams } from '../sdk/trainer.js';
-import type { EpochMetrics, MetricValues } from '../contracts/run-state.js';
-import type { RunShape } from './run-shapes.js';
-import { taskQueueFor, type Settings } from './settings.js';
+import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
+import type { TrainCheckpointState, TrainResumePoint } from '../../contracts/train.js';
+import { zodProblems } from '../../contracts/problems.js';
+import { NotFoundError, ParamsError, type Problem } from '../../contracts/errors.js';
+import type { EpochMetrics, MetricValues } from '../../contracts/run-state.js';
+import type { ResolvedAction } from '../../engine/plugin-loader.js';
+import { assertNameFree } from '../../platform/model-names.js';
+import { openDatabase } from '../../platform/db.js';
+import { getGroundTruthVersion } from '../../platform/repositories/ground-truth.js';
+import { getModel } from '../../platform/repositories/models.js';
+import { getStorage } from '../../platform/repositories/storages.js';
+import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type TrainParams } from '../../sdk/trainer.js';
+import { defineRunShape, type PreflightContext, type ResumeContext } from '../run-shape.js';
+import { taskQueueFor } from '../settings.js';
 
 const isTrainer = (action: ResolvedAction, name: string): boolean =>
   action.plugin.config.category === 'neural_net' && action.name === name && isTrainerClass(action.cls);
 
 const subject = (action: ResolvedAction): string => `invalid params for ${action.plugin.config.code} ${action.name}`;
 
-export const trainShape: RunShape = {
+export const trainShape = defineRunShape<TrainParams, TrainResumePoint>({
   name: 'train',
   matches: (action) => isTrainer(action, 'train'),
   // The seed's train params; the trainer's own schema checks `hyperparameters`.
-  parseParams: (action, raw) => parseTrainParams(action.cls as unknown as typeof BaseTrainer, raw, subject(action)),
+  parseParams: (action, raw) => parseTrainParams(action.cls as unknown as Parameters<typeof parseTrainParams>[0], raw, subject(action)),
   workflow: WORKFLOW_TYPES.train,
-};
+  preflight: trainPreflight,
+  /**
+   * The task queue of the training steps (num_gpus > 0: `<prefix>-gpu-job`, served by a worker
+   * started with `SYNAPSE_TASK_QUEUE_PREFIX=<prefix>-gpu synapse worker --methods job` on a
+   * GPU machine), and the resume point of `synapse run resume`.
+   */
+  extraInput: ({ params, settings, resume }) => {
+    const gpus = params.num_gpus ?? 0;
+    return {
+      ...(gpus > 0 ? { stepTaskQueue: taskQueueFor({ ...settings, taskQueuePrefix: `${settings.taskQueuePrefix}-gpu` }, 'job') } : {}),
+      ...(resume ? { resume } : {}),
+    };
+  },
+  resumePoint: trainResumePoint,
+});
 
 function strict<S extends typeof ModelTestParams | typeof ModelInferenceParams>(schema: S) {
   return (action: ResolvedAction, raw: unknown): unknown => {
@@ -41,39 +55,19 @@ function strict<S extends typeof ModelTestParams | typeof ModelInferenceParams>(
   };
 }
 
-export const modelTestShape: RunShape = {
+export const modelTestShape = defineRunShape({
   name: 'test',
   matches: (action) => isTrainer(action, 'test'),
   parseParams: strict(ModelTestParams),
   workflow: WORKFLOW_TYPES.test,
-};
+});
 
-export const modelInferenceShape: RunShape = {
+export const modelInferenceShape = defineRunShape({
   name: 'inference',
   matches: (action) => isTrainer(action, 'inference'),
   parseParams: strict(ModelInferenceParams),
   workflow: WORKFLOW_TYPES.inference,
-};
-
-export const TRAIN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape];
-
-/**
- * What a train run's workflow input gets besides the RunActionInput: the task queue of its
- * training steps (num_gpus > 0: `<prefix>-gpu-job`, served by a worker started with
- * `SYNAPSE_TASK_QUEUE_PREFIX=<prefix>-gpu synapse worker --methods job` on a GPU machine), and
- * the resume point of `synapse run resume`.
- */
-export function trainInputExtras(shape: RunShape, params: unknown, settings: Settings, resume: TrainResumePoint | undefined): Record<string, unknown> {
-  if (shape !== trainShape) {
-    if (resume) throw new InvalidInputError('cannot resume', [{ path: 'run', message: `only train runs resume from a checkpoint; this is a ${shape.name} run` }]);
-    return {};
-  }
-  const gpus = (params as { num_gpus?: number }).num_gpus ?? 0;
-  return {
-    ...(gpus > 0 ? { stepTaskQueue: taskQueueFor({ ...settings, taskQueuePrefix: `${settings.taskQueuePrefix}-gpu` }, 'job') } : {}),
-    ...(resume ? { resume } : {}),
-  };
-}
+});
 
 /**
  * Where an ended train run can be resumed from: its last finished epoch's checkpoint (from
@@ -81,7 +75,7 @@ export function trainInputExtras(shape: RunShape, params: unknown, settings: Set
  * `epoch_end` events, and the `epoch_history` events a resumed run inherits). A run that
  * never finished an epoch resumes from where it started.
  */
-export async function trainResumePoint(store: RunStore, run: RunRecord): Promise<TrainResumePoint> {
+async function trainResumePoint({ store, run }: ResumeContext): Promise<TrainResumePoint> {
   const checkpoint = await store.latestCheckpoint(run.id);
   const saved = checkpoint?.state as TrainCheckpointState | undefined;
   const epoch = saved?.kind === 'train' ? saved.epoch : 0;
@@ -105,9 +99,7 @@ export async function trainResumePoint(store: RunStore, run: RunRecord): Promise
  * version, start model or storage is a params error (exit 2, HTTP 400) and nothing starts.
  * The prepare step checks the same again: another run may take the name in between.
  */
-export async function trainPreflight(shape: RunShape, action: ResolvedAction, params: unknown, settings: Settings, store: RunStore): Promise<void> {
-  if (shape !== trainShape) return;
-  const p = params as TrainParams;
+async function trainPreflight({ action, params: p, settings, store }: PreflightContext<TrainParams>): Promise<void> {
   const platform = await openDatabase({ dataDir: settings.dataDir });
   try {
     const problems: Problem[] = [];
@@ -124,8 +116,9 @@ export async function trainPreflight(shape: RunShape, action: ResolvedAction, pa
     await check('dataset', () => getGroundTruthVersion(platform.db, p.dataset));
     await check('storage', () => getStorage(platform.db, p.storage));
     if (p.checkpoint !== undefined) {
+      const checkpoint = p.checkpoint;
       await check('checkpoint', async () => {
-        const model = await getModel(platform.db, p.checkpoint!);
+        const model = await getModel(platform.db, checkpoint);
         if (model.plugin.code !== action.plugin.config.code) {
           problems.push({ path: 'checkpoint', message: `model ${model.id} was trained by plugin ${model.plugin.code}, not ${action.plugin.config.code}` });
         }

@@ -1,0 +1,257 @@
+/**
+ * Reading runs: one run's state (Temporal's query while it runs, its result or the run store
+ * after), pages of runs from Temporal visibility, a run's events from the run store. Also
+ * the pieces the start and follow modules share: `describeRun`, the status names, and how a
+ * Temporal error becomes one a person can act on.
+ */
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { createHash } from 'node:crypto';
+import { InvalidInputError, NotFoundError, SynapseError } from '../contracts/errors.js';
+import { runStateQuery } from '../contracts/run-messages.js';
+import {
+  overallPercent,
+  TERMINAL_STATUSES,
+  type CategoryProgress,
+  type MetricValues,
+  type ProgressCategoryDef,
+  type RunState,
+  type RunStatus,
+} from '../contracts/run-state.js';
+import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
+import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
+import type { Settings } from './settings.js';
+import { unreachable } from './temporal.js';
+
+/** What the run functions work with: the settings, a connected Temporal client and the run store (a RunsClient is one). */
+export interface RunsParts {
+  readonly settings: Settings;
+  readonly temporal: Client;
+  readonly store: RunStore;
+}
+
+export interface RunSummary {
+  runId: string;
+  plugin: string;
+  version: string;
+  action: string;
+  category: string;
+  status: RunStatus;
+  startedAt?: string;
+  closedAt?: string;
+}
+
+export interface RunListFilter {
+  plugin?: string;
+  action?: string;
+  category?: string;
+  status?: RunStatus;
+  limit?: number;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  /** Opaque; absent on the last page. */
+  nextPageToken?: string;
+}
+
+/** A workflow execution's status (WorkflowExecutionDescription.status.name) as a run status. */
+const TEMPORAL_STATUS: Record<string, RunStatus> = {
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+  CONTINUED_AS_NEW: 'running',
+};
+/** temporal.api.enums.v1.WorkflowExecutionStatus, as listed by visibility. */
+const RAW_STATUS: Record<number, RunStatus> = {
+  1: 'running',
+  2: 'completed',
+  3: 'failed',
+  4: 'cancelled',
+  5: 'terminated',
+  6: 'running',
+  7: 'timed_out',
+};
+const STATUS_QUERY: Partial<Record<RunStatus, string>> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+  terminated: 'Terminated',
+  timed_out: 'TimedOut',
+};
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** The run status of a described workflow execution. */
+export function statusOf(description: WorkflowExecutionDescription): RunStatus {
+  return TEMPORAL_STATUS[description.status.name] ?? 'running';
+}
+
+/** Temporal's description of the run's workflow; an unknown id is a NotFoundError (exit 3, HTTP 404). */
+export async function describeRun(parts: RunsParts, runId: string): Promise<WorkflowExecutionDescription> {
+  try {
+    return await parts.temporal.workflow.getHandle(runId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`unknown run "${runId}"`);
+    throw wrapTemporalError(parts.settings, err);
+  }
+}
+
+/** The run's state: from Temporal's query while it runs, from its result or the run store after. */
+export async function runState(parts: RunsParts, runId: string): Promise<RunState> {
+  const description = await describeRun(parts, runId);
+  const status = statusOf(description);
+  const handle = parts.temporal.workflow.getHandle(runId);
+  if (status === 'running') {
+    try {
+      return await parts.temporal.withDeadline(Date.now() + 3000, () => handle.query(runStateQuery));
+    } catch {
+      return await stateFromStore(parts.store, runId, description, status);
+    }
+  }
+  if (status === 'completed') return (await handle.result()) as RunState;
+  const state = await stateFromStore(parts.store, runId, description, status);
+  try {
+    await handle.result();
+  } catch (err) {
+    state.error = innermostMessage(err);
+  }
+  return state;
+}
+
+/**
+ * One page of runs from Temporal visibility, newest first. `nextPageToken` (opaque) is
+ * absent on the last page; pass it back as `pageToken` for the next one. A token of another
+ * query is an InvalidInputError.
+ */
+export async function listRunPage(
+  parts: RunsParts,
+  filter: Omit<RunListFilter, 'limit'>,
+  page: { pageSize?: number; pageToken?: string } = {},
+): Promise<RunPage> {
+  const clauses: string[] = [`${SA_PLUGIN_CODE.name} IS NOT NULL`];
+  const quote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (filter.plugin) clauses.push(`${SA_PLUGIN_CODE.name} = ${quote(filter.plugin)}`);
+  if (filter.action) clauses.push(`${SA_ACTION.name} = ${quote(filter.action)}`);
+  if (filter.category) clauses.push(`${SA_CATEGORY.name} = ${quote(filter.category)}`);
+  if (filter.status) clauses.push(`ExecutionStatus = ${quote(STATUS_QUERY[filter.status] ?? filter.status)}`);
+  const query = clauses.join(' AND ');
+  // Page tokens name their query, so a token cannot be replayed against another filter
+  // and garbage is refused here rather than by the server.
+  const queryTag = createHash('sha256').update(query).digest('base64url').slice(0, 12);
+  let nextPageToken = Buffer.alloc(0);
+  if (page.pageToken) {
+    const match = /^([A-Za-z0-9_-]{12})\.([A-Za-z0-9_-]+)$/.exec(page.pageToken);
+    if (!match || match[1] !== queryTag) {
+      throw new InvalidInputError('invalid page token', [{ path: 'pageToken', message: 'not a page token of this query; start again without it' }]);
+    }
+    nextPageToken = Buffer.from(match[2] as string, 'base64url');
+  }
+  let response;
+  try {
+    response = await parts.temporal.workflowService.listWorkflowExecutions({
+      namespace: parts.temporal.options.namespace,
+      query,
+      pageSize: page.pageSize ?? 50,
+      nextPageToken,
+    });
+  } catch (err) {
+    throw wrapTemporalError(parts.settings, err);
+  }
+  const keyword = (fields: Record<string, Payload> | null | undefined, name: string): string => {
+    const payload = fields?.[name];
+    const value: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+    return typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : '';
+  };
+  const runs = response.executions.map((wf): RunSummary => {
+    const fields = wf.searchAttributes?.indexedFields as Record<string, Payload> | null | undefined;
+    const startedAt = timestampToIso(wf.startTime);
+    const closedAt = timestampToIso(wf.closeTime);
+    return {
+      runId: wf.execution?.workflowId ?? '',
+      plugin: keyword(fields, SA_PLUGIN_CODE.name),
+      version: keyword(fields, SA_PLUGIN_VERSION.name),
+      action: keyword(fields, SA_ACTION.name),
+      category: keyword(fields, SA_CATEGORY.name),
+      status: RAW_STATUS[wf.status ?? 1] ?? 'running',
+      ...(startedAt ? { startedAt } : {}),
+      ...(closedAt ? { closedAt } : {}),
+    };
+  });
+  const token = response.nextPageToken;
+  return { runs, ...(token && token.length > 0 ? { nextPageToken: `${queryTag}.${Buffer.from(token).toString('base64url')}` } : {}) };
+}
+
+/** Log lines and other events of a run, oldest first, after the event id `afterId`. */
+export function runEvents(parts: RunsParts, runId: string, afterId = 0, limit = 1000): Promise<RunEvent[]> {
+  return parts.store.readEvents(runId, afterId, limit);
+}
+
+/** A SynapseError as it is; an unreachable server as UnavailableError (exit 4, HTTP 503); anything else as an Error. */
+export function wrapTemporalError(settings: Settings, err: unknown): Error {
+  if (err instanceof SynapseError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
+  return err instanceof Error ? err : new Error(message);
+}
+
+/** Rebuilds a run's state from the run store's events (for runs no worker can answer for). */
+async function stateFromStore(store: RunStore, runId: string, d: WorkflowExecutionDescription, status: RunStatus): Promise<RunState> {
+  const record: RunRecord | undefined = await store.getRun(runId);
+  const progress: Record<string, CategoryProgress> = {};
+  const metrics: Record<string, MetricValues> = {};
+  let attempt = 1;
+  let afterId = 0;
+  for (;;) {
+    const events = await store.readEvents(runId, afterId, 5000);
+    for (const e of events) {
+      afterId = e.id;
+      attempt = Math.max(attempt, e.attempt);
+      if (e.data.kind === 'progress') progress[e.data.category] = { current: e.data.current, total: e.data.total };
+      if (e.data.kind === 'metrics') metrics[e.data.category] = { ...metrics[e.data.category], ...e.data.values };
+    }
+    if (events.length < 5000) break;
+  }
+  const memo = (d.memo ?? {}) as { progressCategories?: Record<string, ProgressCategoryDef> };
+  const progressCategories = memo.progressCategories ?? {};
+  const sa = d.typedSearchAttributes;
+  return {
+    runId,
+    plugin: { code: sa.get(SA_PLUGIN_CODE) ?? record?.pluginCode ?? '', version: sa.get(SA_PLUGIN_VERSION) ?? record?.pluginVersion ?? '' },
+    action: sa.get(SA_ACTION) ?? record?.action ?? '',
+    category: sa.get(SA_CATEGORY) ?? record?.category ?? '',
+    method: sa.get(SA_METHOD) ?? record?.method ?? '',
+    status,
+    percent: overallPercent(progress, progressCategories),
+    progress,
+    metrics,
+    progressCategories,
+    attempt,
+    ...(record?.error ? { error: record.error } : {}),
+    startedAt: d.startTime.toISOString(),
+    updatedAt: (d.closeTime ?? new Date()).toISOString(),
+    ...(d.closeTime ? { finishedAt: d.closeTime.toISOString() } : {}),
+  };
+}
+
+function timestampToIso(ts: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!ts || ts.seconds == null) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
+}
+
+function innermostMessage(err: unknown): string {
+  let current: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  let message = String(current);
+  while (current instanceof Error) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}

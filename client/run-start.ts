@@ -1,0 +1,170 @@
+/**
+ * Starting runs and resuming them. Everything that can be checked is checked
+ * before anything is created (plugin, action, params, the shape's preflight, the run id), then
+ * the run store gets its row and Temporal its workflow. What differs per category comes from
+ * the action's run shape (client/run-shapes.ts) through its hooks; nothing here names a category.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
+import type { RunActionInput } from '../contracts/run-input.js';
+import { TERMINAL_STATUSES } from '../contracts/run-state.js';
+import { findPlugin, loadAction, type ResolvedAction } from '../engine/plugin-loader.js';
+import { newRunId, RUN_ID_PATTERN } from './ids.js';
+import { describeRun, runState, statusOf, wrapTemporalError, type RunsParts } from './run-read.js';
+import type { ExtraInputContext, ResumePoint, RunShape } from './run-shape.js';
+import { resumableShapeNames, runShapeFor } from './run-shapes.js';
+import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
+import { runUiUrl, taskQueueFor } from './settings.js';
+
+export interface StartRunRequest {
+  /** Plugin code, `code@version`, or a folder path. */
+  plugin: string;
+  action: string;
+  params?: unknown;
+  /** Run id (`--job-id`); generated when absent. */
+  runId?: string;
+  /** Overrides the action's heartbeat timeout (seconds). */
+  heartbeatTimeoutSeconds?: number;
+  /** Start after an earlier run's checkpoint (`resumeRun()` sets it); only shapes with a `resumePoint` hook take one. */
+  resume?: ResumePoint;
+}
+
+export interface StartedRun {
+  runId: string;
+  plugin: { code: string; version: string };
+  action: string;
+  uiUrl?: string;
+}
+
+export interface ResumedRun extends StartedRun {
+  resumedFrom: { runId: string; epoch: number };
+}
+
+/** Seconds an attempt of a step may take at most, per method (heartbeats catch lost workers sooner). */
+const START_TO_CLOSE_SECONDS: Record<string, number> = { job: 7 * 24 * 3600, task: 3600, restapi: 365 * 24 * 3600 };
+
+/**
+ * Validates everything it can before anything starts, then starts the run's workflow.
+ * Errors: NotFoundError (plugin, action; exit 3), ConfigError, ParamsError / InvalidInputError
+ * (params, preflight, run id, a resume the shape does not take; exit 2), UnavailableError (Temporal; exit 4).
+ */
+export async function startRun(parts: RunsParts, req: StartRunRequest): Promise<StartedRun> {
+  const plugin = await findPlugin(req.plugin);
+  return startAction(parts, await loadAction(plugin, req.action), req);
+}
+
+/**
+ * `synapse run resume`: a new run of an ended (cancelled, failed, terminated, timed out) run's
+ * plugin, action and params, starting where its shape's `resumePoint` says (train runs: after
+ * the last finished epoch). A running or completed run, or one whose shape does not resume,
+ * is an InvalidInputError.
+ */
+export async function resumeRun(parts: RunsParts, runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<ResumedRun> {
+  let status = statusOf(await describeRun(parts, runId));
+  if (status === 'running' && TERMINAL_STATUSES.includes((await runState(parts, runId)).status)) {
+    // Just cancelled or failed: the run says so (its query) a moment before its workflow
+    // closes, while it records its status on the way out. Wait for the close, not refuse.
+    await Promise.race([parts.temporal.workflow.getHandle(runId).result().catch(() => {}), sleep(10_000, undefined, { ref: false })]);
+    status = statusOf(await describeRun(parts, runId));
+  }
+  if (status === 'running' || status === 'completed') {
+    throw new InvalidInputError('cannot resume', [{ path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` }]);
+  }
+  const record = await parts.store.getRun(runId);
+  if (!record) throw new NotFoundError(`run ${runId} is not in the run store of ${parts.settings.dataDir}`);
+  const action = await loadAction(await findPlugin(`${record.pluginCode}@${record.pluginVersion}`), record.action);
+  const shape = runShapeFor(action);
+  if (!shape.resumePoint) throw notResumable(shape);
+  const point = await shape.resumePoint({ run: record, store: parts.store });
+  const started = await startAction(parts, action, {
+    plugin: `${record.pluginCode}@${record.pluginVersion}`,
+    action: record.action,
+    params: record.params,
+    resume: point,
+    ...(options.runId !== undefined ? { runId: options.runId } : {}),
+    ...(options.heartbeatTimeoutSeconds !== undefined ? { heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds } : {}),
+  });
+  return { ...started, resumedFrom: { runId, epoch: point.epoch } };
+}
+
+/**
+ * What the shape's workflow gets besides the RunActionInput (its `extraInput` hook), after
+ * checking that a resume point goes only to a shape that resumes.
+ */
+export function workflowExtras(shape: RunShape, ctx: ExtraInputContext<unknown, ResumePoint>): Record<string, unknown> {
+  if (ctx.resume && !shape.resumePoint) throw notResumable(shape);
+  return shape.extraInput?.(ctx) ?? {};
+}
+
+function notResumable(shape: RunShape): InvalidInputError {
+  const names = resumableShapeNames();
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
+  const which = list ? `only ${list} runs resume from a checkpoint` : 'no run resumes from a checkpoint';
+  return new InvalidInputError('cannot resume', [{ path: 'run', message: `${which}; this is a ${shape.name} run` }]);
+}
+
+async function startAction(parts: RunsParts, action: ResolvedAction, req: StartRunRequest): Promise<StartedRun> {
+  const { settings, store } = parts;
+  const shape = runShapeFor(action);
+  const params = shape.parseParams(action, req.params);
+  await shape.preflight?.({ action, params, settings, store });
+  if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
+    throw new InvalidInputError('invalid run id', [
+      { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },
+    ]);
+  }
+  const extras = workflowExtras(shape, { action, params, settings, ...(req.resume ? { resume: req.resume } : {}) });
+  const { plugin } = action;
+  const { code, version, category } = plugin.config;
+  const runId = req.runId ?? newRunId(code, req.action);
+  const input: RunActionInput = {
+    plugin: { code, version, dir: plugin.dir },
+    action: req.action,
+    category,
+    method: action.method,
+    params,
+    progressCategories: action.progressCategories,
+    heartbeatTimeoutSeconds: req.heartbeatTimeoutSeconds ?? action.config.heartbeat_timeout ?? 30,
+    startToCloseSeconds: START_TO_CLOSE_SECONDS[action.method] ?? 3600,
+  };
+  const now = new Date().toISOString();
+  await store.createRun({
+    id: runId,
+    pluginCode: code,
+    pluginVersion: version,
+    action: req.action,
+    category,
+    method: action.method,
+    status: 'pending',
+    params,
+    createdAt: now,
+    updatedAt: now,
+  });
+  try {
+    await parts.temporal.workflow.start(shape.workflow, {
+      workflowId: runId,
+      // A run id names one run forever: its events and checkpoints are keyed by it.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      taskQueue: taskQueueFor(settings, action.method),
+      args: [{ ...input, ...extras }],
+      typedSearchAttributes: [
+        { key: SA_PLUGIN_CODE, value: code },
+        { key: SA_PLUGIN_VERSION, value: version },
+        { key: SA_ACTION, value: req.action },
+        { key: SA_CATEGORY, value: category },
+        { key: SA_METHOD, value: action.method },
+      ],
+      memo: { progressCategories: action.progressCategories },
+      staticSummary: `${code}@${version} · ${req.action}`,
+      staticDetails: `Plugin **${plugin.config.name}** (${category}), action \`${req.action}\` run as a ${action.method}.`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new InvalidInputError('cannot start the run', [{ path: 'job-id', message: `run id "${runId}" is already in use` }]);
+    }
+    throw wrapTemporalError(settings, err);
+  }
+  const uiUrl = runUiUrl(settings, runId);
+  return { runId, plugin: { code, version }, action: req.action, ...(uiUrl ? { uiUrl } : {}) };
+}

@@ -1,0 +1,4 @@
+// A value cycle: a -> b -> c -> a.
+import { b } from './b.js';
+
+export const a = (): string => `a${b()}`;

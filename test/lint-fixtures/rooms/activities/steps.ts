@@ -1,0 +1,3 @@
+export async function work(input: string): Promise<string> {
+  return input;
+}

@@ -1,0 +1,4 @@
+// bin/ starts the CLI: allowed.
+import { main } from '../cli/main.js';
+
+export const exit = main;

@@ -1,0 +1,2 @@
+export type Loader = (code: string) => string;
+export const loadPlugin: Loader = (code) => code;

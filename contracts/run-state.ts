@@ -3,7 +3,7 @@
  * overall percent, latest metrics, result or error. Pure data and pure functions only:
  * the workflow, the activities, the CLI and the gateway all share this one model.
  */
-import type { TuneTrial } from './tune.js';
+import { trialsMarkdown, type TuneTrial } from './tune.js';
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed_out';
 
@@ -114,5 +114,7 @@ export function describeForUi(state: RunState): string {
       lines.push(`| ${e.epoch} | ${shown} |`);
     }
   }
+  // Tune runs: the best trials (their own pages are the run's children).
+  if (state.trials && state.trials.length > 0) lines.push('', ...trialsMarkdown(state.trials));
   return lines.join('\n');
 }

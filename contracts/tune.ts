@@ -104,6 +104,27 @@ export interface TuneTrial {
   checkpoint?: ModelRef;
   /** Every metric of its last epoch. */
   last?: MetricValues;
+  /** 1 = best: completed trials by metric, then pruned ones, running ones, the rest (`rankTrials`). */
+  rank?: number;
+}
+
+const RANK_GROUP: Record<TuneTrialStatus, number> = { completed: 0, pruned: 1, running: 2, pending: 3, failed: 4, cancelled: 5 };
+
+/**
+ * Ranks trials in place (`rank` 1 = best) and returns them best first: completed trials by
+ * metric in the tune's mode, then pruned ones (their metric is of an earlier epoch), running
+ * ones by their latest value, then pending, failed and cancelled ones; ties by trial number.
+ */
+export function rankTrials(trials: TuneTrial[], mode: 'min' | 'max'): TuneTrial[] {
+  const sorted = [...trials].sort((a, b) => {
+    const group = RANK_GROUP[a.status] - RANK_GROUP[b.status];
+    if (group !== 0) return group;
+    if (a.metric !== null && b.metric !== null && a.metric !== b.metric) return better(mode, a.metric, b.metric) ? -1 : 1;
+    if ((a.metric === null) !== (b.metric === null)) return a.metric === null ? 1 : -1;
+    return a.number - b.number;
+  });
+  sorted.forEach((t, i) => (t.rank = i + 1));
+  return sorted;
 }
 
 /** What a trial run (child workflow) returns in its RunState's `result`. */
@@ -141,4 +162,20 @@ export interface TuneResumePoint {
 /** Whether `a` is better than `b` in this mode. */
 export function better(mode: 'min' | 'max', a: number, b: number): boolean {
   return mode === 'min' ? a < b : a > b;
+}
+
+/** Markdown rows of the best trials for the Web UI's current details of a tune (at most `max`). */
+export function trialsMarkdown(trials: readonly TuneTrial[], max = 10): string[] {
+  if (trials.length === 0) return [];
+  const shown = [...trials].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity) || a.number - b.number).slice(0, max);
+  const n = (v: number | null): string => (v === null ? '-' : String(Number(v.toPrecision(6))));
+  const lines = ['| trial | status | epochs | metric | params |', '|---|---|---|---|---|'];
+  for (const t of shown) {
+    const params = Object.entries(t.params)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? n(v) : JSON.stringify(v)}`)
+      .join(', ');
+    lines.push(`| ${t.number} | ${t.status} | ${t.epochs} | ${n(t.metric)} | ${params} |`);
+  }
+  if (trials.length > shown.length) lines.push(`| … | ${trials.length - shown.length} more | | | |`);
+  return lines;
 }

@@ -34,7 +34,7 @@ import {
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { MetricValues, RunState } from '../contracts/run-state.js';
 import type { StudySpec, StudyTrial, TrialResult, TuneResult, TuneResumePoint, TuneSearch, TuneTrial, TuneTrialStatus } from '../contracts/tune.js';
-import { better, TUNE_KEYS } from '../contracts/tune.js';
+import { better, rankTrials, TUNE_KEYS } from '../contracts/tune.js';
 import { budgetSpent, continueWithCarry, runShape } from './run-shape.js';
 import type { RunCarry } from './run-tracker.js';
 import { trackRun } from './run-tracker.js';
@@ -118,6 +118,7 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
   const show = (): void => {
     const ended = trials.filter((t) => t.status !== 'running' && t.status !== 'pending').length;
     state.progress.trials = { current: ended, total: search.num_trials };
+    rankTrials(trials, search.mode);
     const best = bestTrial(trials, search.mode);
     if (best) state.metrics.best = { trial: best.number, [search.metric]: best.metric, ...best.params };
     run.publish();

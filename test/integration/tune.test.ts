@@ -134,4 +134,199 @@ describe('tune runs', () => {
     expect(study).toHaveLength(9);
     expect(study.every((t) => t.state === 'complete')).toBe(true);
   });
+
+  it('TPE finds the optimum region and the median pruner stops clearly bad trials before their last epoch', async () => {
+    const epochs = 4;
+    const { runId } = await runs.start({
+      plugin: FIXTURE,
+      action: 'tune',
+      params: tune('tpe-best', {
+        hyperparameters: { epochs },
+        search_space: { x: { type: 'uniform', low: -5, high: 5 }, y: { type: 'uniform', low: -3, high: 3 } },
+        num_trials: 24,
+        sampler: { type: 'tpe', seed: 7, n_startup_trials: 8 },
+        pruner: { type: 'median', n_startup_trials: 4 },
+      }),
+    });
+    const final = await finish(runId);
+    expect(final.status, final.error).toBe('completed');
+    const trials = [...(final.trials ?? [])].sort((a, b) => a.number - b.number);
+    expect(trials).toHaveLength(24);
+    const obj = (t: (typeof trials)[number]) => objective(Number(t.params.x), Number(t.params.y));
+    const result = final.result as TuneResult;
+
+    // TPE: the best trial is close to the optimum (x = 1.5, y = 0.5), and after the 8 random
+    // startup trials it keeps coming back to the optimum's region (objective < 1 is 7% of the
+    // space: about 1 in 16 random trials would land there).
+    const best = trials.find((t) => t.number === result.best.number)!;
+    expect(obj(best)).toBeLessThan(0.25);
+    expect(trials.slice(8).filter((t) => obj(t) < 1).length).toBeGreaterThanOrEqual(3);
+
+    // The median pruner: clearly bad trials stop at epoch 1 of 4, as `pruned` (not failed);
+    // each is worse than the median of the trials that completed.
+    const pruned = trials.filter((t) => t.status === 'pruned');
+    const completed = trials.filter((t) => t.status === 'completed');
+    expect(pruned.length).toBeGreaterThanOrEqual(5);
+    expect(completed.length + pruned.length).toBe(24);
+    const sortedDone = completed.map(obj).sort((a, b) => a - b);
+    const median = sortedDone[Math.floor(sortedDone.length / 2)]!;
+    for (const t of pruned) {
+      expect(t.epochs, `trial ${t.number}`).toBeLessThan(epochs);
+      expect(t.history).toHaveLength(t.epochs);
+      expect(obj(t), `trial ${t.number}`).toBeGreaterThan(median);
+    }
+    for (const t of completed) expect(t.epochs).toBe(epochs);
+    expect(result.counts).toMatchObject({ completed: completed.length, pruned: pruned.length, failed: 0 });
+    // A pruned trial's run completed (it was not a failure) and says `pruned`.
+    const child = (await runs.temporal.workflow.getHandle(pruned[0]!.runId).result()) as RunState;
+    expect(child.status).toBe('completed');
+    expect(child.result).toMatchObject({ status: 'pruned', epochs: pruned[0]!.epochs });
+
+    // The study agrees, one result per trial.
+    const study = await studyTrials(runId, final);
+    expect(study.map((t) => t.number).sort((a, b) => a - b)).toEqual(trials.map((t) => t.number));
+    expect(study.filter((t) => t.state === 'pruned').map((t) => t.number).sort((a, b) => a - b)).toEqual(pruned.map((t) => t.number));
+    expect(study.filter((t) => t.state === 'complete')).toHaveLength(completed.length);
+
+    // `synapse run status` shows the trials table, best first.
+    const status = await runCli(['run', 'status', runId], settings);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = status.stdout.split('\n').filter((l) => /^ {2}\s*\d+ {2}(completed|pruned)/.test(l));
+    expect(rows).toHaveLength(24);
+    expect(rows[0]).toMatch(new RegExp(`^\\s*${result.best.number}  completed`));
+    expect(status.stdout).toMatch(/trial +status +epochs +score +best score +params/);
+  });
+
+  it('refuses bad input before anything starts, naming each problem', async () => {
+    const problemsOf = async (params: Record<string, unknown>) => {
+      const err = await runs.start({ plugin: FIXTURE, action: 'tune', params }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      return (err as InvalidInputError).problems;
+    };
+    expect(
+      await problemsOf(
+        tune('bad-1', {
+          search_space: { x: { type: 'choice', values: [] }, y: { type: 'loguniform', low: 0, high: 1 }, z: { type: 'uniform', low: 2, high: 1 }, w: { type: 'normal' } },
+          sampler: 'bayes',
+          pruner: 'sometimes',
+          mode: 'lowest',
+          num_trials: 4,
+        }),
+      ),
+    ).toEqual([
+      { path: 'search_space.x.values', message: 'empty choice: give at least one value' },
+      { path: 'search_space.y.low', message: 'loguniform needs low > 0 (got 0): a log scale has no zero or negatives' },
+      { path: 'search_space.z', message: 'low (2) must be below high (1)' },
+      { path: 'search_space.w.type', message: 'unknown dimension type: use choice, grid, uniform, loguniform, randint or quniform' },
+      { path: 'mode', message: 'use min or max' },
+      { path: 'sampler.type', message: 'unknown sampler "bayes": use random, grid, tpe' },
+      { path: 'pruner.type', message: 'unknown pruner "sometimes": use none, median, asha, hyperband' },
+    ]);
+    // The trainer's own schema, at each end of the range; a key both fixed and searched;
+    // the train params' own problems (dataset, name) in the same list.
+    expect(
+      await problemsOf({
+        dataset: 'x',
+        hyperparameters: { epochs: 2, x: 0 },
+        search_space: { x: { type: 'uniform', low: -1, high: 20 }, y: { type: 'choice', values: [0, 'far'] } },
+        metric: 'score',
+        mode: 'min',
+        num_trials: 3,
+      }),
+    ).toEqual([
+      { path: 'hyperparameters.x', message: 'also in search_space: a hyperparameter is fixed or searched, not both' },
+      { path: 'name', message: expect.any(String) },
+      { path: 'dataset', message: expect.any(String) },
+    ]);
+    expect(await problemsOf(tune('bad-2', { search_space: { x: { type: 'uniform', low: -1, high: 20 }, y: { type: 'choice', values: [0, 'far'] } }, num_trials: 3 }))).toEqual([
+      { path: 'search_space.x', message: expect.stringMatching(/^the trainer's hyperparameters refuse x = 20: /) },
+      { path: 'search_space.y', message: expect.stringMatching(/^the trainer's hyperparameters refuse y = "far": /) },
+    ]);
+    // Grid sampler rules; num_trials is required without a grid.
+    expect(await problemsOf(tune('bad-3', { search_space: { x: { type: 'grid', values: [1, 2] }, y: { type: 'uniform', low: 0, high: 1 } } }))).toEqual([
+      { path: 'search_space.y', message: 'sampler grid needs grid or choice dimensions; y is uniform' },
+    ]);
+    expect(await problemsOf(tune('bad-4', { search_space: { x: { type: 'uniform', low: 0, high: 1 } } }))).toEqual([{ path: 'num_trials', message: 'required with sampler tpe' }]);
+    expect(await problemsOf(tune('bad-5', { search_space: { x: { type: 'grid', values: [1, 2] } }, num_trials: 3 }))).toEqual([
+      { path: 'num_trials', message: 'the grid has 2 points; num_trials 3 would repeat some' },
+    ]);
+    // Nothing started.
+    const names = (await runs.store.listRuns({ action: 'tune', limit: 1000 })).map((r) => (r.params as { name?: string }).name);
+    expect(names.filter((n) => n?.startsWith('bad-'))).toEqual([]);
+  });
+
+  it('a metric the trainer never reports fails the tune with its name once the first trial ends', async () => {
+    const { runId } = await runs.start({
+      plugin: FIXTURE,
+      action: 'tune',
+      params: tune('no-metric', { metric: 'accuracy', mode: 'max', search_space: { x: { type: 'uniform', low: 0, high: 1 } }, num_trials: 4, sampler: { type: 'random', seed: 1 } }),
+    });
+    const final = await waitFor(async () => {
+      const s = await runs.state(runId);
+      return s.status === 'running' ? undefined : s;
+    });
+    expect(final.status).toBe('failed');
+    expect(final.error).toContain('metric "accuracy" is never reported by the trainer: its epochs report "score", "quality"');
+    // Only the first trial ran.
+    const history = await runs.temporal.workflow.getHandle(runId).fetchHistory();
+    expect((history.events ?? []).filter((e) => e.childWorkflowExecutionStartedEventAttributes)).toHaveLength(1);
+    const status = await runCli(['run', 'status', runId], settings);
+    expect(status.stdout).toContain('metric "accuracy" is never reported');
+  });
+
+  it('a cancelled tune resumes with `synapse run resume`: its finished trials are kept, not run again', async () => {
+    const { runId } = await runs.start({
+      plugin: FIXTURE,
+      action: 'tune',
+      params: tune('resumed-best', {
+        hyperparameters: { epochs: 2, epoch_delay_ms: 300 },
+        search_space: { x: { type: 'uniform', low: -2, high: 3 }, y: { type: 'choice', values: [0, 0.5, 1] } },
+        num_trials: 6,
+        max_concurrent_trials: 2,
+        sampler: { type: 'random', seed: 3 },
+      }),
+    });
+    await waitFor(async () => {
+      const s = await runs.state(runId);
+      return (s.trials ?? []).filter((t) => t.status === 'completed').length >= 2 ? true : undefined;
+    }, 60_000, 'two finished trials');
+    await runs.cancel(runId);
+    const cancelled = await waitFor(async () => {
+      const s = await runs.state(runId);
+      return s.status === 'cancelled' ? s : undefined;
+    });
+    const finishedBefore = (cancelled.trials ?? []).filter((t) => t.status === 'completed');
+    expect(finishedBefore.length).toBeGreaterThanOrEqual(2);
+    expect(finishedBefore.length).toBeLessThan(6);
+
+    // The fixture is no built-in: resume finds it by code@version on the plugin path.
+    const resumed = await runCli(['run', 'resume', runId, '--detach', '--json'], settings, { SYNAPSE_PLUGIN_PATH: path.dirname(FIXTURE) });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const started = JSON.parse(resumed.stdout) as { runId: string; resumedFrom: { runId: string; epoch: number } };
+    expect(started.resumedFrom).toEqual({ runId, epoch: finishedBefore.length });
+    const final = await finish(started.runId);
+    expect(final.status, final.error).toBe('completed');
+    const trials = final.trials ?? [];
+    expect(trials.map((t) => t.number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(trials.every((t) => t.status === 'completed')).toBe(true);
+    // The trials finished before are the first tune's runs, with the same params and metric;
+    // the resumed tune started children only for the others.
+    for (const before of finishedBefore) {
+      const after = trials.find((t) => t.number === before.number)!;
+      expect(after).toMatchObject({ runId: before.runId, params: before.params, metric: before.metric });
+    }
+    const { started: children } = await peakChildren(started.runId);
+    expect(children.sort()).toEqual(
+      trials
+        .filter((t) => !finishedBefore.some((b) => b.number === t.number))
+        .map((t) => `${started.runId}/trial-${t.number}`)
+        .sort(),
+    );
+    expect((final.result as TuneResult).resumedFrom).toEqual({ runId, study: runId });
+    // One study, each trial's result in it once.
+    const study = await studyTrials(started.runId, final);
+    expect(study).toHaveLength(6);
+    expect(study.every((t) => t.state === 'complete')).toBe(true);
+  });
 });
+

@@ -51,10 +51,16 @@ export function createTuneActivities({ store, dataDir }: { store: RunStore; data
   const storage = (): string => studyStorage(dataDir);
 
   const call = async <T>(cmd: string, args: Record<string, unknown>): Promise<T> => {
+    // A sign of life while Optuna works (a TPE ask over many trials takes seconds): a worker
+    // that dies mid-call is noticed after the heartbeat timeout, not the step's whole timeout.
+    const activity = currentActivity();
+    const beat = activity ? setInterval(() => activity.heartbeat(), 1000) : undefined;
     try {
       return await optunaProcess().call<T>(cmd, { ...args, storage: storage() });
     } catch (err) {
       return rethrowAsFailure(err);
+    } finally {
+      clearInterval(beat);
     }
   };
 
@@ -121,10 +127,15 @@ export function formatParams(params: Record<string, unknown>): string {
     .join(', ');
 }
 
-function safeAttempt(): number {
+/** The running activity's context; undefined outside one (tests call these functions directly). */
+function currentActivity(): Context | undefined {
   try {
-    return Context.current().info.attempt;
+    return Context.current();
   } catch {
-    return 1;
+    return undefined;
   }
+}
+
+function safeAttempt(): number {
+  return currentActivity()?.info.attempt ?? 1;
 }

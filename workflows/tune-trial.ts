@@ -35,8 +35,11 @@ import { stepOptions, type Activities } from './steps.js';
 /** Epochs a trial runs before it continues as new (its history stays bounded). */
 export const TRIAL_EPOCHS_PER_RUN = 100;
 
-/** Options of the study's steps (ask, report, tell): quick, retried with the default backoff. */
-export const STUDY_STEP = { startToCloseTimeout: '2m', retry: DEFAULT_RETRY_POLICY } as const;
+/**
+ * Options of the study's steps (ask, report, tell): quick, heartbeating each second while
+ * Optuna works, retried with the default backoff (on another worker after 5 s of silence).
+ */
+export const STUDY_STEP = { startToCloseTimeout: '5m', heartbeatTimeout: '5s', retry: DEFAULT_RETRY_POLICY } as const;
 
 /** Failure type of a trial whose trainer never reports the tune's metric. */
 export const METRIC_MISSING = 'TuneMetricMissing';

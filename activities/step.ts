@@ -61,8 +61,6 @@ export interface StepOptions {
 }
 
 export interface StepRunner {
-  /** Loads, checks and parses a step's action; our errors become Temporal failures. */
-  load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P>>;
   /** A step that reports to the run (logs, progress, metrics, checkpoints) through `ctx`. */
   step<C, P, T>(input: StepInput, spec: StepSpec<C, P>, options: StepOptions, fn: (step: LoadedStep<C, P> & { ctx: ActivityRunContext<P> }) => Promise<T>): Promise<T>;
   /** A bookkeeping step with no run context (planning, counting, finalizing files). */
@@ -85,6 +83,7 @@ export interface StepDeps extends ActivityDeps {
 }
 
 export function stepRunner(store: RunStore): StepRunner {
+  /** Loads, checks and parses a step's action; our errors become Temporal failures. */
   async function load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P>> {
     return asFailure(async () => {
       const action = await loadRunAction(input.plugin, input.action);
@@ -96,8 +95,6 @@ export function stepRunner(store: RunStore): StepRunner {
   }
 
   return {
-    load,
-
     async step(input, spec, options, fn) {
       const activity = Context.current();
       const loaded = await load(input, spec);

@@ -10,7 +10,10 @@ const EVENT_BATCH = 1000;
 export class KyselyRunStore implements RunStore {
   private readonly db: Kysely<Database>;
 
-  /** `owned`: the store closes the database when it is closed. */
+  /**
+   * `owned`: the store closes the database when it is closed. A worker passes its one
+   * database unowned: the platform steps share it, and the worker closes it last.
+   */
   constructor(
     private readonly platform: PlatformDb,
     private readonly owned = true,

@@ -68,7 +68,7 @@ describe('a worker process on Postgres', () => {
     return rows[0]!.n;
   };
 
-  it('holds at most one pool of connections while an export and a validation run at once', async () => {
+  it('holds one pool of connections, not one per queue or category, while an export and two validations run at once', async () => {
     let most = await workerConnections();
     let sampling = true;
     const sampler = (async () => {

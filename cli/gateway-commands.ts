@@ -1,15 +1,19 @@
-/** `synapse token create | revoke | list` and `synapse gateway`. */
+/**
+ * `synapse token create | revoke | list` and `synapse gateway`. Registering the commands
+ * loads nothing but commander and Node built-ins; each action imports the token store or
+ * the gateway when it runs.
+ */
 import type { Command } from 'commander';
 import type { Settings } from '../client/settings.js';
-import { openGateway, type GatewayServer } from '../gateway/server.js';
-import { parseScopes, TokenStore } from '../gateway/token-store.js';
+import type { GatewayServer } from '../gateway/server.js';
+import type { TokenStore } from '../gateway/token-store.js';
 import { InvalidInputError } from '../contracts/errors.js';
-import { useReleases } from '../engine/plugin-releases.js';
 import { printJson, settingsFrom } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
 async function withTokens<T>(cmd: Command, fn: (tokens: TokenStore) => Promise<T>): Promise<T> {
+  const { TokenStore } = await import('../gateway/token-store.js');
   const tokens = await TokenStore.open({ dataDir: settingsFrom(cmd).dataDir });
   try {
     return await fn(tokens);
@@ -26,6 +30,7 @@ export function parseGatewayPort(value: string): number {
 
 /** Starts the gateway for `settings` and says where it is (used by `synapse gateway` and `synapse dev`). */
 export async function startGatewayFor(settings: Settings, port: number, host: string): Promise<GatewayServer> {
+  const [{ useReleases }, { openGateway }] = await Promise.all([import('../engine/plugin-releases.js'), import('../gateway/server.js')]);
   useReleases({ dataDir: settings.dataDir });
   const gateway = await openGateway(settings, { port, host, log: (line) => process.stdout.write(line + '\n') });
   say(`gateway on ${gateway.url} (API docs ${gateway.url}/docs); create a token with: synapse token create --name <name>`);
@@ -42,6 +47,7 @@ export function gatewayCommands(program: Command): void {
     .option('--scope <list>', 'comma-separated: runs:read, runs:write', 'runs:read,runs:write')
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
+      const { parseScopes } = await import('../gateway/token-store.js');
       const created = await withTokens(cmd, (tokens) => tokens.create(opts.name, parseScopes(opts.scope)));
       if (opts.json) return printJson(created);
       process.stdout.write(`${created.token}\n`);

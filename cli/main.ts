@@ -2,16 +2,31 @@
  * `synapse`: the thin command line over the shared client module. Errors people can act
  * on print one clear message and exit with the code of DESIGN.md section 8; a stack trace
  * only with SYNAPSE_DEBUG=1.
+ *
+ * Start-up is kept short: the command files register their commands with commander and
+ * import nothing heavy; each action imports what it uses (Temporal, the database, AWS,
+ * plugin code) when it runs, so `synapse --help` loads commander and little else.
  */
 import { Command, CommanderError } from 'commander';
 import { SynapseError } from '../contracts/errors.js';
+import { setPluginImportPreparation } from '../engine/plugin-import.js';
 import { gatewayCommands } from './gateway-commands.js';
 import { platformCommands } from './platform-commands.js';
 import { pluginCommands } from './plugin-commands.js';
 import { runCommands } from './run-commands.js';
 import { serverCommands } from './server-commands.js';
 
-export async function main(argv: string[]): Promise<void> {
+export interface MainOptions {
+  /**
+   * Makes TypeScript plugin code importable (tsx and the `@synapse/sdk` alias); run once,
+   * before the first plugin module is imported. The built CLI passes it (bin/synapse.mjs);
+   * the CLI run from its sources has both already.
+   */
+  preparePluginImport?: () => Promise<void>;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<void> {
+  if (options.preparePluginImport) setPluginImportPreparation(options.preparePluginImport);
   let exitCode = 0;
   const exit = (code: number) => {
     exitCode = code;

@@ -1,20 +1,20 @@
 /**
  * `synapse platform init | stats`, `synapse storage add | list | ls` and
  * `synapse dataset generate`. The platform is the SQLite file in the data dir, or Postgres
- * when DATABASE_URL is set.
+ * when DATABASE_URL is set. Registering the commands loads nothing but commander and Node
+ * built-ins; each action imports the database, the repositories or a storage when it runs.
  */
 import type { Command } from 'commander';
-import { openDatabase, type PlatformDb } from '../platform/db.js';
-import { generateSampleData, MAX_COUNT } from '../platform/generate.js';
-import { createStorage, ensureDefaultStorage, getStorage, listStorages, platformStats, type Storage } from '../platform/repositories/index.js';
+import type { PlatformDb } from '../platform/db.js';
+import type { Storage } from '../platform/repositories/index.js';
 import { InvalidInputError } from '../contracts/errors.js';
-import { openStorage } from '../storage/index.js';
 import { parseParamsArg, printJson, settingsFrom } from './io.js';
 
 const say = (line: string) => process.stderr.write(line + '\n');
 
 async function withPlatform<T>(cmd: Command, fn: (platform: PlatformDb, dataDir: string) => Promise<T>): Promise<T> {
   const { dataDir } = settingsFrom(cmd);
+  const { openDatabase } = await import('../platform/db.js');
   const platform = await openDatabase({ dataDir });
   try {
     return await fn(platform, dataDir);
@@ -29,7 +29,11 @@ function storageLine(s: Storage): string {
   return `${String(s.id).padStart(4)}  ${s.name.padEnd(20)} ${s.provider.padEnd(6)} ${where}`;
 }
 
-function parseCount(value: string): number {
+/** platform/generate.ts MAX_COUNT, for the help text without loading the generator; parseCount checks against the real one. */
+const MAX_COUNT_HELP = '1,000,000';
+
+async function parseCount(value: string): Promise<number> {
+  const { MAX_COUNT } = await import('../platform/generate.js');
   const n = Number(value.replace(/[_,]/g, ''));
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_COUNT) {
     throw new InvalidInputError('invalid option', [{ path: 'count', message: `must be a whole number from 1 to ${MAX_COUNT.toLocaleString('en-US')}, got ${JSON.stringify(value)}` }]);
@@ -52,6 +56,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
     .description('create or migrate the database and the default local storage')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { ensureDefaultStorage } = await import('../platform/repositories/index.js');
       await withPlatform(cmd, async (p) => {
         const storage = await ensureDefaultStorage(p.db);
         if (opts.json) printJson({ dialect: p.dialect, location: p.location, defaultStorage: storage });
@@ -65,6 +70,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
     .description('where the platform is and how many rows each table holds')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { platformStats } = await import('../platform/repositories/index.js');
       await withPlatform(cmd, async (p) => {
         const stats = await platformStats(p);
         if (opts.json) return printJson(stats);
@@ -95,6 +101,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
       }
       const flags = Object.fromEntries(['provider', 'root', 'bucket', 'endpoint', 'region', 'prefix'].filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
       const config = { provider: 'local', ...fromArg, ...flags };
+      const { createStorage } = await import('../platform/repositories/index.js');
       await withPlatform(cmd, async (p) => {
         const created = await createStorage(p.db, { name, config });
         if (opts.json) printJson(created);
@@ -108,6 +115,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
     .description('the storages')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { listStorages } = await import('../platform/repositories/index.js');
       await withPlatform(cmd, async (p) => {
         const list = await listStorages(p.db);
         if (opts.json) return printJson(list);
@@ -126,6 +134,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
     .option('--json', 'print JSON lines')
     .action(async (ref: string, prefix: string | undefined, opts: { limit: string; json?: boolean }, cmd: Command) => {
       const limit = parseWhole(opts.limit, 'limit') ?? 1000;
+      const [{ getStorage }, { openStorage }] = await Promise.all([import('../platform/repositories/index.js'), import('../storage/index.js')]);
       // `synapse storage ls x | head`: a closed pipe ends the listing quietly.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EPIPE') process.exit(0);
@@ -152,7 +161,7 @@ export function platformCommands(program: Command, exit: (code: number) => void)
   dataset
     .command('generate')
     .description('deterministic sample data: PNG images with class and bounding-box annotations, a project, tasks, assignments and a ground-truth version')
-    .requiredOption('--count <n>', `items (data units), 1 to ${MAX_COUNT.toLocaleString('en-US')}`)
+    .requiredOption('--count <n>', `items (data units), 1 to ${MAX_COUNT_HELP}`)
     .option('--seed <n>', 'random seed: the same seed gives the same data', '1')
     .option('--images', 'write PNG files (default up to 10,000 items)')
     .option('--no-images', 'rows only, no files')
@@ -160,9 +169,10 @@ export function platformCommands(program: Command, exit: (code: number) => void)
     .option('--batch-size <n>', 'items per transaction', '1000')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { count: string; seed: string; images?: boolean; projectName?: string; batchSize: string; json?: boolean }, cmd: Command) => {
-      const count = parseCount(opts.count);
+      const count = await parseCount(opts.count);
       const seed = parseWhole(opts.seed, 'seed');
       const batchSize = parseWhole(opts.batchSize, 'batch-size');
+      const { generateSampleData } = await import('../platform/generate.js');
       await withPlatform(cmd, async (p, dataDir) => {
         let lastReport = 0;
         const result = await generateSampleData(p, {

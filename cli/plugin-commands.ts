@@ -1,15 +1,11 @@
-/** `synapse plugin ...`: run an action (durably, or in-process with --debug), list, check and publish plugins, list releases. */
+/**
+ * `synapse plugin ...`: run an action (durably, or in-process with --debug), list, check and
+ * publish plugins, list releases. Registering the commands loads nothing but commander and
+ * Node built-ins; each action imports what it uses when it runs.
+ */
 import type { Command } from 'commander';
-import { RunsClient } from '../client/runs.js';
-import { DebugRunContext } from '../engine/debug-run-context.js';
-import { openDatabase } from '../platform/db.js';
-import { listPluginReleases } from '../platform/repositories/index.js';
-import { findPlugin, listPlugins, loadAction, parseParams } from '../engine/plugin-loader.js';
-import { checkPluginDir, publishPlugin, useReleases } from '../engine/plugin-releases.js';
-import { followToEnd } from './follow.js';
-import { createPluginScaffold } from './plugin-scaffold.js';
+import type { DebugRunContext } from '../engine/debug-run-context.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';
-import { TerminalRunView } from './render.js';
 
 interface RunOptions {
   plugin?: string;
@@ -40,8 +36,10 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       const params = parseParamsArg(paramsArg);
       const pluginRef = opts.plugin ?? '.';
       // --plugin code@version that no plugin folder holds: its published release, cached in the data dir.
+      const { useReleases } = await import('../engine/plugin-releases.js');
       useReleases({ dataDir: settingsFrom(cmd).dataDir });
       if (opts.debug) return exit(await runDebug(pluginRef, actionName, params, opts));
+      const [{ RunsClient }, { followToEnd }] = await Promise.all([import('../client/runs.js'), import('./follow.js')]);
       const runs = await RunsClient.connect(settingsFrom(cmd));
       try {
         const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
@@ -72,6 +70,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .description('list the plugins found in plugins/ and SYNAPSE_PLUGIN_PATH')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { listPlugins } = await import('../engine/plugin-loader.js');
       const plugins = await listPlugins();
       if (opts.json) {
         printJson(plugins.map((p) => ({ ...p.config, dir: p.dir })));
@@ -88,6 +87,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .description("validate a plugin folder: config.yaml and every action's entrypoint")
     .argument('[dir]', 'plugin folder', '.')
     .action(async (dir: string) => {
+      const { checkPluginDir } = await import('../engine/plugin-releases.js');
       const { config } = await checkPluginDir(dir);
       process.stdout.write(`${config.code}@${config.version}: config.yaml and ${Object.keys(config.actions).length} action(s) OK\n`);
     });
@@ -102,6 +102,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--action <action>', "one of the category's actions (default: its first)")
     .option('--runtime <runtime>', 'typescript (default) | python (neural_net trainers)')
     .action(async (dir: string, opts: { category?: string; code?: string; name?: string; action?: string; runtime?: string }) => {
+      const { createPluginScaffold } = await import('./plugin-scaffold.js');
       const made = await createPluginScaffold({ dir, ...opts });
       process.stdout.write(
         `created ${made.code} (${made.category}, action ${made.action}, ${made.runtime}) in ${made.dir}:\n${made.files.map((f) => `  ${f}\n`).join('')}` +
@@ -117,6 +118,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--storage <storage>', 'storage id or name (default: the default local storage)')
     .option('--json', 'print JSON')
     .action(async (dir: string, opts: { storage?: string; json?: boolean }, cmd: Command) => {
+      const { publishPlugin } = await import('../engine/plugin-releases.js');
       const result = await publishPlugin({ dir, dataDir: settingsFrom(cmd).dataDir, ...(opts.storage !== undefined ? { storage: opts.storage } : {}) });
       const { code, version, checksum } = result.release;
       if (opts.json) printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
@@ -140,6 +142,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .argument('[code]', 'only this plugin')
     .option('--json', 'print JSON')
     .action(async (code: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const [{ openDatabase }, { listPluginReleases }] = await Promise.all([import('../platform/db.js'), import('../platform/repositories/index.js')]);
       const platform = await openDatabase({ dataDir: settingsFrom(cmd).dataDir });
       try {
         const releases = await listPluginReleases(platform.db, code);
@@ -158,6 +161,11 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
 }
 
 async function runDebug(pluginRef: string, actionName: string, rawParams: unknown, opts: RunOptions): Promise<number> {
+  const [{ findPlugin, loadAction, parseParams }, { DebugRunContext }, { TerminalRunView }] = await Promise.all([
+    import('../engine/plugin-loader.js'),
+    import('../engine/debug-run-context.js'),
+    import('./render.js'),
+  ]);
   const plugin = await findPlugin(pluginRef);
   const action = await loadAction(plugin, actionName);
   const params = parseParams(action, rawParams);

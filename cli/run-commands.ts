@@ -1,16 +1,19 @@
-/** `synapse run ...`: list, status, logs, watch, resume and cancel runs. */
+/**
+ * `synapse run ...`: list, status, logs, watch, resume and cancel runs. Registering the
+ * commands loads nothing but commander and Node built-ins; each action imports the client
+ * when it runs.
+ */
 import type { Command } from 'commander';
-import { RunsClient } from '../client/runs.js';
+import type { RunsClient } from '../client/runs.js';
 import { runUiUrl } from '../client/settings.js';
 import { InvalidInputError } from '../contracts/errors.js';
 import type { RunStatus } from '../contracts/run-state.js';
-import { followToEnd } from './follow.js';
 import { printJson, settingsFrom, useTerminal } from './io.js';
-import { formatLogTime } from './render.js';
 
 const STATUSES: RunStatus[] = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
 
 async function withRuns<T>(cmd: Command, fn: (runs: RunsClient) => Promise<T>): Promise<T> {
+  const { RunsClient } = await import('../client/runs.js');
   const runs = await RunsClient.connect(settingsFrom(cmd));
   try {
     return await fn(runs);
@@ -88,6 +91,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .option('--events', 'include structured events (ctx.log), progress and metrics')
     .option('--json', 'print JSON lines')
     .action(async (id: string, opts: { events?: boolean; json?: boolean }, cmd: Command) => {
+      const { formatLogTime } = await import('./render.js');
       await withRuns(cmd, async (runs) => {
         await runs.state(id); // unknown run: exit 3
         let after = 0;
@@ -111,6 +115,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .argument('<id>', 'run id')
     .option('--json', 'print JSON lines')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const { followToEnd } = await import('./follow.js');
       const code = await withRuns(cmd, (runs) => followToEnd(runs, id, { terminal: useTerminal(opts.json) }));
       exit(code);
     });
@@ -126,6 +131,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .action(async (id: string, opts: { jobId?: string; heartbeatTimeout?: string; detach?: boolean; json?: boolean }, cmd: Command) => {
       const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
       if (heartbeat !== undefined && !(heartbeat > 0)) throw new InvalidInputError('invalid option', [{ path: 'heartbeat-timeout', message: 'must be a positive number of seconds' }]);
+      const { followToEnd } = await import('./follow.js');
       const code = await withRuns(cmd, async (runs) => {
         const started = await runs.resume(id, { ...(opts.jobId ? { runId: opts.jobId } : {}), ...(heartbeat !== undefined ? { heartbeatTimeoutSeconds: heartbeat } : {}) });
         if (opts.detach) {

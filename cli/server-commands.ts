@@ -1,15 +1,14 @@
-/** `synapse server start-dev | stop`, `synapse worker`, `synapse dev` and `synapse demo`. */
+/**
+ * `synapse server start-dev | stop`, `synapse worker`, `synapse dev` and `synapse demo`.
+ * Registering the commands loads nothing but commander and Node built-ins; each action
+ * imports the dev server, the worker or the gateway when it runs.
+ */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { openDatabase } from '../platform/db.js';
-import { generateSampleData } from '../platform/generate.js';
-import { RunsClient } from '../client/runs.js';
 import { readDevServerInfo, runUiUrl, type Settings } from '../client/settings.js';
 import { InvalidInputError } from '../contracts/errors.js';
 import { METHODS, type Method } from '../sdk/categories.js';
-import { isServing, startDevServer, stopDetachedDevServer, type DevServer } from '../workers/dev-server.js';
-import { runWorker, startWorker } from '../workers/worker.js';
-import { followToEnd } from './follow.js';
+import type { DevServer } from '../workers/dev-server.js';
 import { parseGatewayPort, startGatewayFor } from './gateway-commands.js';
 import type { GatewayServer } from '../gateway/server.js';
 import { settingsFrom, useTerminal } from './io.js';
@@ -34,6 +33,7 @@ function parseMethods(value: string | undefined): Method[] | undefined {
 /** The embedded dev server for these settings: reused when already up, else started detached. */
 async function ensureDevServer(settings: Settings): Promise<Settings> {
   if (settings.temporal.external) return settings;
+  const { isServing, startDevServer } = await import('../workers/dev-server.js');
   const info = readDevServerInfo(settings.dataDir);
   if (info && (await isServing(info.address))) return settings;
   say(`starting the Temporal dev server (data in ${settings.dataDir}/temporal)...`);
@@ -60,6 +60,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       }
       const port = parsePort(opts.port, 'port');
       const uiPort = parsePort(opts.uiPort, 'ui-port');
+      const { startDevServer } = await import('../workers/dev-server.js');
       const dev = await startDevServer({
         dataDir: settings.dataDir,
         ...(port !== undefined ? { port } : {}),
@@ -81,6 +82,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .command('stop')
     .description('stop a dev server started with --detach')
     .action(async (_o: unknown, cmd: Command) => {
+      const { stopDetachedDevServer } = await import('../workers/dev-server.js');
       const info = await stopDetachedDevServer(settingsFrom(cmd).dataDir);
       say(info ? `stopped the dev server on ${info.address} (pid ${info.pid})` : 'no dev server recorded for this data dir');
     });
@@ -96,6 +98,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
         throw new InvalidInputError('invalid option', [{ path: 'concurrency', message: 'must be a positive integer' }]);
       }
+      const { runWorker } = await import('../workers/worker.js');
       await runWorker({
         settings: settingsFrom(cmd),
         ...(methods ? { methods } : {}),
@@ -112,6 +115,8 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .option('--gateway-port <port>', 'HTTP gateway port', '8080')
     .action(async (opts: { gatewayPort: string }, cmd: Command) => {
       let settings = settingsFrom(cmd);
+      const port = parseGatewayPort(opts.gatewayPort);
+      const [{ isServing, startDevServer }, { runWorker }] = await Promise.all([import('../workers/dev-server.js'), import('../workers/worker.js')]);
       let dev: DevServer | undefined;
       if (!settings.temporal.external) {
         const info = readDevServerInfo(settings.dataDir);
@@ -123,7 +128,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       say(`Temporal on ${settings.temporal.address}${settings.temporal.uiUrl ? `, Web UI ${settings.temporal.uiUrl}` : ''}`);
       let gateway: GatewayServer | undefined;
       try {
-        gateway = await startGatewayFor(settings, parseGatewayPort(opts.gatewayPort), '127.0.0.1');
+        gateway = await startGatewayFor(settings, port, '127.0.0.1');
         await runWorker({ settings, log: say, onReady: () => say('worker ready; Ctrl-C stops the worker, the gateway and the dev server') });
       } finally {
         await gateway?.close();
@@ -152,6 +157,13 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
  * on it for a few epochs. A worker runs in this process meanwhile.
  */
 async function runDemo(settings: Settings, count: number, terminal: boolean): Promise<number> {
+  const [{ openDatabase }, { generateSampleData }, { startWorker }, { RunsClient }, { followToEnd }] = await Promise.all([
+    import('../platform/db.js'),
+    import('../platform/generate.js'),
+    import('../workers/worker.js'),
+    import('../client/runs.js'),
+    import('./follow.js'),
+  ]);
   const platform = await openDatabase({ dataDir: settings.dataDir });
   let dataset;
   try {

@@ -9,6 +9,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
+npm run build --silent  # the CLI into dist/, run by bin/synapse.mjs while no source is newer (0.5 s)
 
 # shellcheck source=go-tool.sh
 . scripts/go-tool.sh

@@ -188,15 +188,16 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
             ctx,
             input,
             async (instance) => {
-              let state: { model: unknown } | undefined;
+              // The epoch's state once it exists: checkpointStep saves its model as the trainer left it.
+              const current: { state?: { model: unknown } } = {};
               const tctx = trainContext(ctx, numCpus, async (stepNo) => {
-                if (!state) throw new Error('checkpointStep() is only available inside trainEpoch');
-                await saveStep(stepNo, await instance.save(state.model as never));
+                if (!current.state) throw new Error('checkpointStep() is only available inside trainEpoch');
+                await saveStep(stepNo, await instance.save(current.state.model as never));
               });
               await host.prepare(instance, tctx, dataset);
               const model = source ? await instance.load(await source.bytes(), dataset) : await instance.createModel(tctx, dataset);
               const epochState = { epoch, epochs, seed, model, startStep, dataset: dataset as TrainDataset, hyperparameters: params.hyperparameters };
-              state = epochState;
+              current.state = epochState;
               const m = await instance.trainEpoch(tctx, epochState as never);
               if (ctx.signal.aborted) throw ctx.signal.reason;
               await storage.put(epochKey, Buffer.from(await instance.save(epochState.model as never)));

@@ -152,7 +152,10 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
             meta: u.meta,
             files: Object.fromEntries(Object.entries(u.files).map(([spec, f]) => [spec, { path: f.path, name: f.name, size: f.size }])),
           }));
-          for (const u of planned) for (const f of Object.values(u.files)) (fileCount++, (bytes += f.size));
+          for (const f of planned.flatMap((u) => Object.values(u.files))) {
+            fileCount++;
+            bytes += f.size;
+          }
           await writeJsonAtomic(files.batch(batches++), planned);
           beat();
         }
@@ -193,7 +196,10 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
         await writeJsonAtomic(files.stored(input.batch), result);
         let stored = 0;
         let bytes = 0;
-        for (const perUnit of Object.values(result.stored)) for (const s of Object.values(perUnit)) (stored++, (bytes += s.size));
+        for (const s of Object.values(result.stored).flatMap((perUnit) => Object.values(perUnit))) {
+          stored++;
+          bytes += s.size;
+        }
         return { files: stored, bytes, failed: result.failed.length };
       });
     },

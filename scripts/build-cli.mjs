@@ -14,7 +14,10 @@
 //   command loads only what it uses.
 // - dist/build.json lists the bundled source files and when the build started: a source
 //   changed after that makes bin/synapse.mjs run the sources instead. It is written last.
-import { rmSync, writeFileSync } from 'node:fs';
+// - Chunk names carry a content hash and the previous build's files are not deleted at once:
+//   a `synapse worker` or `gateway` started from the last build still imports its lazy chunks
+//   after a rebuild. Files no build has written for a week are removed.
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,7 +26,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.join(ROOT, 'dist');
 
 const builtAt = Date.now();
-rmSync(DIST, { recursive: true, force: true });
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+// Not a fresh build until build.json says so again (bin/built-cli.mjs runs the sources meanwhile).
+rmSync(path.join(DIST, 'build.json'), { force: true });
 const result = await build({
   absWorkingDir: ROOT,
   entryPoints: { cli: 'cli/main.ts', sdk: 'sdk/index.ts' },
@@ -43,6 +48,11 @@ const result = await build({
 const inputs = Object.keys(result.metafile.inputs)
   .filter((file) => !file.startsWith('node_modules/'))
   .sort();
-const outputs = Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.mjs'));
+const written = new Set(Object.keys(result.metafile.outputs).map((file) => path.basename(file)));
+for (const file of readdirSync(DIST)) {
+  const full = path.join(DIST, file);
+  if (!written.has(file) && file !== 'build.json' && builtAt - statSync(full).mtimeMs > WEEK_MS) rmSync(full, { force: true });
+}
+const outputs = [...written].filter((file) => file.endsWith('.mjs'));
 writeFileSync(path.join(DIST, 'build.json'), JSON.stringify({ builtAt, inputs }, null, 2) + '\n');
 process.stderr.write(`built dist/: ${outputs.length} modules from ${inputs.length} source files in ${((Date.now() - builtAt) / 1000).toFixed(1)} s\n`);

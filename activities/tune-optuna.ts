@@ -86,7 +86,9 @@ export class OptunaProcess {
         const hello = message as { ready?: boolean; pid?: number; optuna?: string; message?: string };
         if (hello.ready) readyResolve({ pid: Number(hello.pid), optuna: String(hello.optuna) });
         else {
-          const err = new NonRetriableError(`optuna cannot be imported by ${python} (${hello.message ?? 'no reason given'}): run scripts/setup.sh, or set SYNAPSE_TOOLS_PYTHON to a Python that has optuna`);
+          const err = new NonRetriableError(
+            `optuna cannot be imported by ${python} (${hello.message ?? 'no reason given'}): run scripts/setup.sh, or set SYNAPSE_TOOLS_PYTHON to a Python that has optuna`,
+          );
           readyReject(err);
           this.die(err);
         }
@@ -112,7 +114,9 @@ export class OptunaProcess {
     });
     this.child.on('exit', (code, signal) => {
       const tail = this.stderrTail.length ? `; last stderr: ${this.stderrTail.slice(-5).join(' | ')}` : '';
-      const err = new OptunaServiceError(`the Optuna process (pid ${this.child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail}`);
+      const err = new OptunaServiceError(
+        `the Optuna process (pid ${this.child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail}`,
+      );
       readyReject(err);
       this.die(err);
     });

@@ -93,7 +93,8 @@ export function createTuneActivities({ store, dataDir }: { store: RunStore; data
 
     async tuneAsk(input: TuneTrialInput): Promise<StudyTrial> {
       const trial = await call<StudyTrial>('ask', { study: input.study, number: input.number });
-      if (finished(trial)) await log(input.runId, `trial ${trial.number} ${trial.state} in the study already (${formatParams(trial.params)}): kept, not run again`, ended(trial));
+      if (finished(trial))
+        await log(input.runId, `trial ${trial.number} ${trial.state} in the study already (${formatParams(trial.params)}): kept, not run again`, ended(trial));
       else await log(input.runId, `trial ${trial.number}: ${formatParams(trial.params)}`);
       return trial;
     },

@@ -18,15 +18,15 @@ export type ParamValue = z.infer<typeof ParamValue>;
 
 const finite = () => z.number().refine(Number.isFinite, 'must be a finite number');
 
-const values = (what: string) =>
-  z.array(ParamValue).min(1, `empty ${what}: give at least one value`).max(10_000, `at most 10,000 values`);
+const values = (what: string) => z.array(ParamValue).min(1, `empty ${what}: give at least one value`).max(10_000, `at most 10,000 values`);
 
 type Ctx = z.core.$RefinementCtx;
 const ordered = (d: { low: number; high: number }, ctx: Ctx): void => {
   if (!(d.low < d.high)) ctx.addIssue({ code: 'custom', path: [], message: `low (${d.low}) must be below high (${d.high})` });
 };
 const distinct = (d: { values: unknown[] }, ctx: Ctx): void => {
-  if (new Set(d.values.map((v) => JSON.stringify(v))).size !== d.values.length) ctx.addIssue({ code: 'custom', path: ['values'], message: 'values repeat: give each once' });
+  if (new Set(d.values.map((v) => JSON.stringify(v))).size !== d.values.length)
+    ctx.addIssue({ code: 'custom', path: ['values'], message: 'values repeat: give each once' });
 };
 
 /** One dimension of the search space; each checks its own bounds. */
@@ -40,22 +40,19 @@ export const SearchDimension = z.discriminatedUnion(
     /** A float in [low, high]. */
     z.strictObject({ type: z.literal('uniform'), low: finite(), high: finite() }).superRefine(ordered),
     /** A float in [low, high], sampled on a log scale; low > 0. */
-    z
-      .strictObject({ type: z.literal('loguniform'), low: finite(), high: finite() })
-      .superRefine((d, ctx) => {
-        if (d.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: `loguniform needs low > 0 (got ${d.low}): a log scale has no zero or negatives` });
-        else ordered(d, ctx);
-      }),
+    z.strictObject({ type: z.literal('loguniform'), low: finite(), high: finite() }).superRefine((d, ctx) => {
+      if (d.low <= 0) ctx.addIssue({ code: 'custom', path: ['low'], message: `loguniform needs low > 0 (got ${d.low}): a log scale has no zero or negatives` });
+      else ordered(d, ctx);
+    }),
     /** An integer in [low, high) (high exclusive, as Ray Tune's randint). */
     z.strictObject({ type: z.literal('randint'), low: z.number().int(), high: z.number().int() }).superRefine(ordered),
     /** A float in [low, high] on steps of q from low. */
-    z
-      .strictObject({ type: z.literal('quniform'), low: finite(), high: finite(), q: finite() })
-      .superRefine((d, ctx) => {
-        ordered(d, ctx);
-        if (!(d.q > 0)) ctx.addIssue({ code: 'custom', path: ['q'], message: `q must be above 0 (got ${d.q})` });
-        else if (d.low < d.high && d.q > d.high - d.low) ctx.addIssue({ code: 'custom', path: ['q'], message: `q (${d.q}) is larger than high - low (${d.high - d.low})` });
-      }),
+    z.strictObject({ type: z.literal('quniform'), low: finite(), high: finite(), q: finite() }).superRefine((d, ctx) => {
+      ordered(d, ctx);
+      if (!(d.q > 0)) ctx.addIssue({ code: 'custom', path: ['q'], message: `q must be above 0 (got ${d.q})` });
+      else if (d.low < d.high && d.q > d.high - d.low)
+        ctx.addIssue({ code: 'custom', path: ['q'], message: `q (${d.q}) is larger than high - low (${d.high - d.low})` });
+    }),
   ],
   { error: () => 'unknown dimension type: use choice, grid, uniform, loguniform, randint or quniform' },
 );
@@ -140,10 +137,13 @@ export const TuneSearchFields = z.object({
   sampler: SamplerSpec.optional(),
   pruner: PrunerSpec.prefault('none'),
   /** Seconds after the tune's start when no new trial starts (running trials finish). */
-  time_budget_s: z.number().positive().max(366 * 24 * 3600).optional(),
+  time_budget_s: z
+    .number()
+    .positive()
+    .max(366 * 24 * 3600)
+    .optional(),
 });
 export type TuneSearchInput = z.input<typeof TuneSearchFields>;
-
 
 interface Issue {
   path: string;
@@ -162,14 +162,20 @@ export function checkSearch(parsed: z.output<typeof TuneSearchFields>): { search
     spec === undefined ? { type: dims.some((d) => d.type === 'grid') ? 'grid' : 'tpe' } : typeof spec === 'string' ? { type: spec } : { ...spec };
   if (sampler.type === 'grid') {
     for (const [key, d] of Object.entries(space)) {
-      if (d.type !== 'grid' && d.type !== 'choice') problems.push({ path: `search_space.${key}`, message: `sampler grid needs grid or choice dimensions; ${key} is ${d.type}` });
+      if (d.type !== 'grid' && d.type !== 'choice')
+        problems.push({ path: `search_space.${key}`, message: `sampler grid needs grid or choice dimensions; ${key} is ${d.type}` });
     }
     if (sampler.n_startup_trials !== undefined) problems.push({ path: 'sampler.n_startup_trials', message: 'only sampler tpe has startup trials' });
   } else {
     for (const [key, d] of Object.entries(space)) {
-      if (d.type === 'grid') problems.push({ path: `search_space.${key}`, message: `a grid dimension needs sampler grid (sampler is ${sampler.type}); use choice to sample from values` });
+      if (d.type === 'grid')
+        problems.push({
+          path: `search_space.${key}`,
+          message: `a grid dimension needs sampler grid (sampler is ${sampler.type}); use choice to sample from values`,
+        });
     }
-    if (sampler.type === 'random' && sampler.n_startup_trials !== undefined) problems.push({ path: 'sampler.n_startup_trials', message: 'only sampler tpe has startup trials' });
+    if (sampler.type === 'random' && sampler.n_startup_trials !== undefined)
+      problems.push({ path: 'sampler.n_startup_trials', message: 'only sampler tpe has startup trials' });
   }
   let numTrials = parsed.num_trials;
   if (sampler.type === 'grid') {
@@ -211,4 +217,3 @@ export function probeValues(d: SearchSpace[string]): (string | number | boolean 
       return [d.low, d.high];
   }
 }
-

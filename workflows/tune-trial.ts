@@ -85,7 +85,13 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
   const { trainPrepare } = proxyActivities<Activities>(stepOptions(input));
   const { trainEpoch } = proxyActivities<Activities>({ ...stepOptions(input), ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}) });
   const { tuneReport, tuneTell } = proxyActivities<Activities>(STUDY_STEP);
-  const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds };
+  const base = {
+    runId: workflowInfo().workflowId,
+    plugin: input.plugin,
+    action: input.action,
+    params: input.params,
+    heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+  };
   const study = { runId: trial.tuneRunId, study: trial.study, number: trial.number };
   const tune = getExternalWorkflowHandle(trial.tuneRunId);
   const epochsPerRun = input.budget?.epochsPerRun ?? TRIAL_EPOCHS_PER_RUN;
@@ -128,7 +134,9 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
         const epoch = carry.epoch + 1;
         const label = `epoch ${epoch}/${carry.prepared.epochs}`;
         const out = await run.step(label, () =>
-          trainEpoch.executeWithOptions({ summary: label }, [{ ...base, epoch, epochs: carry.prepared.epochs, from: carry.model, fingerprint: carry.prepared.fingerprint }]),
+          trainEpoch.executeWithOptions({ summary: label }, [
+            { ...base, epoch, epochs: carry.prepared.epochs, from: carry.model, fingerprint: carry.prepared.fingerprint },
+          ]),
         );
         state.attempt = Math.max(state.attempt, out.attempt);
         const value = metricOf(out.metrics, trial.metric, epoch);
@@ -153,14 +161,23 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
       // A failed trial is told to the study (a cancelled one is left running: a resumed tune
       // runs it again); a continue-as-new and the tell's own failure pass on as they are.
       if (!isCancellation(err) && !(err instanceof ContinueAsNew)) {
-        await CancellationScope.nonCancellable(() => tuneTell.executeWithOptions({ summary: 'failed' }, [{ ...study, state: 'fail', attrs: { run: base.runId } }])).catch(() => undefined);
+        await CancellationScope.nonCancellable(() =>
+          tuneTell.executeWithOptions({ summary: 'failed' }, [{ ...study, state: 'fail', attrs: { run: base.runId } }]),
+        ).catch(() => undefined);
       }
       throw err;
     }
   });
 
   function attrsOf(c: TrialCarry): Record<string, unknown> {
-    return { run: base.runId, epochs: c.epoch, ...(c.model ? { checkpoint: c.model } : {}), last: c.last, fingerprint: c.prepared.fingerprint, classes: c.prepared.classes };
+    return {
+      run: base.runId,
+      epochs: c.epoch,
+      ...(c.model ? { checkpoint: c.model } : {}),
+      last: c.last,
+      fingerprint: c.prepared.fingerprint,
+      classes: c.prepared.classes,
+    };
   }
 }
 

@@ -97,7 +97,10 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
   const { state } = run;
   state.progressCategories = { trials: { weight: 95, label: 'trials' }, model_upload: { weight: 5, label: 'model upload' } };
   const { tuneOpen, tuneAsk } = proxyActivities<Activities>(STUDY_STEP);
-  const { trainEvaluate, trainRegister } = proxyActivities<Activities>({ ...stepOptions(input), ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}) });
+  const { trainEvaluate, trainRegister } = proxyActivities<Activities>({
+    ...stepOptions(input),
+    ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}),
+  });
   const resumedFrom = input.carry?.resumedFrom ?? input.resume;
   const spec: StudySpec = {
     name: input.carry?.study ?? input.resume?.study ?? tuneRunId,
@@ -162,7 +165,16 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
 
     const startTrial = (n: number, params: Record<string, unknown>): void => {
       const childId = `${tuneRunId}/trial-${n}`;
-      const record: TuneTrial = { number: n, runId: childId, status: 'running', params: params as TuneTrial['params'], history: [], metric: null, best: null, epochs: 0 };
+      const record: TuneTrial = {
+        number: n,
+        runId: childId,
+        status: 'running',
+        params: params as TuneTrial['params'],
+        history: [],
+        metric: null,
+        best: null,
+        epochs: 0,
+      };
       const at = trials.findIndex((t) => t.number === n);
       if (at >= 0) trials[at] = record;
       else trials.push(record);
@@ -225,7 +237,9 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
 
     try {
       if (!input.carry) {
-        const existing = await run.step('open study', () => tuneOpen.executeWithOptions({ summary: `study ${spec.name}` }, [{ runId: tuneRunId, study: spec }]));
+        const existing = await run.step('open study', () =>
+          tuneOpen.executeWithOptions({ summary: `study ${spec.name}` }, [{ runId: tuneRunId, study: spec }]),
+        );
         if (existing.length > 0) state.step = `study ${spec.name}: ${existing.length} trials from before`;
       }
       show();
@@ -335,10 +349,12 @@ export function countTrials(trials: readonly TuneTrial[]): Record<TuneTrialStatu
 }
 
 function describeCounts(counts: Record<TuneTrialStatus, number>): string {
-  return Object.entries(counts)
-    .filter(([, c]) => c > 0)
-    .map(([s, c]) => `${c} ${s}`)
-    .join(', ') || 'no trials';
+  return (
+    Object.entries(counts)
+      .filter(([, c]) => c > 0)
+      .map(([s, c]) => `${c} ${s}`)
+      .join(', ') || 'no trials'
+  );
 }
 
 /** The innermost message of a failure chain: what actually went wrong. */

@@ -170,7 +170,7 @@ async function tunePreflight({ action, params: p, settings, store }: PreflightCo
 async function tuneResumePoint({ store, run }: ResumeContext): Promise<TuneResume> {
   let study = run.id;
   const finished = new Set<number>();
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const events = await store.readEvents(run.id, after, 5000);
     for (const e of events) {
       after = e.id;

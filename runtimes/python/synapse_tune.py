@@ -179,7 +179,8 @@ class Service:
             load_if_exists=True,
         )
         if study.direction.name.lower() != spec["direction"]:
-            raise Refused("study %s maximizes or minimizes the other way (%s)" % (spec["name"], study.direction.name.lower()))
+            verb = {"minimize": "minimizes", "maximize": "maximizes"}
+            raise Refused("study %s %s its metric; this tune %s it" % (spec["name"], verb[study.direction.name.lower()], verb[spec["direction"]]))
         made = study.user_attrs.get("synapse_space")
         if made is None:
             study.set_user_attr("synapse_space", space)

@@ -57,12 +57,16 @@ describe('a worker killed mid-tune', () => {
     const { runId } = await runs.start({ plugin: FIXTURE, action: 'tune', params, heartbeatTimeoutSeconds: 3 });
 
     // Kill once a trial has finished and two are running, one of them past its first epoch.
-    const before = await waitFor(async () => {
-      const s = await runs.state(runId);
-      const trials = s.trials ?? [];
-      const running = trials.filter((t) => t.status === 'running');
-      return trials.some((t) => t.status === 'completed') && running.length === 2 && running.some((t) => t.history.length >= 1) ? s : undefined;
-    }, 90_000, 'a finished trial and two running');
+    const before = await waitFor(
+      async () => {
+        const s = await runs.state(runId);
+        const trials = s.trials ?? [];
+        const running = trials.filter((t) => t.status === 'running');
+        return trials.some((t) => t.status === 'completed') && running.length === 2 && running.some((t) => t.history.length >= 1) ? s : undefined;
+      },
+      90_000,
+      'a finished trial and two running',
+    );
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
     await once(first, 'exit');
@@ -75,11 +79,17 @@ describe('a worker killed mid-tune', () => {
     const trials = final.trials ?? [];
     expect(trials.map((t) => t.number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(trials.every((t) => t.status === 'completed' && t.epochs === epochs)).toBe(true);
-    for (const t of trials) expect(t.history.map((h) => h.epoch), `trial ${t.number}`).toEqual([1, 2, 3]);
+    for (const t of trials)
+      expect(
+        t.history.map((h) => h.epoch),
+        `trial ${t.number}`,
+      ).toEqual([1, 2, 3]);
 
     // Each trial's child was started once.
     const history = await runs.temporal.workflow.getHandle(runId).fetchHistory();
-    const started = (history.events ?? []).flatMap((e) => (e.childWorkflowExecutionStartedEventAttributes ? [e.childWorkflowExecutionStartedEventAttributes.workflowExecution?.workflowId] : []));
+    const started = (history.events ?? []).flatMap((e) =>
+      e.childWorkflowExecutionStartedEventAttributes ? [e.childWorkflowExecutionStartedEventAttributes.workflowExecution?.workflowId] : [],
+    );
     expect(started.sort()).toEqual(trials.map((t) => `${runId}/trial-${t.number}`).sort());
 
     // A trial that had finished before the kill did nothing after it: no event of its run
@@ -87,7 +97,10 @@ describe('a worker killed mid-tune', () => {
     for (const done of finishedBefore) {
       const events = await runs.events(done.runId, 0, 100_000);
       expect(events.length).toBeGreaterThan(0);
-      expect(events.filter((e) => e.at > killedAt).map((e) => e.data), `trial ${done.number}`).toEqual([]);
+      expect(
+        events.filter((e) => e.at > killedAt).map((e) => e.data),
+        `trial ${done.number}`,
+      ).toEqual([]);
       expect(trials.find((t) => t.number === done.number)?.metric).toBe(done.metric);
     }
     // Trials running at the kill were retried (an attempt > 1 in their run's events) and finished.

@@ -49,7 +49,13 @@ const tune = (name: string, over: Record<string, unknown>) => ({
 /** Every trial of a tune's study, as Optuna has it (through the same activity the workflow uses). */
 async function studyTrials(tuneRunId: string, state: RunState): Promise<StudyTrial[]> {
   const p = state.result as TuneResult | undefined;
-  const params = (await runs.store.getRun(tuneRunId))!.params as Record<string, unknown> & { search_space: StudySpec['space']; mode: 'min' | 'max'; sampler: StudySpec['sampler']; pruner: StudySpec['pruner']; max_concurrent_trials: number };
+  const params = (await runs.store.getRun(tuneRunId))!.params as Record<string, unknown> & {
+    search_space: StudySpec['space'];
+    mode: 'min' | 'max';
+    sampler: StudySpec['sampler'];
+    pruner: StudySpec['pruner'];
+    max_concurrent_trials: number;
+  };
   const study: StudySpec = {
     name: p?.study ?? tuneRunId,
     direction: params.mode === 'min' ? 'minimize' : 'maximize',
@@ -185,7 +191,12 @@ describe('tune runs', () => {
     // The study agrees, one result per trial.
     const study = await studyTrials(runId, final);
     expect(study.map((t) => t.number).sort((a, b) => a - b)).toEqual(trials.map((t) => t.number));
-    expect(study.filter((t) => t.state === 'pruned').map((t) => t.number).sort((a, b) => a - b)).toEqual(pruned.map((t) => t.number));
+    expect(
+      study
+        .filter((t) => t.state === 'pruned')
+        .map((t) => t.number)
+        .sort((a, b) => a - b),
+    ).toEqual(pruned.map((t) => t.number));
     expect(study.filter((t) => t.state === 'complete')).toHaveLength(completed.length);
 
     // `synapse run status` shows the trials table, best first.
@@ -206,7 +217,12 @@ describe('tune runs', () => {
     expect(
       await problemsOf(
         tune('bad-1', {
-          search_space: { x: { type: 'choice', values: [] }, y: { type: 'loguniform', low: 0, high: 1 }, z: { type: 'uniform', low: 2, high: 1 }, w: { type: 'normal' } },
+          search_space: {
+            x: { type: 'choice', values: [] },
+            y: { type: 'loguniform', low: 0, high: 1 },
+            z: { type: 'uniform', low: 2, high: 1 },
+            w: { type: 'normal' },
+          },
           sampler: 'bayes',
           pruner: 'sometimes',
           mode: 'lowest',
@@ -238,7 +254,11 @@ describe('tune runs', () => {
       { path: 'name', message: expect.any(String) },
       { path: 'dataset', message: expect.any(String) },
     ]);
-    expect(await problemsOf(tune('bad-2', { search_space: { x: { type: 'uniform', low: -1, high: 20 }, y: { type: 'choice', values: [0, 'far'] } }, num_trials: 3 }))).toEqual([
+    expect(
+      await problemsOf(
+        tune('bad-2', { search_space: { x: { type: 'uniform', low: -1, high: 20 }, y: { type: 'choice', values: [0, 'far'] } }, num_trials: 3 }),
+      ),
+    ).toEqual([
       { path: 'search_space.x', message: expect.stringMatching(/^the trainer's hyperparameters refuse x = 20: /) },
       { path: 'search_space.y', message: expect.stringMatching(/^the trainer's hyperparameters refuse y = "far": /) },
     ]);
@@ -246,7 +266,9 @@ describe('tune runs', () => {
     expect(await problemsOf(tune('bad-3', { search_space: { x: { type: 'grid', values: [1, 2] }, y: { type: 'uniform', low: 0, high: 1 } } }))).toEqual([
       { path: 'search_space.y', message: 'sampler grid needs grid or choice dimensions; y is uniform' },
     ]);
-    expect(await problemsOf(tune('bad-4', { search_space: { x: { type: 'uniform', low: 0, high: 1 } } }))).toEqual([{ path: 'num_trials', message: 'required with sampler tpe' }]);
+    expect(await problemsOf(tune('bad-4', { search_space: { x: { type: 'uniform', low: 0, high: 1 } } }))).toEqual([
+      { path: 'num_trials', message: 'required with sampler tpe' },
+    ]);
     expect(await problemsOf(tune('bad-5', { search_space: { x: { type: 'grid', values: [1, 2] } }, num_trials: 3 }))).toEqual([
       { path: 'num_trials', message: 'the grid has 2 points; num_trials 3 would repeat some' },
     ]);
@@ -259,7 +281,13 @@ describe('tune runs', () => {
     const { runId } = await runs.start({
       plugin: FIXTURE,
       action: 'tune',
-      params: tune('no-metric', { metric: 'accuracy', mode: 'max', search_space: { x: { type: 'uniform', low: 0, high: 1 } }, num_trials: 4, sampler: { type: 'random', seed: 1 } }),
+      params: tune('no-metric', {
+        metric: 'accuracy',
+        mode: 'max',
+        search_space: { x: { type: 'uniform', low: 0, high: 1 } },
+        num_trials: 4,
+        sampler: { type: 'random', seed: 1 },
+      }),
     });
     const final = await waitFor(async () => {
       const s = await runs.state(runId);
@@ -286,10 +314,14 @@ describe('tune runs', () => {
         sampler: { type: 'random', seed: 3 },
       }),
     });
-    await waitFor(async () => {
-      const s = await runs.state(runId);
-      return (s.trials ?? []).filter((t) => t.status === 'completed').length >= 2 ? true : undefined;
-    }, 60_000, 'two finished trials');
+    await waitFor(
+      async () => {
+        const s = await runs.state(runId);
+        return (s.trials ?? []).filter((t) => t.status === 'completed').length >= 2 ? true : undefined;
+      },
+      60_000,
+      'two finished trials',
+    );
     await runs.cancel(runId);
     const cancelled = await waitFor(async () => {
       const s = await runs.state(runId);
@@ -329,4 +361,3 @@ describe('tune runs', () => {
     expect(study.every((t) => t.state === 'complete')).toBe(true);
   });
 });
-

@@ -1,0 +1,140 @@
+/**
+ * The study steps against a real Optuna process and its SQLite storage, without Temporal:
+ * every call is idempotent (a retried ask returns the trial it created, a second tell and a
+ * second report of an epoch change nothing), a fresh process (after a crash) serves the same
+ * study, and a study made with another search space is refused, as is trial n asked before
+ * trial n - 1 exists. Also: which storage a worker uses, and what a missing optuna says.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTuneActivities } from '../../activities/tune.js';
+import { closeOptunaProcesses, OptunaProcess, optunaProcess, studyStorage } from '../../activities/tune-optuna.js';
+import type { StudySpec } from '../../contracts/tune.js';
+import { KyselyRunStore } from '../../platform/kysely-run-store.js';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-tune-study-'));
+let store: KyselyRunStore;
+let study: ReturnType<typeof createTuneActivities>;
+
+beforeAll(async () => {
+  store = await KyselyRunStore.open({ dataDir });
+  study = createTuneActivities({ store, dataDir });
+});
+afterAll(async () => {
+  closeOptunaProcesses();
+  await store?.close();
+});
+
+const spec = (name: string, over: Partial<StudySpec> = {}): StudySpec => ({
+  name,
+  direction: 'minimize',
+  space: {
+    lr: { type: 'loguniform', low: 1e-4, high: 1 },
+    width: { type: 'choice', values: [8, 16, 32] },
+    layers: { type: 'randint', low: 1, high: 4 },
+    drop: { type: 'quniform', low: 0, high: 0.5, q: 0.1 },
+  },
+  sampler: { type: 'tpe', seed: 5 },
+  pruner: { type: 'median', n_startup_trials: 1, n_warmup_steps: 0, interval_steps: 1, n_min_trials: 1 },
+  concurrency: 1,
+  ...over,
+});
+
+describe('the study steps', () => {
+  it('ask, report and tell are idempotent; a new process serves the same study', async () => {
+    const s = { runId: 'tune-a', study: spec('tune-a') };
+    expect(await study.tuneOpen(s)).toEqual([]);
+    const t0 = await study.tuneAsk({ ...s, number: 0 });
+    expect(t0).toMatchObject({ number: 0, state: 'running', value: null });
+    // Each dimension as declared: randint's high is exclusive, quniform on steps of q.
+    expect(Number(t0.params.lr)).toBeGreaterThanOrEqual(1e-4);
+    expect([8, 16, 32]).toContain(t0.params.width);
+    expect([1, 2, 3]).toContain(t0.params.layers);
+    expect(Math.round(Number(t0.params.drop) * 10) / 10).toBeCloseTo(Number(t0.params.drop), 9);
+    // A retried ask (its first answer lost) returns the same trial, and makes no other.
+    expect(await study.tuneAsk({ ...s, number: 0 })).toEqual(t0);
+    expect(await study.tuneTrials(s)).toHaveLength(1);
+
+    expect(await study.tuneReport({ ...s, number: 0, step: 1, value: 3 })).toEqual({ prune: false, state: 'running' });
+    // The same epoch again: ignored, the first value stays.
+    await study.tuneReport({ ...s, number: 0, step: 1, value: 99 });
+    await study.tuneReport({ ...s, number: 0, step: 2, value: 2 });
+    const told = await study.tuneTell({ ...s, number: 0, state: 'complete', value: 2, attrs: { run: 'tune-a/trial-0' } });
+    expect(told).toMatchObject({ number: 0, state: 'complete', value: 2, intermediate: { '1': 3, '2': 2 }, attrs: { run: 'tune-a/trial-0' } });
+    // A second tell, even another outcome, changes nothing.
+    expect(await study.tuneTell({ ...s, number: 0, state: 'fail' })).toEqual(told);
+    expect(await study.tuneReport({ ...s, number: 0, step: 3, value: 1 })).toEqual({ prune: false, state: 'complete' });
+
+    // Trial 2 before trial 1: refused, not a gap in the study.
+    await expect(study.tuneAsk({ ...s, number: 2 })).rejects.toThrow(/trial 2 asked, but study tune-a has only 1 trials/);
+
+    // The process dies (a crashed worker's): the next call starts another on the same storage.
+    optunaProcess().kill();
+    await new Promise((r) => setTimeout(r, 200));
+    const t1 = await study.tuneAsk({ ...s, number: 1 });
+    expect(t1.number).toBe(1);
+    // The median pruner stops a trial worse than trial 0 at the same epoch.
+    expect(await study.tuneReport({ ...s, number: 1, step: 1, value: 50 })).toEqual({ prune: true, state: 'running' });
+    expect(await study.tuneTell({ ...s, number: 1, state: 'pruned' })).toMatchObject({ state: 'pruned', value: 50 });
+    expect((await study.tuneTrials(s)).map((t) => [t.number, t.state])).toEqual([
+      [0, 'complete'],
+      [1, 'pruned'],
+    ]);
+    // The tune's log has a line per change, and an event per finished trial (resume points count them).
+    const events = await store.readEvents('tune-a', 0, 1000);
+    expect(
+      events.filter((e) => e.data.kind === 'event' && e.data.event === 'trial_end').map((e) => (e.data as unknown as { data: { number: number } }).data.number),
+    ).toEqual([0, 0, 1]);
+    expect(events.some((e) => e.data.kind === 'event' && e.data.event === 'study_open')).toBe(true);
+  });
+
+  it('a grid asks every point once, whatever the order of tells', async () => {
+    const s = {
+      runId: 'tune-g',
+      study: spec('tune-g', {
+        space: { a: { type: 'grid', values: [1, 2, 3] }, b: { type: 'grid', values: ['x', 'y'] } },
+        sampler: { type: 'grid' },
+        pruner: { type: 'none' },
+        concurrency: 3,
+      }),
+    };
+    await study.tuneOpen(s);
+    const points = new Set<string>();
+    for (let n = 0; n < 6; n++) points.add(JSON.stringify((await study.tuneAsk({ ...s, number: n })).params));
+    expect(points.size).toBe(6);
+    for (const n of [5, 0, 3, 1, 4, 2]) await study.tuneTell({ ...s, number: n, state: 'complete', value: n });
+    expect((await study.tuneTrials(s)).every((t) => t.state === 'complete')).toBe(true);
+  });
+
+  it('refuses a study made with another search space or direction', async () => {
+    const s = { runId: 'tune-b', study: spec('tune-b') };
+    await study.tuneOpen(s);
+    await expect(study.tuneOpen({ ...s, study: spec('tune-b', { space: { lr: { type: 'uniform', low: 0, high: 1 } } }) })).rejects.toThrow(
+      /was made with another search space/,
+    );
+    await expect(study.tuneOpen({ ...s, study: spec('tune-b', { direction: 'maximize' }) })).rejects.toThrow(
+      'study tune-b minimizes its metric; this tune maximizes it',
+    );
+  });
+
+  it('keeps studies in SQLite in the data dir, PostgreSQL under DATABASE_URL, or SYNAPSE_TUNE_STORAGE', () => {
+    expect(studyStorage('/d', {})).toBe('sqlite:////d/optuna.db');
+    expect(studyStorage('/d', { DATABASE_URL: 'postgres://u:p@h:5432/db' })).toBe('postgresql+psycopg2://u:p@h:5432/db');
+    expect(studyStorage('/d', { DATABASE_URL: 'postgres://u@h/db', SYNAPSE_TUNE_STORAGE: 'journal:/j/log' })).toBe('journal:/j/log');
+  });
+
+  it('says how to get optuna when the interpreter has none', async () => {
+    const proc = new OptunaProcess('/usr/bin/python3');
+    const hasOptuna = await proc.ready.then(
+      () => true,
+      () => false,
+    );
+    proc.kill();
+    if (hasOptuna) return; // this machine's system Python has optuna: nothing to refuse
+    await expect(new OptunaProcess('/usr/bin/python3').call('trials', {})).rejects.toThrow(
+      /optuna cannot be imported by \/usr\/bin\/python3 .*run scripts\/setup\.sh, or set SYNAPSE_TOOLS_PYTHON/,
+    );
+  });
+});

@@ -34,9 +34,10 @@ fi
 
 # Debian's packages for the Python training runtime and the upload tests and bench, when missing:
 # python3-torch, python3-numpy, python3-pil (the PyTorch training plugin: no downloads at run
-# time), python3-openpyxl (an Excel file written by another program), awscli (the upload
-# bench's `aws s3 cp` baseline). They are checked with Debian's own interpreter, which plugins
-# run with (activities/python-runtime.ts), whatever python3 comes first on PATH.
+# time), python3-openpyxl (an Excel file written by another program), python3-psycopg2 and
+# python3-venv (the tune shape's Optuna environment below, its studies in PostgreSQL), awscli
+# (the upload bench's `aws s3 cp` baseline). They are checked with Debian's own interpreter,
+# which plugins run with (activities/python-runtime.ts), whatever python3 comes first on PATH.
 sys_py=/usr/bin/python3
 apt_missing=()
 has_module() { [ -x "$sys_py" ] && "$sys_py" -c "import $1" >/dev/null 2>&1; }
@@ -44,6 +45,8 @@ has_module torch || apt_missing+=(python3-torch)
 has_module numpy || apt_missing+=(python3-numpy)
 has_module PIL || apt_missing+=(python3-pil)
 has_module openpyxl || apt_missing+=(python3-openpyxl)
+has_module psycopg2 || apt_missing+=(python3-psycopg2)
+has_module ensurepip || apt_missing+=(python3-venv)
 command -v aws >/dev/null 2>&1 || apt_missing+=(awscli)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "setup: apt-get install ${apt_missing[*]}"
@@ -53,4 +56,13 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+# The tools environment: Debian's Python (with its packages) plus optuna from PyPI, for the tune
+# run shape's study service (activities/tune-optuna.ts; SYNAPSE_TOOLS_PYTHON overrides it).
+tools=.cache/python-tools
+if ! "$tools/bin/python" -c 'import optuna' >/dev/null 2>&1; then
+  echo "setup: optuna into $tools"
+  "$sys_py" -m venv --system-site-packages "$tools"
+  "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'optuna==5.0.0'
 fi

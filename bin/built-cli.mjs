@@ -6,19 +6,19 @@
 import { readFileSync, statSync } from 'node:fs';
 
 const ROOT = new URL('../', import.meta.url);
-const DIST = new URL('dist/', ROOT);
 
 /**
- * The built CLI's entry modules as file URLs, or undefined (with the reason) when the
- * sources must run instead: no build, a source newer than it or gone, or
- * SYNAPSE_FROM_SOURCE=1.
+ * The built CLI's entry modules as file URLs, or the reason the sources must run instead:
+ * no build, a source newer than the build or gone since, or SYNAPSE_FROM_SOURCE=1.
+ * @param {URL} [root] the checkout (a URL ending in `/`); tests pass their own
  * @returns {{ cli: string, sdk: string } | { stale: string }}
  */
-export function builtCli() {
+export function builtCli(root = ROOT) {
   if (process.env.SYNAPSE_FROM_SOURCE === '1') return { stale: 'SYNAPSE_FROM_SOURCE=1' };
+  const dist = new URL('dist/', root);
   let info;
   try {
-    info = JSON.parse(readFileSync(new URL('build.json', DIST), 'utf8'));
+    info = JSON.parse(readFileSync(new URL('build.json', dist), 'utf8'));
   } catch {
     return { stale: 'no dist/build.json (run `npm run build`)' };
   }
@@ -26,11 +26,11 @@ export function builtCli() {
   for (const input of info.inputs) {
     let mtime;
     try {
-      mtime = statSync(new URL(input, ROOT)).mtimeMs;
+      mtime = statSync(new URL(input, root)).mtimeMs;
     } catch {
       return { stale: `${input} is gone since the build` };
     }
     if (mtime > info.builtAt) return { stale: `${input} changed since the build` };
   }
-  return { cli: new URL('cli.mjs', DIST).href, sdk: new URL('sdk.mjs', DIST).href };
+  return { cli: new URL('cli.mjs', dist).href, sdk: new URL('sdk.mjs', dist).href };
 }

@@ -199,21 +199,3 @@ export function checkSearch(parsed: z.output<typeof TuneSearchFields>): { search
     },
   };
 }
-
-/**
- * Values to try each dimension with before the tune starts (the trainer's hyperparameter
- * schema must accept them): both ends of a range, every value of a choice or grid.
- */
-export function probeValues(d: SearchSpace[string]): (string | number | boolean | null)[] {
-  switch (d.type) {
-    case 'choice':
-    case 'grid':
-      return d.values;
-    case 'randint':
-      return [d.low, d.high - 1];
-    case 'quniform':
-      return [d.low, d.low + Math.floor((d.high - d.low) / d.q + 1e-9) * d.q];
-    default:
-      return [d.low, d.high];
-  }
-}

@@ -54,6 +54,29 @@ export function gridSize(space: SearchSpace): number {
   return n;
 }
 
+/**
+ * Values to try each dimension with before the tune starts (the trainer's hyperparameter
+ * schema must accept them): both ends of a range, every value of a choice or grid.
+ */
+export function probeValues(d: SearchDimension): ParamValue[] {
+  switch (d.type) {
+    case 'choice':
+    case 'grid':
+      return d.values;
+    case 'randint':
+      return [d.low, d.high - 1];
+    case 'quniform':
+      return [d.low, d.low + Math.floor((d.high - d.low) / d.q + 1e-9) * d.q];
+    default:
+      return [d.low, d.high];
+  }
+}
+
+/** One point of the space: each dimension's first probe value (its low end, its first value). */
+export function probePoint(space: SearchSpace): Record<string, ParamValue> {
+  return Object.fromEntries(Object.entries(space).map(([k, d]) => [k, probeValues(d)[0] as ParamValue]));
+}
+
 /** What the Optuna activities work on: the study and how it searches. Identical for every call of one tune. */
 export interface StudySpec {
   /** The study's name: the id of the tune run that created it (a resumed tune keeps it). */

@@ -1,8 +1,8 @@
 /**
  * One trial of a tune (workflows/tune.ts starts it as a child workflow with the id
  * `<tune run id>/trial-<n>`): the trainer's own train steps with this trial's
- * hyperparameters (prepare, then one `trainEpoch` activity per epoch, each from the previous
- * epoch's checkpoint), and after each epoch the tune's metric reported to the study as an
+ * hyperparameters (one `trainEpoch` activity per epoch, each from the previous epoch's
+ * checkpoint, on the dataset the tune's prepare step downloaded once), and after each epoch the tune's metric reported to the study as an
  * intermediate value. When the study's pruner says stop, the trial ends early as `pruned`
  * (a completed workflow whose result says so, not a failure). At the end it tells the study
  * its value and its last checkpoint. It never evaluates or registers a model: the tune does
@@ -20,6 +20,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
@@ -36,10 +37,12 @@ import { stepOptions, type Activities } from './steps.js';
 export const TRIAL_EPOCHS_PER_RUN = 100;
 
 /**
- * Options of the study's steps (ask, report, tell): quick, heartbeating each second while
- * Optuna works, retried with the default backoff (on another worker after 5 s of silence).
+ * The study's steps (ask, report, tell) run as local activities: each takes milliseconds in
+ * the worker's warm Optuna process, and a local activity costs no round trip through the
+ * server (a trial reports every epoch). A worker lost mid-call loses its workflow task; the
+ * next worker runs the step again, which the steps' idempotency makes harmless.
  */
-export const STUDY_STEP = { startToCloseTimeout: '5m', heartbeatTimeout: '5s', retry: DEFAULT_RETRY_POLICY } as const;
+export const STUDY_STEP = { startToCloseTimeout: '2m', retry: DEFAULT_RETRY_POLICY } as const;
 
 /** Failure type of a trial whose trainer never reports the tune's metric. */
 export const METRIC_MISSING = 'TuneMetricMissing';
@@ -61,6 +64,8 @@ export interface TuneTrialWorkflowInput extends RunActionInput {
     study: StudySpec;
     number: number;
     metric: string;
+    /** The tune's prepare step (dataset downloaded, references checked), done once for all trials. */
+    prepared: TrainPrepareOutput;
   };
   /** Task queue of the training steps (num_gpus > 0); default the run's. */
   stepTaskQueue?: string;
@@ -82,9 +87,8 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
   const run = trackRun(input, { carry: input.carry, own: { progress: ['train'], metrics: ['train'] } });
   const { state } = run;
   const { trial } = input;
-  const { trainPrepare } = proxyActivities<Activities>(stepOptions(input));
   const { trainEpoch } = proxyActivities<Activities>({ ...stepOptions(input), ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}) });
-  const { tuneReport, tuneTell } = proxyActivities<Activities>(STUDY_STEP);
+  const { tuneReport, tuneTell } = proxyLocalActivities<Activities>(STUDY_STEP);
   const base = {
     runId: workflowInfo().workflowId,
     plugin: input.plugin,
@@ -117,17 +121,16 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
 
   return runShape(run, async (): Promise<TrialResult> => {
     try {
-      const carry: TrialCarry =
-        input.carry ??
-        (await run.step('prepare dataset', async () => ({
-          prepared: await trainPrepare.executeWithOptions({ summary: 'download dataset' }, [base]),
-          epoch: 0,
-          model: null,
-          history: [],
-          last: {},
-          attempt: 1,
-          startedAt: state.startedAt,
-        })));
+      const carry: TrialCarry = input.carry ?? {
+        // The tune prepared the dataset once for all its trials; this trial's epochs are its own.
+        prepared: { ...trial.prepared, epochs: trialEpochs(input.params, trial.prepared.epochs) },
+        epoch: 0,
+        model: null,
+        history: [],
+        last: {},
+        attempt: 1,
+        startedAt: state.startedAt,
+      };
       show(carry);
       let epochsThisRun = 0;
       while (carry.epoch < carry.prepared.epochs) {
@@ -145,25 +148,25 @@ export async function tuneTrialWorkflow(input: TuneTrialWorkflowInput): Promise<
         carry.last = out.metrics;
         carry.history.push({ epoch, value });
         show(carry);
-        await tune.signal(trialEpochSignal, { number: trial.number, epoch, epochs: carry.prepared.epochs, value }).catch(() => undefined);
-        const { prune } = await tuneReport.executeWithOptions({ summary: `report ${trial.metric} of epoch ${epoch}` }, [{ ...study, step: epoch, value }]);
+        // The tune hears of the epoch, not waited for (a tune that is gone does not stop its
+        // trial); the study decides on pruning.
+        void tune.signal(trialEpochSignal, { number: trial.number, epoch, epochs: carry.prepared.epochs, value }).catch(() => undefined);
+        const { prune } = await tuneReport({ ...study, step: epoch, value });
         if (prune && epoch < carry.prepared.epochs) {
-          await tuneTell.executeWithOptions({ summary: 'pruned' }, [{ ...study, state: 'pruned', attrs: attrsOf(carry) }]);
+          await tuneTell({ ...study, state: 'pruned', attrs: attrsOf(carry) });
           return result(carry, 'pruned');
         }
         if (carry.epoch < carry.prepared.epochs && budgetSpent(++epochsThisRun, epochsPerRun)) await continueWithCarry(run, input, carry);
       }
       const value = carry.history[carry.history.length - 1]?.value;
       if (value === undefined) throw ApplicationFailure.nonRetryable('the trial trained no epoch', 'TuneTrialEmpty');
-      await tuneTell.executeWithOptions({ summary: `${trial.metric} ${value}` }, [{ ...study, state: 'complete', value, attrs: attrsOf(carry) }]);
+      await tuneTell({ ...study, state: 'complete', value, attrs: attrsOf(carry) });
       return result(carry, 'completed');
     } catch (err) {
       // A failed trial is told to the study (a cancelled one is left running: a resumed tune
       // runs it again); a continue-as-new and the tell's own failure pass on as they are.
       if (!isCancellation(err) && !(err instanceof ContinueAsNew)) {
-        await CancellationScope.nonCancellable(() =>
-          tuneTell.executeWithOptions({ summary: 'failed' }, [{ ...study, state: 'fail', attrs: { run: base.runId } }]),
-        ).catch(() => undefined);
+        await CancellationScope.nonCancellable(() => tuneTell({ ...study, state: 'fail', attrs: { run: base.runId } })).catch(() => undefined);
       }
       throw err;
     }
@@ -195,4 +198,10 @@ function metricOf(metrics: MetricValues, metric: string, epoch: number): number 
     throw ApplicationFailure.nonRetryable(`metric "${metric}" is ${JSON.stringify(value)} after epoch ${epoch}, not a finite number`, 'TuneMetricNotNumber');
   }
   return value;
+}
+
+/** A trial's epochs: its own `hyperparameters.epochs` (fixed or searched), else the tune's. */
+function trialEpochs(params: unknown, fallback: number): number {
+  const epochs = (params as { hyperparameters?: { epochs?: unknown } } | null)?.hyperparameters?.epochs;
+  return typeof epochs === 'number' && Number.isSafeInteger(epochs) && epochs >= 1 ? epochs : fallback;
 }

@@ -28,13 +28,15 @@ import {
   executeChild,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { MetricValues, RunState } from '../contracts/run-state.js';
+import type { TrainPrepareOutput } from '../contracts/train.js';
 import type { StudySpec, StudyTrial, TrialResult, TuneResult, TuneResumePoint, TuneSearch, TuneTrial, TuneTrialStatus } from '../contracts/tune.js';
-import { better, rankTrials, TUNE_KEYS } from '../contracts/tune.js';
+import { better, probePoint, rankTrials, TUNE_KEYS } from '../contracts/tune.js';
 import { budgetSpent, continueWithCarry, runShape } from './run-shape.js';
 import type { RunCarry } from './run-tracker.js';
 import { trackRun } from './run-tracker.js';
@@ -60,15 +62,9 @@ export interface TuneCarry extends RunCarry {
   /** The next trial number to ask for. */
   next: number;
   trials: TuneTrial[];
-  /** The dataset the trials trained on (from the first trial that trained). */
-  dataset?: TrialDataset;
+  /** The tune's prepare step: the dataset every trial trains on. */
+  prepared: TrainPrepareOutput;
   resumedFrom?: TuneResumePoint;
-}
-
-/** What the best trial's evaluation and registration need of the data its trials trained on. */
-export interface TrialDataset {
-  fingerprint: string;
-  classes: string[];
 }
 
 /** The tune's params split into the search and the train params every trial starts from. */
@@ -95,8 +91,13 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
   const { search, train } = splitTuneParams(input.params);
   const run = trackRun(input, { carry: input.carry, own: { progress: ['trials', 'model_upload'], metrics: ['best'] } });
   const { state } = run;
-  state.progressCategories = { trials: { weight: 95, label: 'trials' }, model_upload: { weight: 5, label: 'model upload' } };
-  const { tuneOpen, tuneAsk } = proxyActivities<Activities>(STUDY_STEP);
+  state.progressCategories = {
+    dataset: { weight: 5, label: 'Download dataset' },
+    trials: { weight: 90, label: 'Trials' },
+    model_upload: { weight: 5, label: 'Upload model' },
+  };
+  const { tuneOpen, tuneAsk } = proxyLocalActivities<Activities>(STUDY_STEP);
+  const { trainPrepare } = proxyActivities<Activities>(stepOptions(input));
   const { trainEvaluate, trainRegister } = proxyActivities<Activities>({
     ...stepOptions(input),
     ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}),
@@ -112,7 +113,6 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
   };
   const trials: TuneTrial[] = input.carry?.trials ?? [];
   state.trials = trials;
-  let dataset: TrialDataset | undefined = input.carry?.dataset;
   const trialsPerRun = input.budget?.trialsPerRun ?? TRIALS_PER_RUN;
 
   const byNumber = (n: number): TuneTrial | undefined => trials.find((t) => t.number === n);
@@ -163,7 +163,7 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
     const running = new Map<number, CancellationScope>();
     let fatal: Error | undefined;
 
-    const startTrial = (n: number, params: Record<string, unknown>): void => {
+    const startTrial = (n: number, params: Record<string, unknown>, prepared: TrainPrepareOutput): void => {
       const childId = `${tuneRunId}/trial-${n}`;
       const record: TuneTrial = {
         number: n,
@@ -197,7 +197,7 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
                 progressCategories: { dataset: { weight: 10 }, train: { weight: 90 } },
                 heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
                 startToCloseSeconds: input.startToCloseSeconds,
-                trial: { tuneRunId, study: spec, number: n, metric: search.metric },
+                trial: { tuneRunId, study: spec, number: n, metric: search.metric, prepared },
                 ...(input.stepTaskQueue ? { stepTaskQueue: input.stepTaskQueue } : {}),
               },
             ],
@@ -210,7 +210,6 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
         .then(
           (final) => {
             const r = final.result as TrialResult;
-            dataset ??= { fingerprint: r.fingerprint, classes: r.classes };
             Object.assign(record, {
               status: r.status,
               history: r.history,
@@ -235,13 +234,25 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
         });
     };
 
+    let prepared: TrainPrepareOutput | undefined = input.carry?.prepared;
     try {
       if (!input.carry) {
-        const existing = await run.step('open study', () =>
-          tuneOpen.executeWithOptions({ summary: `study ${spec.name}` }, [{ runId: tuneRunId, study: spec }]),
-        );
-        if (existing.length > 0) state.step = `study ${spec.name}: ${existing.length} trials from before`;
+        await run.step('open study', () => tuneOpen.executeWithOptions({ summary: `study ${spec.name}` }, [{ runId: tuneRunId, study: spec }]));
       }
+      // Once for all trials: the references checked, the dataset downloaded into the cache
+      // (with one point of the space, so that the trainer's schema sees a complete set).
+      prepared ??= await run.step('prepare dataset', () =>
+        trainPrepare.executeWithOptions({ summary: 'download dataset' }, [
+          {
+            runId: tuneRunId,
+            plugin: input.plugin,
+            action: input.action,
+            params: trialParams(train, probePoint(search.search_space)),
+            heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+          },
+        ]),
+      );
+      state.progress.dataset = { current: prepared.items, total: prepared.items };
       show();
       const deadline = search.time_budget_s !== undefined ? Date.parse(state.startedAt) + search.time_budget_s * 1000 : undefined;
       let n = input.carry?.next ?? 0;
@@ -256,15 +267,12 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
         const asked = await tuneAsk.executeWithOptions({ summary: `ask trial ${n}` }, [{ runId: tuneRunId, study: spec, number: n }]);
         if (asked.state === 'complete' || asked.state === 'pruned' || asked.state === 'fail') {
           const done = fromStudy(asked);
-          if (!dataset && typeof asked.attrs.fingerprint === 'string' && Array.isArray(asked.attrs.classes)) {
-            dataset = { fingerprint: asked.attrs.fingerprint, classes: asked.attrs.classes as string[] };
-          }
           const at = trials.findIndex((t) => t.number === n);
           if (at >= 0) trials[at] = done;
           else trials.push(done);
           show();
         } else {
-          startTrial(n, asked.params);
+          startTrial(n, asked.params, prepared);
           state.step = `trials: ${running.size} running, next ${n + 1} of ${search.num_trials}`;
           show();
           startedThisRun++;
@@ -278,9 +286,9 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
             study: spec.name,
             next: n,
             trials,
+            prepared,
             attempt: state.attempt,
             startedAt: state.startedAt,
-            ...(dataset ? { dataset } : {}),
             ...(resumedFrom ? { resumedFrom } : {}),
           });
         }
@@ -294,6 +302,7 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
       throw err;
     }
     if (fatal) throw fatal;
+    if (!prepared) throw new Error('the tune was not prepared');
 
     const best = bestTrial(trials, search.mode);
     const counts = countTrials(trials);
@@ -303,9 +312,9 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
     const bestParams = trialParams(train, best.params);
     const base = { runId: tuneRunId, plugin: input.plugin, action: input.action, params: bestParams, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds };
     const model = best.checkpoint;
-    const fingerprint = dataset?.fingerprint;
+    const { fingerprint, classes }: TrainPrepareOutput = prepared;
     const evaluation = await run.step(`evaluate trial ${best.number}`, () =>
-      trainEvaluate.executeWithOptions({ summary: `evaluate trial ${best.number}` }, [{ ...base, model, ...(fingerprint ? { fingerprint } : {}) }]),
+      trainEvaluate.executeWithOptions({ summary: `evaluate trial ${best.number}` }, [{ ...base, model, fingerprint }]),
     );
     state.metrics.evaluation = evaluation;
     const metrics: MetricValues = {
@@ -315,7 +324,6 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
       ...evaluation,
     };
     state.progress.model_upload = { current: 0, total: 1 };
-    const classes = dataset?.classes ?? [];
     const registered = await run.step('register model', () =>
       trainRegister.executeWithOptions({ summary: `register trial ${best.number}` }, [{ ...base, model, metrics, epochs: best.epochs, classes }]),
     );

@@ -13,8 +13,8 @@
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
 import { zodProblems } from '../../contracts/problems.js';
 import { NotFoundError, ParamsError, type Problem } from '../../contracts/errors.js';
-import { TUNE_KEYS, type ParamValue, type TuneSearch } from '../../contracts/tune.js';
-import { checkSearch, probeValues, TuneSearchFields } from '../../contracts/tune-params.js';
+import { probePoint, probeValues, TUNE_KEYS, type ParamValue, type TuneSearch } from '../../contracts/tune.js';
+import { checkSearch, TuneSearchFields } from '../../contracts/tune-params.js';
 import type { ResolvedAction } from '../../engine/plugin-loader.js';
 import { assertNameFree } from '../../platform/model-names.js';
 import { openDatabase } from '../../platform/db.js';
@@ -86,8 +86,7 @@ export function parseTuneParams(cls: TrainerClass, raw: unknown, subjectText = '
   }
 
   // The train params with one point of the space (each dimension's first probe value).
-  const point: Record<string, ParamValue> = {};
-  if (search) for (const [key, d] of Object.entries(search.search_space)) point[key] = probeValues(d)[0] as ParamValue;
+  const point: Record<string, ParamValue> = search ? probePoint(search.search_space) : {};
   const withPoint = (over: Record<string, ParamValue>) => ({ ...trainRaw, hyperparameters: { ...fixed, ...point, ...over } });
   let train: TrainParams | undefined;
   try {

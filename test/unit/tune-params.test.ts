@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTuneParams } from '../../client/shapes/tune.js';
 import { trialsTable } from '../../cli/trials-table.js';
 import { ParamsError } from '../../contracts/errors.js';
-import { gridSize, rankTrials, trialsMarkdown, type TuneTrial } from '../../contracts/tune.js';
-import { probeValues } from '../../contracts/tune-params.js';
+import { gridSize, probeValues, rankTrials, trialsMarkdown, type TuneTrial } from '../../contracts/tune.js';
 import { ObjectiveTrainer } from '../fixtures/plugins/tune-objective/plugin/objective.js';
 import { bestTrial, splitTuneParams, trialParams } from '../../workflows/tune.js';
 

@@ -3,14 +3,16 @@
  * every call is idempotent (a retried ask returns the trial it created, a second tell and a
  * second report of an epoch change nothing), a fresh process (after a crash) serves the same
  * study, and a study made with another search space is refused, as is trial n asked before
- * trial n - 1 exists. Also: which storage a worker uses, and what a missing optuna says.
+ * trial n - 1 exists. Ask-and-tell asks what Optuna's own optimize() would (same seed, same
+ * trials). Also: which storage a worker uses, and what a missing optuna says.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTuneActivities } from '../../activities/tune.js';
-import { closeOptunaProcesses, OptunaProcess, optunaProcess, studyStorage } from '../../activities/tune-optuna.js';
+import { closeOptunaProcesses, OptunaProcess, optunaProcess, studyStorage, toolsPython } from '../../activities/tune-optuna.js';
 import type { StudySpec } from '../../contracts/tune.js';
 import { KyselyRunStore } from '../../platform/kysely-run-store.js';
 
@@ -106,6 +108,32 @@ describe('the study steps', () => {
     expect(points.size).toBe(6);
     for (const n of [5, 0, 3, 1, 4, 2]) await study.tuneTell({ ...s, number: n, state: 'complete', value: n });
     expect((await study.tuneTrials(s)).every((t) => t.state === 'complete')).toBe(true);
+  });
+
+  it("asks what Optuna's own optimize() would: the same seed gives the same trials, one at a time", async () => {
+    const space: StudySpec['space'] = { x: { type: 'uniform', low: -5, high: 5 }, y: { type: 'choice', values: [-1, 0, 0.5, 2] } };
+    const s = { runId: 'tune-same', study: spec('tune-same', { space, sampler: { type: 'tpe', seed: 11, n_startup_trials: 4 }, pruner: { type: 'none' } }) };
+    const f = (x: number, y: number): number => (x - 1.5) ** 2 + 0.5 * (y - 0.5) ** 2;
+    const ours: [number, number][] = [];
+    for (let n = 0; n < 12; n++) {
+      const t = await study.tuneAsk({ ...s, number: n });
+      const x = Number(t.params.x);
+      const y = Number(t.params.y);
+      ours.push([x, y]);
+      await study.tuneTell({ ...s, number: n, state: 'complete', value: f(x, y) });
+    }
+    const script = [
+      'import json, optuna',
+      'optuna.logging.set_verbosity(optuna.logging.WARNING)',
+      'def objective(t):',
+      '    x = t.suggest_float("x", -5, 5); y = t.suggest_categorical("y", [-1, 0, 0.5, 2])',
+      '    return (x - 1.5) ** 2 + 0.5 * (y - 0.5) ** 2',
+      's = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=11, n_startup_trials=4))',
+      's.optimize(objective, n_trials=12)',
+      'print(json.dumps([[t.params["x"], t.params["y"]] for t in s.trials]))',
+    ].join('\n');
+    const theirs = JSON.parse(execFileSync(toolsPython(), ['-c', script], { encoding: 'utf8' })) as [number, number][];
+    expect(ours).toEqual(theirs);
   });
 
   it('refuses a study made with another search space or direction', async () => {

@@ -12,8 +12,9 @@
 // - Packages stay external (node_modules is loaded as is: native modules, Temporal's
 //   workflow bundler); the action handlers' dynamic imports become their own chunks, so a
 //   command loads only what it uses.
-// - dist/build.json lists the bundled source files and when the build started: a source
-//   changed after that makes bin/synapse.mjs run the sources instead. It is written last.
+// - dist/build.json lists the bundled source files and when the build started (a source
+//   changed after that makes bin/synapse.mjs run the sources instead), and the modules this
+//   build wrote. It is written last.
 // - Chunk names carry a content hash and the previous build's files are not deleted at once:
 //   a `synapse worker` or `gateway` started from the last build still imports its lazy chunks
 //   after a rebuild. Files no build has written for a week are removed.
@@ -53,6 +54,6 @@ for (const file of readdirSync(DIST)) {
   const full = path.join(DIST, file);
   if (!written.has(file) && file !== 'build.json' && builtAt - statSync(full).mtimeMs > WEEK_MS) rmSync(full, { force: true });
 }
-const outputs = [...written].filter((file) => file.endsWith('.mjs'));
-writeFileSync(path.join(DIST, 'build.json'), JSON.stringify({ builtAt, inputs }, null, 2) + '\n');
+const outputs = [...written].filter((file) => file.endsWith('.mjs')).sort();
+writeFileSync(path.join(DIST, 'build.json'), JSON.stringify({ builtAt, inputs, outputs }, null, 2) + '\n');
 process.stderr.write(`built dist/: ${outputs.length} modules from ${inputs.length} source files in ${((Date.now() - builtAt) / 1000).toFixed(1)} s\n`);

@@ -161,6 +161,18 @@ export interface RunCheckpointTable {
   state: string;
 }
 
+/** One item's result in a run (migration 004): a retry replaces it. */
+export interface RunItemResultTable {
+  run_id: string;
+  /** The item's key in the run, e.g. `task:12`. */
+  item: string;
+  status: string;
+  /** JSON object. */
+  data: string;
+  attempt: number;
+  at: string;
+}
+
 /** A gateway API token: the secret only as its SHA-256 (hex; older SQLite rows hold bytes). */
 export interface ApiTokenTable {
   id: string;
@@ -190,6 +202,7 @@ export interface Database {
   run_events: RunEventTable;
   run_checkpoints: RunCheckpointTable;
   api_tokens: ApiTokenTable;
+  run_item_results: RunItemResultTable;
 }
 
 /** Tables `synapse platform stats` counts, in the order it prints them. */

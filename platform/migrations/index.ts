@@ -6,12 +6,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { runs } from './001_runs.js';
 import { platform } from './002_platform.js';
 import { apiTokens } from './003_api_tokens.js';
+import { runItemResults } from './004_run_item_results.js';
 import type { DialectMigration, DialectName } from './columns.js';
 
 const MIGRATIONS: [string, DialectMigration][] = [
   ['001_runs', runs],
   ['002_platform', platform],
   ['003_api_tokens', apiTokens],
+  ['004_run_item_results', runItemResults],
 ];
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

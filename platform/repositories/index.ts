@@ -6,3 +6,5 @@ export * from './models.js';
 export * from './projects.js';
 export * from './stats.js';
 export * from './storages.js';
+export * from './task-queries.js';
+export * from './item-results.js';

@@ -1,0 +1,138 @@
+/**
+ * Task-page actions: the annotation categories' actions that work task by task over a
+ * project (to_task, validation, post_annotation; DESIGN.md section 6). The plugin writes
+ * `processTask(task, ctx)`; the engine (workflows/task-pages.ts) counts the project's tasks
+ * that match `task_filters`, runs pages of them a few at a time, calls `processTask` per task
+ * and writes what it returns (annotations, the item's result) in one transaction per batch.
+ * A task that throws is recorded as failed and the run goes on. A retried page (worker
+ * killed) skips the tasks whose results are on record, so nothing is written twice.
+ *
+ * ```ts
+ * const Params = TaskPageParams.extend({ min_boxes: z.number().int().default(1) });
+ * export class Check extends ValidationTaskPages.withParams(Params) {
+ *   async processTask(task: PlatformTask, ctx: TaskRunContext<z.infer<typeof Params>>) {
+ *     const [a] = (await ctx.platform.assignmentsOf([task.id])).get(task.id) ?? [];
+ *     return a ? { data: { boxes: a.annotations.annotations.length } } : { status: 'failed', data: { problem: 'not annotated' } };
+ *   }
+ * }
+ * ```
+ */
+import { z } from 'zod';
+import { NonRetriableError } from '../contracts/errors.js';
+import type { ProgressCategoryDef } from '../contracts/run-state.js';
+import { isActionClass, type ActionClass } from './action.js';
+import type { AnnotationDocumentInput } from './annotations.js';
+import { PostAnnotationAction, ToTaskAction, ValidationAction } from './category-actions.js';
+import { RecordRef } from './params.js';
+import type { ItemResult, PlatformApi, PlatformTask } from './platform-api.js';
+import { TaskFilterSchema } from './platform-filters.js';
+import type { RunContext } from './run-context.js';
+
+/** The seed's progress category of task-page runs. */
+export const TASK_PAGES_PROGRESS_CATEGORY = 'annotate_task_data';
+
+/** The params every task-page action has: the project and which of its tasks. Extend it. */
+export const TaskPageParams = z.strictObject({
+  /** Project id or name. */
+  project: RecordRef,
+  /** Which of the project's tasks (sdk/platform-filters.ts); unknown keys are refused. */
+  task_filters: TaskFilterSchema.default({}),
+});
+export type TaskPageParams = z.infer<typeof TaskPageParams>;
+
+/** The run context of a task-page action: the usual one, and the platform. */
+export interface TaskRunContext<P = unknown> extends RunContext<P> {
+  readonly platform: PlatformApi;
+}
+
+/**
+ * What `processTask` returns for a task: annotations to write to it (as the plugin's
+ * assignment), and/or the item's result. No status means success; `skipped` counts apart.
+ */
+export interface TaskOutcome {
+  status?: ItemResult['status'];
+  annotations?: AnnotationDocumentInput;
+  data?: Record<string, unknown>;
+}
+
+/** What `finish` gets: the run's counts (each task once) and every item's result, streamed. */
+export interface TaskPagesSummary {
+  total: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  /** Every item result of the run in item order, read a page at a time. */
+  results(): AsyncIterable<ItemResult>;
+}
+
+/** The hooks a task-page action has (the statics are on its class). */
+export interface TaskPageHooks<P = unknown> {
+  /**
+   * Runs once before any page, on a worker: fatal checks (no such project, specification,
+   * ...) throw NonRetriableError here and the run stops before anything is written.
+   */
+  prepare?(ctx: TaskRunContext<P>): Promise<void>;
+  processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  /** Runs once after every page: a report file, a summary. Its return value joins the run's result. */
+  finish?(summary: TaskPagesSummary, ctx: TaskRunContext<P>): Promise<Record<string, unknown> | void>;
+}
+
+export type TaskPagesClass = ActionClass & {
+  taskPages: true;
+  /** Tasks per page (an activity each). */
+  pageSize: number;
+} & (abstract new () => TaskPageHooks);
+
+export function isTaskPagesClass(value: unknown): value is TaskPagesClass {
+  if (!isActionClass(value)) return false;
+  const cls = value as unknown as { taskPages?: unknown; prototype: { processTask?: unknown } };
+  return cls.taskPages === true && typeof cls.prototype.processTask === 'function';
+}
+
+const PROGRESS: Record<string, ProgressCategoryDef> = { [TASK_PAGES_PROGRESS_CATEGORY]: { weight: 100, label: 'Annotate task data' } };
+
+function notSimple(name: string): never {
+  throw new NonRetriableError(`${name} runs as task pages on a worker (the task-page run shape), not through start()`);
+}
+
+/** pre_annotation/to_task over a project's tasks. */
+export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, unknown> implements TaskPageHooks<P> {
+  static taskPages = true as const;
+  static pageSize = 100;
+  static override params: z.ZodType = TaskPageParams;
+  static override progressCategories = PROGRESS;
+  abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  start(): Promise<unknown> {
+    return notSimple(this.constructor.name);
+  }
+}
+
+/** data_validation/validation over a project's tasks. */
+export abstract class ValidationTaskPages<P = TaskPageParams> extends ValidationAction<P, unknown> implements TaskPageHooks<P> {
+  static taskPages = true as const;
+  static pageSize = 100;
+  static override params: z.ZodType = TaskPageParams;
+  static override progressCategories = PROGRESS;
+  abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  start(): Promise<unknown> {
+    return notSimple(this.constructor.name);
+  }
+}
+
+/** post_annotation/post_annotation over a project's tasks. */
+export abstract class PostAnnotationTaskPages<P = TaskPageParams> extends PostAnnotationAction<P, unknown> implements TaskPageHooks<P> {
+  static taskPages = true as const;
+  static pageSize = 100;
+  static override params: z.ZodType = TaskPageParams;
+  static override progressCategories = PROGRESS;
+  abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  start(): Promise<unknown> {
+    return notSimple(this.constructor.name);
+  }
+}
+
+/**
+ * The run's project and task filters, read from params an action's own schema parsed (it
+ * extends TaskPageParams); ParamsError-worthy problems come back as zod issues.
+ */
+export const TaskPageScope = z.looseObject({ project: RecordRef, task_filters: TaskFilterSchema.default({}) });

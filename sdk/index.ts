@@ -29,5 +29,8 @@ export * from './annotations.js';
 export type { LogLevel, RunContext } from './run-context.js';
 export type { MetricValues, ProgressCategoryDef } from '../contracts/run-state.js';
 export * from './exporter.js';
+export * from './export-boxes.js';
+export * from './export-names.js';
+export * from './xml.js';
 export * from './trainer.js';
 export * from './uploader.js';

@@ -12,6 +12,7 @@ import { createTrainActivities } from './train.js';
 import { trainData } from './train-data.js';
 import { trainerHost } from './trainer-host.js';
 import { createTuneActivities } from './tune.js';
+import { createTaskPagesActivities } from './task-pages.js';
 import { createUploadActivities } from './upload.js';
 
 export type { ActivityDeps } from './step.js';
@@ -27,5 +28,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelActivities(training),
     ...createUploadActivities(shared),
     ...createTuneActivities(shared),
+    ...createTaskPagesActivities(shared),
   };
 }

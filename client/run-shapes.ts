@@ -13,11 +13,12 @@ import type { RunShape } from './run-shape.js';
 import { actionShape } from './shapes/action.js';
 import { exportShape } from './shapes/export.js';
 import { modelInferenceShape, modelTestShape, trainShape } from './shapes/train.js';
+import { taskPagesShape } from './shapes/task-pages.js';
 import { tuneShape } from './shapes/tune.js';
 import { uploadShape } from './shapes/upload.js';
 
 /** Category shapes, most specific first. */
-export const RUN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape, tuneShape, exportShape, uploadShape];
+export const RUN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape, tuneShape, exportShape, uploadShape, taskPagesShape];
 
 export function runShapeFor(action: ResolvedAction): RunShape {
   return RUN_SHAPES.find((shape) => shape.matches(action)) ?? actionShape;

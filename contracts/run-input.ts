@@ -34,5 +34,6 @@ export const WORKFLOW_TYPES = {
   inference: 'modelInferenceWorkflow',
   tune: 'tuneWorkflow',
   tuneTrial: 'tuneTrialWorkflow',
+  taskPages: 'taskPagesWorkflow',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];

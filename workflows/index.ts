@@ -6,3 +6,4 @@ export { modelInferenceWorkflow, modelTestWorkflow } from './model-actions.js';
 export { uploadWorkflow } from './upload.js';
 export { tuneWorkflow } from './tune.js';
 export { tuneTrialWorkflow } from './tune-trial.js';
+export { taskPagesWorkflow } from './task-pages.js';

@@ -1,0 +1,277 @@
+/**
+ * The task-page run's activities (workflows/task-pages.ts): prepare (the plugin's fatal
+ * checks, then count the project's tasks matching `task_filters`), plan (the id windows of
+ * the next pages), page (call `processTask` per task and write what it returns) and finalize
+ * (the counts from the stored results, the plugin's `finish`: a report file, a summary).
+ *
+ * Idempotent by construction: a page's writes go in batches, each ONE transaction holding the
+ * tasks' annotations (upserts of one assignment per task and annotator) and their results
+ * (one row per run and task). A page retried after its worker died reads which of its tasks
+ * have results on record, skips them, and does the rest: nothing is written twice, nothing
+ * lost. Finalize counts the stored results, so the run's numbers are one per task however
+ * often a page ran.
+ */
+import { Context } from '@temporalio/activity';
+import { NonRetriableError } from '../contracts/errors.js';
+import { parseTaskPagesParams, type TaskPagesParams } from '../engine/task-page-params.js';
+import {
+  annotationProblems,
+  countItemResults,
+  findTaskIds,
+  findTasks,
+  getProject,
+  inTransaction,
+  itemResultsFor,
+  listItemResults,
+  upsertAssignments,
+  writeItemResults,
+  type Project,
+} from '../platform/repositories/index.js';
+import type { ItemResult, PlatformTask } from '../sdk/platform-api.js';
+import { isTaskPagesClass, type TaskOutcome, type TaskPageHooks, type TaskPagesClass, type TaskRunContext } from '../sdk/task-pages.js';
+import type { ActionKind } from './action-kinds.js';
+import type { ActivityRunContext } from './activity-run-context.js';
+import { createPlatformApi, defaultAnnotator } from './platform-api.js';
+import type { StepDeps, StepInput, StepSpec } from './step.js';
+
+/** The concrete class a plugin names (the bases are abstract; its subclass is not). */
+type TaskPagesRunnable = Omit<TaskPagesClass, 'prototype'> & (new () => TaskPageHooks);
+
+const TASK_PAGES_KIND: ActionKind<TaskPagesRunnable> = {
+  needs: 'a task-page action (ToTaskPages, ValidationTaskPages or PostAnnotationTaskPages; a task-page run needs one)',
+  is: (cls: unknown): cls is TaskPagesRunnable => isTaskPagesClass(cls),
+};
+
+const TASK_PAGES: StepSpec<TaskPagesRunnable, TaskPagesParams> = {
+  kind: TASK_PAGES_KIND,
+  params: (raw, { action, subject }) => parseTaskPagesParams(action, raw, subject),
+};
+
+export interface TaskPagesPrepareOutput {
+  total: number;
+  pageSize: number;
+}
+
+export interface TaskPagesPlanInput extends StepInput {
+  afterId: number;
+  pageSize: number;
+  pages: number;
+}
+
+/** One page: the tasks with ids in (afterId, upToId] that match the filters. */
+export interface TaskPageWindow {
+  afterId: number;
+  upToId: number;
+}
+
+export interface TaskPagesPlanOutput {
+  pages: TaskPageWindow[];
+  nextAfterId: number;
+  more: boolean;
+}
+
+export interface TaskPageInput extends StepInput, TaskPageWindow {}
+
+export interface TaskPageOutput {
+  count: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  /** Tasks whose results were on record from an earlier attempt (not processed again). */
+  resumed: number;
+}
+
+export interface TaskPagesSummaryOutput {
+  total: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  [key: string]: unknown;
+}
+
+/** Tasks written per transaction inside a page. */
+export const WRITE_BATCH = 50;
+
+export const taskItemKey = (taskId: number): string => `task:${taskId}`;
+
+/** The step's RunContext with the platform: the same context, one more field. */
+function taskRunContext<P>(ctx: ActivityRunContext<unknown>, params: P, platform: TaskRunContext<P>['platform']): TaskRunContext<P> {
+  return {
+    get runId() {
+      return ctx.runId;
+    },
+    params,
+    get envs() {
+      return ctx.envs;
+    },
+    get signal() {
+      return ctx.signal;
+    },
+    get attempt() {
+      return ctx.attempt;
+    },
+    logMessage: (message, level) => ctx.logMessage(message, level),
+    log: (event, data) => ctx.log(event, data),
+    setProgress: (current, total, category) => ctx.setProgress(current, total, category),
+    setMetrics: (values, category) => ctx.setMetrics(values, category),
+    checkpoint: (state) => ctx.checkpoint(state),
+    resumeState: <T>() => ctx.resumeState<T>(),
+    platform,
+  };
+}
+
+export function createTaskPagesActivities({ platform, steps }: StepDeps) {
+  const { db } = platform;
+
+  /** The action instance and its context with the platform, for a step. */
+  function actionFor(input: StepInput, cls: TaskPagesRunnable, ctx: ActivityRunContext<TaskPagesParams>) {
+    const api = createPlatformApi(platform, { runId: input.runId, attempt: ctx.attempt, pluginCode: input.plugin.code });
+    // The plugin sees its own params (what its schema made of them), not the engine's wrapper.
+    return { action: new cls(), ctx: taskRunContext<unknown>(ctx, ctx.params.params, api) };
+  }
+
+  async function projectOf(params: TaskPagesParams): Promise<Project> {
+    return getProject(db, params.project);
+  }
+
+  return {
+    async taskPagesPrepare(input: StepInput): Promise<TaskPagesPrepareOutput> {
+      return steps.step(input, TASK_PAGES, { marksRunning: true, progressCategories: 'none' }, async ({ cls, params, ctx }) => {
+        const project = await projectOf(params).catch((err: unknown) => {
+          throw new NonRetriableError(err instanceof Error ? err.message : String(err));
+        });
+        const { action, ctx: tctx } = actionFor(input, cls, ctx);
+        // The plugin's fatal checks: they run before any page, so nothing is written when they fail.
+        await action.prepare?.(tctx);
+        let total = 0;
+        let after = 0;
+        for (;;) {
+          const ids = await findTaskIds(db, project.id, params.filter, { afterId: after, limit: 10_000 });
+          Context.current().heartbeat();
+          total += ids.length;
+          if (ids.length < 10_000) break;
+          after = ids[ids.length - 1] as number;
+        }
+        return { total, pageSize: Math.max(1, Math.floor(cls.pageSize)) };
+      });
+    },
+
+    async taskPagesPlan(input: TaskPagesPlanInput): Promise<TaskPagesPlanOutput> {
+      return steps.bareStep(input, TASK_PAGES, {}, async ({ params }) => {
+        const project = await projectOf(params);
+        const ids = await findTaskIds(db, project.id, params.filter, { afterId: input.afterId, limit: input.pageSize * input.pages });
+        const pages: TaskPageWindow[] = [];
+        for (let i = 0; i < ids.length; i += input.pageSize) {
+          pages.push({ afterId: i === 0 ? input.afterId : (ids[i - 1] as number), upToId: ids[Math.min(ids.length, i + input.pageSize) - 1] as number });
+        }
+        return { pages, nextAfterId: ids.length ? (ids[ids.length - 1] as number) : input.afterId, more: ids.length === input.pageSize * input.pages };
+      });
+    },
+
+    async taskPage(input: TaskPageInput): Promise<TaskPageOutput> {
+      return steps.step(input, TASK_PAGES, { progressCategories: 'none' }, async ({ cls, params, ctx }) => {
+        const activity = Context.current();
+        const project = await projectOf(params);
+        const tasks = await findTasks(db, project.id, params.filter, { afterId: input.afterId, upToId: input.upToId, limit: 100_000 });
+        const done = await itemResultsFor(
+          db,
+          input.runId,
+          tasks.map((t) => taskItemKey(t.id)),
+        );
+        const out: TaskPageOutput = { count: tasks.length, success: 0, failed: 0, skipped: 0, resumed: done.size };
+        for (const r of done.values()) out[r.status]++;
+        const { action, ctx: tctx } = actionFor(input, cls, ctx);
+        const annotator = defaultAnnotator(input.plugin.code);
+        let results: ItemResult[] = [];
+        let writes: { taskId: number; annotations: unknown }[] = [];
+        const flush = async (): Promise<void> => {
+          if (results.length === 0) return;
+          const batchResults = results;
+          const batchWrites = writes;
+          // Annotations and results of the batch together, or neither.
+          await inTransaction(db, async (trx) => {
+            if (batchWrites.length)
+              await upsertAssignments(
+                trx,
+                project.id,
+                batchWrites.map((w) => ({ taskId: w.taskId, annotator, status: 'completed', annotations: w.annotations })),
+              );
+            await writeItemResults(trx, input.runId, ctx.attempt, batchResults);
+          });
+          results = [];
+          writes = [];
+        };
+        for (const task of tasks) {
+          if (done.has(taskItemKey(task.id))) continue;
+          if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+          activity.heartbeat();
+          const item = taskItemKey(task.id);
+          const platformTask: PlatformTask = {
+            id: task.id,
+            projectId: task.projectId,
+            status: task.status,
+            createdAt: task.createdAt,
+            updatedAt: task.updatedAt,
+            dataUnit: task.dataUnit,
+          };
+          let outcome: TaskOutcome | null | undefined;
+          try {
+            outcome = await action.processTask(platformTask, tctx);
+          } catch (err) {
+            if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+            const message = err instanceof Error ? err.message : String(err);
+            out.failed++;
+            results.push({ item, status: 'failed', data: { error: message } });
+            ctx.log('task_failed', { task: task.id, error: message });
+            ctx.logMessage(`task ${task.id} failed: ${message}`, 'ERROR');
+            if (results.length >= WRITE_BATCH) await flush();
+            continue;
+          }
+          const status = outcome === null || outcome === undefined ? 'skipped' : (outcome.status ?? 'success');
+          const data = outcome?.data ?? {};
+          if (outcome?.annotations !== undefined && status !== 'failed') {
+            // Checked one by one: a bad document fails its task, not the batch.
+            const { problems } = annotationProblems([outcome.annotations], project.configuration.classes, project.configuration.data_type, () => 'annotations');
+            if (problems.length) {
+              out.failed++;
+              results.push({ item, status: 'failed', data: { ...data, error: 'the annotations do not fit the project', problems } });
+              ctx.logMessage(
+                `task ${task.id} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+                'ERROR',
+              );
+              if (results.length >= WRITE_BATCH) await flush();
+              continue;
+            }
+            writes.push({ taskId: task.id, annotations: outcome.annotations });
+          }
+          out[status]++;
+          results.push({ item, status, data });
+          if (results.length >= WRITE_BATCH) await flush();
+        }
+        await flush();
+        return out;
+      });
+    },
+
+    async taskPagesFinalize(input: StepInput): Promise<TaskPagesSummaryOutput> {
+      return steps.step(input, TASK_PAGES, { progressCategories: 'none' }, async ({ cls, ctx }) => {
+        const counts = await countItemResults(db, input.runId);
+        const total = counts.success + counts.failed + counts.skipped;
+        const { action, ctx: tctx } = actionFor(input, cls, ctx);
+        const runId = input.runId;
+        async function* results(): AsyncGenerator<ItemResult> {
+          let after = '';
+          for (;;) {
+            const page = await listItemResults(db, runId, after, 1000);
+            Context.current().heartbeat();
+            for (const r of page) yield { item: r.item, status: r.status, data: r.data };
+            if (page.length < 1000) return;
+            after = (page[page.length - 1] as { item: string }).item;
+          }
+        }
+        const extra = (await action.finish?.({ total, ...counts, results }, tctx)) ?? {};
+        return { ...extra, total, ...counts };
+      });
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * A task-page run's params (sdk/task-pages.ts), read once for the client's check and again by
+ * the worker's steps: the action's own schema first (it extends TaskPageParams), then the
+ * project and task filters the engine pages with. ParamsError names every problem, an
+ * unknown `task_filters` key included.
+ */
+import { zodProblems } from '../contracts/problems.js';
+import { ParamsError } from '../contracts/errors.js';
+import type { ParsedTaskFilter } from '../sdk/platform-filters.js';
+import { TaskPageScope } from '../sdk/task-pages.js';
+import { parseParams, type ResolvedAction } from './plugin-loader.js';
+
+export interface TaskPagesParams {
+  /** The params as the action's schema made them (what plugin code sees as ctx.params). */
+  params: unknown;
+  /** Project id or name. */
+  project: string | number;
+  filter: ParsedTaskFilter;
+}
+
+export function parseTaskPagesParams(action: ResolvedAction, raw: unknown, subject: string): TaskPagesParams {
+  const params = parseParams(action, raw);
+  const scope = TaskPageScope.safeParse(params);
+  if (!scope.success) throw new ParamsError(subject, zodProblems(scope.error));
+  return { params, project: scope.data.project, filter: scope.data.task_filters };
+}

@@ -53,8 +53,9 @@ export function createTuneActivities({ store, dataDir }: { store: RunStore; data
   const call = async <T>(cmd: string, args: Record<string, unknown>): Promise<T> => {
     // A sign of life while Optuna works (a TPE ask over many trials takes seconds): a worker
     // that dies mid-call is noticed after the heartbeat timeout, not the step's whole timeout.
+    // (Run as local activities they need none: the workflow task is their sign of life.)
     const activity = currentActivity();
-    const beat = activity ? setInterval(() => activity.heartbeat(), 1000) : undefined;
+    const beat = activity && !activity.info.isLocal ? setInterval(() => activity.heartbeat(), 1000) : undefined;
     try {
       return await optunaProcess().call<T>(cmd, { ...args, storage: storage() });
     } catch (err) {
@@ -73,7 +74,19 @@ export function createTuneActivities({ store, dataDir }: { store: RunStore; data
       ...(event ? [{ runId, attempt, at, data: { kind: 'event' as const, event: event.name, data: event.data } }] : []),
     ]);
   };
-  const ended = (t: StudyTrial) => ({ name: 'trial_end', data: { number: t.number, state: t.state, value: t.value, params: t.params } });
+  /** What `run status` shows of an ended tune's trials when the workflow is gone (trialsFromEvents). */
+  const ended = (t: StudyTrial) => ({
+    name: 'trial_end',
+    data: {
+      number: t.number,
+      state: t.state,
+      value: t.value,
+      params: t.params,
+      history: Object.entries(t.intermediate).map(([epoch, value]) => ({ epoch: Number(epoch), value })),
+      ...(typeof t.attrs.epochs === 'number' ? { epochs: t.attrs.epochs } : {}),
+      ...(typeof t.attrs.run === 'string' ? { run: t.attrs.run } : {}),
+    },
+  });
   const finished = (t: StudyTrial): boolean => t.state === 'complete' || t.state === 'pruned' || t.state === 'fail';
 
   return {
@@ -86,7 +99,7 @@ export function createTuneActivities({ store, dataDir }: { store: RunStore; data
         trials.length === 0
           ? `study ${input.study.name} created (${kind} storage; sampler ${input.study.sampler.type}, pruner ${input.study.pruner.type})`
           : `study ${input.study.name} loaded (${kind} storage): ${trials.length} trials so far, ${trials.filter(finished).length} finished`,
-        { name: 'study_open', data: { study: input.study.name, trials: trials.length } },
+        { name: 'study_open', data: { study: input.study.name, direction: input.study.direction, trials: trials.length } },
       );
       return trials;
     },

@@ -18,6 +18,7 @@ import {
   type RunState,
   type RunStatus,
 } from '../contracts/run-state.js';
+import { trialsFromEvents } from '../contracts/tune.js';
 import type { RunEvent, RunRecord, RunStore } from '../platform/run-store.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
 import type { Settings } from './settings.js';
@@ -206,6 +207,8 @@ async function stateFromStore(store: RunStore, runId: string, d: WorkflowExecuti
   const record: RunRecord | undefined = await store.getRun(runId);
   const progress: Record<string, CategoryProgress> = {};
   const metrics: Record<string, MetricValues> = {};
+  // Tune runs: their finished trials, from the study steps' events.
+  const tuneEvents: { event: string; data: Record<string, unknown> }[] = [];
   let attempt = 1;
   let afterId = 0;
   for (;;) {
@@ -215,12 +218,14 @@ async function stateFromStore(store: RunStore, runId: string, d: WorkflowExecuti
       attempt = Math.max(attempt, e.attempt);
       if (e.data.kind === 'progress') progress[e.data.category] = { current: e.data.current, total: e.data.total };
       if (e.data.kind === 'metrics') metrics[e.data.category] = { ...metrics[e.data.category], ...e.data.values };
+      if (e.data.kind === 'event' && (e.data.event === 'study_open' || e.data.event === 'trial_end')) tuneEvents.push(e.data);
     }
     if (events.length < 5000) break;
   }
   const memo = (d.memo ?? {}) as { progressCategories?: Record<string, ProgressCategoryDef> };
   const progressCategories = memo.progressCategories ?? {};
   const sa = d.typedSearchAttributes;
+  const trials = trialsFromEvents(tuneEvents);
   return {
     runId,
     plugin: { code: sa.get(SA_PLUGIN_CODE) ?? record?.pluginCode ?? '', version: sa.get(SA_PLUGIN_VERSION) ?? record?.pluginVersion ?? '' },
@@ -233,6 +238,7 @@ async function stateFromStore(store: RunStore, runId: string, d: WorkflowExecuti
     metrics,
     progressCategories,
     attempt,
+    ...(trials ? { trials } : {}),
     ...(record?.error ? { error: record.error } : {}),
     startedAt: d.startTime.toISOString(),
     updatedAt: (d.closeTime ?? new Date()).toISOString(),

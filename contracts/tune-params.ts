@@ -86,7 +86,7 @@ const PRUNER_OPTIONS = [
     type: z.literal('median'),
     /** Trials that finish before any pruning (Optuna's default: 5). */
     n_startup_trials: z.number().int().min(0).max(10_000).default(5),
-    /** Epochs of a trial before it may be pruned. */
+    /** Epochs of a trial that are never pruned (Optuna's steps count from 0: epoch e is step e - 1). */
     n_warmup_steps: z.number().int().min(0).max(1_000_000).default(0),
     /** Check every this many epochs. */
     interval_steps: z.number().int().min(1).max(1_000_000).default(1),

@@ -99,7 +99,7 @@ export interface StudyTrial {
   params: Record<string, ParamValue>;
   /** The final value (complete: the told value; pruned: the last reported one). */
   value: number | null;
-  /** Reported values by epoch. */
+  /** Reported values by epoch (1-based; Optuna's step is the epoch - 1). */
   intermediate: Record<string, number>;
   /** What the tune stored with the result (the trial's run id, its last checkpoint). */
   attrs: Record<string, unknown>;
@@ -201,4 +201,42 @@ export function trialsMarkdown(trials: readonly TuneTrial[], max = 10): string[]
   }
   if (trials.length > shown.length) lines.push(`| … | ${trials.length - shown.length} more | | | |`);
   return lines;
+}
+
+const STATUS_OF_STUDY_STATE: Record<string, TuneTrialStatus> = { complete: 'completed', pruned: 'pruned', fail: 'failed' };
+
+/**
+ * The finished trials of a tune from its run events (`study_open` and `trial_end`, written by
+ * the study steps), ranked: what `run status` shows of a tune that failed or was cancelled,
+ * whose workflow no longer answers its query. Undefined when the events are not a tune's.
+ */
+export function trialsFromEvents(events: readonly { event: string; data: Record<string, unknown> }[]): TuneTrial[] | undefined {
+  let mode: 'min' | 'max' = 'min';
+  let tune = false;
+  const byNumber = new Map<number, TuneTrial>();
+  for (const { event, data } of events) {
+    if (event === 'study_open') {
+      tune = true;
+      mode = data.direction === 'maximize' ? 'max' : 'min';
+    }
+    if (event !== 'trial_end' || typeof data.number !== 'number') continue;
+    tune = true;
+    const history = Array.isArray(data.history) ? (data.history as { epoch: number; value: number }[]) : [];
+    const value = typeof data.value === 'number' ? data.value : (history[history.length - 1]?.value ?? null);
+    const best = history.reduce<number | null>((b, h) => (b === null || better(mode, h.value, b) ? h.value : b), null);
+    byNumber.set(data.number, {
+      number: data.number,
+      runId: typeof data.run === 'string' ? data.run : '',
+      status: STATUS_OF_STUDY_STATE[String(data.state)] ?? 'failed',
+      params: (data.params ?? {}) as Record<string, ParamValue>,
+      history,
+      metric: value,
+      best,
+      epochs: typeof data.epochs === 'number' ? data.epochs : history.length,
+    });
+  }
+  if (!tune) return undefined;
+  const trials = [...byNumber.values()].sort((a, b) => a.number - b.number);
+  rankTrials(trials, mode);
+  return trials;
 }

@@ -16,8 +16,9 @@ the same study: the study lives in Optuna's RDB storage (SQLite or PostgreSQL) o
 file, never only here. The calls are idempotent, so a retried activity changes nothing twice:
 
   ask n     returns trial n's params; it creates trials only while the study has n or fewer.
-  report    an epoch's value of trial n; a step reported before is ignored (Optuna keeps the
-            first); answers whether the pruner stops the trial.
+  report    an epoch's value of trial n (epoch e is Optuna's step e - 1, so pruner settings
+            mean what Optuna's documentation says); an epoch reported before is ignored
+            (Optuna keeps the first); answers whether the pruner stops the trial.
   tell      the end of trial n (complete with a value, pruned, or fail); a no-op once finished.
 
 stderr carries Optuna's own warnings; the engine keeps its tail for error messages.
@@ -217,8 +218,10 @@ class Service:
         if t.state.is_finished():
             return {"prune": t.state == TrialState.PRUNED, "state": STATES[t.state]}
         trial = optuna.trial.Trial(study, t._trial_id)
-        if step not in t.intermediate_values:
-            trial.report(float(args["value"]), step)
+        # Optuna counts steps from 0 (its pruners' n_warmup_steps, min_resource and
+        # max_resource mean that): epoch 1 is step 0.
+        if step - 1 not in t.intermediate_values:
+            trial.report(float(args["value"]), step - 1)
         return {"prune": bool(trial.should_prune()), "state": STATES[t.state]}
 
     def tell(self, args):
@@ -266,7 +269,7 @@ def frozen(t):
         "state": STATES.get(t.state, str(t.state)),
         "params": t.params,
         "value": finite(t.value) if t.state in (TrialState.COMPLETE, TrialState.PRUNED) else None,
-        "intermediate": {str(k): finite(v) for k, v in sorted(t.intermediate_values.items()) if finite(v) is not None},
+        "intermediate": {str(k + 1): finite(v) for k, v in sorted(t.intermediate_values.items()) if finite(v) is not None},
         "attrs": dict(t.user_attrs),
     }
 

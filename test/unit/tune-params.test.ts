@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTuneParams } from '../../client/shapes/tune.js';
 import { trialsTable } from '../../cli/trials-table.js';
 import { ParamsError } from '../../contracts/errors.js';
-import { gridSize, probeValues, rankTrials, trialsMarkdown, type TuneTrial } from '../../contracts/tune.js';
+import { gridSize, probeValues, rankTrials, trialsFromEvents, trialsMarkdown, type TuneTrial } from '../../contracts/tune.js';
 import { ObjectiveTrainer } from '../fixtures/plugins/tune-objective/plugin/objective.js';
 import { bestTrial, splitTuneParams, trialParams } from '../../workflows/tune.js';
 
@@ -173,5 +173,53 @@ describe('ranking trials', () => {
     const md = trialsMarkdown(Array.from({ length: 12 }, (_, i) => ({ ...trial(i, 'completed', i), rank: i + 1 })));
     expect(md).toHaveLength(2 + 10 + 1);
     expect(md[2]).toBe('| 0 | completed | 1 | 0 | x=0 |');
+  });
+
+  it("rebuilds an ended tune's finished trials from its run events", () => {
+    expect(trialsFromEvents([{ event: 'epoch_end', data: { epoch: 1 } }])).toBeUndefined();
+    const trials = trialsFromEvents([
+      { event: 'study_open', data: { study: 's', direction: 'maximize', trials: 0 } },
+      {
+        event: 'trial_end',
+        data: {
+          number: 1,
+          state: 'complete',
+          value: 0.5,
+          params: { lr: 0.1 },
+          history: [
+            { epoch: 1, value: 0.4 },
+            { epoch: 2, value: 0.5 },
+          ],
+          epochs: 2,
+          run: 't/trial-1',
+        },
+      },
+      {
+        event: 'trial_end',
+        data: { number: 0, state: 'pruned', value: 0.9, params: { lr: 1 }, history: [{ epoch: 1, value: 0.9 }], epochs: 1, run: 't/trial-0' },
+      },
+      { event: 'trial_end', data: { number: 2, state: 'fail', value: null, params: { lr: 3 }, history: [] } },
+      // A resumed tune logs a kept trial again: one row per trial.
+      {
+        event: 'trial_end',
+        data: {
+          number: 1,
+          state: 'complete',
+          value: 0.5,
+          params: { lr: 0.1 },
+          history: [
+            { epoch: 1, value: 0.4 },
+            { epoch: 2, value: 0.5 },
+          ],
+          epochs: 2,
+          run: 't/trial-1',
+        },
+      },
+    ])!;
+    expect(trials.map((t) => [t.number, t.status, t.rank, t.metric, t.best, t.epochs, t.runId])).toEqual([
+      [0, 'pruned', 2, 0.9, 0.9, 1, 't/trial-0'],
+      [1, 'completed', 1, 0.5, 0.5, 2, 't/trial-1'],
+      [2, 'failed', 3, null, null, 0, ''],
+    ]);
   });
 });

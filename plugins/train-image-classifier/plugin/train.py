@@ -15,7 +15,7 @@ from torch import nn
 
 from synapse_runtime import NonRetriableError, Trainer
 
-DEFAULTS = {"learning_rate": 0.003, "batch_size": 32, "checkpoint_every": 0, "step_delay_ms": 0, "seed": 1}
+DEFAULTS = {"learning_rate": 0.003, "batch_size": 32, "width": 8, "checkpoint_every": 0, "step_delay_ms": 0, "seed": 1}
 COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220), "yellow": (230, 200, 30)}
 
 
@@ -28,13 +28,14 @@ def hyper(h):
     return out
 
 
-def build_net(classes):
+def build_net(classes, width=8):
+    """`width` channels in the first convolution, twice and four times that in the next two."""
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 32x32
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x16
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4),  # 4x4
+        nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 32x32
+        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x16
+        nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4),  # 4x4
         nn.Flatten(),
-        nn.Linear(32 * 4 * 4, classes),
+        nn.Linear(4 * width * 4 * 4, classes),
     )
 
 
@@ -106,7 +107,8 @@ class ShapeClassifier(Trainer):
         return self.data[dataset.dir][split]
 
     def _model(self, classes, h):
-        net = build_net(len(classes))
+        # Checkpoints saved before `width` existed have none: they are the default width.
+        net = build_net(len(classes), h.get("width", DEFAULTS["width"]))
         opt = torch.optim.Adam(net.parameters(), lr=h["learning_rate"])
         return {"net": net, "opt": opt, "classes": list(classes), "hyper": h}
 

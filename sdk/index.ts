@@ -34,3 +34,6 @@ export * from './export-names.js';
 export * from './xml.js';
 export * from './trainer.js';
 export * from './uploader.js';
+export * from './platform-api.js';
+export * from './platform-filters.js';
+export * from './task-pages.js';

@@ -12,11 +12,24 @@ import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import type { Db } from '../platform/repositories/common.js';
 import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEventIds, listGroundTruthEvents } from '../platform/repositories/ground-truth.js';
-import { getProject, listAssignmentIds, listAssignments, listTaskIds, listTasks, type AssignmentStatus, type TaskStatus } from '../platform/repositories/projects.js';
+import {
+  getProject,
+  listAssignmentIds,
+  listAssignments,
+  listAssignmentsOfTasks,
+  listTaskIds,
+  listTasks,
+  type AssignmentFilter,
+  type AssignmentStatus,
+  type TaskFilter,
+  type TaskStatus,
+} from '../platform/repositories/projects.js';
 import { getStorage } from '../platform/repositories/storages.js';
 import type { AnnotationClass } from '../sdk/annotations.js';
 import { parseExportParams, uniqueExportPath, type ErrorFileEntry, type ExportItem, type ExportOutput, type ExportParams } from '../sdk/exporter.js';
 import type { StorageProvider } from '../storage/index.js';
+import { exportImageSize } from '../sdk/export-boxes.js';
+import { imageHeaderSize } from '../engine/image-header.js';
 import { EXPORTER, type ExporterClass } from './action-kinds.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 
@@ -143,8 +156,24 @@ export function createExportActivities({ platform, steps }: StepDeps) {
         for (const item of items) {
           if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
           activity.heartbeat();
-          let fileName = `${exporter.itemStem({ id: item.id, files: item.files, data: item.data })}.json`;
+          let fileName = `${exporter.itemStem(item)}.json`;
+          // An item is written whole or not at all: every key it wrote is removed when any
+          // of its steps fails, so no image is left without its label (or the reverse).
+          const written: string[] = [];
+          const itemOutput: ExportOutput = {
+            ...output,
+            write: async (key, body) => {
+              written.push(key);
+              await output.write(key, body);
+            },
+            writeStream: async (key, chunks) => {
+              written.push(key);
+              await output.writeStream(key, chunks);
+            },
+          };
+          const errorsBefore = part.errors.length;
           try {
+            await addHeaderSize(item, storageFor);
             const before = await exporter.beforeConvert(item);
             if (!before) {
               part.skipped++;
@@ -152,23 +181,22 @@ export function createExportActivities({ platform, steps }: StepDeps) {
             }
             const result = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
             fileName = `${exporter.itemStem(result)}.json`;
+            const status = await exporter.saveAsJson(result, itemOutput, part.errors);
+            if (status !== 'success') throw new Error(part.errors[part.errors.length - 1]?.[1] ?? 'save failed');
             if (params.save_original_file && paths.origin_files_output_path) {
-              for (const file of Object.values(result.files)) {
-                const source = await storageFor(file.storage);
-                await storage.put(`${paths.origin_files_output_path}/${file.key.split('/').pop()}`, await source.get(file.key), { sync: false });
+              for (const copy of exporter.originalCopies(result)) {
+                const source = await storageFor(copy.file.storage);
+                await itemOutput.write(`${paths.origin_files_output_path}/${copy.copyName}`, await source.get(copy.file.key));
               }
             }
-            const status = await exporter.saveAsJson(result, output, part.errors);
-            if (status === 'success') {
-              part.success++;
-              const collected = exporter.collect(result, before);
-              if (collected !== undefined) part.collected.push(collected);
-            } else {
-              part.failed++;
-              ctx.log('export_item_failed', { id: item.id, file: fileName, error: part.errors[part.errors.length - 1]?.[1] ?? 'save failed' });
-            }
+            const collected = exporter.collect(result, before);
+            part.success++;
+            if (collected !== undefined) part.collected.push(collected);
           } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
+            for (const key of written) await storage.delete(key);
+            // saveAsJson may have listed the failure already: one entry per failed item.
+            part.errors.length = errorsBefore;
             part.failed++;
             part.errors.push([fileName, message]);
             ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
@@ -241,7 +269,12 @@ export function createExportActivities({ platform, steps }: StepDeps) {
             plugin: { code: input.plugin.code, version: input.plugin.version },
             total,
             ...counts,
-            files: { json: 'json/', error_file_list: 'error_file_list.json', ...(params.save_original_file ? { origin_files: 'origin_files/' } : {}), ...extra },
+            files: {
+              json: 'json/',
+              error_file_list: 'error_file_list.json',
+              ...(params.save_original_file ? { origin_files: 'origin_files/' } : {}),
+              ...extra,
+            },
           };
           await storage.put(manifestKey, JSON.stringify(manifest, null, 4), { sync: false });
           // Everything finalize wrote is durable before its summary is on record.
@@ -260,8 +293,28 @@ export function createExportActivities({ platform, steps }: StepDeps) {
   };
 }
 
+/**
+ * Sets `item.imageSize` from its first file's PNG/JPEG header when neither the annotations'
+ * `size` nor the data unit meta gives the size (sdk/export-boxes.ts reads them in that order).
+ */
+async function addHeaderSize(item: ExportItem, storageFor: (ref: number | string) => Promise<StorageProvider>): Promise<void> {
+  if (exportImageSize(item)) return;
+  const first = Object.keys(item.files).sort()[0];
+  if (first === undefined) return;
+  const file = item.files[first] as ExportItem['files'][string];
+  const size = imageHeaderSize(await (await storageFor(file.storage)).get(file.key));
+  if (size) item.imageSize = size;
+}
+
 function manifestSummary(exportPath: string, manifest: { total: number; success: number; failed: number; skipped: number }): ExportSummary {
-  return { export_path: exportPath, total: manifest.total, success: manifest.success, failed: manifest.failed, skipped: manifest.skipped, error_count: manifest.failed };
+  return {
+    export_path: exportPath,
+    total: manifest.total,
+    success: manifest.success,
+    failed: manifest.failed,
+    skipped: manifest.skipped,
+    error_count: manifest.failed,
+  };
 }
 
 function partKey(exportPath: string, afterId: number): string {
@@ -294,10 +347,28 @@ async function projectClasses(db: Db, params: ExportParams): Promise<AnnotationC
 
 /** Item ids after `afterId`, in id order, at most `limit`. */
 async function itemIds(db: Db, params: ExportParams, afterId: number, limit: number): Promise<number[]> {
-  const status = filterStatus(params);
   if (params.target === 'ground_truth') return listGroundTruthEventIds(db, { versionId: filterId(params, 'ground_truth_dataset_version'), afterId, limit });
-  if (params.target === 'assignment') return listAssignmentIds(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as AssignmentStatus } : {}) });
-  return listTaskIds(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as TaskStatus } : {}) });
+  if (params.target === 'assignment') return listAssignmentIds(db, { ...assignmentFilter(params), afterId, limit });
+  return listTaskIds(db, { ...taskFilter(params), afterId, limit });
+}
+
+/** The filter's keys (checked by the params schema: sdk/exporter.ts FILTER_KEYS) as a repository filter. */
+function assignmentFilter(params: ExportParams): AssignmentFilter {
+  const status = filterStatus(params);
+  return {
+    projectId: filterId(params, 'project'),
+    ...(status ? { status: status as AssignmentStatus } : {}),
+    ...(params.filter.task !== undefined ? { taskId: filterId(params, 'task') } : {}),
+  };
+}
+
+function taskFilter(params: ExportParams): TaskFilter {
+  const status = filterStatus(params);
+  return {
+    projectId: filterId(params, 'project'),
+    ...(status ? { status: status as TaskStatus } : {}),
+    ...(params.filter.assignment !== undefined ? { assignmentId: filterId(params, 'assignment') } : {}),
+  };
 }
 
 async function countItems(db: Db, params: ExportParams): Promise<number> {
@@ -313,14 +384,20 @@ async function countItems(db: Db, params: ExportParams): Promise<number> {
 }
 
 async function fetchItems(db: Db, params: ExportParams, afterId: number, limit: number): Promise<ExportItem[]> {
-  const status = filterStatus(params);
   const unit = (u: { id: number; uniqueKey: string; meta: Record<string, unknown> }) => ({ id: u.id, uniqueKey: u.uniqueKey, meta: u.meta });
   if (params.target === 'ground_truth') {
     const rows = await listGroundTruthEvents(db, { versionId: filterId(params, 'ground_truth_dataset_version'), afterId, limit });
-    return rows.map((r) => ({ id: r.id, target: 'ground_truth', data: r.annotations, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { version_id: r.versionId } }));
+    return rows.map((r) => ({
+      id: r.id,
+      target: 'ground_truth',
+      data: r.annotations,
+      files: r.dataUnit.files,
+      dataUnit: unit(r.dataUnit),
+      extra: { version_id: r.versionId },
+    }));
   }
   if (params.target === 'assignment') {
-    const rows = await listAssignments(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as AssignmentStatus } : {}) });
+    const rows = await listAssignments(db, { ...assignmentFilter(params), afterId, limit });
     return rows.map((r) => ({
       id: r.id,
       target: 'assignment',
@@ -330,6 +407,25 @@ async function fetchItems(db: Db, params: ExportParams, afterId: number, limit: 
       extra: { task_id: r.taskId, annotator: r.annotator, status: r.status },
     }));
   }
-  const rows = await listTasks(db, { projectId: filterId(params, 'project'), afterId, limit, ...(status ? { status: status as TaskStatus } : {}) });
-  return rows.map((r) => ({ id: r.id, target: 'task', data: null, files: r.dataUnit.files, dataUnit: unit(r.dataUnit), extra: { status: r.status } }));
+  const rows = await listTasks(db, { ...taskFilter(params), afterId, limit });
+  const expand = Array.isArray(params.filter.expand) ? (params.filter.expand as string[]) : [];
+  const byTask = new Map<number, { id: number; annotator: string; status: string; annotations: unknown }[]>();
+  if (expand.includes('assignment')) {
+    for (const a of await listAssignmentsOfTasks(
+      db,
+      rows.map((r) => r.id),
+    )) {
+      const list = byTask.get(a.taskId) ?? [];
+      list.push({ id: a.id, annotator: a.annotator, status: a.status, annotations: a.annotations });
+      byTask.set(a.taskId, list);
+    }
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    target: 'task',
+    data: null,
+    files: r.dataUnit.files,
+    dataUnit: unit(r.dataUnit),
+    extra: { status: r.status, ...(expand.includes('assignment') ? { assignments: byTask.get(r.id) ?? [] } : {}) },
+  }));
 }

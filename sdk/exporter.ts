@@ -12,6 +12,7 @@ import { ExportAction } from './category-actions.js';
 import { zodProblems } from '../contracts/problems.js';
 import { NonRetriableError, ParamsError } from '../contracts/errors.js';
 import type { RunContext } from './run-context.js';
+import { fileExtension, itemOutputStem } from './export-names.js';
 
 export const EXPORT_TARGETS = ['assignment', 'ground_truth', 'task'] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
@@ -21,6 +22,34 @@ export const REQUIRED_FILTER_KEYS: Record<ExportTarget, string> = {
   assignment: 'project',
   ground_truth: 'ground_truth_dataset_version',
   task: 'project',
+};
+
+/**
+ * Every filter key a target takes (the seed's filter examples): ids are positive whole
+ * numbers, `status` one of the target's statuses, `expand` a list of related records. Any
+ * other key is a params error: a filter that is not applied is never accepted.
+ */
+export const FILTER_KEYS: Record<ExportTarget, readonly string[]> = {
+  assignment: ['project', 'status', 'task', 'expand'],
+  ground_truth: ['ground_truth_dataset_version', 'expand'],
+  task: ['project', 'status', 'assignment', 'expand'],
+};
+
+/**
+ * What `expand` may name per target. `data` (the annotations of an assignment or ground-truth
+ * event) and `data_unit` (a task's data unit) are always in an export item, so naming them
+ * changes nothing; a task's `assignment` adds its assignments (`extra.assignments`).
+ */
+export const EXPAND_VALUES: Record<ExportTarget, readonly string[]> = {
+  assignment: ['data', 'data_unit'],
+  ground_truth: ['data', 'data_unit'],
+  task: ['data_unit', 'assignment'],
+};
+
+const STATUSES: Record<ExportTarget, readonly string[]> = {
+  assignment: ['pending', 'in_progress', 'submitted', 'completed', 'rejected'],
+  ground_truth: [],
+  task: ['pending', 'in_progress', 'completed', 'rejected'],
 };
 
 const Ref = RecordRef;
@@ -48,8 +77,25 @@ export function exportParamsSchema<E extends z.ZodType>(extra: E) {
       } else if (!(typeof value === 'number' && Number.isSafeInteger(value) && value > 0) && !(typeof value === 'string' && /^\d+$/.test(value))) {
         ctx.addIssue({ code: 'custom', path: ['filter', key], message: 'must be a positive whole number (an id)' });
       }
-      const status = p.filter.status;
-      if (status !== undefined && typeof status !== 'string') ctx.addIssue({ code: 'custom', path: ['filter', 'status'], message: 'must be a string' });
+      for (const [k, v] of Object.entries(p.filter)) {
+        if (!FILTER_KEYS[p.target].includes(k)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['filter', k],
+            message: `unknown filter key for target "${p.target}" (known: ${FILTER_KEYS[p.target].join(', ')})`,
+          });
+        } else if (k === 'status') {
+          if (typeof v !== 'string' || !STATUSES[p.target].includes(v))
+            ctx.addIssue({ code: 'custom', path: ['filter', 'status'], message: `must be one of ${STATUSES[p.target].join(', ')}` });
+        } else if (k === 'expand') {
+          const allowed = EXPAND_VALUES[p.target];
+          if (!Array.isArray(v) || v.some((e) => typeof e !== 'string' || !allowed.includes(e))) {
+            ctx.addIssue({ code: 'custom', path: ['filter', 'expand'], message: `must be a list of ${allowed.map((e) => `"${e}"`).join(', ')}` });
+          }
+        } else if (k !== key && !(typeof v === 'number' && Number.isSafeInteger(v) && v > 0) && !(typeof v === 'string' && /^\d+$/.test(v))) {
+          ctx.addIssue({ code: 'custom', path: ['filter', k], message: 'must be a positive whole number (an id)' });
+        }
+      }
     });
 }
 
@@ -76,6 +122,11 @@ export interface ExportItem {
   dataUnit: { id: number; uniqueKey: string; meta: Record<string, unknown> };
   /** Target-specific fields (status, annotator, task id, ...). */
   extra: Record<string, unknown>;
+  /**
+   * The image size read from the item's first file's PNG or JPEG header, set by the engine
+   * only when neither the annotations' `size` nor the data unit meta has one.
+   */
+  imageSize?: { width: number; height: number };
 }
 
 /** What `beforeConvert`/`convertData` produce and `saveAsJson` writes. */
@@ -185,10 +236,34 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
     return paths;
   }
 
-  /** The stem of an item's output files: its original file's stem, else `<target>_<id>`. */
-  itemStem(result: ExportResultItem): string {
+  /**
+   * The stem of an item's output files, unique in the export: `<original file's stem>_<item
+   * id>`, else `<target>_<id>`; shortened with a hash past 200 bytes (sdk/export-names.ts).
+   */
+  itemStem(result: Pick<ExportResultItem, 'id' | 'files'>): string {
     const original = this.getOriginalFileName(result.files);
-    return original ? fileStem(original) : `${this.params.target}_${result.id}`;
+    return itemOutputStem(original ? fileStem(original) : undefined, this.params.target, result.id);
+  }
+
+  /**
+   * Where each of an item's files is copied with `save_original_file`: the first file (by
+   * file name) as `<stem><ext>`, any other as `<stem>.<file name><ext>`, so the image and the
+   * item's label files share a stem and two items never write one copy.
+   */
+  originalCopies(result: Pick<ExportResultItem, 'id' | 'files'>): { name: string; file: ExportFile; copyName: string }[] {
+    const stem = this.itemStem(result);
+    return Object.keys(result.files)
+      .sort()
+      .map((name, i) => {
+        const file = result.files[name] as ExportFile;
+        const ext = fileExtension(file.key);
+        return { name, file, copyName: i === 0 ? `${stem}${ext}` : `${stem}.${name.replace(/[^\w.-]/g, '_')}${ext}` };
+      });
+  }
+
+  /** The dataset subset every item goes to (the folder name under images/ and labels/, COCO's instances_<subset>.json). */
+  subset(): string {
+    return 'default';
   }
 
   /** seed: `save_as_json(result, base_path, error_file_list)`. Writes `json/<stem>.json`. */

@@ -28,11 +28,31 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const ASSIGNMENT_STATUSES = ['pending', 'in_progress', 'submitted', 'completed', 'rejected'] as const;
 export type AssignmentStatus = (typeof ASSIGNMENT_STATUSES)[number];
 
+/**
+ * Why a class name cannot enter the platform, or undefined. Class names end up as text in
+ * every export format (XML, YAML, JSON, labelmap.txt); a control character (C0 except none,
+ * DEL, C1), a lone surrogate or U+FFFE/U+FFFF cannot be written in XML and is invisible in
+ * most tools, and leading or trailing spaces make two names that look the same.
+ */
+export function classNameProblem(name: string): string | undefined {
+  for (const ch of name) {
+    const cp = ch.codePointAt(0) as number;
+    const hex = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return `holds the control character ${hex}`;
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfffe || cp === 0xffff) return `holds ${hex}, which is not a character`;
+  }
+  if (name.trim() !== name) return 'starts or ends with white space';
+  return undefined;
+}
+
+const ProjectClassSchema = AnnotationClassSchema.superRefine((c, ctx) => {
+  const problem = classNameProblem(c.name);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['name'], message: `class name ${JSON.stringify(c.name)} ${problem}` });
+});
+
 export const ProjectConfigurationSchema = z.strictObject({
   data_type: z.enum(DATA_TYPES),
-  classes: z
-    .array(AnnotationClassSchema)
-    .refine((classes) => new Set(classes.map((c) => c.name)).size === classes.length, 'class names must be unique'),
+  classes: z.array(ProjectClassSchema).refine((classes) => new Set(classes.map((c) => c.name)).size === classes.length, 'class names must be unique'),
 });
 export type ProjectConfiguration = z.infer<typeof ProjectConfigurationSchema>;
 
@@ -70,13 +90,24 @@ export interface AssignmentInput {
   annotations: AnnotationDocumentInput | unknown;
 }
 
-const NewProjectSchema = z.strictObject({ name: NAME, collection: z.union([z.number().int().positive(), z.string().min(1)]), configuration: ProjectConfigurationSchema });
+const NewProjectSchema = z.strictObject({
+  name: NAME,
+  collection: z.union([z.number().int().positive(), z.string().min(1)]),
+  configuration: ProjectConfigurationSchema,
+});
 
 function toProject(row: Selectable<ProjectTable>): Project {
   return { id: row.id, name: row.name, collectionId: Number(row.collection_id), configuration: parseJson(row.configuration), createdAt: row.created_at };
 }
 function toTask(row: Selectable<TaskTable>): Task {
-  return { id: row.id, projectId: Number(row.project_id), dataUnitId: Number(row.data_unit_id), status: row.status as TaskStatus, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    projectId: Number(row.project_id),
+    dataUnitId: Number(row.data_unit_id),
+    status: row.status as TaskStatus,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 function toAssignment(row: Selectable<AssignmentTable>): Assignment {
   return {
@@ -91,7 +122,10 @@ function toAssignment(row: Selectable<AssignmentTable>): Assignment {
 }
 
 /** Creates a project; the same name with the same collection and configuration returns the existing one. */
-export async function createProject(db: Db, input: { name: string; collection: number | string; configuration: ProjectConfiguration | unknown }): Promise<Project> {
+export async function createProject(
+  db: Db,
+  input: { name: string; collection: number | string; configuration: ProjectConfiguration | unknown },
+): Promise<Project> {
   const parsed = parseInput(NewProjectSchema, input, 'invalid project');
   const collection = await getDataCollection(db, parsed.collection);
   return inTransaction(db, async (trx) => {
@@ -99,7 +133,9 @@ export async function createProject(db: Db, input: { name: string; collection: n
     if (existing) {
       const project = toProject(existing);
       if (project.collectionId === collection.id && canonicalJson(project.configuration) === canonicalJson(parsed.configuration)) return project;
-      throw new InvalidInputError('cannot create the project', [{ path: 'name', message: `a project named "${parsed.name}" exists with another collection or configuration` }]);
+      throw new InvalidInputError('cannot create the project', [
+        { path: 'name', message: `a project named "${parsed.name}" exists with another collection or configuration` },
+      ]);
     }
     const row = await trx
       .insertInto('projects')
@@ -142,7 +178,9 @@ export async function createTasks(db: Db, projectRef: string | number, dataUnitI
     }
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length) {
-      throw new NotFoundError(`unknown data unit${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''} in the collection of project "${project.name}"`);
+      throw new NotFoundError(
+        `unknown data unit${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''} in the collection of project "${project.name}"`,
+      );
     }
     const at = now();
     const byUnit = new Map<number, Task>();
@@ -173,8 +211,26 @@ export interface TaskWithDataUnit extends Task {
   dataUnit: Pick<DataUnit, 'id' | 'uniqueKey' | 'meta' | 'files'>;
 }
 
+/** Which tasks of a project: with `status`; `assignmentId`: the task that assignment belongs to. */
+export interface TaskFilter {
+  projectId: number;
+  status?: TaskStatus;
+  assignmentId?: number;
+  afterId?: number;
+  limit?: number;
+}
+
+/** Which assignments of a project: with `status`; `taskId`: that task's assignments only. */
+export interface AssignmentFilter {
+  projectId: number;
+  status?: AssignmentStatus;
+  taskId?: number;
+  afterId?: number;
+  limit?: number;
+}
+
 /** Tasks of a project (the export target `task`), in id order, a page at a time. */
-export async function listTasks(db: Db, filter: { projectId: number; status?: TaskStatus; afterId?: number; limit?: number }): Promise<TaskWithDataUnit[]> {
+export async function listTasks(db: Db, filter: TaskFilter): Promise<TaskWithDataUnit[]> {
   let q = db
     .selectFrom('tasks')
     .innerJoin('data_units', 'data_units.id', 'tasks.data_unit_id')
@@ -183,7 +239,11 @@ export async function listTasks(db: Db, filter: { projectId: number; status?: Ta
     .where('tasks.project_id', '=', filter.projectId)
     .where('tasks.id', '>', filter.afterId ?? 0);
   if (filter.status) q = q.where('tasks.status', '=', filter.status);
-  const rows = await q.orderBy('tasks.id').limit(filter.limit ?? 1000).execute();
+  if (filter.assignmentId !== undefined) q = q.where('tasks.id', 'in', db.selectFrom('assignments').select('task_id').where('id', '=', filter.assignmentId));
+  const rows = await q
+    .orderBy('tasks.id')
+    .limit(filter.limit ?? 1000)
+    .execute();
   return rows.map((r) => ({
     ...toTask(r),
     dataUnit: { id: Number(r.data_unit_id), uniqueKey: r.unique_key, meta: parseJson(r.meta), files: parseJson(r.files) },
@@ -201,14 +261,38 @@ export async function taskIdsByDataUnit(db: Db, projectId: number, dataUnitIds: 
 }
 
 /** Ids of a project's tasks after `afterId` (with `status`, when given), in id order, at most `limit`: an export plans its pages with them. */
-export async function listTaskIds(db: Db, filter: { projectId: number; status?: TaskStatus; afterId?: number; limit?: number }): Promise<number[]> {
-  let q = db.selectFrom('tasks').select('id').where('project_id', '=', filter.projectId).where('id', '>', filter.afterId ?? 0);
+export async function listTaskIds(db: Db, filter: TaskFilter): Promise<number[]> {
+  let q = db
+    .selectFrom('tasks')
+    .select('id')
+    .where('project_id', '=', filter.projectId)
+    .where('id', '>', filter.afterId ?? 0);
   if (filter.status) q = q.where('status', '=', filter.status);
-  return (await q.orderBy('id').limit(filter.limit ?? 1000).execute()).map((r) => Number(r.id));
+  if (filter.assignmentId !== undefined) q = q.where('id', 'in', db.selectFrom('assignments').select('task_id').where('id', '=', filter.assignmentId));
+  return (
+    await q
+      .orderBy('id')
+      .limit(filter.limit ?? 1000)
+      .execute()
+  ).map((r) => Number(r.id));
+}
+
+/** The assignments of some tasks (a task export's `expand: ["assignment"]`), in id order. */
+export async function listAssignmentsOfTasks(db: Db, taskIds: readonly number[]): Promise<Assignment[]> {
+  const out: Assignment[] = [];
+  for (const batch of chunks([...new Set(taskIds)], 1000)) {
+    out.push(...(await db.selectFrom('assignments').selectAll().where('task_id', 'in', batch).orderBy('id').execute()).map(toAssignment));
+  }
+  return out.sort((a, b) => a.id - b.id);
 }
 
 /** Validates annotation documents against the format and the project's classes; every problem, with its path. */
-export function annotationProblems(docs: readonly unknown[], classes: readonly AnnotationClass[], dataType: DataType, at: (i: number) => string): { parsed: AnnotationDocument[]; problems: Problem[] } {
+export function annotationProblems(
+  docs: readonly unknown[],
+  classes: readonly AnnotationClass[],
+  dataType: DataType,
+  at: (i: number) => string,
+): { parsed: AnnotationDocument[]; problems: Problem[] } {
   const parsed: AnnotationDocument[] = [];
   const problems: Problem[] = [];
   docs.forEach((doc, i) => {
@@ -218,7 +302,8 @@ export function annotationProblems(docs: readonly unknown[], classes: readonly A
       for (const p of zodProblems(result.error)) problems.push({ ...p, path: p.path ? `${prefix}.${p.path}` : prefix });
       return;
     }
-    if (result.data.data_type !== dataType) problems.push({ path: `${prefix}.data_type`, message: `the project annotates "${dataType}", not "${result.data.data_type}"` });
+    if (result.data.data_type !== dataType)
+      problems.push({ path: `${prefix}.data_type`, message: `the project annotates "${dataType}", not "${result.data.data_type}"` });
     for (const p of classProblems(result.data, classes)) problems.push({ ...p, path: `${prefix}.${p.path}` });
     parsed.push(result.data);
   });
@@ -234,7 +319,14 @@ export async function upsertAssignments(db: Db, projectRef: string | number, inp
   const project = await getProject(db, projectRef);
   const subject = `invalid assignments for project "${project.name}"`;
   const items = parseInput(
-    z.array(z.strictObject({ taskId: z.number().int().positive(), annotator: z.string().max(200).default(''), status: z.enum(ASSIGNMENT_STATUSES).default('completed'), annotations: z.unknown() })),
+    z.array(
+      z.strictObject({
+        taskId: z.number().int().positive(),
+        annotator: z.string().max(200).default(''),
+        status: z.enum(ASSIGNMENT_STATUSES).default('completed'),
+        annotations: z.unknown(),
+      }),
+    ),
     input,
     subject,
   );
@@ -256,7 +348,8 @@ export async function upsertAssignments(db: Db, projectRef: string | number, inp
   return inTransaction(db, async (trx) => {
     const found = new Set<number>();
     for (const batch of chunks(taskIds, 1000)) {
-      for (const r of await trx.selectFrom('tasks').select('id').where('project_id', '=', project.id).where('id', 'in', batch).execute()) found.add(Number(r.id));
+      for (const r of await trx.selectFrom('tasks').select('id').where('project_id', '=', project.id).where('id', 'in', batch).execute())
+        found.add(Number(r.id));
     }
     const missing = taskIds.filter((id) => !found.has(id));
     if (missing.length) throw new NotFoundError(`unknown task${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')} in project "${project.name}"`);
@@ -288,7 +381,15 @@ export async function upsertAssignments(db: Db, projectRef: string | number, inp
     // RETURNING's order is not guaranteed: match by key; the annotations are the parsed input.
     return items.map((item, i) => {
       const w = written.get(`${item.taskId}\u0000${item.annotator}`) as { id: number; created_at: string; updated_at: string };
-      return { id: w.id, taskId: item.taskId, annotator: item.annotator, status: item.status, annotations: parsed[i] as AnnotationDocument, createdAt: w.created_at, updatedAt: w.updated_at };
+      return {
+        id: w.id,
+        taskId: item.taskId,
+        annotator: item.annotator,
+        status: item.status,
+        annotations: parsed[i] as AnnotationDocument,
+        createdAt: w.created_at,
+        updatedAt: w.updated_at,
+      };
     });
   });
 }
@@ -299,10 +400,7 @@ export interface AssignmentWithDataUnit extends Assignment {
 }
 
 /** Assignments of a project (the export target `assignment`), in id order, a page at a time. */
-export async function listAssignments(
-  db: Db,
-  filter: { projectId: number; status?: AssignmentStatus; afterId?: number; limit?: number },
-): Promise<AssignmentWithDataUnit[]> {
+export async function listAssignments(db: Db, filter: AssignmentFilter): Promise<AssignmentWithDataUnit[]> {
   let q = db
     .selectFrom('assignments')
     .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
@@ -312,7 +410,11 @@ export async function listAssignments(
     .where('tasks.project_id', '=', filter.projectId)
     .where('assignments.id', '>', filter.afterId ?? 0);
   if (filter.status) q = q.where('assignments.status', '=', filter.status);
-  const rows = await q.orderBy('assignments.id').limit(filter.limit ?? 1000).execute();
+  if (filter.taskId !== undefined) q = q.where('assignments.task_id', '=', filter.taskId);
+  const rows = await q
+    .orderBy('assignments.id')
+    .limit(filter.limit ?? 1000)
+    .execute();
   return rows.map((r) => ({
     ...toAssignment(r),
     projectId: Number(r.project_id),
@@ -321,7 +423,7 @@ export async function listAssignments(
 }
 
 /** Ids of a project's assignments after `afterId` (with `status`, when given), in id order, at most `limit`: an export plans its pages with them. */
-export async function listAssignmentIds(db: Db, filter: { projectId: number; status?: AssignmentStatus; afterId?: number; limit?: number }): Promise<number[]> {
+export async function listAssignmentIds(db: Db, filter: AssignmentFilter): Promise<number[]> {
   let q = db
     .selectFrom('assignments')
     .innerJoin('tasks', 'tasks.id', 'assignments.task_id')
@@ -329,5 +431,11 @@ export async function listAssignmentIds(db: Db, filter: { projectId: number; sta
     .where('tasks.project_id', '=', filter.projectId)
     .where('assignments.id', '>', filter.afterId ?? 0);
   if (filter.status) q = q.where('assignments.status', '=', filter.status);
-  return (await q.orderBy('assignments.id').limit(filter.limit ?? 1000).execute()).map((r) => Number(r.id));
+  if (filter.taskId !== undefined) q = q.where('assignments.task_id', '=', filter.taskId);
+  return (
+    await q
+      .orderBy('assignments.id')
+      .limit(filter.limit ?? 1000)
+      .execute()
+  ).map((r) => Number(r.id));
 }

@@ -1,41 +1,53 @@
-import { BaseExporter, type ExportFinalizeInput, type ExportItem, type ExportOutput, type ExportResultItem } from '@synapse/sdk';
+import {
+  BaseExporter,
+  clippedBoxes,
+  requireImageSize,
+  type ExportFinalizeInput,
+  type ExportItem,
+  type ExportOutput,
+  type ExportResultItem,
+} from '@synapse/sdk';
 
 interface CocoBox {
   class_name: string;
   bbox: [number, number, number, number];
   area: number;
+  segmentation: number[][];
 }
 
 interface CocoItem {
-  image: { id: number; file_name: string; width: number | null; height: number | null };
+  image: { file_name: string; width: number; height: number };
   boxes: CocoBox[];
 }
 
-interface Doc {
-  size?: { width: number; height: number };
-  annotations?: { type: string; class_name: string; x?: number; y?: number; width?: number; height?: number }[];
-}
-
 /**
- * COCO instances. Each item's boxes become `json/<stem>.json`; each page keeps its items'
- * image and boxes (collect), and finalize numbers them: image ids are data unit ids,
- * annotation ids count up in item order, category ids follow the project's classes. The
- * same data gives the same file, however the pages ran.
+ * COCO instances, in the layout COCO's own tools and datumaro's `coco` importer detect:
+ * `annotations/instances_<subset>.json` and the images, with `save_original_file`, in
+ * `images/<subset>/`. Boxes follow the one border policy (sdk/export-boxes.ts: clipped to the
+ * image, empty ones dropped, `area` of the clipped box) and carry `segmentation` as the box's
+ * rectangle polygon, so pycocotools' annToMask and showAnns work. Each page keeps its items'
+ * image and boxes (collect); finalize numbers them: image ids 1.. in item order (one image per
+ * exported item, so two assignments of one task are two images), annotation ids likewise,
+ * category ids follow the project's classes. The same data gives the same file, however the
+ * pages ran.
  */
 export class CocoExporter extends BaseExporter {
+  override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
+    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json` };
+    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images/${this.subset()}`;
+    return paths;
+  }
+
   override convertData(item: ExportItem): CocoItem {
-    const doc = (item.data ?? {}) as Doc;
-    const meta = item.dataUnit.meta;
-    const boxes: CocoBox[] = [];
-    for (const a of doc.annotations ?? []) {
-      if (a.type !== 'bbox') continue;
-      const w = a.width ?? 0;
-      const h = a.height ?? 0;
-      boxes.push({ class_name: a.class_name, bbox: [a.x ?? 0, a.y ?? 0, w, h], area: w * h });
-    }
-    const width = doc.size?.width ?? (typeof meta.width === 'number' ? meta.width : null);
-    const height = doc.size?.height ?? (typeof meta.height === 'number' ? meta.height : null);
-    return { image: { id: item.dataUnit.id, file_name: this.getOriginalFileName(item.files) ?? `${item.dataUnit.uniqueKey}`, width, height }, boxes };
+    const size = requireImageSize(item);
+    const boxes: CocoBox[] = clippedBoxes(item, size).map((b) => ({
+      class_name: b.class_name,
+      bbox: [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0],
+      area: b.area,
+      segmentation: [[b.x0, b.y0, b.x1, b.y0, b.x1, b.y1, b.x0, b.y1]],
+    }));
+    const primary = this.originalCopies(item)[0];
+    return { image: { file_name: primary?.copyName ?? this.itemStem(item), width: size.width, height: size.height }, boxes };
   }
 
   override collect(result: ExportResultItem): CocoItem {
@@ -43,10 +55,10 @@ export class CocoExporter extends BaseExporter {
   }
 
   /**
-   * Streams `annotations/instances.json`, the same bytes `JSON.stringify({ info, images,
-   * annotations, categories })` would give, in two passes over the collected items (images,
-   * then annotations), so memory stays flat at a million items. Categories come last: a class
-   * the project does not list is added when first seen.
+   * Streams `annotations/instances_<subset>.json`, the same bytes `JSON.stringify({ info,
+   * images, annotations, categories })` would give, in two passes over the collected items
+   * (images, then annotations), so memory stays flat at a million items. Categories come
+   * last: a class the project does not list is added when first seen.
    */
   override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const categories = classes.map((c, i) => ({ id: i + 1, name: c.name, supercategory: '' }));
@@ -54,14 +66,15 @@ export class CocoExporter extends BaseExporter {
     const info = { description: this.params.name };
     async function* instances(): AsyncGenerator<string> {
       yield `{"info":${JSON.stringify(info)},"images":[`;
-      let first = true;
+      let imageId = 0;
       for await (const item of collected() as AsyncIterable<CocoItem>) {
-        yield (first ? '' : ',') + JSON.stringify(item.image);
-        first = false;
+        yield (imageId === 0 ? '' : ',') + JSON.stringify({ id: ++imageId, ...item.image });
       }
       yield '],"annotations":[';
       let annotationId = 0;
+      imageId = 0;
       for await (const item of collected() as AsyncIterable<CocoItem>) {
+        imageId++;
         const chunk: string[] = [];
         for (const box of item.boxes) {
           let id = categoryId.get(box.class_name);
@@ -70,15 +83,23 @@ export class CocoExporter extends BaseExporter {
             categories.push({ id, name: box.class_name, supercategory: '' });
             categoryId.set(box.class_name, id);
           }
-          const annotation = { id: ++annotationId, image_id: item.image.id, category_id: id, bbox: box.bbox, area: box.area, iscrowd: 0 };
+          const annotation = {
+            id: ++annotationId,
+            image_id: imageId,
+            category_id: id,
+            bbox: box.bbox,
+            area: box.area,
+            segmentation: box.segmentation,
+            iscrowd: 0,
+          };
           chunk.push((annotationId === 1 ? '' : ',') + JSON.stringify(annotation));
         }
         if (chunk.length) yield chunk.join('');
       }
       yield `],"categories":${JSON.stringify(categories)}}`;
     }
-    const key = 'annotations/instances.json';
+    const key = `annotations/instances_${this.subset()}.json`;
     await output.writeStream(`${output.exportPath}/${key}`, instances());
-    return { coco: key };
+    return { coco: key, ...(this.params.save_original_file ? { origin_files: `images/${this.subset()}/` } : {}) };
   }
 }

@@ -1,11 +1,15 @@
 import {
   BaseExporter,
+  clippedBoxes,
+  requireImageSize,
+  xmlDocument,
   type ErrorFileEntry,
   type ExportFinalizeInput,
   type ExportItem,
   type ExportOutput,
   type ExportResultItem,
   type ExportStatus,
+  type XmlElement,
 } from '@synapse/sdk';
 
 interface VocObject {
@@ -13,6 +17,7 @@ interface VocObject {
   pose: string;
   truncated: 0 | 1;
   difficult: 0 | 1;
+  /** The VOC devkit's pixel indices: 1-based, inclusive. */
   xmin: number;
   ymin: number;
   xmax: number;
@@ -22,30 +27,36 @@ interface VocObject {
 interface VocItem {
   stem: string;
   filename: string;
-  width: number | null;
-  height: number | null;
+  width: number;
+  height: number;
   depth: number;
   objects: VocObject[];
 }
 
-interface Doc {
-  size?: { width: number; height: number };
-  annotations?: { type: string; class_name: string; x?: number; y?: number; width?: number; height?: number; attributes?: Record<string, unknown> }[];
-}
-
-/** Text and attribute values for XML: the five predefined entities. */
-function xmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+/** What a page keeps per item for finalize: the image-set line and the classes used. */
+interface VocCollected {
+  stem: string;
+  classes: string[];
 }
 
 const flag = (v: unknown): 0 | 1 => (v === true || v === 1 || v === '1' ? 1 : 0);
 
+/** A class name labelmap.txt can hold: `name:color:parts:actions`, stripped, `#` a comment. */
+const labelmapSafe = (name: string): boolean => !name.includes(':') && !/[\r\n]/.test(name) && name.trim() === name && !name.startsWith('#');
+
 /**
- * Pascal VOC detection annotations. Boxes keep their pixel edges: `xmin = x`, `xmax = x +
- * width` (and likewise for y). `truncated`/`difficult` come from boolean attributes of those
- * names, else a box cut by the image border is truncated; `pose` from a `pose` attribute, else
- * "Unspecified". Each item's XML is written by its page (saveAsJson, beside the default JSON);
- * finalize writes the image set.
+ * Pascal VOC detection annotations in the devkit's layout, which datumaro's `voc` importer
+ * detects: `Annotations/<stem>.xml`, `ImageSets/Main/<subset>.txt`, `JPEGImages/` (with
+ * `save_original_file`), and the classes in `labelmap.txt` and `dataset_meta.json`.
+ *
+ * Boxes follow the one border policy (sdk/export-boxes.ts: clipped, empty ones dropped) and are
+ * written in the devkit's integer convention: pixels are numbered from 1 and both corners are
+ * inclusive, so a box with edges x0..x1 (pixel edges, 0 = the image's left edge) is `xmin =
+ * round(x0) + 1`, `xmax = round(x1)` (at least xmin: a box thinner than a pixel keeps the one
+ * pixel it rounds to). `truncated`/`difficult` come from boolean attributes of those names,
+ * else a box cut by or touching the image border is truncated; `pose` from a `pose` attribute,
+ * else "Unspecified". The XML is built with sdk/xml.ts: well-formed by construction, and a
+ * text XML cannot hold fails the item with the reason.
  */
 export class VocExporter extends BaseExporter {
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
@@ -55,94 +66,79 @@ export class VocExporter extends BaseExporter {
   }
 
   override convertData(item: ExportItem): VocItem {
-    const doc = (item.data ?? {}) as Doc;
+    const size = requireImageSize(item);
     const meta = item.dataUnit.meta;
-    const width = doc.size?.width ?? (typeof meta.width === 'number' ? meta.width : null);
-    const height = doc.size?.height ?? (typeof meta.height === 'number' ? meta.height : null);
     const depth = typeof meta.depth === 'number' ? meta.depth : typeof meta.channels === 'number' ? meta.channels : 3;
-    const objects: VocObject[] = [];
-    for (const a of doc.annotations ?? []) {
-      if (a.type !== 'bbox') continue;
-      const attrs = a.attributes ?? {};
-      const xmin = a.x ?? 0;
-      const ymin = a.y ?? 0;
-      const xmax = xmin + (a.width ?? 0);
-      const ymax = ymin + (a.height ?? 0);
-      const cut = xmin <= 0 || ymin <= 0 || (width !== null && xmax >= width) || (height !== null && ymax >= height);
-      objects.push({
-        name: a.class_name,
-        pose: typeof attrs.pose === 'string' && attrs.pose ? attrs.pose : 'Unspecified',
-        truncated: 'truncated' in attrs ? flag(attrs.truncated) : cut ? 1 : 0,
-        difficult: flag(attrs.difficult),
+    const objects: VocObject[] = clippedBoxes(item, size).map((b) => {
+      const xmin = Math.round(b.x0) + 1;
+      const ymin = Math.round(b.y0) + 1;
+      const touches = b.clipped || b.x0 <= 0 || b.y0 <= 0 || b.x1 >= size.width || b.y1 >= size.height;
+      return {
+        name: b.class_name,
+        pose: typeof b.attributes.pose === 'string' && b.attributes.pose ? b.attributes.pose : 'Unspecified',
+        truncated: 'truncated' in b.attributes ? flag(b.attributes.truncated) : touches ? 1 : 0,
+        difficult: flag(b.attributes.difficult),
         xmin,
         ymin,
-        xmax,
-        ymax,
-      });
-    }
-    const stem = this.itemStem({ id: item.id, files: item.files, data: null });
-    return { stem, filename: this.getOriginalFileName(item.files) ?? stem, width, height, depth, objects };
+        xmax: Math.max(xmin, Math.round(b.x1)),
+        ymax: Math.max(ymin, Math.round(b.y1)),
+      };
+    });
+    const stem = this.itemStem(item);
+    return { stem, filename: this.originalCopies(item)[0]?.copyName ?? stem, width: size.width, height: size.height, depth, objects };
   }
 
   toXml(item: VocItem): string {
-    const e = xmlEscape;
-    const lines = [
-      '<?xml version="1.0" encoding="utf-8"?>',
-      '<annotation>',
-      `  <folder>${e(this.params.name)}</folder>`,
-      `  <filename>${e(item.filename)}</filename>`,
-      '  <size>',
-      `    <width>${item.width ?? 0}</width>`,
-      `    <height>${item.height ?? 0}</height>`,
-      `    <depth>${item.depth}</depth>`,
-      '  </size>',
-      '  <segmented>0</segmented>',
-    ];
-    for (const o of item.objects) {
-      lines.push(
-        '  <object>',
-        `    <name>${e(o.name)}</name>`,
-        `    <pose>${e(o.pose)}</pose>`,
-        `    <truncated>${o.truncated}</truncated>`,
-        `    <difficult>${o.difficult}</difficult>`,
-        '    <bndbox>',
-        `      <xmin>${o.xmin}</xmin>`,
-        `      <ymin>${o.ymin}</ymin>`,
-        `      <xmax>${o.xmax}</xmax>`,
-        `      <ymax>${o.ymax}</ymax>`,
-        '    </bndbox>',
-        '  </object>',
-      );
-    }
-    lines.push('</annotation>', '');
-    return lines.join('\n');
+    const t = (name: string, text: string | number): XmlElement => ({ name, text });
+    const root: XmlElement = {
+      name: 'annotation',
+      children: [
+        t('folder', this.params.name),
+        t('filename', item.filename),
+        { name: 'size', children: [t('width', item.width), t('height', item.height), t('depth', item.depth)] },
+        t('segmented', 0),
+        ...item.objects.map((o): XmlElement => ({
+          name: 'object',
+          children: [
+            t('name', o.name),
+            t('pose', o.pose),
+            t('truncated', o.truncated),
+            t('difficult', o.difficult),
+            { name: 'bndbox', children: [t('xmin', o.xmin), t('ymin', o.ymin), t('xmax', o.xmax), t('ymax', o.ymax)] },
+          ],
+        })),
+      ],
+    };
+    return xmlDocument(root);
   }
 
-  /** The default `json/<stem>.json`, then `Annotations/<stem>.xml`. */
+  /** `Annotations/<stem>.xml`, then the default `json/<stem>.json`; the XML first, so an XML that cannot be written fails the item before anything is on disk. */
   override async saveAsJson(result: ExportResultItem, output: ExportOutput, errorFileList: ErrorFileEntry[]): Promise<ExportStatus> {
-    const status = await super.saveAsJson(result, output, errorFileList);
-    if (status !== 'success') return status;
     const item = result.data as VocItem;
-    const fileName = `${item.stem}.xml`;
-    try {
-      await output.write(`${output.paths.annotations_output_path ?? `${output.exportPath}/Annotations`}/${fileName}`, this.toXml(item));
-      return 'success';
-    } catch (err) {
-      errorFileList.push([fileName, err instanceof Error ? err.message : String(err)]);
-      return 'failed';
-    }
+    const xml = this.toXml(item);
+    await output.write(`${output.paths.annotations_output_path ?? `${output.exportPath}/Annotations`}/${item.stem}.xml`, xml);
+    return super.saveAsJson(result, output, errorFileList);
   }
 
-  override collect(result: ExportResultItem): string {
-    return (result.data as VocItem).stem;
+  override collect(result: ExportResultItem): VocCollected {
+    const item = result.data as VocItem;
+    return { stem: item.stem, classes: [...new Set(item.objects.map((o) => o.name))] };
   }
 
-  override async finalize({ collected }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
-    const key = 'ImageSets/Main/default.txt';
+  override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
+    const key = `ImageSets/Main/${this.subset()}.txt`;
+    const names = classes.map((c) => c.name);
+    const known = new Set(names);
     async function* lines(): AsyncGenerator<string> {
       let chunk = '';
-      for await (const stem of collected() as AsyncIterable<string>) {
-        chunk += `${stem}\n`;
+      for await (const item of collected() as AsyncIterable<VocCollected>) {
+        chunk += `${item.stem}\n`;
+        for (const name of item.classes) {
+          if (!known.has(name)) {
+            known.add(name);
+            names.push(name);
+          }
+        }
         if (chunk.length >= 64 * 1024) {
           yield chunk;
           chunk = '';
@@ -151,6 +147,17 @@ export class VocExporter extends BaseExporter {
       yield chunk;
     }
     await output.writeStream(`${output.exportPath}/${key}`, lines());
-    return { annotations: 'Annotations/', image_set: key, ...(this.params.save_original_file ? { origin_files: 'JPEGImages/' } : {}) };
+    const files: Record<string, unknown> = { annotations: 'Annotations/', image_set: key, dataset_meta: 'dataset_meta.json' };
+    await output.write(`${output.exportPath}/dataset_meta.json`, JSON.stringify({ labels: names }, null, 2));
+    // labelmap.txt cannot hold a name with ':' (its field separator), a line break, a leading
+    // '#' or surrounding spaces; dataset_meta.json (read first by datumaro) holds every name.
+    const unsafe = names.filter((n) => !labelmapSafe(n));
+    if (unsafe.length === 0) {
+      await output.write(`${output.exportPath}/labelmap.txt`, ['# label:color_rgb:parts:actions', ...names.map((n) => `${n}:::`), ''].join('\n'));
+      files.labelmap = 'labelmap.txt';
+    } else {
+      files.labelmap_omitted = `class names labelmap.txt cannot hold: ${unsafe.map((n) => JSON.stringify(n)).join(', ')}`;
+    }
+    return { ...files, ...(this.params.save_original_file ? { origin_files: 'JPEGImages/' } : {}) };
   }
 }

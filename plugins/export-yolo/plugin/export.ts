@@ -1,8 +1,25 @@
-import { BaseExporter, z, type ExportFinalizeInput, type ExportItem, type ExportOutput, type ExportResultItem } from '@synapse/sdk';
+import {
+  BaseExporter,
+  clippedBoxes,
+  requireImageSize,
+  z,
+  type ExportFinalizeInput,
+  type ExportItem,
+  type ExportOutput,
+  type ExportResultItem,
+} from '@synapse/sdk';
 
 const Extra = z.strictObject({
-  /** The `path` entry of data.yaml: the dataset root as the trainer will see it. */
-  data_path: z.string().min(1).default('.'),
+  /**
+   * The `path` entry of data.yaml: the absolute folder the export will be at where it is
+   * trained. Omitted by default: Ultralytics then resolves `train`/`val` against the folder of
+   * data.yaml itself, so the file works from any current directory. A relative path would be
+   * resolved against Ultralytics' datasets folder, so it is refused.
+   */
+  data_path: z
+    .string()
+    .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'must be an absolute path (or left out: data.yaml then locates the dataset itself)')
+    .optional(),
 });
 
 interface YoloBox {
@@ -16,14 +33,7 @@ interface YoloBox {
 
 interface YoloItem {
   stem: string;
-  width: number;
-  height: number;
   boxes: YoloBox[];
-}
-
-interface Doc {
-  size?: { width: number; height: number };
-  annotations?: { type: string; class_name: string; x?: number; y?: number; width?: number; height?: number }[];
 }
 
 const WRITE_CONCURRENCY = 32;
@@ -33,45 +43,36 @@ function fmt(n: number): string {
   return String(Number(n.toFixed(6)));
 }
 
-const clamp01 = (n: number) => Math.min(1, Math.max(0, n));
-
 /** A YAML double-quoted scalar (JSON's string syntax is a subset of it). */
 function yamlString(s: string): string {
   return JSON.stringify(s);
 }
 
 /**
- * YOLO detection labels. Each item's boxes are normalised in convertData (clipped to the
- * image; boxes with nothing left inside are dropped) and collected; finalize, which knows the
- * project's classes, numbers the classes (project order, then any other class in the order
- * first seen) and writes `labels/<stem>.txt` per item and `data.yaml`. Original files go to
- * `images/` (the base class's original-file copy, pointed there), so labels and images share stems.
+ * YOLO detection labels in the Ultralytics layout (which datumaro's `yolo` importer detects):
+ * `images/<subset>/<stem>.<ext>`, `labels/<subset>/<stem>.txt` and `data.yaml`. Boxes follow
+ * the one border policy (sdk/export-boxes.ts: clipped to the image, empty ones dropped) and
+ * are normalised in convertData; finalize, which knows the project's classes, numbers the
+ * classes (project order, then any other class in the order first seen) and writes the label
+ * files and `data.yaml`.
  */
 export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
-
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
-    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels` };
-    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images`;
+    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels/${this.subset()}` };
+    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images/${this.subset()}`;
     return paths;
   }
 
   override convertData(item: ExportItem): YoloItem {
-    const doc = (item.data ?? {}) as Doc;
-    const meta = item.dataUnit.meta;
-    const width = doc.size?.width ?? (typeof meta.width === 'number' ? meta.width : undefined);
-    const height = doc.size?.height ?? (typeof meta.height === 'number' ? meta.height : undefined);
-    if (!width || !height || width <= 0 || height <= 0) throw new Error('the image size is unknown (no size in the annotations, no width/height in the data unit meta)');
-    const boxes: YoloBox[] = [];
-    for (const a of doc.annotations ?? []) {
-      if (a.type !== 'bbox') continue;
-      const x0 = clamp01((a.x ?? 0) / width);
-      const y0 = clamp01((a.y ?? 0) / height);
-      const x1 = clamp01(((a.x ?? 0) + (a.width ?? 0)) / width);
-      const y1 = clamp01(((a.y ?? 0) + (a.height ?? 0)) / height);
-      if (x1 <= x0 || y1 <= y0) continue;
-      boxes.push({ class_name: a.class_name, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, w: x1 - x0, h: y1 - y0 });
-    }
-    return { stem: this.itemStem({ id: item.id, files: item.files, data: null }), width, height, boxes };
+    const { width, height } = requireImageSize(item);
+    const boxes: YoloBox[] = clippedBoxes(item, { width, height }).map((b) => ({
+      class_name: b.class_name,
+      cx: (b.x0 + b.x1) / 2 / width,
+      cy: (b.y0 + b.y1) / 2 / height,
+      w: (b.x1 - b.x0) / width,
+      h: (b.y1 - b.y0) / height,
+    }));
+    return { stem: this.itemStem(item), boxes };
   }
 
   override collect(result: ExportResultItem): YoloItem {
@@ -81,7 +82,7 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
   override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const names = classes.map((c) => c.name);
     const classId = new Map(names.map((n, i) => [n, i]));
-    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels`;
+    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels/${this.subset()}`;
     // One pass: a class is numbered when first seen, and an item's labels only name classes
     // seen by then, so each label file can be written as its item streams past.
     let batch: YoloItem[] = [];
@@ -105,17 +106,19 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
       if (batch.length >= WRITE_CONCURRENCY) await writeBatch();
     }
     await writeBatch();
+    const images = `images/${this.subset()}`;
+    const dataPath = this.params.extra_params.data_path;
     const yaml = [
       `# YOLO dataset of export ${yamlString(this.params.name)}: images/ and labels/ share file stems.`,
-      `path: ${yamlString(this.params.extra_params.data_path)}`,
-      'train: images',
-      'val: images',
+      ...(dataPath !== undefined ? [`path: ${yamlString(dataPath)}`] : ['# no path: train and val are relative to the folder of this file']),
+      `train: ${yamlString(images)}`,
+      `val: ${yamlString(images)}`,
       `nc: ${names.length}`,
       names.length ? 'names:' : 'names: {}',
       ...names.map((n, i) => `  ${i}: ${yamlString(n)}`),
       '',
     ].join('\n');
     await output.write(`${output.exportPath}/data.yaml`, yaml);
-    return { labels: 'labels/', data_yaml: 'data.yaml', ...(this.params.save_original_file ? { origin_files: 'images/' } : {}) };
+    return { labels: `labels/${this.subset()}/`, data_yaml: 'data.yaml', ...(this.params.save_original_file ? { origin_files: `${images}/` } : {}) };
   }
 }

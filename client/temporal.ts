@@ -41,8 +41,7 @@ export async function connectClient(settings: Settings): Promise<Client> {
       ...(tls !== undefined ? { tls } : {}),
       ...(t.apiKey ? { apiKey: t.apiKey } : {}),
     });
-    // Connecting is lazy about the server; ask it something so an unreachable one fails here.
-    await connection.workflowService.getSystemInfo({});
+    // Connection.connect asks the server for its system info, so an unreachable one fails here.
     return new Client({ connection, namespace: t.namespace });
   } catch (err) {
     throw unreachable(settings, err);

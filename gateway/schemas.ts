@@ -107,6 +107,23 @@ export const RunStateSchema = z
     progressCategories: z.record(z.string(), z.object({ weight: z.number(), label: z.string().optional() })),
     step: z.string().optional(),
     attempt: z.number().int(),
+    trials: z
+      .array(
+        z.object({
+          number: z.number().int(),
+          runId: z.string().describe('the trial run (a child workflow): <tune run id>/trial-<n>'),
+          status: z.enum(['pending', 'running', 'completed', 'pruned', 'failed', 'cancelled']),
+          params: MetricValues,
+          history: z.array(z.object({ epoch: z.number().int(), value: z.number() })),
+          metric: z.number().nullable(),
+          best: z.number().nullable(),
+          epochs: z.number().int(),
+          rank: z.number().int().optional().describe('1 = best'),
+          error: z.string().optional(),
+        }),
+      )
+      .optional()
+      .describe('tune runs: every trial (docs/tune.md)'),
     result: z.unknown().optional(),
     error: z.string().optional(),
     startedAt: z.string(),

@@ -52,8 +52,8 @@ export interface TuneWorkflowInput extends RunActionInput {
   /** Task queue of the trials' training steps (num_gpus > 0); default the run's. */
   stepTaskQueue?: string;
   carry?: TuneCarry;
-  /** Overrides for tests: trials before continuing as new. */
-  budget?: { trialsPerRun?: number };
+  /** Overrides for tests: trials before the tune continues as new, epochs before a trial does. */
+  budget?: { trialsPerRun?: number; trialEpochsPerRun?: number };
 }
 
 /** What a continued tune carries over. */
@@ -199,6 +199,7 @@ export async function tuneWorkflow(input: TuneWorkflowInput): Promise<RunState> 
                 startToCloseSeconds: input.startToCloseSeconds,
                 trial: { tuneRunId, study: spec, number: n, metric: search.metric, prepared },
                 ...(input.stepTaskQueue ? { stepTaskQueue: input.stepTaskQueue } : {}),
+                ...(input.budget?.trialEpochsPerRun ? { budget: { epochsPerRun: input.budget.trialEpochsPerRun } } : {}),
               },
             ],
             staticSummary: `trial ${n} of ${tuneRunId} · ${shown}`,

@@ -18,6 +18,10 @@ import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { getModel } from '../../platform/repositories/models.js';
 import { ROOT, runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
+import { taskQueueFor } from '../../client/settings.js';
+import { parseTuneParams } from '../../client/shapes/tune.js';
+import { tuneWorkflow } from '../../workflows/tune.js';
+import { ObjectiveTrainer } from '../fixtures/plugins/tune-objective/plugin/objective.js';
 
 const settings = testSettings('tune');
 let runs: RunsClient;
@@ -135,6 +139,10 @@ describe('tune runs', () => {
     } finally {
       await platform.close();
     }
+    // A trial is a run of its own: `run status` shows its epochs.
+    const trialStatus = await runCli(['run', 'status', `${runId}/trial-0`], settings);
+    expect(trialStatus.code, trialStatus.stderr).toBe(0);
+    expect(trialStatus.stdout).toMatch(/^epoch {4}3: \{"score":/m);
     // The study holds each of the 9 results once.
     const study = await studyTrials(runId, final);
     expect(study).toHaveLength(9);
@@ -363,5 +371,54 @@ describe('tune runs', () => {
     const study = await studyTrials(started.runId, final);
     expect(study).toHaveLength(6);
     expect(study.every((t) => t.state === 'complete')).toBe(true);
+  });
+
+  it('continues as new past its trial budget (and its trials past their epoch budget), keeping every trial', async () => {
+    const runId = `tune-can-${Date.now()}`;
+    const params = parseTuneParams(
+      ObjectiveTrainer,
+      tune('tune-can', { search_space: { x: { type: 'grid', values: [0, 1, 2, 3, 4] } }, max_concurrent_trials: 2 }),
+    );
+    const now = new Date().toISOString();
+    await runs.store.createRun({
+      id: runId,
+      pluginCode: 'tune-objective',
+      pluginVersion: '1.0.0',
+      action: 'tune',
+      category: 'neural_net',
+      method: 'job',
+      status: 'pending',
+      params,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const handle = await runs.temporal.workflow.start(tuneWorkflow, {
+      workflowId: runId,
+      taskQueue: taskQueueFor(settings, 'job'),
+      args: [
+        {
+          plugin: { code: 'tune-objective', version: '1.0.0', dir: FIXTURE },
+          action: 'tune',
+          category: 'neural_net',
+          method: 'job',
+          params,
+          progressCategories: {},
+          heartbeatTimeoutSeconds: 30,
+          startToCloseSeconds: 600,
+          budget: { trialsPerRun: 2, trialEpochsPerRun: 1 },
+        },
+      ],
+    });
+    const final = await handle.result();
+    expect(final.status, final.error).toBe('completed');
+    expect(final.trials?.map((t) => [t.number, t.status, t.epochs]).sort()).toEqual([0, 1, 2, 3, 4].map((n) => [n, 'completed', 3]));
+    expect((final.result as TuneResult).best.params).toEqual({ x: 2 });
+    // The tune continued as new (5 trials, 2 a run), and so did each trial (3 epochs, 1 a run).
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+    const trial = runs.temporal.workflow.getHandle(`${runId}/trial-4`);
+    expect((await trial.describe()).status.name).toBe('COMPLETED');
+    const history = await trial.fetchHistory();
+    expect((history.events ?? []).some((e) => e.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)).toBe(true);
+    expect((final.trials ?? []).every((t) => t.history.length === 3)).toBe(true);
   });
 });

@@ -10,11 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTuneActivities } from '../../activities/tune.js';
 import { closeOptunaProcesses, OptunaProcess, optunaProcess, studyStorage, toolsPython } from '../../activities/tune-optuna.js';
 import type { StudySpec } from '../../contracts/tune.js';
+import { openDatabase } from '../../platform/db.js';
 import { KyselyRunStore } from '../../platform/kysely-run-store.js';
+import { createDatabase } from '../servers/postgres.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-tune-study-'));
 let store: KyselyRunStore;
@@ -145,6 +148,33 @@ describe('the study steps', () => {
     await expect(study.tuneOpen({ ...s, study: spec('tune-b', { direction: 'maximize' }) })).rejects.toThrow(
       'study tune-b minimizes its metric; this tune maximizes it',
     );
+  });
+
+  it("keeps a study in the platform's PostgreSQL (DATABASE_URL), in a schema of its own", async () => {
+    const server = inject('postgresUrl');
+    if (!server) throw new Error(`PostgreSQL is not running for the tests: ${inject('postgresError')}`);
+    const url = await createDatabase(server, `tune_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`);
+    const platform = await openDatabase({ dataDir, url });
+    await platform.close();
+    const storage = studyStorage(dataDir, { DATABASE_URL: url });
+    const s = { study: spec('tune-pg'), storage };
+    await optunaProcess().call('open', s);
+    const t0 = await optunaProcess().call<{ params: Record<string, unknown> }>('ask', { ...s, number: 0 });
+    await optunaProcess().call('tell', { ...s, number: 0, state: 'complete', value: 0.25 });
+    // Another process (another worker) finds the same study.
+    optunaProcess().kill();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await optunaProcess().call('trials', s)).toEqual([expect.objectContaining({ number: 0, state: 'complete', value: 0.25, params: t0.params })]);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const tables = await client.query<{ table_schema: string; table_name: string }>(
+        "select table_schema, table_name from information_schema.tables where table_name in ('trials', 'studies', 'runs')",
+      );
+      expect(tables.rows.map((r) => `${r.table_schema}.${r.table_name}`).sort()).toEqual(['optuna.studies', 'optuna.trials', 'public.runs']);
+    } finally {
+      await client.end();
+    }
   });
 
   it('keeps studies in SQLite in the data dir, PostgreSQL under DATABASE_URL, or SYNAPSE_TUNE_STORAGE', () => {

@@ -74,7 +74,8 @@ describe('detection export formats', () => {
       data = await generateSampleData(platform, { count: COUNT, seed: 7, projectName: 'fmt', dataDir: settings.dataDir });
       rows = (await listGroundTruthEvents(platform.db, { versionId: data.groundTruth.versionId })).map((r) => {
         const imageKey = (r.dataUnit.files as Record<string, { key: string }>).image!.key;
-        return { stem: path.basename(imageKey, '.png'), imageKey, doc: r.annotations as AnnotationDocument };
+        // Output stems are `<file stem>_<item id>` (docs/export.md): unique per item.
+        return { stem: `${path.basename(imageKey, '.png')}_${r.id}`, imageKey, doc: r.annotations as AnnotationDocument };
       });
     } finally {
       await platform.close();
@@ -91,15 +92,15 @@ describe('detection export formats', () => {
   it('YOLO: normalised labels per image, data.yaml with the project classes, images copied', async () => {
     const final = await run('export-yolo', 'yolo', { save_original_file: true });
     const files = listTree(settings, 'yolo');
-    expect(files.filter((f) => f.startsWith('labels/'))).toEqual(rows.map((r) => `labels/${r.stem}.txt`));
-    expect(files.filter((f) => f.startsWith('images/'))).toEqual(rows.map((r) => `images/${r.stem}.png`));
+    expect(files.filter((f) => f.startsWith('labels/'))).toEqual(rows.map((r) => `labels/default/${r.stem}.txt`));
+    expect(files.filter((f) => f.startsWith('images/'))).toEqual(rows.map((r) => `images/default/${r.stem}.png`));
     expect(files).toContain('data.yaml');
 
     for (const row of rows) {
       const box = row.doc.annotations[0]!;
       if (box.type !== 'bbox') throw new Error('the generator makes boxes');
       const { width: W, height: H } = row.doc.size!;
-      const lines = read('yolo', `labels/${row.stem}.txt`).trimEnd().split('\n');
+      const lines = read('yolo', `labels/default/${row.stem}.txt`).trimEnd().split('\n');
       expect(lines).toHaveLength(1);
       const [cls, ...values] = lines[0]!.split(' ');
       expect(Number(cls)).toBe(CLASSES.indexOf(box.class_name as (typeof CLASSES)[number]));
@@ -112,11 +113,15 @@ describe('detection export formats', () => {
     }
 
     const yaml = parseYaml(read('yolo', 'data.yaml')) as Record<string, unknown>;
-    expect(yaml).toEqual({ path: '.', train: 'images', val: 'images', nc: 3, names: { 0: 'circle', 1: 'square', 2: 'triangle' } });
+    expect(yaml).toEqual({ train: 'images/default', val: 'images/default', nc: 3, names: { 0: 'circle', 1: 'square', 2: 'triangle' } });
     // The image copy is the original file's bytes.
-    expect(readFileSync(path.join(storageRoot(settings), 'yolo', 'images', `${rows[0]!.stem}.png`)).equals(readFileSync(path.join(storageRoot(settings), rows[0]!.imageKey)))).toBe(true);
+    expect(
+      readFileSync(path.join(storageRoot(settings), 'yolo', 'images', 'default', `${rows[0]!.stem}.png`)).equals(
+        readFileSync(path.join(storageRoot(settings), rows[0]!.imageKey)),
+      ),
+    ).toBe(true);
     const manifest = JSON.parse(read('yolo', 'manifest.json')) as { files: Record<string, string> };
-    expect(manifest.files).toMatchObject({ labels: 'labels/', data_yaml: 'data.yaml', origin_files: 'images/' });
+    expect(manifest.files).toMatchObject({ labels: 'labels/default/', data_yaml: 'data.yaml', origin_files: 'images/default/' });
     expect(final.result).toMatchObject({ skipped: 0 });
 
     // Python reads the labels the way a YOLO loader does: five floats, values in 0..1.
@@ -125,8 +130,8 @@ describe('detection export formats', () => {
 root = sys.argv[1]
 text = open(os.path.join(root, 'data.yaml')).read()
 out = {'nc': [l for l in text.splitlines() if l.startswith('nc:')][0].split(':')[1].strip(), 'labels': 0}
-for f in sorted(os.listdir(os.path.join(root, 'labels'))):
-    for line in open(os.path.join(root, 'labels', f)):
+for f in sorted(os.listdir(os.path.join(root, 'labels', 'default'))):
+    for line in open(os.path.join(root, 'labels', 'default', f)):
         c, *v = line.split()
         v = [float(x) for x in v]
         assert len(v) == 4 and all(0 <= x <= 1 for x in v) and int(c) in range(3), line
@@ -163,7 +168,10 @@ for f in sorted(os.listdir(root)):
     }
 print(json.dumps(out))`,
       path.join(storageRoot(settings), 'voc'),
-    ) as Record<string, { folder: string; filename: string; size: number[]; objects: { name: string; pose: string; truncated: number; difficult: number; bndbox: number[] }[] }>;
+    ) as Record<
+      string,
+      { folder: string; filename: string; size: number[]; objects: { name: string; pose: string; truncated: number; difficult: number; bndbox: number[] }[] }
+    >;
     expect(Object.keys(parsed)).toHaveLength(COUNT);
     for (const row of rows) {
       const box = row.doc.annotations[0]!;
@@ -179,12 +187,13 @@ print(json.dumps(out))`,
         pose: 'Unspecified',
         truncated: cut ? 1 : 0,
         difficult: 0,
-        bndbox: [box.x, box.y, box.x + box.width, box.y + box.height],
+        // The VOC devkit's convention: 1-based, inclusive corners.
+        bndbox: [box.x + 1, box.y + 1, box.x + box.width, box.y + box.height],
       });
     }
   });
 
-  it('COCO: instances.json loads in pycocotools with the right counts and boxes', async () => {
+  it('COCO: instances_default.json loads in pycocotools with the right counts and boxes', async () => {
     await run('export-coco', 'coco');
     const row = rows[0]!;
     const box = row.doc.annotations[0]!;
@@ -202,7 +211,7 @@ print(json.dumps({
     'first': {'file_name': c.loadImgs(img)[0]['file_name'], 'bbox': anns[0]['bbox'], 'category': c.loadCats(anns[0]['category_id'])[0]['name']},
     'circles': len(c.getAnnIds(catIds=c.getCatIds(catNms=['circle']))),
 }))`,
-      path.join(storageRoot(settings), 'coco', 'annotations', 'instances.json'),
+      path.join(storageRoot(settings), 'coco', 'annotations', 'instances_default.json'),
     );
     expect(got).toEqual({
       images: COUNT,
@@ -228,7 +237,11 @@ describe('detection exporters on odd input', () => {
   it('VOC escapes names and attributes so xml.etree reads them back', () => {
     const voc = new VocExporter();
     voc.params = { name: 'v<1>', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: {} };
-    const xml = voc.toXml(voc.convertData(item([{ id: 'a', type: 'bbox', class_name: 'cat & "dog" <x>', x: 0, y: 5, width: 10, height: 5, attributes: { pose: "Left'", difficult: true } }])));
+    const xml = voc.toXml(
+      voc.convertData(
+        item([{ id: 'a', type: 'bbox', class_name: 'cat & "dog" <x>', x: 0, y: 5, width: 10, height: 5, attributes: { pose: "Left'", difficult: true } }]),
+      ),
+    );
     const got = python(
       `import sys, json
 import xml.etree.ElementTree as ET
@@ -237,12 +250,12 @@ o = a.find('object')
 print(json.dumps([a.findtext('folder'), a.findtext('filename'), o.findtext('name'), o.findtext('pose'), o.findtext('truncated'), o.findtext('difficult')]))`,
       xml,
     );
-    expect(got).toEqual(['v<1>', 'a&b.png', 'cat & "dog" <x>', "Left'", '1', '1']);
+    expect(got).toEqual(['v<1>', 'a&b_9.png', 'cat & "dog" <x>', "Left'", '1', '1']);
   });
 
   it('YOLO clips boxes to the image and drops those outside it', () => {
     const yolo = new YoloExporter();
-    yolo.params = { name: 'y', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: { data_path: '.' } };
+    yolo.params = { name: 'y', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: {} };
     const out = yolo.convertData(
       item([
         { id: 'a', type: 'bbox', class_name: 'c', x: -10, y: 25, width: 30, height: 50 },
@@ -250,7 +263,7 @@ print(json.dumps([a.findtext('folder'), a.findtext('filename'), o.findtext('name
         { id: 'c', type: 'classification', class_name: 'k' },
       ]),
     );
-    expect(out.stem).toBe('a&b');
+    expect(out.stem).toBe('a&b_9');
     expect(out.boxes).toHaveLength(1);
     const b = out.boxes[0]!;
     expect([b.cx, b.cy, b.w, b.h].map((v) => Number(v.toFixed(6)))).toEqual([0.1, 0.75, 0.2, 0.5]);

@@ -74,7 +74,13 @@ describe('export runs', () => {
   });
 
   it('exports a ground-truth version as one JSON file per item, with error list and manifest', async () => {
-    const params = { name: 'gt', storage: 'default', path: 'exports', target: 'ground_truth', filter: { ground_truth_dataset_version: data.groundTruth.versionId } };
+    const params = {
+      name: 'gt',
+      storage: 'default',
+      path: 'exports',
+      target: 'ground_truth',
+      filter: { ground_truth_dataset_version: data.groundTruth.versionId },
+    };
     const { runId } = await runs.start({ plugin: 'export-json', action: 'export', params });
     const final = await finish(runs, runId);
     expect(final.status).toBe('completed');
@@ -84,8 +90,8 @@ describe('export runs', () => {
     const files = readTree(settings, 'exports/gt');
     const json = [...files.keys()].filter((k) => k.startsWith('json/'));
     expect(json).toHaveLength(30);
-    expect(json[0]).toBe('json/0000000.json');
-    const first = JSON.parse(files.get('json/0000000.json')!.toString()) as { target: string; annotations: { annotations: unknown[] } };
+    expect(json[0]).toBe('json/0000000_1.json');
+    const first = JSON.parse(files.get('json/0000000_1.json')!.toString()) as { target: string; annotations: { annotations: unknown[] } };
     expect(first.target).toBe('ground_truth');
     expect(first.annotations.annotations).toHaveLength(1);
     expect(files.get('error_file_list.json')!.toString()).toBe('[]');
@@ -113,7 +119,7 @@ describe('export runs', () => {
       const params = { name: `p-${target}`, storage: 'default', target, filter: { project: data.project.id } };
       const final = await finish(runs, (await runs.start({ plugin: 'export-json', action: 'export', params })).runId);
       expect(final.result, target).toMatchObject({ export_path: `p-${target}`, total: 30, success: 30 });
-      const item = JSON.parse(readTree(settings, `p-${target}`).get('json/0000005.json')!.toString()) as Record<string, unknown>;
+      const item = JSON.parse(readTree(settings, `p-${target}`).get('json/0000005_6.json')!.toString()) as Record<string, unknown>;
       expect(item.target).toBe(target);
     }
   });
@@ -123,7 +129,7 @@ describe('export runs', () => {
     const final = await finish(runs, (await runs.start({ plugin: 'export-coco', action: 'export', params })).runId);
     expect(final.result).toMatchObject({ total: 30, success: 30 });
     const files = readTree(settings, 'coco');
-    const coco = JSON.parse(files.get('annotations/instances.json')!.toString()) as {
+    const coco = JSON.parse(files.get('annotations/instances_default.json')!.toString()) as {
       images: { id: number; width: number }[];
       annotations: { id: number; image_id: number; category_id: number; bbox: number[]; area: number; iscrowd: number }[];
       categories: { id: number; name: string }[];
@@ -135,15 +141,27 @@ describe('export runs', () => {
     const a = coco.annotations[0]!;
     expect(a.bbox).toHaveLength(4);
     expect(a.area).toBe(a.bbox[2]! * a.bbox[3]!);
+    expect(coco.images.map((i) => i.id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(a.iscrowd).toBe(0);
-    expect(JSON.parse(files.get('manifest.json')!.toString()).files.coco).toBe('annotations/instances.json');
+    expect(JSON.parse(files.get('manifest.json')!.toString()).files.coco).toBe('annotations/instances_default.json');
   });
 
   it('continues as new past its page budget, carrying the cursor and counts', async () => {
     const runId = `export-can-${Date.now()}`;
     const params = { name: 'can', storage: 'default', target: 'ground_truth', filter: { ground_truth_dataset_version: data.groundTruth.versionId } };
     const now = new Date().toISOString();
-    await runs.store.createRun({ id: runId, pluginCode: 'export-test', pluginVersion: '1.0.0', action: 'export', category: 'export', method: 'job', status: 'pending', params, createdAt: now, updatedAt: now });
+    await runs.store.createRun({
+      id: runId,
+      pluginCode: 'export-test',
+      pluginVersion: '1.0.0',
+      action: 'export',
+      category: 'export',
+      method: 'job',
+      status: 'pending',
+      params,
+      createdAt: now,
+      updatedAt: now,
+    });
     const handle = await runs.temporal.workflow.start(exportWorkflow, {
       workflowId: runId,
       taskQueue: taskQueueFor(settings, 'job'),
@@ -178,14 +196,20 @@ describe('export runs', () => {
       ['task', 'filter.project'],
     ] as const;
     for (const [target, key] of cases) {
-      const err = await runs.start({ plugin: 'export-json', action: 'export', params: { name: 'x', storage: 'default', target, filter: {} } }).catch((e: unknown) => e);
+      const err = await runs
+        .start({ plugin: 'export-json', action: 'export', params: { name: 'x', storage: 'default', target, filter: {} } })
+        .catch((e: unknown) => e);
       expect(err, target).toBeInstanceOf(InvalidInputError);
       expect((err as InvalidInputError).constructor.name).toBe('ParamsError');
       expect((err as InvalidInputError).problems.map((p) => p.path)).toEqual([key]);
     }
     // extra_params are checked by the exporter's own schema.
     const bad = await runs
-      .start({ plugin: FIXTURE, action: 'export', params: { name: 'x', storage: 'default', target: 'task', filter: { project: 1 }, extra_params: { delay_ms: -1 } } })
+      .start({
+        plugin: FIXTURE,
+        action: 'export',
+        params: { name: 'x', storage: 'default', target: 'task', filter: { project: 1 }, extra_params: { delay_ms: -1 } },
+      })
       .catch((e: unknown) => e);
     expect((bad as InvalidInputError).problems.map((p) => p.path)).toEqual(['extra_params.delay_ms']);
   });
@@ -214,17 +238,21 @@ describe('export runs', () => {
     expect(final.metrics.data_file).toMatchObject({ success: 28, failed: 2 });
     const files = readTree(settings, 'failing');
     const errorList = [
-      ['0000003.json', 'cannot convert item 3'],
-      ['0000017.json', 'cannot convert item 17'],
+      ['0000003_4.json', 'cannot convert item 3'],
+      ['0000017_18.json', 'cannot convert item 17'],
     ];
     // Streamed by finalize, in the seed's layout: the bytes of JSON.stringify(list, null, 4).
     expect(files.get('error_file_list.json')!.toString()).toBe(JSON.stringify(errorList, null, 4));
-    expect(files.has('json/0000003.json')).toBe(false);
+    expect(files.has('json/0000003_4.json')).toBe(false);
     expect([...files.keys()].filter((k) => k.startsWith('json/'))).toHaveLength(28);
-    const failedEvents = await waitFor(async () => {
-      const events = (await runs.events(runId, 0, 10_000)).filter((e) => e.data.kind === 'event' && e.data.event === 'export_item_failed');
-      return events.length >= 2 ? events : undefined;
-    }, 10_000, 'item failure events');
+    const failedEvents = await waitFor(
+      async () => {
+        const events = (await runs.events(runId, 0, 10_000)).filter((e) => e.data.kind === 'event' && e.data.event === 'export_item_failed');
+        return events.length >= 2 ? events : undefined;
+      },
+      10_000,
+      'item failure events',
+    );
     expect(failedEvents).toHaveLength(2);
   });
 });
@@ -259,10 +287,14 @@ describe('an export whose worker is killed', () => {
     await waitFor(() => (existsSync(parts) && readdirSync(parts).filter((f) => f.endsWith('.json')).length >= 3 ? true : undefined), 90_000, 'some pages done');
     // Kill while a page is running on this worker (not while only a workflow task is due),
     // so the kill really lands mid-step.
-    await waitFor(async () => {
-      const { raw } = await runs.temporal.workflow.getHandle(runId).describe();
-      return raw.pendingActivities?.some((a) => a.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */) ? true : undefined;
-    }, 90_000, 'a page running');
+    await waitFor(
+      async () => {
+        const { raw } = await runs.temporal.workflow.getHandle(runId).describe();
+        return raw.pendingActivities?.some((a) => a.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */) ? true : undefined;
+      },
+      90_000,
+      'a page running',
+    );
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
     await once(first, 'exit');

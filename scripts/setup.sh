@@ -66,3 +66,10 @@ if ! "$tools/bin/python" -c 'import optuna' >/dev/null 2>&1; then
   "$sys_py" -m venv --system-site-packages "$tools"
   "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'optuna==5.0.0'
 fi
+# datumaro (PyPI; pulls pycocotools, lxml, opencv-python-headless, pandas) for the export-fidelity
+# tests: each built-in export imported with its format's importer (test/fidelity/read_export.py).
+if ! "$tools/bin/python" -c 'import datumaro, pycocotools' >/dev/null 2>&1; then
+  echo "setup: datumaro into $tools"
+  "$sys_py" -m venv --system-site-packages "$tools"
+  "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'datumaro==1.13.12'
+fi

@@ -2,7 +2,7 @@
  * Export benchmark: the export-coco plugin on a generated ground-truth version, run through
  * the real export workflow (RunsClient.start -> result, an in-process worker from startWorker,
  * a private ephemeral Temporal dev server), against a plain single-process script that writes
- * the same COCO `instances.json` from the same database (bench/export-coco-baseline.ts, run
+ * the same COCO `instances_default.json` from the same database (bench/export-coco-baseline.ts, run
  * in a child process so that its peak memory is its own).
  *
  *   node bin/run-ts.mjs bench/export-coco.ts [--count 100000] [--baseline-page-size 1000] [--baseline-item-files] [--json out.json]
@@ -94,9 +94,7 @@ function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => (out += chunk));
     child.on('error', reject);
-    child.on('close', (code, signal) =>
-      code === 0 ? resolve(out) : reject(new Error(`${args.slice(0, 2).join(' ')} exited with ${code ?? signal}`)),
-    );
+    child.on('close', (code, signal) => (code === 0 ? resolve(out) : reject(new Error(`${args.slice(0, 2).join(' ')} exited with ${code ?? signal}`))));
   });
 }
 
@@ -240,7 +238,7 @@ try {
     const record = await getStorage(platform.db, 'default');
     const storage = openStorage(record.config, { dataDir, name: record.name });
     if (!(storage instanceof LocalStorage)) throw new Error('the default storage is not local');
-    subjectFile = path.join(storage.root, summary.export_path, 'annotations', 'instances.json');
+    subjectFile = path.join(storage.root, summary.export_path, 'annotations', 'instances_default.json');
   } finally {
     await platform.close();
   }
@@ -255,7 +253,11 @@ try {
     `Export COCO: ${count.toLocaleString('en-US')} ground-truth items (no images), SQLite; generated in ${generated.seconds.toFixed(1)} s`,
     `node ${process.version}, ${os.cpus().length} CPU(s), ${os.platform()}/${os.arch()}; 1-min load average ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end`,
     '',
-    row('subject (export-coco, workflow)', subjectWall, `peak RSS ${mib(rssPeak).toFixed(0)} MiB (bench process, sampled 50 ms; ${mib(rssIdle).toFixed(0)} MiB before)`),
+    row(
+      'subject (export-coco, workflow)',
+      subjectWall,
+      `peak RSS ${mib(rssPeak).toFixed(0)} MiB (bench process, sampled 50 ms; ${mib(rssIdle).toFixed(0)} MiB before)`,
+    ),
     finalizeAt !== undefined
       ? `  worker peak RSS by phase: pages ${mib(rssPeakPages).toFixed(0)} MiB, finalize ${mib(rssPeakFinalize).toFixed(0)} MiB (finalize took ${((t0 + subjectWall * 1000 - finalizeAt) / 1000).toFixed(1)} s)`
       : '  (finalize was not seen by the 1 s step query: no split of the peak by phase)',
@@ -281,8 +283,22 @@ try {
           env: { node: process.version, cpus: os.cpus().length, loadAverage1m: { start: loadStart, end: loadEnd } },
           count,
           generateSeconds: generated.seconds,
-          subject: { seconds: subjectWall, rssPeakMiB: mib(rssPeak), ...(finalizeAt !== undefined ? { rssPeakPagesMiB: mib(rssPeakPages), rssPeakFinalizeMiB: mib(rssPeakFinalize) } : {}), rssIdleMiB: mib(rssIdle), runId, summary, output: subj },
-          baseline: { wallSeconds: baselineWall, seconds: baseline.seconds, maxRssMiB: baseline.maxRssMiB, itemFiles: values['baseline-item-files'], output: base },
+          subject: {
+            seconds: subjectWall,
+            rssPeakMiB: mib(rssPeak),
+            ...(finalizeAt !== undefined ? { rssPeakPagesMiB: mib(rssPeakPages), rssPeakFinalizeMiB: mib(rssPeakFinalize) } : {}),
+            rssIdleMiB: mib(rssIdle),
+            runId,
+            summary,
+            output: subj,
+          },
+          baseline: {
+            wallSeconds: baselineWall,
+            seconds: baseline.seconds,
+            maxRssMiB: baseline.maxRssMiB,
+            itemFiles: values['baseline-item-files'],
+            output: base,
+          },
           ratio: { wall: subjectWall / baselineWall, own: subjectWall / baseline.seconds },
           serverPeakMiB,
           agree,

@@ -33,6 +33,7 @@ export * from './export-boxes.js';
 export * from './export-names.js';
 export * from './xml.js';
 export * from './trainer.js';
+export * from './serve.js';
 export * from './uploader.js';
 export * from './platform-api.js';
 export * from './platform-filters.js';

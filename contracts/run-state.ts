@@ -3,7 +3,7 @@
  * overall percent, latest metrics, result or error. Pure data and pure functions only:
  * the workflow, the activities, the CLI and the gateway all share this one model.
  */
-import { trialsMarkdown, type TuneTrial } from './tune.js';
+import { trialsMarkdown, type TuneTrial } from './tune-trials.js';
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed_out';
 

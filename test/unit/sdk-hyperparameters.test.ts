@@ -81,6 +81,7 @@ describe('a Python trainer with declared hyperparameters (train-image-classifier
       seed: 1,
       learning_rate: 0.003,
       batch_size: 8,
+      width: 8,
       checkpoint_every: 0,
       step_delay_ms: 0,
     });

@@ -2,11 +2,11 @@
  * A tune's params before anything starts (client/shapes/tune.ts over contracts/tune-params.ts):
  * defaults filled in (sampler, num_trials of a grid, pruner settings), each bad input a named
  * problem, the trainer's hyperparameter schema asked about every end of every range; and the
- * pure helpers the tune workflow and the CLI share (ranking, best trial, the trials table).
+ * pure helpers the tune workflow and the clients share (ranking, best trial, the Web UI's table,
+ * the trials of an ended tune from its events). The CLI's table is tested through `run status`.
  */
 import { describe, expect, it } from 'vitest';
 import { parseTuneParams } from '../../client/shapes/tune.js';
-import { trialsTable } from '../../cli/trials-table.js';
 import { ParamsError } from '../../contracts/errors.js';
 import { gridSize, probeValues, rankTrials, trialsFromEvents, trialsMarkdown, type TuneTrial } from '../../contracts/tune.js';
 import { ObjectiveTrainer } from '../fixtures/plugins/tune-objective/plugin/objective.js';
@@ -155,21 +155,7 @@ describe('ranking trials', () => {
     expect(bestTrial([trial(0, 'pruned', 0)], 'min')).toBeUndefined();
   });
 
-  it('draws the table best first, the Web UI the best ten', () => {
-    const trials = [
-      trial(0, 'completed', 2.5, { lr: 0.001, width: 'wide' }),
-      trial(1, 'completed', 0.123456789, { lr: 0.1, width: 'narrow' }),
-      trial(2, 'pruned', 7, { lr: 1, width: 'wide' }),
-    ];
-    rankTrials(trials, 'min');
-    expect(trialsTable(trials, 'loss')).toEqual([
-      'trial  status     epochs      loss  best loss  params',
-      '    1  completed       1  0.123457   0.123457  lr=0.1 width="narrow"',
-      '    0  completed       1       2.5        2.5  lr=0.001 width="wide"',
-      '    2  pruned          1         7          7  lr=1 width="wide"',
-    ]);
-    expect(trialsTable(trials, 'loss', 2).at(-1)).toBe('(1 more trials: --json has them all)');
-    expect(trialsTable([], 'loss')).toEqual([]);
+  it('draws the Web UI table of the best ten', () => {
     const md = trialsMarkdown(Array.from({ length: 12 }, (_, i) => ({ ...trial(i, 'completed', i), rank: i + 1 })));
     expect(md).toHaveLength(2 + 10 + 1);
     expect(md[2]).toBe('| 0 | completed | 1 | 0 | x=0 |');

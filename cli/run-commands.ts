@@ -76,6 +76,12 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
         const epochs = state.epochs ?? [];
         if (epochs.length > 20) out.push(`epochs   ${epochs.length - 20} earlier epochs not shown (--json has them)`);
         for (const e of epochs.slice(-20)) out.push(`epoch    ${e.epoch}: ${JSON.stringify(e.metrics)}`);
+        // Tune runs: the trials, best first.
+        if (state.trials?.length) {
+          const { trialsTable } = await import('./trials-table.js');
+          const metric = ((await runs.store.getRun(id))?.params as { metric?: unknown } | undefined)?.metric;
+          out.push(`trials   ${state.trials.length}`, ...trialsTable(state.trials, typeof metric === 'string' ? metric : undefined).map((l) => `  ${l}`));
+        }
         if (state.error) out.push(`error    ${state.error}`);
         if (state.result !== undefined) out.push(`result   ${JSON.stringify(state.result)}`);
         const ui = runUiUrl(runs.settings, id);

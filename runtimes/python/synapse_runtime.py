@@ -8,7 +8,7 @@ torch takes seconds; an epoch may take less). It speaks a line protocol:
   engine -> runtime, stdin, one JSON object a line:
     {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict", "args": {...}}
     {"type": "cancel"}                 the current call should stop (ctx.cancelled is True)
-    {"type": "ack", "id": 1}           the checkpoint of call 1 is durable
+    {"type": "ack", "id": 7}           checkpoint 7 (its own id, not the call's) is durable
 
   runtime -> engine, file descriptor 3 (so the plugin's prints cannot corrupt it):
     {"type": "ready", "pid": 123, "python": "3.11.2", "torch": "1.13.0"}
@@ -17,7 +17,7 @@ torch takes seconds; an epoch may take less). It speaks a line protocol:
     {"type": "progress", "current": 3, "total": 10, "category": "epoch"}
     {"type": "metrics", "values": {...}, "category": "train"}
     {"type": "heartbeat"}
-    {"type": "checkpoint", "id": 1, "step": 40, "path": "/.../partial.ckpt"}   waits for its ack
+    {"type": "checkpoint", "id": 7, "step": 40, "path": "/.../partial.ckpt"}   waits for {"type": "ack", "id": 7}
     {"type": "result", "id": 1, "value": ...}
     {"type": "error", "id": 1, "kind": "retryable" | "nonretryable" | "cancelled", "message": "...", "traceback": "..."}
 
@@ -130,6 +130,7 @@ class _Channel:
         self.calls = queue.Queue()
         self.cancelled = threading.Event()
         self._acks = {}
+        self._next_ack = 0
         self._acks_lock = threading.Lock()
         self.busy = False
         threading.Thread(target=self._read, name="synapse-stdin", daemon=True).start()
@@ -162,17 +163,26 @@ class _Channel:
         # stdin closed: the engine is gone. Nothing to report to; stop at once.
         os._exit(0 if not self.busy else 70)
 
-    def wait_ack(self, call_id):
+    def request(self, message):
+        """Sends a message the engine acknowledges (a checkpoint) and waits for its ack.
+
+        The message gets an id of its own, and the ack's event is registered BEFORE the
+        message goes out: the engine may ack at once, before this thread would otherwise
+        start waiting, and an ack nobody waits for yet would be dropped (the process then
+        went silent until it was killed as hung)."""
         event = threading.Event()
         with self._acks_lock:
-            self._acks[call_id] = event
+            self._next_ack += 1
+            ack_id = self._next_ack
+            self._acks[ack_id] = event
         try:
+            self.send({**message, "id": ack_id})
             while not event.wait(0.5):
                 if self.cancelled.is_set():
                     raise Cancelled("cancelled while saving a checkpoint")
         finally:
             with self._acks_lock:
-                self._acks.pop(call_id, None)
+                self._acks.pop(ack_id, None)
 
 
 def _drain(call_id):
@@ -247,8 +257,7 @@ class Context:
         if state is None or path is None:
             raise RuntimeError("checkpoint_step() is only available inside train_epoch")
         self._trainer.save(state.model, path)
-        self._channel.send({"type": "checkpoint", "id": self._call_id, "step": int(step), "path": path})
-        self._channel.wait_ack(self._call_id)
+        self._channel.request({"type": "checkpoint", "step": int(step), "path": path})
 
 
 class _Runtime:

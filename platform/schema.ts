@@ -173,6 +173,24 @@ export interface RunItemResultTable {
   at: string;
 }
 
+/** A replica of a deployment (migration 005): written by its serve activity, removed when it stops. */
+export interface DeploymentReplicaTable {
+  deployment_id: string;
+  replica: number;
+  /** starting | ready | draining | failed (contracts/deployment.ts). */
+  status: string;
+  /** http://127.0.0.1:<port> once listening. */
+  address: string | null;
+  /** host:pid of the worker process hosting it. */
+  worker: string;
+  attempt: number;
+  in_flight: number;
+  served: number;
+  error: string | null;
+  started_at: string;
+  updated_at: string;
+}
+
 /** A gateway API token: the secret only as its SHA-256 (hex; older SQLite rows hold bytes). */
 export interface ApiTokenTable {
   id: string;
@@ -203,6 +221,7 @@ export interface Database {
   run_checkpoints: RunCheckpointTable;
   api_tokens: ApiTokenTable;
   run_item_results: RunItemResultTable;
+  deployment_replicas: DeploymentReplicaTable;
 }
 
 /** Tables `synapse platform stats` counts, in the order it prints them. */

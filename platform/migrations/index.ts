@@ -7,6 +7,7 @@ import { runs } from './001_runs.js';
 import { platform } from './002_platform.js';
 import { apiTokens } from './003_api_tokens.js';
 import { runItemResults } from './004_run_item_results.js';
+import { deploymentReplicas } from './005_deployment_replicas.js';
 import type { DialectMigration, DialectName } from './columns.js';
 
 const MIGRATIONS: [string, DialectMigration][] = [
@@ -14,6 +15,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ['002_platform', platform],
   ['003_api_tokens', apiTokens],
   ['004_run_item_results', runItemResults],
+  ['005_deployment_replicas', deploymentReplicas],
 ];
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -8,3 +8,4 @@ export * from './stats.js';
 export * from './storages.js';
 export * from './task-queries.js';
 export * from './item-results.js';
+export * from './deployments.js';

@@ -7,6 +7,7 @@
 import { createExportActivities } from './export.js';
 import { createModelActivities } from './model-actions.js';
 import { createRunActivities } from './run-action.js';
+import { createServeActivities } from './serve.js';
 import { stepRunner, type ActivityDeps } from './step.js';
 import { createTrainActivities } from './train.js';
 import { trainData } from './train-data.js';
@@ -29,5 +30,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createUploadActivities(shared),
     ...createTuneActivities(shared),
     ...createTaskPagesActivities(shared),
+    ...createServeActivities(training),
   };
 }

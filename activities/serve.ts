@@ -1,0 +1,197 @@
+/**
+ * A replica of a deployment (workflows/deployment.ts): one long-running, heartbeating step
+ * that loads the plugin's ServeAction and its model once, answers HTTP on 127.0.0.1 (port 0:
+ * the system picks a free one) of the worker hosting it, and registers itself in the
+ * platform database (platform/repositories/deployments.ts) so the gateway can route to it.
+ *
+ * Its life: `starting` (loading) -> `ready` (listening; refreshed every second with its load)
+ * -> `draining` (cancelled: scale down or undeploy; answers what is in flight, takes no more)
+ * -> row removed. A model that fails to load leaves the row `failed` with the reason and
+ * fails the step without retries (the deployment fails and shows why). A worker that dies
+ * leaves a row that goes stale; the heartbeat timeout hands the replica to another worker,
+ * whose attempt replaces the row.
+ *
+ * HTTP of a replica (the gateway is its only client): `POST /predict` with the JSON body of
+ * the action's `static input` -> 200 with predict's value; 400 problem+json naming each
+ * invalid field; 503 while not ready; `GET /health` -> 200 when ready. Every answer carries
+ * `X-Synapse-Replica: <slot>` and `X-Synapse-Replica-Status`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { zodProblems } from '../contracts/problems.js';
+import { NonRetriableError, ParamsError, type Problem } from '../contracts/errors.js';
+import type { DeploymentParams, ReplicaStatus } from '../contracts/deployment.js';
+import { registerReplica, removeReplica, touchReplica } from '../platform/repositories/deployments.js';
+import { isServeActionClass, type ServeAction, type ServeActionClass } from '../sdk/serve.js';
+import type { ActionKind } from './action-kinds.js';
+import type { LogLevel } from '../sdk/run-context.js';
+import type { StepInput, StepSpec } from './step.js';
+import type { TrainingDeps } from './train.js';
+
+/** A ServeAction subclass as the plugin exports it (concrete). */
+type ServeClass = Omit<ServeActionClass, 'prototype'> & (new () => ServeAction);
+
+const SERVE_ACTION: ActionKind<ServeClass> = {
+  needs: 'a ServeAction (a deployment run needs one)',
+  is: (cls: unknown): cls is ServeClass => isServeActionClass(cls),
+};
+
+const SERVE: StepSpec<ServeClass, DeploymentParams> = {
+  kind: SERVE_ACTION,
+  params: (raw, { cls, subject }) => {
+    const parsed = cls.params.safeParse(raw ?? {});
+    if (!parsed.success) throw new ParamsError(subject, zodProblems(parsed.error));
+    return parsed.data as DeploymentParams;
+  },
+};
+
+/** Largest predict body a replica reads (the gateway's own limit is lower). */
+export const REPLICA_BODY_LIMIT = 8 * 1024 * 1024;
+/** How often a ready replica refreshes its row (load, sign of life). */
+export const REPLICA_REFRESH_MS = 1000;
+/** Every this many requests, one is logged as a `predict` run event (sampled request log). */
+const LOG_EVERY = 100;
+
+export interface ServeReplicaInput extends StepInput {
+  /** The replica slot (0..replicas-1). */
+  replica: number;
+  heartbeatTimeoutSeconds: number;
+}
+
+export interface ServeReplicaOutput {
+  replica: number;
+  served: number;
+}
+
+export function createServeActivities({ platform, steps, data }: TrainingDeps) {
+  const { db } = platform;
+  return {
+    /** Hosts one replica until cancelled (see the file header). */
+    async serveReplica(input: ServeReplicaInput): Promise<ServeReplicaOutput> {
+      return steps.step(input, SERVE, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, params, ctx }) => {
+        const deploymentId = input.runId;
+        const slot = input.replica;
+        const worker = `${hostname()}:${process.pid}`;
+        const register = (status: ReplicaStatus, address: string | null, error: string | null = null) =>
+          registerReplica(db, { deploymentId, replica: slot, status, address, worker, attempt: ctx.attempt, error });
+
+        await register('starting', null);
+        const instance = new cls();
+        try {
+          await instance.load({
+            params,
+            pluginDir: action.plugin.dir,
+            modelBytes: async () => (params.model === undefined ? null : data.modelBytes(await data.modelFor(action, params.model, 'model'))),
+            logMessage: (m: string, l?: LogLevel) => ctx.logMessage(`replica ${slot}: ${m}`, l),
+            signal: ctx.signal,
+          });
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          await register('failed', null, reason);
+          throw new NonRetriableError(`replica ${slot}: the model failed to load: ${reason}`);
+        }
+
+        let status: ReplicaStatus = 'starting';
+        let inFlight = 0;
+        let served = 0;
+        const server = createServer((req, res) => {
+          res.setHeader('X-Synapse-Replica', String(slot));
+          res.setHeader('X-Synapse-Replica-Status', status);
+          void answer(req, res);
+        });
+        const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+          const path = (req.url ?? '/').split('?')[0];
+          if (req.method === 'GET' && path === '/health') return send(res, status === 'ready' ? 200 : 503, { replica: slot, status, inFlight, served });
+          if (req.method !== 'POST' || path !== '/predict') return problem(res, 404, `no route ${req.method} ${path}`);
+          if (status !== 'ready') return problem(res, 503, `replica ${slot} is ${status}`);
+          inFlight++;
+          try {
+            const body = await readJson(req);
+            if (body.error) return problem(res, body.error.status, body.error.detail);
+            const parsed = cls.input.safeParse(body.value);
+            if (!parsed.success) return problem(res, 400, 'the body fails the input schema', zodProblems(parsed.error));
+            const started = performance.now();
+            const value = await instance.predict(parsed.data);
+            served++;
+            if (served === 1 || served % LOG_EVERY === 0) ctx.log('predict', { replica: slot, served, ms: Math.round((performance.now() - started) * 10) / 10 });
+            return send(res, 200, value);
+          } catch (err) {
+            return problem(res, 500, `predict failed: ${err instanceof Error ? err.message : String(err)}`);
+          } finally {
+            inFlight--;
+          }
+        };
+
+        const address = await listen(server);
+        status = 'ready';
+        await register('ready', address);
+        ctx.log('replica_ready', { replica: slot, address, worker });
+        ctx.logMessage(`replica ${slot} ready on ${address} (worker ${worker}, attempt ${ctx.attempt})`);
+
+        // Ready until cancelled; the row says so every second.
+        await new Promise<void>((resolve) => {
+          const timer = setInterval(() => {
+            touchReplica(db, deploymentId, slot, { inFlight, served }).catch((err: unknown) => ctx.logMessage(`replica ${slot}: refresh failed: ${String(err)}`, 'WARNING'));
+          }, REPLICA_REFRESH_MS);
+          const stop = () => {
+            clearInterval(timer);
+            resolve();
+          };
+          if (ctx.signal.aborted) stop();
+          else ctx.signal.addEventListener('abort', stop, { once: true });
+        });
+
+        // Draining: no new requests, the ones in flight finish, then the row goes.
+        status = 'draining';
+        await touchReplica(db, deploymentId, slot, { inFlight, served, status: 'draining' }).catch(() => {});
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await removeReplica(db, deploymentId, slot, worker);
+        ctx.logMessage(`replica ${slot} stopped after ${served} predictions`);
+        return { replica: slot, served };
+      });
+    },
+  };
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve(`http://127.0.0.1:${port}`);
+    });
+  });
+}
+
+type Body = { value: unknown; error?: undefined } | { value?: undefined; error: { status: number; detail: string } };
+
+async function readJson(req: IncomingMessage): Promise<Body> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > REPLICA_BODY_LIMIT) return { error: { status: 413, detail: `the body is larger than ${REPLICA_BODY_LIMIT} bytes` } };
+    chunks.push(chunk);
+  }
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+  } catch (err) {
+    return { error: { status: 400, detail: `the body is not JSON: ${err instanceof Error ? err.message : String(err)}` } };
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+}
+
+function problem(res: ServerResponse, status: number, detail: string, errors?: Problem[]): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/problem+json');
+  res.end(JSON.stringify({ type: 'about:blank', title: detail, status, detail, ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: e.message })) } : {}) }));
+}

@@ -79,6 +79,8 @@ export interface TaskPageOutput {
   skipped: number;
   /** Tasks whose results were on record from an earlier attempt (not processed again). */
   resumed: number;
+  /** This page's attempt (1 = first): the run shows the highest. */
+  attempt: number;
 }
 
 export interface TaskPagesSummaryOutput {
@@ -88,9 +90,6 @@ export interface TaskPagesSummaryOutput {
   skipped: number;
   [key: string]: unknown;
 }
-
-/** Tasks written per transaction inside a page. */
-export const WRITE_BATCH = 50;
 
 export const taskItemKey = (taskId: number): string => `task:${taskId}`;
 
@@ -178,10 +177,11 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
           input.runId,
           tasks.map((t) => taskItemKey(t.id)),
         );
-        const out: TaskPageOutput = { count: tasks.length, success: 0, failed: 0, skipped: 0, resumed: done.size };
+        const out: TaskPageOutput = { count: tasks.length, success: 0, failed: 0, skipped: 0, resumed: done.size, attempt: ctx.attempt };
         for (const r of done.values()) out[r.status]++;
         const { action, ctx: tctx } = actionFor(input, cls, ctx);
         const annotator = defaultAnnotator(input.plugin.code);
+        const batch = Math.max(1, Math.floor(cls.writeBatch));
         let results: ItemResult[] = [];
         let writes: { taskId: number; annotations: unknown }[] = [];
         const flush = async (): Promise<void> => {
@@ -224,7 +224,7 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
             results.push({ item, status: 'failed', data: { error: message } });
             ctx.log('task_failed', { task: task.id, error: message });
             ctx.logMessage(`task ${task.id} failed: ${message}`, 'ERROR');
-            if (results.length >= WRITE_BATCH) await flush();
+            if (results.length >= batch) await flush();
             continue;
           }
           const status = outcome === null || outcome === undefined ? 'skipped' : (outcome.status ?? 'success');
@@ -239,14 +239,14 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
                 `task ${task.id} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
                 'ERROR',
               );
-              if (results.length >= WRITE_BATCH) await flush();
+              if (results.length >= batch) await flush();
               continue;
             }
             writes.push({ taskId: task.id, annotations: outcome.annotations });
           }
           out[status]++;
           results.push({ item, status, data });
-          if (results.length >= WRITE_BATCH) await flush();
+          if (results.length >= batch) await flush();
         }
         await flush();
         return out;

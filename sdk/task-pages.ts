@@ -81,6 +81,8 @@ export type TaskPagesClass = ActionClass & {
   taskPages: true;
   /** Tasks per page (an activity each). */
   pageSize: number;
+  /** Tasks written per transaction inside a page (their annotations and results together). */
+  writeBatch: number;
 } & (abstract new () => TaskPageHooks);
 
 export function isTaskPagesClass(value: unknown): value is TaskPagesClass {
@@ -99,6 +101,7 @@ function notSimple(name: string): never {
 export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
   static pageSize = 100;
+  static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
@@ -111,6 +114,7 @@ export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, un
 export abstract class ValidationTaskPages<P = TaskPageParams> extends ValidationAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
   static pageSize = 100;
+  static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
@@ -123,6 +127,7 @@ export abstract class ValidationTaskPages<P = TaskPageParams> extends Validation
 export abstract class PostAnnotationTaskPages<P = TaskPageParams> extends PostAnnotationAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
   static pageSize = 100;
+  static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;

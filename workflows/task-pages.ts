@@ -95,6 +95,7 @@ export async function taskPagesWorkflow(input: TaskPagesWorkflowInput): Promise<
     carry.success += out.success;
     carry.failed += out.failed;
     carry.skipped += out.skipped;
+    state.attempt = Math.max(state.attempt, out.attempt);
     await recordCounts();
   };
 

@@ -17,7 +17,7 @@ function fakeProject(tasks: number, pageSize: number, opts: { pageMs?: number } 
   const process = (afterId: number, upToId: number) => {
     const ids = Array.from({ length: Math.max(0, upToId - afterId) }, (_, i) => afterId + 1 + i);
     const failed = ids.filter((id) => id % 7 === 0).length;
-    return { count: ids.length, success: ids.length - failed, failed, skipped: 0, resumed: 0 };
+    return { count: ids.length, success: ids.length - failed, failed, skipped: 0, resumed: 0, attempt: 1 };
   };
   const activities: StubActivities = {
     async taskPagesPrepare() {
@@ -25,7 +25,8 @@ function fakeProject(tasks: number, pageSize: number, opts: { pageMs?: number } 
     },
     async taskPagesPlan(input) {
       const out: { afterId: number; upToId: number }[] = [];
-      for (let at = input.afterId; at < tasks && out.length < input.pages; at += input.pageSize) out.push({ afterId: at, upToId: Math.min(tasks, at + input.pageSize) });
+      for (let at = input.afterId; at < tasks && out.length < input.pages; at += input.pageSize)
+        out.push({ afterId: at, upToId: Math.min(tasks, at + input.pageSize) });
       const nextAfterId = out.length ? (out[out.length - 1] as { upToId: number }).upToId : input.afterId;
       return { pages: out, nextAfterId, more: nextAfterId < tasks };
     },

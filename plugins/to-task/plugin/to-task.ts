@@ -1,0 +1,89 @@
+/**
+ * to_task with the seed's params (project, agent, task_filters, method,
+ * target_specification_name, pre_processor, pre_processor_params). Method `file`: per task,
+ * the file its data unit carries under `target_specification_name` is read, parsed in its
+ * format (formats.ts) and checked, and its boxes become the task's annotations (the
+ * assignment of `plugin:to-task`). A task without the file, or whose file is not valid, fails
+ * alone; the others go on. A project or specification that does not exist stops the run in
+ * `prepare`, before any page writes anything.
+ */
+import { NonRetriableError, TaskPageParams, ToTaskPages, z, type PlatformTask, type TaskOutcome, type TaskRunContext } from '@synapse/sdk';
+import { detectFormat, FORMATS, parseAnnotationFile, pngSize } from './formats.js';
+
+/** The params' fields (a plugin extending to_task extends these). */
+export const ToTaskFields = TaskPageParams.extend({
+  /** The agent the seed runs the job for: recorded in each task's result and the run's. */
+  agent: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
+  method: z.enum(['file', 'inference']).default('file'),
+  /** The file specification of the data unit that holds each task's annotation file. */
+  target_specification_name: z.string().min(1),
+  /** The annotation file's format; `auto` tells it from the name (and JSON keys). */
+  pre_processor: z.enum(FORMATS).default('auto'),
+  pre_processor_params: z
+    .strictObject({
+      /** YOLO: class names by index (obj.names order); default the project's classes in order. */
+      classes: z.array(z.string().min(1)).min(1).optional(),
+      /** The file specification of the image (YOLO sizes, COCO file names). */
+      image_specification: z.string().min(1).default('image'),
+    })
+    .prefault({}),
+});
+
+/** Method `inference` is refused at the edge (exit 2), naming the field, until deployments exist. */
+export function refuseInference(p: { method: string }, ctx: z.RefinementCtx): void {
+  if (p.method === 'inference') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['method'],
+      message: '"inference" needs a deployment (model serving), which this platform does not have yet; use "file"',
+    });
+  }
+}
+
+export const Params = ToTaskFields.superRefine(refuseInference);
+export type Params = z.infer<typeof Params>;
+
+export class ToTask extends ToTaskPages<Params> {
+  static override params = Params;
+  static override pageSize = 100;
+
+  private classes: string[] | undefined;
+
+  async prepare(ctx: TaskRunContext<Params>): Promise<void> {
+    const project = await ctx.platform.getProject(ctx.params.project);
+    const specs = project.collection.files.map((f) => f.name);
+    const { target_specification_name: target } = ctx.params;
+    if (!specs.includes(target)) {
+      throw new NonRetriableError(
+        `target_specification_name: the data collection "${project.collection.name}" of project "${project.name}" has no file specification "${target}" (it has ${specs.join(', ')})`,
+      );
+    }
+    ctx.logMessage(
+      `importing "${target}" files into the tasks of project "${project.name}"${ctx.params.agent !== undefined ? ` for agent ${ctx.params.agent}` : ''}`,
+    );
+  }
+
+  async processTask(task: PlatformTask, ctx: TaskRunContext<Params>): Promise<TaskOutcome> {
+    const { target_specification_name: target, pre_processor, pre_processor_params: pp } = ctx.params;
+    const file = task.dataUnit.files[target];
+    if (!file) throw new Error(`data unit "${task.dataUnit.uniqueKey}" has no "${target}" file`);
+    const body = await ctx.platform.readFile(file);
+    const format = pre_processor === 'auto' ? detectFormat(file.key, body) : pre_processor;
+    const image = task.dataUnit.files[pp.image_specification];
+    const stems = [task.dataUnit.uniqueKey, ...(image ? [stem(image.key)] : []), stem(file.key)];
+    let size: { width: number; height: number } | undefined;
+    if (format === 'yolo' && image) size = pngSize(await ctx.platform.readFile(image));
+    if (format === 'yolo' && !pp.classes && !this.classes) this.classes = (await ctx.platform.getProject(ctx.params.project)).classes.map((c) => c.name);
+    const annotations = parseAnnotationFile(format, body, { file: file.key, stems, ...(size ? { size } : {}), classes: pp.classes ?? this.classes ?? [] });
+    return {
+      annotations,
+      data: { format, file: file.key, boxes: annotations.annotations.length, ...(ctx.params.agent !== undefined ? { agent: ctx.params.agent } : {}) },
+    };
+  }
+}
+
+function stem(key: string): string {
+  const last = key.split('/').pop() ?? key;
+  const dot = last.lastIndexOf('.');
+  return dot > 0 ? last.slice(0, dot) : last;
+}

@@ -35,5 +35,6 @@ export const WORKFLOW_TYPES = {
   tune: 'tuneWorkflow',
   tuneTrial: 'tuneTrialWorkflow',
   taskPages: 'taskPagesWorkflow',
+  deployment: 'deploymentWorkflow',
 } as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES];

@@ -7,3 +7,4 @@ export { uploadWorkflow } from './upload.js';
 export { tuneWorkflow } from './tune.js';
 export { tuneTrialWorkflow } from './tune-trial.js';
 export { taskPagesWorkflow } from './task-pages.js';
+export { deploymentWorkflow } from './deployment.js';

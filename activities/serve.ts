@@ -114,7 +114,8 @@ export function createServeActivities({ platform, steps, data }: TrainingDeps) {
             const started = performance.now();
             const value = await instance.predict(parsed.data);
             served++;
-            if (served === 1 || served % LOG_EVERY === 0) ctx.log('predict', { replica: slot, served, ms: Math.round((performance.now() - started) * 10) / 10 });
+            if (served === 1 || served % LOG_EVERY === 0)
+              ctx.log('predict', { replica: slot, served, ms: Math.round((performance.now() - started) * 10) / 10 });
             return send(res, 200, value);
           } catch (err) {
             return problem(res, 500, `predict failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -132,7 +133,9 @@ export function createServeActivities({ platform, steps, data }: TrainingDeps) {
         // Ready until cancelled; the row says so every second.
         await new Promise<void>((resolve) => {
           const timer = setInterval(() => {
-            touchReplica(db, deploymentId, slot, { inFlight, served }).catch((err: unknown) => ctx.logMessage(`replica ${slot}: refresh failed: ${String(err)}`, 'WARNING'));
+            touchReplica(db, deploymentId, slot, { inFlight, served }).catch((err: unknown) =>
+              ctx.logMessage(`replica ${slot}: refresh failed: ${String(err)}`, 'WARNING'),
+            );
           }, REPLICA_REFRESH_MS);
           const stop = () => {
             clearInterval(timer);
@@ -193,5 +196,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function problem(res: ServerResponse, status: number, detail: string, errors?: Problem[]): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/problem+json');
-  res.end(JSON.stringify({ type: 'about:blank', title: detail, status, detail, ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: e.message })) } : {}) }));
+  res.end(
+    JSON.stringify({
+      type: 'about:blank',
+      title: detail,
+      status,
+      detail,
+      ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: e.message })) } : {}),
+    }),
+  );
 }

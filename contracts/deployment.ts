@@ -1,15 +1,15 @@
 /**
  * The deployment run shape's contract (docs/serving.md), shared by the workflow, its serve
- * activity and the clients: the params every deployment takes, the `scale` update that
- * changes its replica count, and what a replica reports about itself. A deployment is a
+ * activity and the clients: the params every deployment takes, the replica statuses;
+ * the `scale` update and `deployment` query live in deployment-messages.ts (no zod: the
+ * workflow bundle imports them). A deployment is a
  * long-lived run: N replicas, each a long-running serve activity answering HTTP on its
  * worker; cancelling the run undeploys it.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { MAX_REPLICAS } from './deployment-messages.js';
 
-/** Most replicas one deployment keeps. */
-export const MAX_REPLICAS = 64;
+export { MAX_REPLICAS, deploymentQuery, scaleUpdate, type DeploymentView } from './deployment-messages.js';
 
 /** The params of every deployment action (a plugin's own schema may extend them). */
 export const DeploymentParams = z.strictObject({
@@ -22,17 +22,3 @@ export type DeploymentParams = z.output<typeof DeploymentParams>;
 /** A replica's life in the database (table deployment_replicas). */
 export const REPLICA_STATUSES = ['starting', 'ready', 'draining', 'failed'] as const;
 export type ReplicaStatus = (typeof REPLICA_STATUSES)[number];
-
-/** What the deployment workflow's `deployment` query answers. */
-export interface DeploymentView {
-  /** Replicas wanted now. */
-  desired: number;
-  /** Replica slots with a serve activity in flight (starting, ready or being retried). */
-  running: number[];
-  /** Serve attempts that ended in a failure the workflow saw (a worker lost: heartbeat timeout retries are Temporal's and not counted). */
-  failures: number;
-}
-
-/** Sets the replica count (1..MAX_REPLICAS); answers the view after the change. */
-export const scaleUpdate = defineUpdate<DeploymentView, [number]>('scale');
-export const deploymentQuery = defineQuery<DeploymentView>('deployment');

@@ -17,7 +17,7 @@
  * Metrics category `deployment` (the workflow's own): desired, running, failures.
  */
 import { CancellationScope, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import { deploymentQuery, MAX_REPLICAS, scaleUpdate, type DeploymentView } from '../contracts/deployment.js';
+import { deploymentQuery, MAX_REPLICAS, scaleUpdate, type DeploymentView } from '../contracts/deployment-messages.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
@@ -72,7 +72,8 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
     },
     {
       validator: (replicas) => {
-        if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new Error(`replicas must be a whole number from 1 to ${MAX_REPLICAS}, not ${String(replicas)}`);
+        if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
+          throw new Error(`replicas must be a whole number from 1 to ${MAX_REPLICAS}, not ${String(replicas)}`);
         if (run.state.status !== 'running') throw new Error(`the deployment is ${run.state.status}`);
       },
     },

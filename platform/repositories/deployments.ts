@@ -71,7 +71,12 @@ export async function registerReplica(db: Db, input: z.input<typeof Register>): 
 }
 
 /** Refreshes a replica's load and `updated_at` (its sign of life), and its status when given. */
-export async function touchReplica(db: Db, deploymentId: string, replica: number, load: { inFlight: number; served: number; status?: ReplicaStatus }): Promise<void> {
+export async function touchReplica(
+  db: Db,
+  deploymentId: string,
+  replica: number,
+  load: { inFlight: number; served: number; status?: ReplicaStatus },
+): Promise<void> {
   await db
     .updateTable('deployment_replicas')
     .set({ in_flight: load.inFlight, served: load.served, updated_at: now(), ...(load.status ? { status: load.status } : {}) })

@@ -139,6 +139,28 @@ describe('the study steps', () => {
     expect(ours).toEqual(theirs);
   });
 
+  it('prunes with successive halving and Hyperband as Optuna does', async () => {
+    for (const pruner of [
+      { type: 'asha', min_resource: 1, reduction_factor: 2, min_early_stopping_rate: 0 },
+      { type: 'hyperband', min_resource: 1, max_resource: 4, reduction_factor: 2 },
+    ] as const) {
+      const s = { runId: `tune-${pruner.type}`, study: spec(`tune-${pruner.type}`, { sampler: { type: 'random', seed: 1 }, pruner }) };
+      await study.tuneOpen(s);
+      // Six good trials (value = n / 10: lower is better), then ten much worse ones.
+      const decisions: boolean[] = [];
+      for (let n = 0; n < 16; n++) {
+        await study.tuneAsk({ ...s, number: n });
+        const value = n < 6 ? n / 10 : 100 + n;
+        let pruned = false;
+        for (let epoch = 1; epoch <= 4 && !pruned; epoch++) pruned = (await study.tuneReport({ ...s, number: n, step: epoch, value })).prune;
+        decisions.push(pruned);
+        await study.tuneTell({ ...s, number: n, ...(pruned ? { state: 'pruned' as const } : { state: 'complete' as const, value }) });
+      }
+      // Hyperband compares a trial only within its bracket: some bad trials go on, but not all.
+      expect(decisions.slice(6).filter(Boolean).length, pruner.type).toBeGreaterThanOrEqual(pruner.type === 'asha' ? 8 : 2);
+    }
+  });
+
   it('refuses a study made with another search space or direction', async () => {
     const s = { runId: 'tune-b', study: spec('tune-b') };
     await study.tuneOpen(s);

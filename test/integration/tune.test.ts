@@ -421,4 +421,46 @@ describe('tune runs', () => {
     expect((history.events ?? []).some((e) => e.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)).toBe(true);
     expect((final.trials ?? []).every((t) => t.history.length === 3)).toBe(true);
   });
+
+  it('a failing trial is told to the study as failed and the search goes on', async () => {
+    const { runId } = await runs.start({
+      plugin: FIXTURE,
+      action: 'tune',
+      params: tune('some-fail', {
+        hyperparameters: { epochs: 2, fail_above_x: 2.5 },
+        search_space: { x: { type: 'grid', values: [0, 1, 2, 3] } },
+        max_concurrent_trials: 2,
+      }),
+    });
+    const final = await finish(runId);
+    expect(final.status, final.error).toBe('completed');
+    const failed = (final.trials ?? []).filter((t) => t.status === 'failed');
+    expect(failed.map((t) => t.params.x)).toEqual([3]);
+    expect(failed[0]!.error).toContain('x = 3 breaks this trainer');
+    expect((final.result as TuneResult).counts).toMatchObject({ completed: 3, failed: 1 });
+    expect((final.result as TuneResult).best.params).toEqual({ x: 2 });
+    const study = await studyTrials(runId, final);
+    expect(study.find((t) => t.number === failed[0]!.number)?.state).toBe('fail');
+  });
+
+  it('a time budget stops new trials once spent; the running ones finish and the best is registered', async () => {
+    const { runId } = await runs.start({
+      plugin: FIXTURE,
+      action: 'tune',
+      params: tune('budget', {
+        hyperparameters: { epochs: 2, epoch_delay_ms: 300 },
+        search_space: { x: { type: 'uniform', low: 0, high: 3 } },
+        num_trials: 50,
+        sampler: { type: 'random', seed: 2 },
+        time_budget_s: 2,
+      }),
+    });
+    const final = await finish(runId);
+    expect(final.status, final.error).toBe('completed');
+    const trials = final.trials ?? [];
+    expect(trials.length).toBeGreaterThanOrEqual(1);
+    expect(trials.length).toBeLessThan(10);
+    expect(trials.every((t) => t.status === 'completed' && t.epochs === 2)).toBe(true);
+    expect((final.result as TuneResult).model.name).toBe('budget');
+  });
 });

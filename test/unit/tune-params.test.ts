@@ -29,7 +29,7 @@ describe('tune params', () => {
     const grid = parse({ search_space: { x: { type: 'grid', values: [1, 2, 3] }, y: { type: 'choice', values: [0, 1] } } });
     expect(grid).toMatchObject({ sampler: { type: 'grid' }, num_trials: 6, max_concurrent_trials: 1, pruner: { type: 'none' }, storage: 'default' });
     // The searched keys are not fixed hyperparameters; the trainer's defaults for the rest are.
-    expect(grid.hyperparameters).toEqual({ epochs: 10, seed: 1, epoch_delay_ms: 0 });
+    expect(grid.hyperparameters).toEqual({ epochs: 10, seed: 1, epoch_delay_ms: 0, fail_above_x: 1000 });
     const tpe = parse({ search_space: { x: { type: 'uniform', low: 0, high: 1 } }, num_trials: 5, pruner: 'median', sampler: { type: 'tpe', seed: 3 } });
     expect(tpe).toMatchObject({
       sampler: { type: 'tpe', seed: 3 },

@@ -11,6 +11,7 @@
 import type { ResolvedAction } from '../engine/plugin-loader.js';
 import type { RunShape } from './run-shape.js';
 import { actionShape } from './shapes/action.js';
+import { deploymentShape } from './shapes/deployment.js';
 import { exportShape } from './shapes/export.js';
 import { modelInferenceShape, modelTestShape, trainShape } from './shapes/train.js';
 import { taskPagesShape } from './shapes/task-pages.js';
@@ -18,7 +19,7 @@ import { tuneShape } from './shapes/tune.js';
 import { uploadShape } from './shapes/upload.js';
 
 /** Category shapes, most specific first. */
-export const RUN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape, tuneShape, exportShape, uploadShape, taskPagesShape];
+export const RUN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape, tuneShape, deploymentShape, exportShape, uploadShape, taskPagesShape];
 
 export function runShapeFor(action: ResolvedAction): RunShape {
   return RUN_SHAPES.find((shape) => shape.matches(action)) ?? actionShape;

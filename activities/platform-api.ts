@@ -99,6 +99,9 @@ export function createPlatformApi(platform: PlatformAccess, options: PlatformApi
     async assignmentsOf(taskIds) {
       return assignmentsByTask(db, taskIds);
     },
+    async fileExists(file) {
+      return (await platform.storageFor(file.storage)).exists(file.key);
+    },
     async readFile(file) {
       const storage = await platform.storageFor(file.storage);
       return storage.get(file.key);

@@ -107,6 +107,8 @@ export interface PlatformApi {
   listDataUnits(collection: number | string, filter?: DataUnitFilter, page?: PageRequest): Promise<Page<PlatformDataUnit>>;
   /** Every assignment of these tasks (any status), grouped by task id. */
   assignmentsOf(taskIds: readonly number[]): Promise<Map<number, PlatformAssignment[]>>;
+  /** Whether a file is in its storage (false for a missing key; NotFoundError for an unknown storage). */
+  fileExists(file: PlatformFile): Promise<boolean>;
   /** A file's bytes. NotFoundError when the storage or the key is missing. */
   readFile(file: PlatformFile): Promise<Buffer>;
   /** Writes a file into a storage (id or name) under `key`; the same key again replaces it. */

@@ -82,6 +82,9 @@ export interface ExportSummary {
   [key: string]: unknown;
 }
 
+/** What became of one item of a page. */
+type ItemOutcome = { kind: 'success'; collected: unknown } | { kind: 'skipped' } | { kind: 'failed'; entry: ErrorFileEntry };
+
 /** A page's record of what it did, read back by finalize. */
 interface PagePart {
   afterId: number;
@@ -153,12 +156,10 @@ export function createExportActivities({ platform, steps }: StepDeps) {
         const output = makeOutput(storage, input.exportPath, paths);
         const items = await fetchItems(db, params, input.afterId, input.pageSize);
         const part: PagePart = { afterId: input.afterId, success: 0, failed: 0, skipped: 0, errors: [], collected: [] };
-        for (const item of items) {
-          if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-          activity.heartbeat();
+
+        /** One item, whole or not at all: every key it wrote is removed when any of its steps fails. */
+        const exportItem = async (item: ExportItem): Promise<ItemOutcome> => {
           let fileName = `${exporter.itemStem(item)}.json`;
-          // An item is written whole or not at all: every key it wrote is removed when any
-          // of its steps fails, so no image is left without its label (or the reverse).
           const written: string[] = [];
           const itemOutput: ExportOutput = {
             ...output,
@@ -171,36 +172,54 @@ export function createExportActivities({ platform, steps }: StepDeps) {
               await output.writeStream(key, chunks);
             },
           };
-          const errorsBefore = part.errors.length;
+          const errors: ErrorFileEntry[] = [];
           try {
             await addHeaderSize(item, storageFor);
             const before = await exporter.beforeConvert(item);
-            if (!before) {
-              part.skipped++;
-              continue;
-            }
+            if (!before) return { kind: 'skipped' };
             const result = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
             fileName = `${exporter.itemStem(result)}.json`;
-            const status = await exporter.saveAsJson(result, itemOutput, part.errors);
-            if (status !== 'success') throw new Error(part.errors[part.errors.length - 1]?.[1] ?? 'save failed');
+            const status = await exporter.saveAsJson(result, itemOutput, errors);
+            if (status !== 'success') throw new Error(errors.at(-1)?.[1] ?? 'save failed');
             if (params.save_original_file && paths.origin_files_output_path) {
               for (const copy of exporter.originalCopies(result)) {
                 const source = await storageFor(copy.file.storage);
                 await itemOutput.write(`${paths.origin_files_output_path}/${copy.copyName}`, await source.get(copy.file.key));
               }
             }
-            const collected = exporter.collect(result, before);
-            part.success++;
-            if (collected !== undefined) part.collected.push(collected);
+            return { kind: 'success', collected: exporter.collect(result, before) };
           } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
             for (const key of written) await storage.delete(key);
-            // saveAsJson may have listed the failure already: one entry per failed item.
-            part.errors.length = errorsBefore;
-            part.failed++;
-            part.errors.push([fileName, message]);
             ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
             ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
+            // saveAsJson may have listed the failure already: one entry per failed item.
+            return { kind: 'failed', entry: [fileName, message] };
+          }
+        };
+
+        // Items run `itemConcurrency` at a time (their writes overlap); outcomes are recorded
+        // in item order, so the part is the same however the items interleaved.
+        const outcomes: ItemOutcome[] = new Array(items.length);
+        const limit = Math.max(1, Math.floor(cls.itemConcurrency));
+        let next = 0;
+        const lane = async (): Promise<void> => {
+          while (next < items.length) {
+            if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+            const i = next++;
+            if (i % 64 === 0) activity.heartbeat();
+            outcomes[i] = await exportItem(items[i] as ExportItem);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+        for (const outcome of outcomes) {
+          if (outcome.kind === 'skipped') part.skipped++;
+          else if (outcome.kind === 'failed') {
+            part.failed++;
+            part.errors.push(outcome.entry);
+          } else {
+            part.success++;
+            if (outcome.collected !== undefined) part.collected.push(outcome.collected);
           }
         }
         // The page's files first, then its part: a part on record means its files are on disk.

@@ -198,6 +198,13 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
   }
   /** Items per page activity. */
   static pageSize = 1000;
+  /**
+   * Items of a page converted and written at once. 1 (the default) calls the hooks one item
+   * at a time, as the seed does; an exporter whose hooks keep no state between items may
+   * raise it so the items' writes overlap (the built-in exporters use 16). The page records
+   * its items in order either way.
+   */
+  static itemConcurrency = 1;
   static override params: z.ZodType = ExportParams;
 
   /** Set by the engine before any hook runs. */

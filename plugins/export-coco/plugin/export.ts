@@ -32,6 +32,9 @@ interface CocoItem {
  * pages ran.
  */
 export class CocoExporter extends BaseExporter {
+  /** The hooks keep no state between items: 16 of a page's items are written at once. */
+  static override itemConcurrency = 16;
+
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
     const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json` };
     if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images/${this.subset()}`;

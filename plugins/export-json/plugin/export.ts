@@ -5,6 +5,9 @@ import { BaseExporter, type ExportItem } from '@synapse/sdk';
  * `json/<stem of the original file>.json`. Every hook is BaseExporter's except convertData.
  */
 export class Exporter extends BaseExporter {
+  /** The hooks keep no state between items: 16 of a page's items are written at once. */
+  static override itemConcurrency = 16;
+
   override convertData(item: ExportItem) {
     return {
       id: item.id,

@@ -59,6 +59,9 @@ const labelmapSafe = (name: string): boolean => !name.includes(':') && !/[\r\n]/
  * text XML cannot hold fails the item with the reason.
  */
 export class VocExporter extends BaseExporter {
+  /** The hooks keep no state between items: 16 of a page's items are written at once. */
+  static override itemConcurrency = 16;
+
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
     const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, annotations_output_path: `${uniqueExportPath}/Annotations` };
     if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/JPEGImages`;

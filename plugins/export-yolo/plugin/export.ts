@@ -57,6 +57,9 @@ function yamlString(s: string): string {
  * files and `data.yaml`.
  */
 export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
+  /** The hooks keep no state between items: 16 of a page's items are written at once. */
+  static override itemConcurrency = 16;
+
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
     const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels/${this.subset()}` };
     if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images/${this.subset()}`;

@@ -139,6 +139,10 @@ describe('tune runs', () => {
     } finally {
       await platform.close();
     }
+    // In the Web UI each trial is a child with a summary of its params; the parent's details list the best.
+    const child = await runs.temporal.workflow.getHandle(`${runId}/trial-0`).describe();
+    expect(await child.staticSummary()).toMatch(new RegExp(`^trial 0 of ${runId} · x=-?[\\d.]+, y=-?[\\d.]+$`));
+    expect(child.parentExecution?.workflowId).toBe(runId);
     // A trial is a run of its own: `run status` shows its epochs.
     const trialStatus = await runCli(['run', 'status', `${runId}/trial-0`], settings);
     expect(trialStatus.code, trialStatus.stderr).toBe(0);

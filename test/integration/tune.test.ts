@@ -18,6 +18,8 @@ import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { getModel } from '../../platform/repositories/models.js';
 import { ROOT, runCli, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
+import { listenGateway } from '../../gateway/server.js';
+import { TokenStore } from '../../gateway/token-store.js';
 import { taskQueueFor } from '../../client/settings.js';
 import { parseTuneParams } from '../../client/shapes/tune.js';
 import { tuneWorkflow } from '../../workflows/tune.js';
@@ -143,6 +145,18 @@ describe('tune runs', () => {
     const child = await runs.temporal.workflow.getHandle(`${runId}/trial-0`).describe();
     expect(await child.staticSummary()).toMatch(new RegExp(`^trial 0 of ${runId} · x=-?[\\d.]+, y=-?[\\d.]+$`));
     expect(child.parentExecution?.workflowId).toBe(runId);
+    // The gateway returns the same trials.
+    const tokens = await TokenStore.open({ dataDir: settings.dataDir });
+    const gateway = await listenGateway({ runs, tokens, port: 0 });
+    try {
+      const { token } = await tokens.create('tune-test');
+      const res = await fetch(`${gateway.url}/v1/runs/${runId}`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as RunState).trials).toEqual(final.trials);
+    } finally {
+      await gateway.close();
+      tokens.close();
+    }
     // A trial is a run of its own: `run status` shows its epochs.
     const trialStatus = await runCli(['run', 'status', `${runId}/trial-0`], settings);
     expect(trialStatus.code, trialStatus.stderr).toBe(0);

@@ -11,6 +11,7 @@ import type { RunsClient } from '../client/runs.js';
 import { authenticate } from './auth.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { HttpProblem, problemBody, problemHandler, sendProblem } from './problem.js';
+import { deploymentsRouter } from './routes/deployments.js';
 import { docsRouter } from './routes/docs.js';
 import { healthRouter } from './routes/health.js';
 import { pluginsRouter } from './routes/plugins.js';
@@ -80,6 +81,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
   v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
   v1.use(pluginsRouter());
+  v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new HttpProblem(404, `no route ${req.method} ${req.path}`)));

@@ -18,6 +18,8 @@ import { z } from 'zod';
 import { DeploymentParams } from '../contracts/deployment.js';
 import { NonRetriableError } from '../contracts/errors.js';
 import { DeploymentAction } from './category-actions.js';
+
+export { DeploymentParams } from '../contracts/deployment.js';
 import type { LogLevel } from './run-context.js';
 
 /** What `load` gets. */

@@ -5,7 +5,7 @@
  */
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { CATEGORIES, METHODS, RUNTIMES } from './categories.js';
+import { CATEGORIES, CATEGORY_ACTIONS, METHODS, RUNTIMES, type Category } from './categories.js';
 import { hyperparametersFromJsonSchema } from './hyperparameters.js';
 import { ConfigError } from '../contracts/errors.js';
 import { zodProblems } from '../contracts/problems.js';
@@ -34,9 +34,7 @@ const HyperparametersJsonSchema = z.record(z.string(), z.unknown()).superRefine(
 
 export const ActionConfigSchema = z.strictObject({
   /** Dotted path to the class: `plugin.train.TrainAction` is export `TrainAction` of `plugin/train.ts`. */
-  entrypoint: z
-    .string()
-    .regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)+$/, 'must look like plugin.module.ClassName'),
+  entrypoint: z.string().regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)+$/, 'must look like plugin.module.ClassName'),
   method: z.enum(METHODS),
   description: z.string().optional(),
   /** Overrides the plugin-level runtime for this action. */
@@ -54,30 +52,47 @@ export const ActionConfigSchema = z.strictObject({
   hyperparameters: HyperparametersJsonSchema.optional(),
 });
 
-export const PluginConfigSchema = z.strictObject({
-  code: z.string().regex(/^[a-z0-9_-]+$/, 'must match ^[a-z0-9_-]+$ (lowercase letters, digits, _ and -)'),
-  name: z.string().min(1),
-  // YAML reads `version: 1.0` as a number; say what is wrong with it, not "expected string".
-  version: z.preprocess(
-    (v) => (typeof v === 'number' ? String(v) : v),
-    z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0'),
-  ),
-  category: z.enum(CATEGORIES),
-  description: z.string().optional(),
-  /** Path of the plugin's README, relative to the plugin folder. */
-  readme: z.string().optional(),
-  package_manager: z.enum(['pip', 'uv', 'npm']).optional(),
-  package_manager_options: z.array(z.string()).optional(),
-  /** Kind of data the plugin works on: image, video, text, pcd, audio, ... */
-  data_type: z.string().optional(),
-  /** Annotation task types the plugin supports, e.g. `image.object_detection`. */
-  tasks: z.array(z.string()).optional(),
-  /** Language of the plugin's code (default typescript). */
-  runtime: z.enum(RUNTIMES).default('typescript'),
-  actions: z
-    .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'action names are lowercase words joined by _'), ActionConfigSchema)
-    .refine((a) => Object.keys(a).length > 0, 'a plugin needs at least one action'),
-});
+export const PluginConfigSchema = z
+  .strictObject({
+    code: z.string().regex(/^[a-z0-9_-]+$/, 'must match ^[a-z0-9_-]+$ (lowercase letters, digits, _ and -)'),
+    name: z.string().min(1),
+    // YAML reads `version: 1.0` as a number; say what is wrong with it, not "expected string".
+    version: z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().regex(SEMVER, 'must be a semantic version such as 1.0.0')),
+    category: z.enum(CATEGORIES),
+    description: z.string().optional(),
+    /** Path of the plugin's README, relative to the plugin folder. */
+    readme: z.string().optional(),
+    package_manager: z.enum(['pip', 'uv', 'npm']).optional(),
+    package_manager_options: z.array(z.string()).optional(),
+    /** Kind of data the plugin works on: image, video, text, pcd, audio, ... */
+    data_type: z.string().optional(),
+    /** Annotation task types the plugin supports, e.g. `image.object_detection`. */
+    tasks: z.array(z.string()).optional(),
+    /** Language of the plugin's code (default typescript). */
+    runtime: z.enum(RUNTIMES).default('typescript'),
+    actions: z
+      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'action names are lowercase words joined by _'), ActionConfigSchema)
+      .refine((a) => Object.keys(a).length > 0, 'a plugin needs at least one action'),
+  })
+  .superRefine((config, ctx) => {
+    // The seed's action names belong to their category: a data_validation plugin cannot declare
+    // `train`. Names no category uses are the plugin's own (extra actions run as simple runs).
+    for (const name of Object.keys(config.actions)) {
+      const owner = ACTION_CATEGORY.get(name);
+      if (owner && !(CATEGORY_ACTIONS[config.category] as readonly string[]).includes(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actions', name],
+          message: `"${name}" is a ${owner} action; a ${config.category} plugin's actions are ${CATEGORY_ACTIONS[config.category].join(', ')}`,
+        });
+      }
+    }
+  });
+
+/** Which category each of the seed's action names belongs to. */
+const ACTION_CATEGORY = new Map<string, Category>(
+  Object.entries(CATEGORY_ACTIONS).flatMap(([category, actions]) => actions.map((a) => [a, category as Category] as const)),
+);
 
 export type PluginConfig = z.infer<typeof PluginConfigSchema>;
 export type ActionConfig = z.infer<typeof ActionConfigSchema>;
@@ -107,12 +122,7 @@ function yamlLocator(doc: Document, at: (offset: number | undefined) => string) 
   return (path: string[], keyNode: boolean): string | undefined => locate(doc, at, path, keyNode).location;
 }
 
-function locate(
-  doc: Document | undefined,
-  at: ((offset: number | undefined) => string) | undefined,
-  path: string[],
-  keyNode: boolean,
-): { location?: string } {
+function locate(doc: Document | undefined, at: ((offset: number | undefined) => string) | undefined, path: string[], keyNode: boolean): { location?: string } {
   if (!doc || !at) return {};
   // Walk down as far as the path exists; a missing key points at its parent.
   for (let depth = path.length; depth >= 0; depth--) {

@@ -10,7 +10,7 @@
  * COCO segmentation).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,7 +181,7 @@ describe('export fidelity with the real tools', () => {
     );
   });
 
-  it('VOC: datumaro reads the classes from labelmap.txt, integer 1-based boxes by the devkit rule, every XML well-formed', async () => {
+  it('VOC: datumaro reads the classes (dataset_meta.json), integer 1-based boxes by the devkit rule, every XML well-formed', async () => {
     const final = await run('export-voc', 'voc');
     expect(final.result).toMatchObject({ success: EDGE_UNITS.length, failed: 0 });
     const dir = path.join(root, 'voc');
@@ -203,7 +203,6 @@ describe('export fidelity with the real tools', () => {
     expect(xml).toContain('<ymax>31</ymax>');
     expect(Object.values(tool(['xml', ...xmls.map((f) => path.join(dir, f))]) as Record<string, string>)).toEqual(xmls.map(() => 'ok'));
 
-    // Without dataset_meta.json datumaro reads labelmap.txt: check that path too.
     const dm = tool(['datumaro', 'voc', dir]) as { labels: string[]; items: { boxes: Box[] }[] };
     expect(dm.labels).toContain('person');
     expect(dm.labels).toContain('car');
@@ -218,6 +217,25 @@ describe('export fidelity with the real tools', () => {
       return [b.class_name, xmin, ymin, xmax - xmin, ymax - ymin];
     };
     expect(dm.items.map((i) => JSON.stringify(i.boxes)).sort()).toEqual(expectedBoxes(EDGE_UNITS, devkit));
+  });
+
+  it('VOC of tasks (no boxes): datumaro takes the project classes from labelmap.txt, not the 20 VOC classes', async () => {
+    const final = await run('export-voc', 'voc-tasks', { target: 'task', filter: { project: data.projectId }, save_original_file: false });
+    expect(final.result).toMatchObject({ success: EDGE_UNITS.length, failed: 0 });
+    const dir = path.join(root, 'voc-tasks');
+    expect(readFileSync(path.join(dir, 'labelmap.txt'), 'utf8')).toBe('# label:color_rgb:parts:actions\nperson:::\ncar:::\n');
+    // datumaro reads dataset_meta.json first: a copy without it checks labelmap.txt alone.
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'voc-labelmap-'));
+    cpSync(dir, copy, { recursive: true });
+    rmSync(path.join(copy, 'dataset_meta.json'));
+    for (const at of [dir, copy]) {
+      const dm = tool(['datumaro', 'voc', at]) as { labels: string[]; items: unknown[] };
+      expect(
+        dm.labels.filter((l) => l !== 'background'),
+        at,
+      ).toEqual(['person', 'car']);
+      expect(dm.items).toHaveLength(EDGE_UNITS.length);
+    }
   });
 
   it('JSON: one file per item, the 255-byte name shortened with a hash, not failed', async () => {

@@ -1,7 +1,7 @@
 /**
  * The RunContext plugin code gets inside a run. It keeps Temporal out of plugin code:
- * - heartbeats on a timer (so cancellation is delivered even to a quiet action) with the
- *   latest checkpoint in the heartbeat details,
+ * - heartbeats on a timer, every second at most (so cancellation is delivered within about
+ *   a second even to a quiet action) with the latest checkpoint in the heartbeat details,
  * - appends run events to the run store in batches (logs as they come, progress and
  *   metrics coalesced to their latest value per flush; timer flushes are fire-and-forget,
  *   written in order, and a failed write is logged and retried with the next flush),
@@ -36,6 +36,8 @@ export interface ActivityRunContextOptions<P> {
 
 /** Checkpoint states larger than this travel only through the run store, not heartbeats. */
 const MAX_HEARTBEAT_CHECKPOINT_BYTES = 64 * 1024;
+/** The longest between two heartbeats of a step, whatever its heartbeat timeout. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
 /** Buffered events past this count are written at once instead of waiting for the timer. */
 const MAX_BUFFERED_EVENTS = 500;
 
@@ -76,7 +78,9 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     this.signal = options.activity.cancellationSignal;
     this.attempt = options.activity.info.attempt;
     this.lastCheckpoint = this.findResumeCheckpoint(storedCheckpoint);
-    const heartbeatMs = Math.max(200, Math.min(5000, (options.activity.info.heartbeatTimeoutMs ?? 30_000) / 3));
+    // Every second (the worker's heartbeat throttle, workers/worker.ts): a cancel comes back
+    // in the answer to a heartbeat, so this bounds how late ctx.signal fires.
+    const heartbeatMs = Math.max(200, Math.min(HEARTBEAT_INTERVAL_MS, (options.activity.info.heartbeatTimeoutMs ?? 30_000) / 3));
     this.timers.push(
       setInterval(() => this.heartbeat(), heartbeatMs),
       setInterval(() => this.flush(), options.flushIntervalMs ?? 250),

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { RunsClient } from '../client/runs.js';
 import { runUiUrl } from '../client/settings.js';
 import { InvalidInputError } from '../contracts/errors.js';
-import type { RunStatus } from '../contracts/run-state.js';
+import { statusWords, type RunStatus } from '../contracts/run-state.js';
 import { printJson, settingsFrom, useTerminal } from './io.js';
 
 const STATUSES: RunStatus[] = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
@@ -68,7 +68,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
         const out: string[] = [
           `run      ${state.runId}`,
           `plugin   ${state.plugin.code}@${state.plugin.version} · ${state.action} (${state.category}, ${state.method})`,
-          `status   ${state.status}  ${state.percent}%  attempt ${state.attempt}`,
+          `status   ${statusWords(state)}  ${state.percent}%  attempt ${state.attempt}`,
         ];
         for (const [cat, p] of Object.entries(state.progress)) out.push(`progress ${cat}: ${p.current}/${p.total}`);
         for (const [cat, values] of Object.entries(state.metrics)) out.push(`metrics  ${cat}: ${JSON.stringify(values)}`);
@@ -136,10 +136,14 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { jobId?: string; heartbeatTimeout?: string; detach?: boolean; json?: boolean }, cmd: Command) => {
       const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
-      if (heartbeat !== undefined && !(heartbeat > 0)) throw new InvalidInputError('invalid option', [{ path: 'heartbeat-timeout', message: 'must be a positive number of seconds' }]);
+      if (heartbeat !== undefined && !(heartbeat > 0))
+        throw new InvalidInputError('invalid option', [{ path: 'heartbeat-timeout', message: 'must be a positive number of seconds' }]);
       const { followToEnd } = await import('./follow.js');
       const code = await withRuns(cmd, async (runs) => {
-        const started = await runs.resume(id, { ...(opts.jobId ? { runId: opts.jobId } : {}), ...(heartbeat !== undefined ? { heartbeatTimeoutSeconds: heartbeat } : {}) });
+        const started = await runs.resume(id, {
+          ...(opts.jobId ? { runId: opts.jobId } : {}),
+          ...(heartbeat !== undefined ? { heartbeatTimeoutSeconds: heartbeat } : {}),
+        });
         if (opts.detach) {
           if (opts.json) printJson(started);
           else process.stdout.write(`${started.runId}\n`);
@@ -153,7 +157,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
 
   run
     .command('cancel')
-    .description('cancel a run; the action sees it at its next heartbeat')
+    .description('cancel a running run; its steps see it within about a second (exit 5 when it has ended)')
     .argument('<id>', 'run id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       await withRuns(cmd, (runs) => runs.cancel(id));

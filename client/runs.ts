@@ -10,11 +10,23 @@
  * plugin loader, the SDK and the run shapes, which `run status` or `run list` never need.
  */
 import type { Client } from '@temporalio/client';
+import { ConflictError } from '../contracts/errors.js';
 import type { RunState } from '../contracts/run-state.js';
 import type { RunEvent, RunStore } from '../platform/run-store.js';
 import { LazyRunStore } from './lazy-run-store.js';
 import { followRun, type FollowItem, type FollowOptions } from './run-follow.js';
-import { describeRun, listRunPage, runEvents, runState, wrapTemporalError, type RunListFilter, type RunPage, type RunsParts, type RunSummary } from './run-read.js';
+import {
+  describeRun,
+  listRunPage,
+  runEvents,
+  runState,
+  statusOf,
+  wrapTemporalError,
+  type RunListFilter,
+  type RunPage,
+  type RunsParts,
+  type RunSummary,
+} from './run-read.js';
 import type { ResumedRun, StartedRun, StartRunRequest } from './run-start.js';
 import type { Settings } from './settings.js';
 import { connectClient } from './temporal.js';
@@ -59,9 +71,14 @@ export class RunsClient implements RunsParts {
     return (await import('./run-start.js')).resumeRun(this, runId, options);
   }
 
-  /** Asks Temporal to cancel the run; the action sees it through ctx.signal. An unknown run is a NotFoundError. */
+  /**
+   * Asks Temporal to cancel the run; the action sees it through ctx.signal within about a
+   * second. An unknown run is a NotFoundError (exit 3, HTTP 404), a run that has ended a
+   * ConflictError (exit 5, HTTP 409).
+   */
   async cancel(runId: string): Promise<void> {
-    await describeRun(this, runId);
+    const status = statusOf(await describeRun(this, runId));
+    if (status !== 'running') throw new ConflictError(`run ${runId} has already ended (${status}): there is nothing to cancel`);
     try {
       await this.temporal.workflow.getHandle(runId).cancel();
     } catch (err) {

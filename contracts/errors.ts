@@ -59,6 +59,12 @@ export class UnavailableError extends SynapseError {
   override readonly httpStatus = 503;
 }
 
+/** What was asked cannot be done in the state things are in (cancelling a run that has ended). Exit 5, HTTP 409. */
+export class ConflictError extends SynapseError {
+  override readonly exitCode = 5;
+  override readonly httpStatus = 409;
+}
+
 /** A run ended in failure. Exit 1. */
 export class RunFailedError extends SynapseError {
   override readonly exitCode = 1;

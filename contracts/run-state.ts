@@ -43,6 +43,11 @@ export interface RunState extends ProgressSnapshot {
   category: string;
   method: string;
   status: RunStatus;
+  /**
+   * Someone asked to cancel the run and it has not ended yet (the steps stop at their next
+   * heartbeat, within about a second): shown as `running (cancellation requested)`.
+   */
+  cancelRequested?: boolean;
   /** Weighted overall progress, 0..100. */
   percent: number;
   progressCategories: Record<string, ProgressCategoryDef>;
@@ -69,10 +74,7 @@ export function categoryFraction(p: CategoryProgress): number {
  * with their weights (one not yet reported counts as 0 done); when none are declared, every
  * reported category weighs the same.
  */
-export function overallPercent(
-  progress: Record<string, CategoryProgress>,
-  declared: Record<string, ProgressCategoryDef>,
-): number {
+export function overallPercent(progress: Record<string, CategoryProgress>, declared: Record<string, ProgressCategoryDef>): number {
   const names = Object.keys(declared).length > 0 ? Object.keys(declared) : Object.keys(progress);
   let weightSum = 0;
   let done = 0;
@@ -86,9 +88,14 @@ export function overallPercent(
   return Math.round((done / weightSum) * 1000) / 10;
 }
 
+/** The status as people read it: `running (cancellation requested)` between a cancel and the end. */
+export function statusWords(state: Pick<RunState, 'status' | 'cancelRequested'>): string {
+  return state.cancelRequested && state.status === 'running' ? 'running (cancellation requested)' : state.status;
+}
+
 /** Markdown for the Web UI's "current details" of a run. */
 export function describeForUi(state: RunState): string {
-  const lines = [`**${state.plugin.code}@${state.plugin.version} · ${state.action}** — ${state.status}, ${state.percent}%`];
+  const lines = [`**${state.plugin.code}@${state.plugin.version} · ${state.action}** — ${statusWords(state)}, ${state.percent}%`];
   if (state.step) lines.push(`Step: ${state.step}`);
   const cats = Object.keys({ ...state.progressCategories, ...state.progress });
   if (cats.length > 0) {

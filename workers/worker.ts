@@ -37,9 +37,20 @@ export interface WorkerOptions {
   onReady?: () => void;
   /** Aborting it stops the worker gracefully, like SIGINT does. */
   signal?: AbortSignal;
+  /**
+   * The longest a step's heartbeat is held back (default HEARTBEAT_THROTTLE_MS); `null` leaves
+   * the SDK's own (0.8 x the heartbeat timeout, at most 60 s): bench/cancel-latency.ts compares them.
+   */
+  heartbeatThrottleMs?: number | null;
   /** Postgres: the most connections the worker's one database pool opens (default 10). */
   databasePoolSize?: number;
 }
+
+/**
+ * The longest a step's heartbeat waits before it goes to the server, whatever the heartbeat
+ * timeout: the bound on how late a cancel reaches plugin code (bench/cancel-latency.ts).
+ */
+export const HEARTBEAT_THROTTLE_MS = 1000;
 
 /** The `application_name` of a worker's Postgres connections, as pg_stat_activity shows them. */
 export const WORKER_APPLICATION_NAME = 'synapse-worker';
@@ -109,6 +120,15 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           activities,
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),
           shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
+          // A cancel reaches a step only in the answer to a heartbeat, and the SDK holds
+          // heartbeats back for 0.8 x the heartbeat timeout by default (24 s at 30 s): send
+          // them at most this far apart instead, so ctx.signal fires within about a second.
+          ...(options.heartbeatThrottleMs === null
+            ? {}
+            : {
+                maxHeartbeatThrottleInterval: options.heartbeatThrottleMs ?? HEARTBEAT_THROTTLE_MS,
+                defaultHeartbeatThrottleInterval: options.heartbeatThrottleMs ?? HEARTBEAT_THROTTLE_MS,
+              }),
         }),
       ),
     );
@@ -134,7 +154,9 @@ export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: str
   const sdkPkg = fileURLToPath(import.meta.resolve('@temporalio/workflow/package.json'));
   hash.update(readFileSync(sdkPkg));
   for (const dir of BUNDLED_DIRS) {
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .sort()) {
       hash.update(path.join(path.basename(dir), file)).update(readFileSync(path.join(dir, file)));
     }
   }

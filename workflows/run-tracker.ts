@@ -5,21 +5,8 @@
  * `step(label, fn)` (the Web UI's current step), and ends with `complete(result)` or
  * `fail(err)`; run-shape.ts's `runShape` does the ending.
  */
-import {
-  CancellationScope,
-  isCancellation,
-  proxyLocalActivities,
-  setCurrentDetails,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import {
-  describeForUi,
-  overallPercent,
-  type ProgressCategoryDef,
-  type ProgressSnapshot,
-  type RunState,
-} from '../contracts/run-state.js';
+import { CancellationScope, isCancellation, proxyLocalActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { describeForUi, overallPercent, type ProgressCategoryDef, type ProgressSnapshot, type RunState } from '../contracts/run-state.js';
 import { reportProgressSignal, runStateQuery } from '../contracts/run-messages.js';
 import type { Activities } from './steps.js';
 
@@ -108,6 +95,13 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
   };
 
   setHandler(runStateQuery, () => state);
+  // A cancel shows at once in the query, the Web UI and so `run status` and the gateway,
+  // before the steps have seen it (no command: replays the same).
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (state.status !== 'running') return;
+    state.cancelRequested = true;
+    publish();
+  });
   setHandler(reportProgressSignal, (report) => {
     if (state.status !== 'running') return;
     state.attempt = Math.max(state.attempt, report.attempt);
@@ -145,9 +139,7 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
       state.error = failureMessage(err);
       state.finishedAt = new Date().toISOString();
       publish();
-      await CancellationScope.nonCancellable(() =>
-        recordRunStatus({ runId: state.runId, status: state.status, error: state.error }),
-      );
+      await CancellationScope.nonCancellable(() => recordRunStatus({ runId: state.runId, status: state.status, error: state.error }));
       throw err;
     },
   };

@@ -27,6 +27,7 @@ export interface MainOptions {
 
 export async function main(argv: string[], options: MainOptions = {}): Promise<void> {
   if (options.preparePluginImport) setPluginImportPreparation(options.preparePluginImport);
+  quietOnClosedPipe();
   let exitCode = 0;
   const exit = (code: number) => {
     exitCode = code;
@@ -65,6 +66,18 @@ function report(err: unknown): number {
   process.stderr.write(`error: ${message}\n`);
   process.stderr.write(process.env.SYNAPSE_DEBUG && err instanceof Error ? `${err.stack}\n` : '(set SYNAPSE_DEBUG=1 for details)\n');
   return 1;
+}
+
+/**
+ * `synapse run logs | head`: once the reader has gone, stop quietly (exit 0, as `seq`
+ * and `cat` do for head), not with an EPIPE stack trace. Other stdout errors still fail.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`error: writing the output failed: ${err.message}\n`);
+    process.exit(1);
+  });
 }
 
 function flush(): Promise<void> {

@@ -17,6 +17,7 @@ import { parseTaskPagesParams, type TaskPagesParams } from '../engine/task-page-
 import {
   annotationProblems,
   countItemResults,
+  findDataUnits,
   findTaskIds,
   findTasks,
   getProject,
@@ -92,6 +93,7 @@ export interface TaskPagesSummaryOutput {
 }
 
 export const taskItemKey = (taskId: number): string => `task:${taskId}`;
+export const unitItemKey = (unitId: number): string => `data_unit:${unitId}`;
 
 /** The step's RunContext with the platform: the same context, one more field. */
 function taskRunContext<P>(ctx: ActivityRunContext<unknown>, params: P, platform: TaskRunContext<P>['platform']): TaskRunContext<P> {
@@ -133,6 +135,39 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
     return getProject(db, params.project);
   }
 
+  /** Ids of the run's items (tasks, or the collection's data units) in a window, in id order. */
+  async function itemIds(params: TaskPagesParams, project: Project, window: { afterId: number; limit: number }): Promise<number[]> {
+    if (params.source === 'data_units') return (await findDataUnits(db, project.collectionId, params.unitFilter, window)).map((u) => u.id);
+    return findTaskIds(db, project.id, params.filter, window);
+  }
+
+  /** The work of a page: each item's key and how to run it. */
+  async function pageItems(
+    params: TaskPagesParams,
+    project: Project,
+    input: TaskPageWindow,
+    action: TaskPageHooks,
+    tctx: TaskRunContext<unknown>,
+  ): Promise<{ id: number; item: string; taskId?: number; run: () => Promise<TaskOutcome | null | undefined> }[]> {
+    const window = { afterId: input.afterId, upToId: input.upToId, limit: 100_000 };
+    if (params.source === 'data_units') {
+      const units = await findDataUnits(db, project.collectionId, params.unitFilter, window);
+      return units.map((u) => ({ id: u.id, item: unitItemKey(u.id), run: () => action.processDataUnit!(u, tctx) }));
+    }
+    const tasks = await findTasks(db, project.id, params.filter, window);
+    return tasks.map((task) => {
+      const platformTask: PlatformTask = {
+        id: task.id,
+        projectId: task.projectId,
+        status: task.status,
+        createdAt: task.createdAt,
+        updatedAt: task.updatedAt,
+        dataUnit: task.dataUnit,
+      };
+      return { id: task.id, item: taskItemKey(task.id), taskId: task.id, run: () => action.processTask!(platformTask, tctx) };
+    });
+  }
+
   return {
     async taskPagesPrepare(input: StepInput): Promise<TaskPagesPrepareOutput> {
       return steps.step(input, TASK_PAGES, { marksRunning: true, progressCategories: 'none' }, async ({ cls, params, ctx }) => {
@@ -145,7 +180,7 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
         let total = 0;
         let after = 0;
         for (;;) {
-          const ids = await findTaskIds(db, project.id, params.filter, { afterId: after, limit: 10_000 });
+          const ids = await itemIds(params, project, { afterId: after, limit: 10_000 });
           Context.current().heartbeat();
           total += ids.length;
           if (ids.length < 10_000) break;
@@ -158,7 +193,7 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
     async taskPagesPlan(input: TaskPagesPlanInput): Promise<TaskPagesPlanOutput> {
       return steps.bareStep(input, TASK_PAGES, {}, async ({ params }) => {
         const project = await projectOf(params);
-        const ids = await findTaskIds(db, project.id, params.filter, { afterId: input.afterId, limit: input.pageSize * input.pages });
+        const ids = await itemIds(params, project, { afterId: input.afterId, limit: input.pageSize * input.pages });
         const pages: TaskPageWindow[] = [];
         for (let i = 0; i < ids.length; i += input.pageSize) {
           pages.push({ afterId: i === 0 ? input.afterId : (ids[i - 1] as number), upToId: ids[Math.min(ids.length, i + input.pageSize) - 1] as number });
@@ -171,15 +206,15 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
       return steps.step(input, TASK_PAGES, { progressCategories: 'none' }, async ({ cls, params, ctx }) => {
         const activity = Context.current();
         const project = await projectOf(params);
-        const tasks = await findTasks(db, project.id, params.filter, { afterId: input.afterId, upToId: input.upToId, limit: 100_000 });
+        const { action, ctx: tctx } = actionFor(input, cls, ctx);
+        const items = await pageItems(params, project, input, action, tctx);
         const done = await itemResultsFor(
           db,
           input.runId,
-          tasks.map((t) => taskItemKey(t.id)),
+          items.map((t) => t.item),
         );
-        const out: TaskPageOutput = { count: tasks.length, success: 0, failed: 0, skipped: 0, resumed: done.size, attempt: ctx.attempt };
+        const out: TaskPageOutput = { count: items.length, success: 0, failed: 0, skipped: 0, resumed: done.size, attempt: ctx.attempt };
         for (const r of done.values()) out[r.status]++;
-        const { action, ctx: tctx } = actionFor(input, cls, ctx);
         const annotator = defaultAnnotator(input.plugin.code);
         const batch = Math.max(1, Math.floor(cls.writeBatch));
         let results: ItemResult[] = [];
@@ -201,48 +236,42 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
           results = [];
           writes = [];
         };
-        for (const task of tasks) {
-          if (done.has(taskItemKey(task.id))) continue;
+        for (const { item, taskId, run } of items) {
+          if (done.has(item)) continue;
           if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
           activity.heartbeat();
-          const item = taskItemKey(task.id);
-          const platformTask: PlatformTask = {
-            id: task.id,
-            projectId: task.projectId,
-            status: task.status,
-            createdAt: task.createdAt,
-            updatedAt: task.updatedAt,
-            dataUnit: task.dataUnit,
-          };
           let outcome: TaskOutcome | null | undefined;
           try {
-            outcome = await action.processTask(platformTask, tctx);
+            outcome = await run();
           } catch (err) {
             if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
             const message = err instanceof Error ? err.message : String(err);
             out.failed++;
             results.push({ item, status: 'failed', data: { error: message } });
-            ctx.log('task_failed', { task: task.id, error: message });
-            ctx.logMessage(`task ${task.id} failed: ${message}`, 'ERROR');
+            ctx.log('item_failed', { item, error: message });
+            ctx.logMessage(`${item} failed: ${message}`, 'ERROR');
             if (results.length >= batch) await flush();
             continue;
           }
           const status = outcome === null || outcome === undefined ? 'skipped' : (outcome.status ?? 'success');
           const data = outcome?.data ?? {};
-          if (outcome?.annotations !== undefined && status !== 'failed') {
+          if (outcome?.annotations !== undefined && taskId === undefined) {
+            out.failed++;
+            results.push({ item, status: 'failed', data: { ...data, error: 'annotations are written to tasks; a data unit has none' } });
+            if (results.length >= batch) await flush();
+            continue;
+          }
+          if (outcome?.annotations !== undefined && taskId !== undefined && status !== 'failed') {
             // Checked one by one: a bad document fails its task, not the batch.
             const { problems } = annotationProblems([outcome.annotations], project.configuration.classes, project.configuration.data_type, () => 'annotations');
             if (problems.length) {
               out.failed++;
               results.push({ item, status: 'failed', data: { ...data, error: 'the annotations do not fit the project', problems } });
-              ctx.logMessage(
-                `task ${task.id} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-                'ERROR',
-              );
+              ctx.logMessage(`${item} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, 'ERROR');
               if (results.length >= batch) await flush();
               continue;
             }
-            writes.push({ taskId: task.id, annotations: outcome.annotations });
+            writes.push({ taskId, annotations: outcome.annotations });
           }
           out[status]++;
           results.push({ item, status, data });

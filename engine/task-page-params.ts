@@ -6,8 +6,8 @@
  */
 import { zodProblems } from '../contracts/problems.js';
 import { ParamsError } from '../contracts/errors.js';
-import type { ParsedTaskFilter } from '../sdk/platform-filters.js';
-import { TaskPageScope } from '../sdk/task-pages.js';
+import type { ParsedDataUnitFilter, ParsedTaskFilter } from '../sdk/platform-filters.js';
+import { DataUnitPageScope, TaskPageScope, type TaskPagesSource } from '../sdk/task-pages.js';
 import { parseParams, type ResolvedAction } from './plugin-loader.js';
 
 export interface TaskPagesParams {
@@ -15,12 +15,20 @@ export interface TaskPagesParams {
   params: unknown;
   /** Project id or name. */
   project: string | number;
+  /** What the pages go over, and the filter of each source (the other is empty). */
+  source: TaskPagesSource;
   filter: ParsedTaskFilter;
+  unitFilter: ParsedDataUnitFilter;
 }
 
 export function parseTaskPagesParams(action: ResolvedAction, raw: unknown, subject: string): TaskPagesParams {
   const params = parseParams(action, raw);
+  if ((action.cls as { source?: unknown }).source === 'data_units') {
+    const scope = DataUnitPageScope.safeParse(params);
+    if (!scope.success) throw new ParamsError(subject, zodProblems(scope.error));
+    return { params, project: scope.data.project, source: 'data_units', filter: {}, unitFilter: scope.data.data_unit_filters };
+  }
   const scope = TaskPageScope.safeParse(params);
   if (!scope.success) throw new ParamsError(subject, zodProblems(scope.error));
-  return { params, project: scope.data.project, filter: scope.data.task_filters };
+  return { params, project: scope.data.project, source: 'tasks', filter: scope.data.task_filters, unitFilter: {} };
 }

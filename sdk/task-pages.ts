@@ -22,10 +22,10 @@ import { NonRetriableError } from '../contracts/errors.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import { isActionClass, type ActionClass } from './action.js';
 import type { AnnotationDocumentInput } from './annotations.js';
-import { PostAnnotationAction, ToTaskAction, ValidationAction } from './category-actions.js';
+import { PostAnnotationAction, PreAnnotationAction, ToTaskAction, ValidationAction } from './category-actions.js';
 import { RecordRef } from './params.js';
-import type { ItemResult, PlatformApi, PlatformTask } from './platform-api.js';
-import { TaskFilterSchema } from './platform-filters.js';
+import type { ItemResult, PlatformApi, PlatformDataUnit, PlatformTask } from './platform-api.js';
+import { DataUnitFilterSchema, TaskFilterSchema } from './platform-filters.js';
 import type { RunContext } from './run-context.js';
 
 /** The seed's progress category of task-page runs. */
@@ -72,13 +72,20 @@ export interface TaskPageHooks<P = unknown> {
    * ...) throw NonRetriableError here and the run stops before anything is written.
    */
   prepare?(ctx: TaskRunContext<P>): Promise<void>;
-  processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  /** Source `tasks`: one task's work. Throwing fails that task only. */
+  processTask?(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
+  /** Source `data_units`: one data unit's work (no annotations to write: there is no task). */
+  processDataUnit?(unit: PlatformDataUnit, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;
   /** Runs once after every page: a report file, a summary. Its return value joins the run's result. */
   finish?(summary: TaskPagesSummary, ctx: TaskRunContext<P>): Promise<Record<string, unknown> | void>;
 }
 
+/** What the pages go over: the project's tasks (`task_filters`), or its collection's data units (`data_unit_filters`). */
+export type TaskPagesSource = 'tasks' | 'data_units';
+
 export type TaskPagesClass = ActionClass & {
   taskPages: true;
+  source: TaskPagesSource;
   /** Tasks per page (an activity each). */
   pageSize: number;
   /** Tasks written per transaction inside a page (their annotations and results together). */
@@ -87,8 +94,9 @@ export type TaskPagesClass = ActionClass & {
 
 export function isTaskPagesClass(value: unknown): value is TaskPagesClass {
   if (!isActionClass(value)) return false;
-  const cls = value as unknown as { taskPages?: unknown; prototype: { processTask?: unknown } };
-  return cls.taskPages === true && typeof cls.prototype.processTask === 'function';
+  const cls = value as unknown as { taskPages?: unknown; source?: unknown; prototype: { processTask?: unknown; processDataUnit?: unknown } };
+  if (cls.taskPages !== true) return false;
+  return cls.source === 'data_units' ? typeof cls.prototype.processDataUnit === 'function' : typeof cls.prototype.processTask === 'function';
 }
 
 const PROGRESS: Record<string, ProgressCategoryDef> = { [TASK_PAGES_PROGRESS_CATEGORY]: { weight: 100, label: 'Annotate task data' } };
@@ -100,6 +108,7 @@ function notSimple(name: string): never {
 /** pre_annotation/to_task over a project's tasks. */
 export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
+  static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
@@ -113,6 +122,7 @@ export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, un
 /** data_validation/validation over a project's tasks. */
 export abstract class ValidationTaskPages<P = TaskPageParams> extends ValidationAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
+  static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
@@ -126,6 +136,7 @@ export abstract class ValidationTaskPages<P = TaskPageParams> extends Validation
 /** post_annotation/post_annotation over a project's tasks. */
 export abstract class PostAnnotationTaskPages<P = TaskPageParams> extends PostAnnotationAction<P, unknown> implements TaskPageHooks<P> {
   static taskPages = true as const;
+  static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
   static override params: z.ZodType = TaskPageParams;
@@ -135,6 +146,32 @@ export abstract class PostAnnotationTaskPages<P = TaskPageParams> extends PostAn
     return notSimple(this.constructor.name);
   }
 }
+
+/** The params of a data-unit page action: the project (its collection's units) and which units. */
+export const DataUnitPageParams = z.strictObject({
+  /** Project id or name: its data collection's units are paged. */
+  project: RecordRef,
+  /** Which units (sdk/platform-filters.ts); unknown keys are refused. */
+  data_unit_filters: DataUnitFilterSchema.default({}),
+});
+export type DataUnitPageParams = z.infer<typeof DataUnitPageParams>;
+
+/** pre_annotation/pre_annotation over a project's data units (e.g. create their tasks). */
+export abstract class PreAnnotationUnitPages<P = DataUnitPageParams> extends PreAnnotationAction<P, unknown> implements TaskPageHooks<P> {
+  static taskPages = true as const;
+  static source: TaskPagesSource = 'data_units';
+  static pageSize = 500;
+  static writeBatch = 100;
+  static override params: z.ZodType = DataUnitPageParams;
+  static override progressCategories = PROGRESS;
+  abstract processDataUnit(unit: PlatformDataUnit, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;
+  start(): Promise<unknown> {
+    return notSimple(this.constructor.name);
+  }
+}
+
+/** The data-unit scope of a data-unit page action's parsed params. */
+export const DataUnitPageScope = z.looseObject({ project: RecordRef, data_unit_filters: DataUnitFilterSchema.default({}) });
 
 /**
  * The run's project and task filters, read from params an action's own schema parsed (it

@@ -104,10 +104,46 @@ export async function describeRun(parts: RunsParts, runId: string): Promise<Work
   }
 }
 
+/**
+ * Brings the run store's status of a run in line with Temporal's once the run has ended. A
+ * run's workflow records its own end (completed, failed, cancelled), but a terminated or
+ * timed-out workflow runs no more code: its row would say `running` for ever, keeping its
+ * model name taken and its resume refused. Returns whether the row was changed.
+ */
+export async function reconcileStoreStatus(store: RunStore, runId: string, temporalStatus: RunStatus): Promise<boolean> {
+  if (!isTerminal(temporalStatus)) return false;
+  const record = await store.getRun(runId);
+  if (!record || isTerminal(record.status)) return false;
+  await store.updateRun(runId, { status: temporalStatus, ...(record.error ? {} : { error: `the run was ${temporalStatus.replace('_', ' ')} in Temporal` }) });
+  return true;
+}
+
+/**
+ * Reconciles every run the store says is running or pending (of `filter`) with Temporal:
+ * what has ended there (terminated, timed out, or an end the workflow could not record) is
+ * recorded as ended. Used before a check that counts running runs (model names).
+ */
+export async function reconcileRunningRuns(parts: RunsParts, filter: { category?: string; action?: string } = {}): Promise<void> {
+  for (const status of ['running', 'pending'] as const) {
+    for (const run of await parts.store.listRuns({ ...filter, status, limit: 1000 })) {
+      let temporalStatus: RunStatus;
+      try {
+        temporalStatus = statusOf(await parts.temporal.workflow.getHandle(run.id).describe());
+      } catch (err) {
+        // A pending row whose workflow never started (the start failed) is left alone.
+        if (err instanceof WorkflowNotFoundError) continue;
+        throw wrapTemporalError(parts.settings, err);
+      }
+      await reconcileStoreStatus(parts.store, run.id, temporalStatus);
+    }
+  }
+}
+
 /** The run's state: from Temporal's query while it runs, from its result or the run store after. */
 export async function runState(parts: RunsParts, runId: string): Promise<RunState> {
   const description = await describeRun(parts, runId);
   const status = statusOf(description);
+  if (status === 'terminated' || status === 'timed_out') await reconcileStoreStatus(parts.store, runId, status);
   const handle = parts.temporal.workflow.getHandle(runId);
   if (status === 'running') {
     try {
@@ -117,7 +153,10 @@ export async function runState(parts: RunsParts, runId: string): Promise<RunStat
     }
   }
   if (status === 'completed') return (await handle.result()) as RunState;
-  const state = await stateFromStore(parts.store, runId, description, status);
+  // Ended otherwise: the workflow's own state at its end (a worker answers the query of a
+  // closed run by replaying it) keeps what the run store's events do not hold: the train
+  // progress and the epoch table. Without a worker, the run store's events.
+  const state = (await endedStateFromQuery(parts, runId, description, status)) ?? (await stateFromStore(parts.store, runId, description, status));
   try {
     await handle.result();
   } catch (err) {
@@ -142,6 +181,9 @@ export async function listRunPage(
   if (filter.action) clauses.push(`${SA_ACTION.name} = ${quote(filter.action)}`);
   if (filter.category) clauses.push(`${SA_CATEGORY.name} = ${quote(filter.category)}`);
   if (filter.status) clauses.push(`ExecutionStatus = ${quote(STATUS_QUERY[filter.status] ?? filter.status)}`);
+  // One row per run: a long run's continue-as-new segments are executions of the same id
+  // that ended ContinuedAsNew; only its latest execution is the run.
+  else clauses.push(`ExecutionStatus != 'ContinuedAsNew'`);
   const query = clauses.join(' AND ');
   // Page tokens name their query, so a token cannot be replayed against another filter
   // and garbage is refused here rather than by the server.
@@ -200,6 +242,18 @@ export function wrapTemporalError(settings: Settings, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
   return err instanceof Error ? err : new Error(message);
+}
+
+/** The query's state of an ended run, with Temporal's status and close time; undefined when no worker answers. */
+async function endedStateFromQuery(parts: RunsParts, runId: string, d: WorkflowExecutionDescription, status: RunStatus): Promise<RunState | undefined> {
+  let state: RunState;
+  try {
+    state = await parts.temporal.withDeadline(Date.now() + 3000, () => parts.temporal.workflow.getHandle(runId).query(runStateQuery));
+  } catch {
+    return undefined;
+  }
+  const { cancelRequested: _asked, step: _step, ...rest } = state;
+  return { ...rest, status, ...(d.closeTime ? { finishedAt: d.closeTime.toISOString(), updatedAt: d.closeTime.toISOString() } : {}) };
 }
 
 /** Rebuilds a run's state from the run store's events (for runs no worker can answer for). */

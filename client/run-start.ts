@@ -5,13 +5,15 @@
  * the action's run shape (client/run-shapes.ts) through its hooks; nothing here names a category.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import { TERMINAL_STATUSES } from '../contracts/run-state.js';
-import { findPlugin, loadAction, type ResolvedAction } from '../engine/plugin-loader.js';
+import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
-import { describeRun, runState, statusOf, wrapTemporalError, type RunsParts } from './run-read.js';
+import { describeRun, reconcileRunningRuns, reconcileStoreStatus, runState, statusOf, wrapTemporalError, type RunsParts } from './run-read.js';
 import type { ExtraInputContext, ResumePoint, RunShape } from './run-shape.js';
 import { resumableShapeNames, runShapeFor } from './run-shapes.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
@@ -65,20 +67,31 @@ export async function resumeRun(parts: RunsParts, runId: string, options: { runI
   if (status === 'running' && TERMINAL_STATUSES.includes((await runState(parts, runId)).status)) {
     // Just cancelled or failed: the run says so (its query) a moment before its workflow
     // closes, while it records its status on the way out. Wait for the close, not refuse.
-    await Promise.race([parts.temporal.workflow.getHandle(runId).result().catch(() => {}), sleep(10_000, undefined, { ref: false })]);
+    await Promise.race([
+      parts.temporal.workflow
+        .getHandle(runId)
+        .result()
+        .catch(() => {}),
+      sleep(10_000, undefined, { ref: false }),
+    ]);
     status = statusOf(await describeRun(parts, runId));
   }
   if (status === 'running' || status === 'completed') {
-    throw new InvalidInputError('cannot resume', [{ path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` }]);
+    throw new InvalidInputError('cannot resume', [
+      { path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` },
+    ]);
   }
+  // Terminated or timed out: its workflow could not record that it ended.
+  await reconcileStoreStatus(parts.store, runId, status);
   const record = await parts.store.getRun(runId);
   if (!record) throw new NotFoundError(`run ${runId} is not in the run store of ${parts.settings.dataDir}`);
-  const action = await loadAction(await findPlugin(`${record.pluginCode}@${record.pluginVersion}`), record.action);
+  const plugin = await findRunPlugin(parts, runId, record.pluginCode, record.pluginVersion);
+  const action = await loadAction(plugin, record.action);
   const shape = runShapeFor(action);
   if (!shape.resumePoint) throw notResumable(shape);
   const point = await shape.resumePoint({ run: record, store: parts.store });
   const started = await startAction(parts, action, {
-    plugin: `${record.pluginCode}@${record.pluginVersion}`,
+    plugin: plugin.dir,
     action: record.action,
     params: record.params,
     resume: point,
@@ -86,6 +99,42 @@ export async function resumeRun(parts: RunsParts, runId: string, options: { runI
     ...(options.heartbeatTimeoutSeconds !== undefined ? { heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds } : {}),
   });
   return { ...started, resumedFrom: { runId, epoch: point.epoch } };
+}
+
+/**
+ * The plugin an ended run ran: `code@version` from the plugins path or the releases, else the
+ * folder the run was started from (`run --plugin ./folder`), as its workflow input names it.
+ */
+async function findRunPlugin(parts: RunsParts, runId: string, code: string, version: string): Promise<Plugin> {
+  try {
+    return await findPlugin(`${code}@${version}`);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    const dir = await startedPluginDir(parts, runId);
+    if (!dir || !existsSync(dir)) throw err;
+    const plugin = await findPlugin(dir);
+    if (plugin.config.code !== code || plugin.config.version !== version) {
+      throw new NotFoundError(`run ${runId} ran ${code}@${version} from ${dir}, which now holds ${plugin.config.code}@${plugin.config.version}`);
+    }
+    return plugin;
+  }
+}
+
+/** The plugin folder in the workflow input of the run's latest execution, if any. */
+async function startedPluginDir(parts: RunsParts, runId: string): Promise<string | undefined> {
+  try {
+    const history = await parts.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: parts.temporal.options.namespace,
+      execution: { workflowId: runId },
+      maximumPageSize: 1,
+    });
+    const payload = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const input: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+    const dir = (input as Partial<RunActionInput> | undefined)?.plugin?.dir;
+    return typeof dir === 'string' ? dir : undefined;
+  } catch (err) {
+    throw wrapTemporalError(parts.settings, err);
+  }
 }
 
 /**
@@ -108,11 +157,12 @@ async function startAction(parts: RunsParts, action: ResolvedAction, req: StartR
   const { settings, store } = parts;
   const shape = runShapeFor(action);
   const params = shape.parseParams(action, req.params);
+  // Model names are unique among running train and tune runs: rows of runs that ended
+  // without recording it (terminated, timed out) must not hold a name.
+  if (action.plugin.config.category === 'neural_net') await reconcileRunningRuns(parts, { category: 'neural_net' });
   await shape.preflight?.({ action, params, settings, store });
   if (req.runId !== undefined && !RUN_ID_PATTERN.test(req.runId)) {
-    throw new InvalidInputError('invalid run id', [
-      { path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' },
-    ]);
+    throw new InvalidInputError('invalid run id', [{ path: 'job-id', message: 'use 1-200 letters, digits, ".", "_" or "-", starting with a letter or digit' }]);
   }
   const extras = workflowExtras(shape, { action, params, settings, ...(req.resume ? { resume: req.resume } : {}) });
   const { plugin } = action;

@@ -3,11 +3,10 @@ import type { RunsClient } from '../client/runs.js';
 import type { RunState } from '../contracts/run-state.js';
 import { JsonLinesRunView, TerminalRunView, type RunView } from './render.js';
 
-export async function followToEnd(
-  runs: RunsClient,
-  runId: string,
-  options: { terminal: boolean; showEvents?: boolean; afterId?: number },
-): Promise<number> {
+/** How long a followed run may stay silent before the no-worker check. */
+const WORKER_HINT_AFTER_MS = 5000;
+
+export async function followToEnd(runs: RunsClient, runId: string, options: { terminal: boolean; showEvents?: boolean; afterId?: number }): Promise<number> {
   let view: RunView;
   let poll: NodeJS.Timeout | undefined;
   if (options.terminal) {
@@ -32,13 +31,27 @@ export async function followToEnd(
   } else {
     view = new JsonLinesRunView(process.stdout);
   }
+  // A run no worker picks up would show 0% for ever: after a few seconds without an event,
+  // ask Temporal whether anyone polls its task queue, and say so once if not.
+  let heard = false;
+  const hintTimer = setTimeout(() => {
+    if (heard) return;
+    runs
+      .workerHint(runId)
+      .then((hint) => {
+        if (hint && !heard) process.stderr.write(`\nhint: ${hint}\n`);
+      })
+      .catch(() => {});
+  }, WORKER_HINT_AFTER_MS);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
   try {
     for await (const item of runs.follow(runId, { signal: abort.signal, ...(options.afterId ? { afterId: options.afterId } : {}) })) {
-      if (item.type === 'event') view.event(item.event);
-      else {
+      if (item.type === 'event') {
+        heard = true;
+        view.event(item.event);
+      } else {
         view.done(item.state);
         if (options.terminal) printOutcome(item.state, runs.settings.temporal.uiUrl ? uiLink(runs, runId) : undefined);
         return exitCodeFor(item.state);
@@ -49,6 +62,7 @@ export async function followToEnd(
     return 0;
   } finally {
     clearInterval(poll);
+    clearTimeout(hintTimer);
     process.off('SIGINT', onSigint);
   }
 }

@@ -70,6 +70,10 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
           `plugin   ${state.plugin.code}@${state.plugin.version} · ${state.action} (${state.category}, ${state.method})`,
           `status   ${statusWords(state)}  ${state.percent}%  attempt ${state.attempt}`,
         ];
+        if (state.status === 'running') {
+          const hint = await runs.workerHint(id);
+          if (hint) out.push(`hint     ${hint}`);
+        }
         for (const [cat, p] of Object.entries(state.progress)) out.push(`progress ${cat}: ${p.current}/${p.total}`);
         for (const [cat, values] of Object.entries(state.metrics)) out.push(`metrics  ${cat}: ${JSON.stringify(values)}`);
         // Train runs: the newest epochs' metrics (all of them with --json).

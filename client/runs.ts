@@ -86,6 +86,16 @@ export class RunsClient implements RunsParts {
     }
   }
 
+  /**
+   * For a running run whose task queue no worker polls: one line saying so and what to start
+   * (client/worker-hint.ts); undefined otherwise.
+   */
+  async workerHint(runId: string): Promise<string | undefined> {
+    const description = await describeRun(this, runId);
+    if (statusOf(description) !== 'running') return undefined;
+    return (await import('./worker-hint.js')).noWorkerHint(this, description.taskQueue);
+  }
+
   /** The run's state: from Temporal's query while it runs, from its result or the run store after. */
   state(runId: string): Promise<RunState> {
     return runState(this, runId);

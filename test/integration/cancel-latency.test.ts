@@ -7,7 +7,9 @@
  * and log the step at which they saw the cancel. The step reported just before the request
  * is a lower bound of where the loop stood; the gap must be under 250 steps (5 s of steps),
  * where the old throttle let at least 1,200 steps (30 s) or 3,000 (120 s) pass first. A loaded
- * machine only makes the steps slower, so the gap smaller. Also: the state says
+ * machine only makes the steps slower, so the gap smaller. The cancel comes after the 100th
+ * step (2 s in), past the step's first heartbeat, which the SDK sends at once whatever its
+ * throttle (a cancel before it is seen early with any throttle). Also: the state says
  * `cancelRequested` while the run still runs, and cancelling an ended run is exit 5.
  */
 import path from 'node:path';
@@ -46,10 +48,10 @@ async function cancelAndCount(runId: string, category: string, logPattern: RegEx
   const before = await waitFor(
     async () => {
       const current = await latestProgress(runId, category);
-      return current !== undefined && current >= 20 ? current : undefined;
+      return current !== undefined && current >= 100 ? current : undefined;
     },
     120_000,
-    `${category} progress past 20`,
+    `${category} progress past 100`,
   );
   await runs.cancel(runId);
   const state = await waitFor(

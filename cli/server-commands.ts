@@ -26,18 +26,34 @@ function parseMethods(value: string | undefined): Method[] | undefined {
   if (!value) return undefined;
   const methods = value.split(',').map((m) => m.trim());
   const bad = methods.filter((m) => !(METHODS as readonly string[]).includes(m));
-  if (bad.length) throw new InvalidInputError('invalid option', [{ path: 'methods', message: `unknown method(s) ${bad.join(', ')}; use ${METHODS.join(', ')}` }]);
+  if (bad.length)
+    throw new InvalidInputError('invalid option', [{ path: 'methods', message: `unknown method(s) ${bad.join(', ')}; use ${METHODS.join(', ')}` }]);
   return methods as Method[];
 }
 
-/** The embedded dev server for these settings: reused when already up, else started detached. */
-async function ensureDevServer(settings: Settings): Promise<Settings> {
+/** `--port` / `--ui-port` of the commands that start a dev server. */
+interface PortOptions {
+  port?: string;
+  uiPort?: string;
+}
+
+function devPorts(opts: PortOptions): { port?: number; uiPort?: number } {
+  const port = parsePort(opts.port, 'port');
+  const uiPort = parsePort(opts.uiPort, 'ui-port');
+  return { ...(port !== undefined ? { port } : {}), ...(uiPort !== undefined ? { uiPort } : {}) };
+}
+
+/**
+ * The embedded dev server for these settings: this data dir's own when it is up, else one
+ * started detached on the given ports (a port another server holds is an error, never adopted).
+ */
+async function ensureDevServer(settings: Settings, ports: { port?: number; uiPort?: number } = {}): Promise<Settings> {
   if (settings.temporal.external) return settings;
   const { isServing, startDevServer } = await import('../workers/dev-server.js');
   const info = readDevServerInfo(settings.dataDir);
   if (info && (await isServing(info.address))) return settings;
   say(`starting the Temporal dev server (data in ${settings.dataDir}/temporal)...`);
-  const server = await startDevServer({ dataDir: settings.dataDir, detach: true, log: say });
+  const server = await startDevServer({ dataDir: settings.dataDir, detach: true, log: say, ...ports });
   say(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl}`);
   return { ...settings, temporal: { ...settings.temporal, address: server.address, uiUrl: server.uiUrl } };
 }
@@ -113,15 +129,18 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .command('dev')
     .description('dev server, worker and HTTP gateway together; Ctrl-C stops them all')
     .option('--gateway-port <port>', 'HTTP gateway port', '8080')
-    .action(async (opts: { gatewayPort: string }, cmd: Command) => {
+    .option('--port <port>', "the dev server's gRPC port, when one is started", '7233')
+    .option('--ui-port <port>', "the dev server's Web UI port, when one is started", '8233')
+    .action(async (opts: { gatewayPort: string } & PortOptions, cmd: Command) => {
       let settings = settingsFrom(cmd);
       const port = parseGatewayPort(opts.gatewayPort);
+      const ports = devPorts(opts);
       const [{ isServing, startDevServer }, { runWorker }] = await Promise.all([import('../workers/dev-server.js'), import('../workers/worker.js')]);
       let dev: DevServer | undefined;
       if (!settings.temporal.external) {
         const info = readDevServerInfo(settings.dataDir);
         if (!(info && (await isServing(info.address)))) {
-          dev = await startDevServer({ dataDir: settings.dataDir, log: say });
+          dev = await startDevServer({ dataDir: settings.dataDir, log: say, ...ports });
           settings = { ...settings, temporal: { ...settings.temporal, address: dev.address, uiUrl: dev.uiUrl } };
         }
       }
@@ -141,12 +160,14 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .description('the README demo: sample data, a durable validation run, a COCO export and a PyTorch training run, on the embedded defaults')
     .option('--count <n>', 'items of sample data (images the model trains on)', '2000')
     .option('--json', 'print JSON lines')
-    .action(async (opts: { count: string; json?: boolean }, cmd: Command) => {
+    .option('--port <port>', "the dev server's gRPC port, when one is started", '7233')
+    .option('--ui-port <port>', "the dev server's Web UI port, when one is started", '8233')
+    .action(async (opts: { count: string; json?: boolean } & PortOptions, cmd: Command) => {
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 1 || count > 10_000) {
         throw new InvalidInputError('invalid option', [{ path: 'count', message: 'must be an integer from 1 to 10000' }]);
       }
-      exit(await runDemo(await ensureDevServer(settingsFrom(cmd)), count, useTerminal(opts.json)));
+      exit(await runDemo(await ensureDevServer(settingsFrom(cmd), devPorts(opts)), count, useTerminal(opts.json)));
     });
 }
 
@@ -206,7 +227,9 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
       if (!terminal) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
       if (code !== 0) return code;
     }
-    say(`\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/; the model is registered (synapse run status <train run id> shows it).`);
+    say(
+      `\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/; the model is registered (synapse run status <train run id> shows it).`,
+    );
     say('The dev server keeps running so the Web UI can show the runs; stop it with: node bin/synapse.mjs server stop');
     return 0;
   } finally {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { UnavailableError } from '../contracts/errors.js';
+import { ConflictError, UnavailableError } from '../contracts/errors.js';
 import { DEFAULT_UI_PORT, devServerInfoFile, readDevServerInfo, type DevServerInfo } from '../client/settings.js';
 import { SEARCH_ATTRIBUTES } from '../client/search-attributes.js';
 import { findTemporalCli } from './temporal-cli.js';
@@ -58,6 +58,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const cli = await findTemporalCli(log);
   const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
   const uiPort = options.uiPort === 0 ? await freePort() : (options.uiPort ?? DEFAULT_UI_PORT);
+  // A port someone else holds: the new server would fail to bind while the other one
+  // answers the readiness check, and this data dir would adopt a server it does not own.
+  await assertPortFree(port, 'port');
+  if (!options.headless) await assertPortFree(uiPort, 'ui-port');
   const dir = path.join(options.dataDir, 'temporal');
   mkdirSync(dir, { recursive: true });
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(await freePort())];
@@ -84,6 +88,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
     await sleep(250);
   }
+  // Answered, but by whom: a server of ours that exited did not bind the port.
+  await sleep(100);
+  if (exited !== undefined) throw new UnavailableError(`the Temporal dev server exited with code ${exited}; see ${logFile}`);
   const info: DevServerInfo = {
     address,
     uiUrl: options.headless ? '' : `http://127.0.0.1:${uiPort}`,
@@ -104,6 +111,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       if (!options.ephemeral) rmSync(devServerInfoFile(options.dataDir), { force: true });
     },
   };
+}
+
+/**
+ * Throws a ConflictError (exit 5) naming the port, its flag and who holds it (another
+ * Temporal server, or something else) when 127.0.0.1:`port` cannot be bound.
+ */
+export async function assertPortFree(port: number, flag: string): Promise<void> {
+  const free = await new Promise<boolean>((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  if (free) return;
+  const holder = (await isServing(`127.0.0.1:${port}`)) ? 'another Temporal server answers there' : 'another program listens there';
+  throw new ConflictError(`port ${port} is in use (${holder}): not starting a dev server on it; stop that one, or choose another port with --${flag}`);
 }
 
 /** Stops a dev server started with `--detach` for this data dir. */

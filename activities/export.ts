@@ -181,10 +181,11 @@ export function createExportActivities({ platform, steps }: StepDeps) {
             fileName = `${exporter.itemStem(result)}.json`;
             const status = await exporter.saveAsJson(result, itemOutput, errors);
             if (status !== 'success') throw new Error(errors.at(-1)?.[1] ?? 'save failed');
-            if (params.save_original_file && paths.origin_files_output_path) {
+            const folder = params.save_original_file ? exporter.originalFilesFolder(before, output) : undefined;
+            if (folder) {
               for (const copy of exporter.originalCopies(result)) {
                 const source = await storageFor(copy.file.storage);
-                await itemOutput.write(`${paths.origin_files_output_path}/${copy.copyName}`, await source.get(copy.file.key));
+                await itemOutput.write(`${folder}/${copy.copyName}`, await source.get(copy.file.key));
               }
             }
             return { kind: 'success', collected: exporter.collect(result, before) };

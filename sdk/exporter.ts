@@ -268,9 +268,19 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
       });
   }
 
-  /** The dataset subset every item goes to (the folder name under images/ and labels/, COCO's instances_<subset>.json). */
-  subset(): string {
+  /**
+   * The dataset subset an item goes to (the folder under images/ and labels/, COCO's
+   * `instances_<subset>.json`, VOC's `ImageSets/Main/<subset>.txt`): `default`. The detection
+   * exporters take `extra_params.subsets: "split"` to use the data unit's `meta.split` instead
+   * (subsetOfSplit).
+   */
+  subset(_item: ExportItem): string {
     return 'default';
+  }
+
+  /** The folder an item's original files are copied to; default `paths.origin_files_output_path`. */
+  originalFilesFolder(_item: ExportItem, output: ExportOutput): string | undefined {
+    return output.paths.origin_files_output_path;
   }
 
   /** seed: `save_as_json(result, base_path, error_file_list)`. Writes `json/<stem>.json`. */
@@ -300,6 +310,21 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
     throw new NonRetriableError('an exporter runs as the export workflow: start it with a worker (`synapse plugin run export ...`), not --debug');
   }
 }
+
+/** The split subsets: `train`, `val`, `test`. */
+export const SPLIT_SUBSETS = ['train', 'val', 'test'] as const;
+
+/**
+ * An item's subset by the platform's split convention: the data unit's `meta.split` when it
+ * is `train`, `val` or `test`, else `train` (as the train shape reads splits).
+ */
+export function subsetOfSplit(item: ExportItem): string {
+  const split = item.dataUnit.meta.split;
+  return typeof split === 'string' && (SPLIT_SUBSETS as readonly string[]).includes(split) ? split : 'train';
+}
+
+/** `extra_params.subsets` of the detection exporters: one `default` subset, or the units' splits. */
+export const SubsetsParam = z.enum(['default', 'split']).default('default');
 
 export function isExporterClass(value: unknown): value is typeof BaseExporter {
   return typeof value === 'function' && value.prototype instanceof BaseExporter;

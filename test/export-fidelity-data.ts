@@ -37,19 +37,22 @@ export interface EdgeUnit {
   height: number;
   /** Whether the platform records the size (doc `size` and meta); `false`: only the file's header has it. */
   sizeKnown: boolean;
+  /** The data unit's `meta.split`. */
+  split: 'train' | 'val' | 'test';
   boxes: EdgeBox[];
 }
 
 export const LONG_NAME = `${'x'.repeat(251)}.png`;
 
 export const EDGE_UNITS: EdgeUnit[] = [
-  { key: 'cam1/000001.png', width: 100, height: 80, sizeKnown: true, boxes: [{ class_name: 'person', x: 10, y: 20, width: 30, height: 40 }] },
-  { key: 'cam2/000001.png', width: 110, height: 80, sizeKnown: true, boxes: [{ class_name: 'car', x: 50, y: 10, width: 20, height: 20 }] },
+  { key: 'cam1/000001.png', width: 100, height: 80, sizeKnown: true, split: 'train', boxes: [{ class_name: 'person', x: 10, y: 20, width: 30, height: 40 }] },
+  { key: 'cam2/000001.png', width: 110, height: 80, sizeKnown: true, split: 'val', boxes: [{ class_name: 'car', x: 50, y: 10, width: 20, height: 20 }] },
   {
     key: 'border.png',
     width: 120,
     height: 90,
     sizeKnown: false,
+    split: 'train',
     boxes: [
       { class_name: 'person', x: 30, y: 30, width: 20, height: 20 },
       { class_name: 'car', x: -10, y: 5, width: 30, height: 20 },
@@ -57,8 +60,8 @@ export const EDGE_UNITS: EdgeUnit[] = [
       { class_name: 'person', x: 150, y: 10, width: 10, height: 10 },
     ],
   },
-  { key: LONG_NAME, width: 64, height: 48, sizeKnown: true, boxes: [{ class_name: 'car', x: 4, y: 4, width: 20, height: 10 }] },
-  { key: 'frac.png', width: 100, height: 100, sizeKnown: true, boxes: [{ class_name: 'person', x: 10.4, y: 20.6, width: 30.2, height: 10.5 }] },
+  { key: LONG_NAME, width: 64, height: 48, sizeKnown: true, split: 'test', boxes: [{ class_name: 'car', x: 4, y: 4, width: 20, height: 10 }] },
+  { key: 'frac.png', width: 100, height: 100, sizeKnown: true, split: 'val', boxes: [{ class_name: 'person', x: 10.4, y: 20.6, width: 30.2, height: 10.5 }] },
 ];
 
 /** The second annotator's boxes on the first unit's task. */
@@ -117,7 +120,7 @@ export async function createEdgeData(settings: Settings, name = 'edge'): Promise
       collection.id,
       EDGE_UNITS.map((u) => ({
         uniqueKey: `${name}:${u.key}`,
-        meta: u.sizeKnown ? { width: u.width, height: u.height } : {},
+        meta: u.sizeKnown ? { width: u.width, height: u.height, split: u.split } : { split: u.split },
         files: { image: { storage: storage.id, key: `${name}/${u.key}` } },
       })),
     );

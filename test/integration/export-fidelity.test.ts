@@ -238,6 +238,34 @@ describe('export fidelity with the real tools', () => {
     }
   });
 
+  it('subsets from the units\' splits (extra_params.subsets "split"): datumaro sees train/val/test in COCO, YOLO and VOC; data.yaml names each', async () => {
+    const want: Record<string, number> = {};
+    for (const u of EDGE_UNITS) want[u.split] = (want[u.split] ?? 0) + 1;
+    const counts = (items: { subset: string }[]) => {
+      const got: Record<string, number> = {};
+      for (const i of items) got[i.subset] = (got[i.subset] ?? 0) + 1;
+      return got;
+    };
+    for (const [plugin, format] of [
+      ['export-coco', 'coco'],
+      ['export-yolo', 'yolo'],
+      ['export-voc', 'voc'],
+    ] as const) {
+      await run(plugin, `split-${format}`, { extra_params: { subsets: 'split' } });
+      const dm = tool(['datumaro', format, path.join(root, `split-${format}`)]) as { items: { subset: string }[] };
+      expect(counts(dm.items), format).toEqual(want);
+    }
+    expect(files(path.join(root, 'split-coco', 'annotations'))).toEqual(['instances_test.json', 'instances_train.json', 'instances_val.json']);
+    expect(files(path.join(root, 'split-voc', 'ImageSets', 'Main'))).toEqual(['test.txt', 'train.txt', 'val.txt']);
+    const yaml = readFileSync(path.join(root, 'split-yolo', 'data.yaml'), 'utf8');
+    expect(yaml).toContain('train: "images/train"');
+    expect(yaml).toContain('val: "images/val"');
+    expect(yaml).toContain('test: "images/test"');
+    const ul = tool(['ultralytics', path.join(root, 'split-yolo', 'data.yaml')]) as { splits: Record<string, Record<string, unknown>> };
+    expect(Object.keys(ul.splits.train!)).toHaveLength(want.train!);
+    expect(Object.keys(ul.splits.val!)).toHaveLength(want.val!);
+  });
+
   it('JSON: one file per item, the 255-byte name shortened with a hash, not failed', async () => {
     const final = await run('export-json', 'json');
     expect(final.result).toMatchObject({ success: EDGE_UNITS.length, failed: 0 });

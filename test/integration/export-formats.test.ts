@@ -236,7 +236,7 @@ describe('detection exporters on odd input', () => {
 
   it('VOC escapes names and attributes so xml.etree reads them back', () => {
     const voc = new VocExporter();
-    voc.params = { name: 'v<1>', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: {} };
+    voc.params = { name: 'v<1>', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: { subsets: 'default' } };
     const xml = voc.toXml(
       voc.convertData(
         item([{ id: 'a', type: 'bbox', class_name: 'cat & "dog" <x>', x: 0, y: 5, width: 10, height: 5, attributes: { pose: "Left'", difficult: true } }]),
@@ -255,7 +255,7 @@ print(json.dumps([a.findtext('folder'), a.findtext('filename'), o.findtext('name
 
   it('YOLO clips boxes to the image and drops those outside it', () => {
     const yolo = new YoloExporter();
-    yolo.params = { name: 'y', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: {} };
+    yolo.params = { name: 'y', storage: 1, save_original_file: false, path: '', target: 'ground_truth', filter: {}, extra_params: { subsets: 'default' } };
     const out = yolo.convertData(
       item([
         { id: 'a', type: 'bbox', class_name: 'c', x: -10, y: 25, width: 30, height: 50 },

@@ -2,6 +2,9 @@ import {
   BaseExporter,
   clippedBoxes,
   requireImageSize,
+  subsetOfSplit,
+  SubsetsParam,
+  z,
   xmlDocument,
   type ErrorFileEntry,
   type ExportFinalizeInput,
@@ -26,6 +29,7 @@ interface VocObject {
 
 interface VocItem {
   stem: string;
+  subset: string;
   filename: string;
   width: number;
   height: number;
@@ -36,8 +40,12 @@ interface VocItem {
 /** What a page keeps per item for finalize: the image-set line and the classes used. */
 interface VocCollected {
   stem: string;
+  subset: string;
   classes: string[];
 }
+
+/** `subsets: "split"`: an image set per data unit split (`ImageSets/Main/train.txt`, ...). */
+const Extra = z.strictObject({ subsets: SubsetsParam });
 
 const flag = (v: unknown): 0 | 1 => (v === true || v === 1 || v === '1' ? 1 : 0);
 
@@ -58,9 +66,13 @@ const labelmapSafe = (name: string): boolean => !name.includes(':') && !/[\r\n]/
  * else "Unspecified". The XML is built with sdk/xml.ts: well-formed by construction, and a
  * text XML cannot hold fails the item with the reason.
  */
-export class VocExporter extends BaseExporter {
+export class VocExporter extends BaseExporter.withExtraParams(Extra) {
   /** The hooks keep no state between items: 16 of a page's items are written at once. */
   static override itemConcurrency = 16;
+
+  override subset(item: ExportItem): string {
+    return this.params.extra_params.subsets === 'split' ? subsetOfSplit(item) : 'default';
+  }
 
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
     const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, annotations_output_path: `${uniqueExportPath}/Annotations` };
@@ -88,7 +100,15 @@ export class VocExporter extends BaseExporter {
       };
     });
     const stem = this.itemStem(item);
-    return { stem, filename: this.originalCopies(item)[0]?.copyName ?? stem, width: size.width, height: size.height, depth, objects };
+    return {
+      stem,
+      subset: this.subset(item),
+      filename: this.originalCopies(item)[0]?.copyName ?? stem,
+      width: size.width,
+      height: size.height,
+      depth,
+      objects,
+    };
   }
 
   toXml(item: VocItem): string {
@@ -125,31 +145,43 @@ export class VocExporter extends BaseExporter {
 
   override collect(result: ExportResultItem): VocCollected {
     const item = result.data as VocItem;
-    return { stem: item.stem, classes: [...new Set(item.objects.map((o) => o.name))] };
+    return { stem: item.stem, subset: item.subset, classes: [...new Set(item.objects.map((o) => o.name))] };
   }
 
   override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
-    const key = `ImageSets/Main/${this.subset()}.txt`;
     const names = classes.map((c) => c.name);
     const known = new Set(names);
-    async function* lines(): AsyncGenerator<string> {
-      let chunk = '';
-      for await (const item of collected() as AsyncIterable<VocCollected>) {
-        chunk += `${item.stem}\n`;
-        for (const name of item.classes) {
-          if (!known.has(name)) {
-            known.add(name);
-            names.push(name);
-          }
-        }
-        if (chunk.length >= 64 * 1024) {
-          yield chunk;
-          chunk = '';
+    // First pass: the subsets and the classes used; then one image set per subset.
+    const subsets = new Set<string>();
+    for await (const item of collected() as AsyncIterable<VocCollected>) {
+      subsets.add(item.subset);
+      for (const name of item.classes) {
+        if (!known.has(name)) {
+          known.add(name);
+          names.push(name);
         }
       }
-      yield chunk;
     }
-    await output.writeStream(`${output.exportPath}/${key}`, lines());
+    if (subsets.size === 0) subsets.add(this.params.extra_params.subsets === 'split' ? 'train' : 'default');
+    const imageSets: string[] = [];
+    for (const subset of [...subsets].sort()) {
+      async function* lines(): AsyncGenerator<string> {
+        let chunk = '';
+        for await (const item of collected() as AsyncIterable<VocCollected>) {
+          if (item.subset !== subset) continue;
+          chunk += `${item.stem}\n`;
+          if (chunk.length >= 64 * 1024) {
+            yield chunk;
+            chunk = '';
+          }
+        }
+        yield chunk;
+      }
+      const key = `ImageSets/Main/${subset}.txt`;
+      await output.writeStream(`${output.exportPath}/${key}`, lines());
+      imageSets.push(key);
+    }
+    const key = imageSets.length === 1 ? imageSets[0] : imageSets;
     const files: Record<string, unknown> = { annotations: 'Annotations/', image_set: key, dataset_meta: 'dataset_meta.json' };
     await output.write(`${output.exportPath}/dataset_meta.json`, JSON.stringify({ labels: names }, null, 2));
     // labelmap.txt cannot hold a name with ':' (its field separator), a line break, a leading

@@ -2,6 +2,8 @@ import {
   BaseExporter,
   clippedBoxes,
   requireImageSize,
+  subsetOfSplit,
+  SubsetsParam,
   z,
   type ExportFinalizeInput,
   type ExportItem,
@@ -20,6 +22,8 @@ const Extra = z.strictObject({
     .string()
     .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'must be an absolute path (or left out: data.yaml then locates the dataset itself)')
     .optional(),
+  /** `split`: images/ and labels/ per data unit split (train, val, test); `default`: one folder. */
+  subsets: SubsetsParam,
 });
 
 interface YoloBox {
@@ -33,6 +37,7 @@ interface YoloBox {
 
 interface YoloItem {
   stem: string;
+  subset: string;
   boxes: YoloBox[];
 }
 
@@ -61,9 +66,17 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
   static override itemConcurrency = 16;
 
   override setupOutputDirectories(uniqueExportPath: string, saveOriginalFile: boolean): Record<string, string> {
-    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels/${this.subset()}` };
-    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images/${this.subset()}`;
+    const paths: Record<string, string> = { json_output_path: `${uniqueExportPath}/json`, labels_output_path: `${uniqueExportPath}/labels` };
+    if (saveOriginalFile) paths.origin_files_output_path = `${uniqueExportPath}/images`;
     return paths;
+  }
+
+  override subset(item: ExportItem): string {
+    return this.params.extra_params.subsets === 'split' ? subsetOfSplit(item) : 'default';
+  }
+
+  override originalFilesFolder(item: ExportItem, output: ExportOutput): string {
+    return `${output.exportPath}/images/${this.subset(item)}`;
   }
 
   override convertData(item: ExportItem): YoloItem {
@@ -75,7 +88,7 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
       w: (b.x1 - b.x0) / width,
       h: (b.y1 - b.y0) / height,
     }));
-    return { stem: this.itemStem(item), boxes };
+    return { stem: this.itemStem(item), subset: this.subset(item), boxes };
   }
 
   override collect(result: ExportResultItem): YoloItem {
@@ -85,7 +98,8 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
   override async finalize({ collected, classes }: ExportFinalizeInput, output: ExportOutput): Promise<Record<string, unknown>> {
     const names = classes.map((c) => c.name);
     const classId = new Map(names.map((n, i) => [n, i]));
-    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels/${this.subset()}`;
+    const labels = output.paths.labels_output_path ?? `${output.exportPath}/labels`;
+    const subsets = new Set<string>();
     // One pass: a class is numbered when first seen, and an item's labels only name classes
     // seen by then, so each label file can be written as its item streams past.
     let batch: YoloItem[] = [];
@@ -93,7 +107,7 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
       await Promise.all(
         batch.map((item) => {
           const lines = item.boxes.map((b) => `${classId.get(b.class_name)} ${fmt(b.cx)} ${fmt(b.cy)} ${fmt(b.w)} ${fmt(b.h)}\n`);
-          return output.write(`${labels}/${item.stem}.txt`, lines.join(''));
+          return output.write(`${labels}/${item.subset}/${item.stem}.txt`, lines.join(''));
         }),
       );
       batch = [];
@@ -105,23 +119,34 @@ export class YoloExporter extends BaseExporter.withExtraParams(Extra) {
           names.push(box.class_name);
         }
       }
+      subsets.add(item.subset);
       batch.push(item);
       if (batch.length >= WRITE_CONCURRENCY) await writeBatch();
     }
     await writeBatch();
-    const images = `images/${this.subset()}`;
+    // Ultralytics needs train and val: a missing val (or an export with no items) falls back
+    // to train's images; `test` only when there is a test subset.
+    const first = subsets.has('train') ? 'train' : ([...subsets].sort()[0] ?? (this.params.extra_params.subsets === 'split' ? 'train' : 'default'));
+    const folder = (subset: string) => `images/${subsets.has(subset) ? subset : first}`;
     const dataPath = this.params.extra_params.data_path;
     const yaml = [
       `# YOLO dataset of export ${yamlString(this.params.name)}: images/ and labels/ share file stems.`,
       ...(dataPath !== undefined ? [`path: ${yamlString(dataPath)}`] : ['# no path: train and val are relative to the folder of this file']),
-      `train: ${yamlString(images)}`,
-      `val: ${yamlString(images)}`,
+      `train: ${yamlString(folder('train'))}`,
+      `val: ${yamlString(folder('val'))}`,
+      ...(subsets.has('test') ? [`test: ${yamlString('images/test')}`] : []),
       `nc: ${names.length}`,
       names.length ? 'names:' : 'names: {}',
       ...names.map((n, i) => `  ${i}: ${yamlString(n)}`),
       '',
     ].join('\n');
     await output.write(`${output.exportPath}/data.yaml`, yaml);
-    return { labels: `labels/${this.subset()}/`, data_yaml: 'data.yaml', ...(this.params.save_original_file ? { origin_files: `${images}/` } : {}) };
+    const where = subsets.size === 1 ? `${[...subsets][0]}/` : '<subset>/';
+    return {
+      labels: `labels/${where}`,
+      data_yaml: 'data.yaml',
+      subsets: [...subsets].sort(),
+      ...(this.params.save_original_file ? { origin_files: `images/${where}` } : {}),
+    };
   }
 }

@@ -34,7 +34,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   };
   const program = new Command('synapse')
     .description('Durable ML plugins on Temporal')
-    .option('--data-dir <dir>', 'where the embedded defaults keep their data (env SYNAPSE_DATA_DIR, default .synapse)')
+    .option(
+      '--data-dir <dir>',
+      'where the embedded defaults keep their data (env SYNAPSE_DATA_DIR; default: the nearest .synapse folder from here up, the repository .synapse, else ~/.local/share/synapse)',
+    )
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   pluginCommands(program, exit);

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { findDataDir } from './data-dir.js';
 import type { Method } from '../sdk/categories.js';
 
 export interface TemporalSettings {
@@ -68,7 +69,8 @@ export interface SettingsOverrides {
 }
 
 export function loadSettings(overrides: SettingsOverrides = {}, env: NodeJS.ProcessEnv = process.env): Settings {
-  const dataDir = path.resolve(overrides.dataDir ?? env.SYNAPSE_DATA_DIR ?? '.synapse');
+  // Neither flag nor variable: found from the current folder (client/data-dir.ts).
+  const dataDir = path.resolve(overrides.dataDir ?? env.SYNAPSE_DATA_DIR ?? findDataDir(process.cwd(), env));
   const namespace = overrides.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
   const explicit = overrides.temporalAddress ?? env.TEMPORAL_ADDRESS;
   const dev = explicit ? undefined : readDevServerInfo(dataDir);

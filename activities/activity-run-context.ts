@@ -152,9 +152,14 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     return { progress: { ...this.progress }, metrics: structuredClone(this.metrics), ...(this.step ? { step: this.step } : {}) };
   }
 
-  /** Stops the timers and writes everything still buffered. */
+  /**
+   * Stops the timers, writes everything still buffered, and signals the last progress to the
+   * workflow: reports are throttled, so without it a step's last steps (an epoch's last
+   * batches) would never reach the run's state (`epoch 47/51` after the epoch ended).
+   */
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.report();
     this.flush();
     await this.writing;
     await this.reporting;

@@ -4,7 +4,8 @@
  * - a terminated train run (`temporal workflow terminate`) is `terminated` in the run store
  *   too, so its model name is free and `run resume` starts it again;
  * - a run started from a plugin folder (not the plugins path) resumes from that folder;
- * - an ended train run (cancelled, terminated) keeps its epoch table and train progress.
+ * - an ended train run (cancelled, terminated) keeps its epoch table and train progress, and
+ *   a completed one's epoch progress is its last epoch's last step (the final report is sent).
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +84,11 @@ describe('what a run says after it ends', () => {
         { key: SA_METHOD, value: 'job' },
       ],
     });
-    expect((await handle.result()).status).toBe('completed');
+    const final = await handle.result();
+    expect(final.status).toBe('completed');
+    // The last epoch's last step reached the state (not a stale `epoch 47/51`).
+    const epoch = final.progress.epoch;
+    expect(epoch && epoch.total > 0 && epoch.current === epoch.total, JSON.stringify(final.progress)).toBe(true);
     expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
     // Visibility is updated asynchronously: wait for the final execution's row, then count.
     const rows = await waitFor(

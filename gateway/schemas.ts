@@ -27,7 +27,10 @@ export const RunIdParam = z.string().regex(RUN_ID_PATTERN, 'use 1-200 letters, d
 export const StartRunBody = z
   .strictObject({
     plugin: PluginRef,
-    action: z.string().regex(/^[a-z][a-z0-9_]*$/, 'an action name such as validation').describe('action name from the plugin config'),
+    action: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'an action name such as validation')
+      .describe('action name from the plugin config'),
     params: z.record(z.string(), z.unknown()).optional().describe("the action's params; see GET /v1/plugins/{code}"),
     runId: RunIdParam.optional().describe('run id to use; generated (<plugin>-<action>-<ulid>) when absent; never reused'),
   })
@@ -66,9 +69,7 @@ export const StartedRunResponse = z
   })
   .register(apiSchemas, { id: 'StartedRun' });
 
-export const CancelResponse = z
-  .object({ runId: z.string(), cancelRequested: z.literal(true), links: Links })
-  .register(apiSchemas, { id: 'CancelRequested' });
+export const CancelResponse = z.object({ runId: z.string(), cancelRequested: z.literal(true), links: Links }).register(apiSchemas, { id: 'CancelRequested' });
 
 export const RunSummarySchema = z
   .object({
@@ -101,6 +102,7 @@ export const RunStateSchema = z
     category: z.string(),
     method: z.string(),
     status: z.enum(RUN_STATUSES),
+    cancelRequested: z.boolean().optional().describe('a cancel was asked for and the run has not ended yet (its steps stop within about a second)'),
     percent: z.number().describe('weighted overall progress, 0..100'),
     progress: z.record(z.string(), CategoryProgress),
     metrics: z.record(z.string(), MetricValues),
@@ -173,6 +175,4 @@ export const PluginDetailResponse = z
   })
   .register(apiSchemas, { id: 'PluginDetail' });
 
-export const HealthResponse = z
-  .object({ status: z.literal('ok'), checks: z.record(z.string(), z.string()).optional() })
-  .register(apiSchemas, { id: 'Health' });
+export const HealthResponse = z.object({ status: z.literal('ok'), checks: z.record(z.string(), z.string()).optional() }).register(apiSchemas, { id: 'Health' });

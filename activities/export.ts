@@ -194,7 +194,7 @@ export function createExportActivities({ platform, steps }: StepDeps) {
             for (const key of written) await storage.delete(key);
             ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
             ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
-            // saveAsJson may have listed the failure already: one entry per failed item.
+            // One entry per failed item (what saveAsJson listed is in the message already).
             return { kind: 'failed', entry: [fileName, message] };
           }
         };
@@ -208,7 +208,8 @@ export function createExportActivities({ platform, steps }: StepDeps) {
           while (next < items.length) {
             if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
             const i = next++;
-            if (i % 64 === 0) activity.heartbeat();
+            // Every item: a slow exporter must not outlast the heartbeat timeout (the SDK throttles the calls).
+            activity.heartbeat();
             outcomes[i] = await exportItem(items[i] as ExportItem);
           }
         };

@@ -42,9 +42,11 @@ interface Slot {
 
 export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<RunState> {
   const run = trackRun(input, { own: { metrics: [DEPLOYMENT_METRICS_CATEGORY] } });
+  // Retried without limit (no maximumAttempts): a lost worker must never end a deployment.
+  const { maximumAttempts: _bounded, ...unbounded } = DEFAULT_RETRY_POLICY;
   const { serveReplica } = proxyActivities<Activities>({
     ...stepOptions(input),
-    retry: { ...DEFAULT_RETRY_POLICY, maximumAttempts: 0 },
+    retry: unbounded,
     ...(input.replicaTaskQueue ? { taskQueue: input.replicaTaskQueue } : {}),
   });
   const runId = workflowInfo().workflowId;

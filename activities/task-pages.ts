@@ -236,46 +236,64 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
           results = [];
           writes = [];
         };
-        for (const { item, taskId, run } of items) {
-          if (done.has(item)) continue;
+        const todo = items.filter((i) => !done.has(i.item));
+        // Items of a page run `concurrency` at a time (default 1); their outcomes are handled in order.
+        const width = Math.max(1, Math.floor(cls.concurrency ?? 1));
+        let sinceBeat = 0;
+        for (let at = 0; at < todo.length; at += width) {
           if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-          activity.heartbeat();
-          let outcome: TaskOutcome | null | undefined;
-          try {
-            outcome = await run();
-          } catch (err) {
-            if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-            const message = err instanceof Error ? err.message : String(err);
-            out.failed++;
-            results.push({ item, status: 'failed', data: { error: message } });
-            ctx.log('item_failed', { item, error: message });
-            ctx.logMessage(`${item} failed: ${message}`, 'ERROR');
-            if (results.length >= batch) await flush();
-            continue;
+          const chunk = todo.slice(at, at + width);
+          // A heartbeat crosses into the SDK's core: one per 25 items is plenty (the run context beats on a timer too).
+          sinceBeat += chunk.length;
+          if (sinceBeat >= 25) {
+            activity.heartbeat();
+            sinceBeat = 0;
           }
-          const status = outcome === null || outcome === undefined ? 'skipped' : (outcome.status ?? 'success');
-          const data = outcome?.data ?? {};
-          if (outcome?.annotations !== undefined && taskId === undefined) {
-            out.failed++;
-            results.push({ item, status: 'failed', data: { ...data, error: 'annotations are written to tasks; a data unit has none' } });
-            if (results.length >= batch) await flush();
-            continue;
-          }
-          if (outcome?.annotations !== undefined && taskId !== undefined && status !== 'failed') {
-            // Checked one by one: a bad document fails its task, not the batch.
-            const { problems } = annotationProblems([outcome.annotations], project.configuration.classes, project.configuration.data_type, () => 'annotations');
-            if (problems.length) {
+          const settled = await Promise.allSettled(chunk.map((c) => c.run()));
+          for (let k = 0; k < chunk.length; k++) {
+            const { item, taskId } = chunk[k]!;
+            const one = settled[k]!;
+            if (one.status === 'rejected') {
+              const err: unknown = one.reason;
+              if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+              const message = err instanceof Error ? err.message : String(err);
               out.failed++;
-              results.push({ item, status: 'failed', data: { ...data, error: 'the annotations do not fit the project', problems } });
-              ctx.logMessage(`${item} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, 'ERROR');
+              results.push({ item, status: 'failed', data: { error: message } });
+              ctx.log('item_failed', { item, error: message });
+              ctx.logMessage(`${item} failed: ${message}`, 'ERROR');
               if (results.length >= batch) await flush();
               continue;
             }
-            writes.push({ taskId, annotations: outcome.annotations });
+            const outcome: TaskOutcome | null | undefined = one.value;
+            const status = outcome === null || outcome === undefined ? 'skipped' : (outcome.status ?? 'success');
+            const data = outcome?.data ?? {};
+            if (outcome?.annotations !== undefined && taskId === undefined) {
+              out.failed++;
+              results.push({ item, status: 'failed', data: { ...data, error: 'annotations are written to tasks; a data unit has none' } });
+              if (results.length >= batch) await flush();
+              continue;
+            }
+            if (outcome?.annotations !== undefined && taskId !== undefined && status !== 'failed') {
+              // Checked one by one: a bad document fails its task, not the batch.
+              const { problems } = annotationProblems(
+                [outcome.annotations],
+                project.configuration.classes,
+                project.configuration.data_type,
+                () => 'annotations',
+              );
+              if (problems.length) {
+                out.failed++;
+                results.push({ item, status: 'failed', data: { ...data, error: 'the annotations do not fit the project', problems } });
+                ctx.logMessage(`${item} failed: its annotations do not fit the project: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, 'ERROR');
+                if (results.length >= batch) await flush();
+                continue;
+              }
+              writes.push({ taskId, annotations: outcome.annotations });
+            }
+            out[status]++;
+            results.push({ item, status, data });
+            if (results.length >= batch) await flush();
           }
-          out[status]++;
-          results.push({ item, status, data });
-          if (results.length >= batch) await flush();
         }
         await flush();
         return out;

@@ -90,6 +90,8 @@ export type TaskPagesClass = ActionClass & {
   pageSize: number;
   /** Tasks written per transaction inside a page (their annotations and results together). */
   writeBatch: number;
+  /** Items of a page processed at once (default 1): raise it for I/O-bound hooks that may overlap. */
+  concurrency?: number;
 } & (abstract new () => TaskPageHooks);
 
 export function isTaskPagesClass(value: unknown): value is TaskPagesClass {
@@ -111,6 +113,7 @@ export abstract class ToTaskPages<P = TaskPageParams> extends ToTaskAction<P, un
   static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
+  static concurrency = 1;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
@@ -125,6 +128,7 @@ export abstract class ValidationTaskPages<P = TaskPageParams> extends Validation
   static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
+  static concurrency = 1;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
@@ -139,6 +143,7 @@ export abstract class PostAnnotationTaskPages<P = TaskPageParams> extends PostAn
   static source: TaskPagesSource = 'tasks';
   static pageSize = 100;
   static writeBatch = 50;
+  static concurrency = 1;
   static override params: z.ZodType = TaskPageParams;
   static override progressCategories = PROGRESS;
   abstract processTask(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
@@ -162,6 +167,7 @@ export abstract class PreAnnotationUnitPages<P = DataUnitPageParams> extends Pre
   static source: TaskPagesSource = 'data_units';
   static pageSize = 500;
   static writeBatch = 100;
+  static concurrency = 1;
   static override params: z.ZodType = DataUnitPageParams;
   static override progressCategories = PROGRESS;
   abstract processDataUnit(unit: PlatformDataUnit, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;

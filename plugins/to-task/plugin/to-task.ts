@@ -45,9 +45,14 @@ export type Params = z.infer<typeof Params>;
 
 export class ToTask extends ToTaskPages<Params> {
   static override params = Params;
-  static override pageSize = 100;
+  // Big pages and batches: the writes are a transaction per batch on one database (bench/to-task.ts).
+  static override pageSize = 500;
+  static override writeBatch = 500;
+  // Each task is a file read and a parse: eight at a time overlap the reads.
+  static override concurrency = 8;
 
   private classes: string[] | undefined;
+  // (Set once per page, before the first YOLO task; concurrent tasks may both set the same value.)
 
   async prepare(ctx: TaskRunContext<Params>): Promise<void> {
     const project = await ctx.platform.getProject(ctx.params.project);

@@ -19,7 +19,16 @@ import { tuneShape } from './shapes/tune.js';
 import { uploadShape } from './shapes/upload.js';
 
 /** Category shapes, most specific first. */
-export const RUN_SHAPES: readonly RunShape[] = [trainShape, modelTestShape, modelInferenceShape, tuneShape, deploymentShape, exportShape, uploadShape, taskPagesShape];
+export const RUN_SHAPES: readonly RunShape[] = [
+  trainShape,
+  modelTestShape,
+  modelInferenceShape,
+  tuneShape,
+  deploymentShape,
+  exportShape,
+  uploadShape,
+  taskPagesShape,
+];
 
 export function runShapeFor(action: ResolvedAction): RunShape {
   return RUN_SHAPES.find((shape) => shape.matches(action)) ?? actionShape;

@@ -146,11 +146,16 @@ export async function runState(parts: RunsParts, runId: string): Promise<RunStat
   if (status === 'terminated' || status === 'timed_out') await reconcileStoreStatus(parts.store, runId, status);
   const handle = parts.temporal.workflow.getHandle(runId);
   if (status === 'running') {
+    let state: RunState;
     try {
-      return await parts.temporal.withDeadline(Date.now() + 3000, () => handle.query(runStateQuery));
+      state = await parts.temporal.withDeadline(Date.now() + 3000, () => handle.query(runStateQuery));
     } catch {
-      return await stateFromStore(parts.store, runId, description, status);
+      state = await stateFromStore(parts.store, runId, description, status);
     }
+    // A step whose worker is gone has its next attempt scheduled in Temporal before any
+    // worker reports it: the attempt shown is the higher of the two.
+    state.attempt = Math.max(state.attempt, pendingAttempt(description));
+    return state;
   }
   if (status === 'completed') return (await handle.result()) as RunState;
   // Ended otherwise: the workflow's own state at its end (a worker answers the query of a
@@ -242,6 +247,11 @@ export function wrapTemporalError(settings: Settings, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
   return err instanceof Error ? err : new Error(message);
+}
+
+/** The highest attempt of the run's pending activities (0 when none). */
+export function pendingAttempt(d: WorkflowExecutionDescription): number {
+  return Math.max(0, ...(d.raw.pendingActivities ?? []).map((a) => a.attempt ?? 0));
 }
 
 /** The query's state of an ended run, with Temporal's status and close time; undefined when no worker answers. */

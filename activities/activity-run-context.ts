@@ -214,11 +214,13 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     this.reportDirty = false;
     const report = { ...this.snapshot(), attempt: this.attempt };
     // Best effort: the run store has the same data, the query is a convenience view.
-    this.reporting = this.reporting.then(() =>
-      this.activity.client.workflow
-        .getHandle(this.runId)
-        .signal(reportProgressSignal, report)
-        .catch((err: unknown) => this.activity.log.warn('progress signal failed', { error: String(err) })),
-    );
+    this.reporting = this.reporting.then(async () => {
+      try {
+        await this.activity.client.workflow.getHandle(this.runId).signal(reportProgressSignal, report);
+      } catch (err) {
+        // Never fails close(): the run store has the same data.
+        this.activity.log.warn('progress signal failed', { error: String(err) });
+      }
+    });
   }
 }

@@ -4,8 +4,12 @@
  * tasks are spoiled one way each, written straight into the database as a buggy tool would
  * (a box outside the image, an unknown class, a duplicate box, an overlapping box, a missing
  * required attribute, no annotations, an image gone from storage). The run fails exactly those
- * tasks, each with its problem code, passes the others, and writes the report file.
+ * tasks, each with its problem code, passes the others, and writes the report file. And a
+ * validation whose worker is SIGKILLed mid-page finishes on a new worker with every task
+ * checked once and nothing on record before the kill written again.
  */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +17,14 @@ import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
 import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
-import { assignmentsByTask, listItemResults, listTasks } from '../../platform/repositories/index.js';
-import { connectRuns, startWorker, testSettings } from '../helpers.js';
+import { assignmentsByTask, countItemResults, listItemResults, listTasks } from '../../platform/repositories/index.js';
+import { connectRuns, ROOT, spawnWorker, startWorker, testSettings, waitFor } from '../helpers.js';
 
 const settings = testSettings('validate');
 let platform: PlatformDb;
 let runs: RunsClient;
-let worker: { stop(): Promise<void> };
+let worker: { stop(): Promise<void> } | undefined;
+const children: ChildProcess[] = [];
 let data: GenerateResult;
 
 beforeAll(async () => {
@@ -29,6 +34,7 @@ beforeAll(async () => {
   worker = await startWorker(settings);
 });
 afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await worker?.stop();
   await runs?.close();
   await platform?.close();
@@ -125,5 +131,46 @@ describe('validate-annotations', () => {
         .map((i) => `task:${tasks[Number(i)]!.id}`)
         .sort(),
     );
+  });
+});
+
+describe('validation with its worker killed mid-run', () => {
+  it('finishes on a new worker: every task once, nothing written before the kill written again, the report whole', async () => {
+    await worker?.stop();
+    worker = undefined;
+    const more = await generateSampleData(platform, { count: 100, seed: 8, projectName: 'val-kill', dataDir: settings.dataDir });
+    children.push(await spawnWorker(settings));
+    const plugin = path.join(ROOT, 'test', 'fixtures', 'plugins', 'validate-slow');
+    const { runId } = await runs.start({
+      plugin,
+      action: 'validation',
+      params: { project: more.project.id, delay_ms: 40, report_path: 'kill' },
+      heartbeatTimeoutSeconds: 3,
+    });
+    await waitFor(async () => ((await countItemResults(platform.db, runId)).success >= 30 ? true : undefined));
+    const first = children[0]!;
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const killedAt = new Date().toISOString();
+    const before = new Map((await listItemResults(platform.db, runId)).map((r) => [r.item, r]));
+    expect(before.size).toBeLessThan(100);
+
+    children.push(await spawnWorker(settings));
+    const final = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
+    expect(final.status, final.error).toBe('completed');
+    expect(final.attempt).toBeGreaterThanOrEqual(2);
+    expect(final.result).toMatchObject({ total: 100, success: 100, failed: 0, report: `kill/${runId}.json` });
+    const after = await listItemResults(platform.db, runId);
+    expect(after).toHaveLength(100);
+    for (const r of after) {
+      const earlier = before.get(r.item);
+      if (earlier) expect(r, r.item).toEqual(earlier);
+      else expect(r.at > killedAt, `${r.item} written after the kill`).toBe(true);
+    }
+    const report = JSON.parse(readFileSync(path.join(settings.dataDir, 'storage', 'default', 'kill', `${runId}.json`), 'utf8')) as {
+      total: number;
+      valid: number;
+    };
+    expect(report).toMatchObject({ total: 100, valid: 100 });
   });
 });

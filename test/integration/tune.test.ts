@@ -362,9 +362,10 @@ describe('tune runs', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     const started = JSON.parse(resumed.stdout) as { runId: string; resumedFrom: { runId: string; epoch: number } };
     expect(started.resumedFrom).toEqual({ runId, epoch: finishedBefore.length });
-    // The cancelled tune (closed now: its state comes from the run store) still shows its finished trials.
+    // The cancelled tune (closed now: its state is the workflow's at its end, or rebuilt from the
+    // run store without a worker) still shows its trials, the finished ones among them.
     const old = await runCli(['run', 'status', runId], settings);
-    expect(old.stdout).toContain(`trials   ${finishedBefore.length}\n`);
+    expect(old.stdout).toContain(`trials   ${(cancelled.trials ?? []).length}\n`);
     for (const t of finishedBefore) expect(old.stdout).toMatch(new RegExp(`^ +${t.number}  completed +2 `, 'm'));
     const final = await finish(started.runId);
     expect(final.status, final.error).toBe('completed');

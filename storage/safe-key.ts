@@ -12,6 +12,7 @@ export const MAX_KEY_BYTES = 1024;
 /** Longest segment in UTF-8 bytes (the usual file-name limit). */
 export const MAX_SEGMENT_BYTES = 255;
 
+// eslint-disable-next-line no-control-regex -- control characters are what a key may not hold
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** How a key is shown in messages: quoted, escaped, and cut when long. */

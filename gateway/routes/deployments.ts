@@ -85,7 +85,8 @@ export function deploymentsRouter(options: DeploymentsRouterOptions): Router {
     const addresses = (await deployments.replicas(deployment))
       .filter((r) => r.serving && r.address)
       .map((r) => ({ replica: r.replica, address: r.address as string }));
-    rows.set(deployment, { at: Date.now(), addresses });
+    // Nothing serving is not cached: the next request looks again (a replica may just have come up).
+    if (addresses.length > 0) rows.set(deployment, { at: Date.now(), addresses });
     return addresses;
   };
 

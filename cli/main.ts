@@ -10,6 +10,7 @@
 import { Command, CommanderError } from 'commander';
 import { SynapseError } from '../contracts/errors.js';
 import { setPluginImportPreparation } from '../engine/plugin-import.js';
+import { deploymentCommands } from './deployment-commands.js';
 import { gatewayCommands } from './gateway-commands.js';
 import { platformCommands } from './platform-commands.js';
 import { pluginCommands } from './plugin-commands.js';
@@ -45,6 +46,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   runCommands(program, exit);
   serverCommands(program, exit);
   gatewayCommands(program);
+  deploymentCommands(program);
 
   try {
     await program.parseAsync(argv);

@@ -8,7 +8,7 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { deploymentQuery, scaleUpdate, type DeploymentView } from '../contracts/deployment.js';
-import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
+import { InvalidInputError, NotFoundError, UnavailableError } from '../contracts/errors.js';
 import type { RunStatus } from '../contracts/run-state.js';
 import { openDatabase, type PlatformDb } from '../platform/db.js';
 import { isServing, listReplicas, type Replica } from '../platform/repositories/deployments.js';
@@ -118,6 +118,39 @@ export class Deployments {
       .getHandle(id)
       .result()
       .catch(() => {});
+  }
+
+  /**
+   * One prediction straight to a ready replica (no gateway; the CLI's `synapse predict`),
+   * trying the next one when a replica cannot be reached or is not ready.
+   * @throws NotFoundError (no such deployment), UnavailableError (no replica ready)
+   */
+  async predict(id: string, input: unknown, timeoutMs = 30_000): Promise<{ status: number; body: unknown; replica: number }> {
+    const run = await this.record(id);
+    if (run.status !== 'running' && run.status !== 'pending') throw new NotFoundError(`deployment ${id} is ${run.status}${run.error ? `: ${run.error}` : ''}`);
+    for (const r of (await this.replicas(id)).filter((x) => x.serving && x.address)) {
+      let res: Response;
+      try {
+        res = await fetch(`${r.address}/predict`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(input),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch {
+        continue;
+      }
+      if (res.status === 503) continue;
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: the text as it came
+      }
+      return { status: res.status, body, replica: r.replica };
+    }
+    throw new UnavailableError(`no replica of deployment ${id} is ready; see \`synapse deployment status ${id}\``);
   }
 
   async close(): Promise<void> {

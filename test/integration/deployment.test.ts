@@ -20,7 +20,7 @@ import { TokenStore } from '../../gateway/token-store.js';
 import { openDatabase } from '../../platform/db.js';
 import { renderItem, sampleItem } from '../../platform/generate.js';
 import { listReplicas } from '../../platform/repositories/deployments.js';
-import { connectRuns, envFor, ROOT, SYNAPSE_BIN, testSettings, waitFor } from '../helpers.js';
+import { connectRuns, envFor, ROOT, runCli, SYNAPSE_BIN, testSettings, waitFor } from '../helpers.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'plugins', 'serve-ts');
 const HEARTBEAT_TIMEOUT_S = 3;
@@ -204,6 +204,9 @@ describe('scaling and undeploying', () => {
     expect(await deployments.scale(id, 3)).toMatchObject({ desired: 3, running: [0, 1, 2] });
     await untilServing(id, 3);
     expect((await deployments.status(id)).desired).toBe(3);
+    const cli3 = await runCli(['deployment', 'status', id, '--json'], settings);
+    expect(cli3.code, cli3.stderr).toBe(0);
+    expect(JSON.parse(cli3.stdout)).toMatchObject({ status: 'running', desired: 3, ready: 3 });
     expect((await rowsInDb(id)).map((r) => [r.replica, r.status])).toEqual([
       [0, 'ready'],
       [1, 'ready'],
@@ -215,6 +218,17 @@ describe('scaling and undeploying', () => {
     const status = await deployments.status(id);
     expect(status).toMatchObject({ desired: 1, ready: 1, status: 'running' });
     expect((await rowsInDb(id)).map((r) => r.replica)).toEqual([0]);
+    const cli1 = await runCli(['deployment', 'scale', id, '1'], settings);
+    expect(cli1.code, cli1.stderr).toBe(0);
+    const text = await runCli(['deployment', 'status', id], settings);
+    expect(text.stdout).toMatch(new RegExp(`${id} +serve-ts@1.0.0 +running +ready 1 of 1`));
+    const { image: img, colour } = image(3);
+    const predicted = await runCli(['predict', id, JSON.stringify({ image: img })], settings);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(JSON.parse(predicted.stdout)).toMatchObject({ label: colour });
+    const refused = await runCli(['predict', id, '{"image": 5}'], settings);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('image');
 
     // Out of range: refused by the workflow's validator, nothing changes.
     await expect(deployments.scale(id, 0)).rejects.toThrow(/replicas/);
@@ -222,6 +236,8 @@ describe('scaling and undeploying', () => {
     expect(http.status).toBe(400);
     expect(JSON.stringify(http.body.errors)).toContain('replicas');
 
+    const listed = await runCli(['deployment', 'list', '--json'], settings);
+    expect((JSON.parse(listed.stdout) as { id: string }[]).map((d) => d.id)).toContain(id);
     const stopped = await api('DELETE', `/v1/deployments/${id}`);
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ status: 'cancelled', ready: 0, replicas: [] });

@@ -9,6 +9,7 @@ type Json = Record<string, unknown>;
 
 const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string, description: string): Json => ({ description, content: { 'application/json': { schema: ref(id) } } });
+const anyJson = (description: string): Json => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
 
 const AUTH_ERRORS = {
@@ -114,7 +115,11 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
         },
       },
       '/v1/plugins': {
-        get: { operationId: 'listPlugins', summary: 'Plugins this gateway can run (scope runs:read)', responses: { '200': json('PluginList', 'plugins'), ...AUTH_ERRORS } },
+        get: {
+          operationId: 'listPlugins',
+          summary: 'Plugins this gateway can run (scope runs:read)',
+          responses: { '200': json('PluginList', 'plugins'), ...AUTH_ERRORS },
+        },
       },
       '/v1/plugins/{code}': {
         get: {
@@ -122,6 +127,71 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
           summary: "A plugin's config and each action's params as JSON Schema (scope runs:read)",
           parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' }, description: 'plugin code or code@version' }],
           responses: { '200': json('PluginDetail', 'the plugin'), '404': problem('unknown plugin'), ...AUTH_ERRORS },
+        },
+      },
+      // Deployments (docs/serving.md); bodies are each deployment action's own schemas.
+      '/v1/deployments': {
+        get: {
+          operationId: 'listDeployments',
+          summary: 'Running deployments; ?all=true for ended ones too (scope runs:read)',
+          responses: { '200': anyJson('deployments'), ...AUTH_ERRORS },
+        },
+      },
+      '/v1/deployments/{id}': {
+        get: {
+          operationId: 'getDeployment',
+          summary: 'Status, desired and ready replicas, each replica (scope runs:read)',
+          parameters: [idParam('deployment (run) id')],
+          responses: { '200': anyJson('the deployment'), '404': problem('unknown deployment'), ...AUTH_ERRORS },
+        },
+        delete: {
+          operationId: 'undeploy',
+          summary: 'Undeploy: cancel the run, answer once every replica drained (scope runs:write)',
+          parameters: [idParam('deployment (run) id')],
+          responses: { '200': anyJson('the ended deployment'), '404': problem('unknown deployment'), '409': problem('already ended'), ...AUTH_ERRORS },
+        },
+      },
+      '/v1/deployments/{id}/scale': {
+        post: {
+          operationId: 'scaleDeployment',
+          summary: 'Set the replica count, 1..64 (scope runs:write)',
+          parameters: [idParam('deployment (run) id')],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { replicas: { type: 'integer', minimum: 1, maximum: 64 } },
+                  required: ['replicas'],
+                  additionalProperties: false,
+                },
+              },
+            },
+          },
+          responses: {
+            '200': anyJson('the deployment after scaling'),
+            '400': problem('replicas out of range, or the deployment ended'),
+            '404': problem('unknown deployment'),
+            ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/deployments/{id}/predict': {
+        post: {
+          operationId: 'predict',
+          summary: "One prediction by a ready replica; the body is the action's input (scope runs:read)",
+          parameters: [idParam('deployment (run) id')],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: {
+            '200': anyJson("the action's output; X-Synapse-Replica names the replica"),
+            '400': problem('the body fails the input schema; `errors` names each field'),
+            '404': problem('unknown or ended deployment'),
+            '413': problem('body too large'),
+            '504': problem('the replica did not answer in time'),
+            ...AUTH_ERRORS,
+            '503': problem('no replica ready (Retry-After), or Temporal or the database unreachable'),
+          },
         },
       },
       '/healthz': { get: { operationId: 'health', summary: 'The process answers', security: [], responses: { '200': json('Health', 'alive') } } },
@@ -133,7 +203,14 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
           responses: { '200': json('Health', 'ready'), '503': problem('not ready; `checks` says what is wrong') },
         },
       },
-      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics',
+          security: [],
+          responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
     },
   };
 }

@@ -268,6 +268,14 @@ describe('bad input', () => {
     const huge = await api('POST', `/v1/deployments/${id}/predict`, JSON.stringify({ image: 'A'.repeat(20 * 1024 * 1024) }));
     expect(huge.status).toBe(413);
 
+    const doc = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/deployments', '/v1/deployments/{id}', '/v1/deployments/{id}/scale', '/v1/deployments/{id}/predict']),
+    );
+    expect(Object.keys(doc.paths['/v1/deployments/{id}/predict']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '404', '413', '503']));
+
     await deployments.stop(id);
   }, 120_000);
 

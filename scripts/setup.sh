@@ -26,6 +26,14 @@ fi
 gw=$(go_tool versitygw VERSITYGW_PATH github.com/versity/versitygw/cmd/versitygw@v1.7.0)
 echo "setup: versitygw at $gw"
 
+# Temporal's time-skipping test server (Java, from Maven Central) for the fast workflow tests
+# (test/unit/workflow-*.test.ts); without Java and Maven they run on the dev server instead.
+if ts=$(bash scripts/test-server.sh); then
+  echo "setup: Temporal test server at $ts"
+else
+  echo "setup: no time-skipping test server (needs Java 17+ and Maven); workflow tests use the dev server" >&2
+fi
+
 # pycocotools (PyPI) for the COCO export test (test/integration/export-formats.test.ts).
 if ! python3 -c 'import pycocotools' >/dev/null 2>&1; then
   echo "setup: pip install pycocotools"

@@ -11,7 +11,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { getGroundTruthDataset, getGroundTruthVersion, listGroundTruthEvents, type GroundTruthEventWithDataUnit } from '../platform/repositories/ground-truth.js';
+import {
+  getGroundTruthDataset,
+  getGroundTruthVersion,
+  listGroundTruthEvents,
+  type GroundTruthEventWithDataUnit,
+} from '../platform/repositories/ground-truth.js';
 import { getProject } from '../platform/repositories/projects.js';
 import type { Db } from '../platform/repositories/common.js';
 import { NonRetriableError } from '../contracts/errors.js';
@@ -57,7 +62,7 @@ const PARALLEL = 8;
 /** Lists a version's events, page by page (id order). */
 async function allEvents(db: Db, versionId: number): Promise<GroundTruthEventWithDataUnit[]> {
   const out: GroundTruthEventWithDataUnit[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await listGroundTruthEvents(db, { versionId, afterId: after, limit: PAGE });
     out.push(...page);
     if (page.length < PAGE) return out;
@@ -104,7 +109,10 @@ export async function ensureDatasetCache(versionId: number, options: DatasetCach
   for (const e of events) {
     const files: Record<string, string> = {};
     for (const [name, f] of Object.entries(e.dataUnit.files).sort(([a], [b]) => a.localeCompare(b))) {
-      const ext = path.extname(f.key).toLowerCase().replace(/[^.a-z0-9]/g, '');
+      const ext = path
+        .extname(f.key)
+        .toLowerCase()
+        .replace(/[^.a-z0-9]/g, '');
       const rel = `files/${e.dataUnitId}/${name}${ext}`;
       files[name] = rel;
       const sha = expectedSha(f.checksum);
@@ -112,7 +120,15 @@ export async function ensureDatasetCache(versionId: number, options: DatasetCach
     }
     const first = e.annotations.annotations[0];
     const split = typeof e.dataUnit.meta.split === 'string' ? e.dataUnit.meta.split : 'train';
-    items.push({ id: e.id, dataUnitId: e.dataUnitId, uniqueKey: e.dataUnit.uniqueKey, split, label: first ? first.class_name : null, files, annotations: e.annotations });
+    items.push({
+      id: e.id,
+      dataUnitId: e.dataUnitId,
+      uniqueKey: e.dataUnit.uniqueKey,
+      split,
+      label: first ? first.class_name : null,
+      files,
+      annotations: e.annotations,
+    });
   }
 
   // What is already there and right is kept; the rest is fetched.

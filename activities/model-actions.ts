@@ -58,7 +58,10 @@ export function createModelActivities({ platform, steps, data, host }: TrainingD
         const model = await data.modelFor(action, params.model, 'model');
         const dataset = await data.dataset(params.dataset, 'full');
         const items = dataset.items.filter((i) => params.split === 'all' || i.split === params.split);
-        if (items.length === 0) throw new ParamsError(`invalid params for ${input.plugin.code} ${input.action}`, [{ path: 'split', message: `ground-truth version ${params.dataset} has no items in split "${params.split}"` }]);
+        if (items.length === 0)
+          throw new ParamsError(`invalid params for ${input.plugin.code} ${input.action}`, [
+            { path: 'split', message: `ground-truth version ${params.dataset} has no items in split "${params.split}"` },
+          ]);
         const metrics = await host.evaluate(trainerOf(action, cls), ctx, input, dataset, params.split, params.num_cpus, () => data.modelBytes(model));
         ctx.setMetrics(metrics, 'test');
         ctx.log('model_tested', { model: model.id, split: params.split, metrics });
@@ -95,7 +98,11 @@ export function createModelActivities({ platform, steps, data, host }: TrainingD
               writeFileSync(modelIn, await bytes());
               const raw = await proc.call<{ itemId: number; annotations: unknown }[]>(
                 'predict',
-                { ...host.pythonArgs(trainer, input, dataset, params.num_cpus, Context.current().info.attempt), model_in: modelIn, item_ids: batch.map((i) => i.id) },
+                {
+                  ...host.pythonArgs(trainer, input, dataset, params.num_cpus, Context.current().info.attempt),
+                  model_in: modelIn,
+                  item_ids: batch.map((i) => i.id),
+                },
                 { sink: pythonSink(ctx), signal: ctx.signal, silenceLimitMs },
               );
               return raw as Prediction[];
@@ -114,7 +121,12 @@ export function createModelActivities({ platform, steps, data, host }: TrainingD
             if (item) wanted.set(item.dataUnitId, p);
           }
           const tasks = await taskIdsByDataUnit(db, project.id, wanted.keys());
-          const rows = [...tasks].map(([dataUnitId, taskId]) => ({ taskId, annotator: `model:${model.id}`, status: 'completed' as const, annotations: wanted.get(dataUnitId)!.annotations }));
+          const rows = [...tasks].map(([dataUnitId, taskId]) => ({
+            taskId,
+            annotator: `model:${model.id}`,
+            status: 'completed' as const,
+            annotations: wanted.get(dataUnitId)!.annotations,
+          }));
           if (rows.length) await upsertAssignments(db, project.id, rows);
           written = rows.length;
         }
@@ -125,7 +137,12 @@ export function createModelActivities({ platform, steps, data, host }: TrainingD
           written,
           predictions: predictions.map((p) => {
             const first = p.annotations.annotations[0];
-            return { item: p.itemId, dataUnit: byItem.get(p.itemId)?.dataUnitId ?? 0, class_name: first?.class_name ?? null, confidence: first?.confidence ?? null };
+            return {
+              item: p.itemId,
+              dataUnit: byItem.get(p.itemId)?.dataUnitId ?? 0,
+              class_name: first?.class_name ?? null,
+              confidence: first?.confidence ?? null,
+            };
           }),
         };
       });

@@ -49,12 +49,13 @@ export function unpackTarGz(archive: Uint8Array, what: string): Map<string, Buff
     throw new NonRetriableError(`${what} is not a gzip archive: ${(err as Error).message}`);
   }
   const files = new Map<string, Buffer>();
-  for (let at = 0; at + BLOCK <= tar.length; ) {
+  for (let at = 0; at + BLOCK <= tar.length;) {
     const h = tar.subarray(at, at + BLOCK);
     if (h.every((b) => b === 0)) break;
     const name = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
     const size = parseInt(h.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0', 8);
-    if (!Number.isFinite(size) || at + BLOCK + size > tar.length) throw new NonRetriableError(`${what} is a damaged tar archive (entry ${JSON.stringify(name)})`);
+    if (!Number.isFinite(size) || at + BLOCK + size > tar.length)
+      throw new NonRetriableError(`${what} is a damaged tar archive (entry ${JSON.stringify(name)})`);
     const type = String.fromCharCode(h[156] ?? 48);
     if (type === '0' || type === '\0') files.set(name, Buffer.from(tar.subarray(at + BLOCK, at + BLOCK + size)));
     at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;

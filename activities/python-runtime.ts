@@ -80,7 +80,10 @@ export async function ensurePythonEnv(plugin: { dir: string; config: PluginConfi
   if (requirements.length === 0) return python;
   const manager = plugin.config.package_manager === 'uv' ? 'uv' : 'pip';
   const options = plugin.config.package_manager_options ?? [];
-  const hash = createHash('sha256').update(JSON.stringify([python, requirements, manager, options])).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(JSON.stringify([python, requirements, manager, options]))
+    .digest('hex')
+    .slice(0, 16);
   const dir = path.join(path.resolve(dataDir), 'cache', 'python-envs', `${plugin.config.code}-${hash}`);
   let pending = envs.get(dir);
   if (!pending) {
@@ -106,7 +109,9 @@ async function makeEnv(dir: string, python: string, reqFile: string, manager: 'p
     } catch (err) {
       const e = err as { stderr?: string; message: string; code?: string };
       if (e.code === 'ENOENT') throw new NonRetriableError(`${file} not found: install it (package_manager ${manager}) or set SYNAPSE_PYTHON`);
-      throw new PythonRuntimeError(`${path.basename(file)} ${args.slice(0, 3).join(' ')} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join(' | ')}`);
+      throw new PythonRuntimeError(
+        `${path.basename(file)} ${args.slice(0, 3).join(' ')} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join(' | ')}`,
+      );
     }
   };
   await run(python, ['-m', 'venv', '--clear', '--system-site-packages', dir]);
@@ -254,13 +259,20 @@ export class PythonProcess {
         },
       };
       options.signal.addEventListener('abort', onAbort, { once: true });
-      this.watchdog = setInterval(() => {
-        const p = this.pending;
-        if (p && Date.now() - p.lastHeard > options.silenceLimitMs) {
-          this.kill();
-          p.reject(new PythonRuntimeError(`the Python process (pid ${this.pid}) said nothing for ${Math.round(options.silenceLimitMs / 1000)} s during ${cmd}: killed as hung`));
-        }
-      }, Math.min(1000, Math.max(50, options.silenceLimitMs / 4)));
+      this.watchdog = setInterval(
+        () => {
+          const p = this.pending;
+          if (p && Date.now() - p.lastHeard > options.silenceLimitMs) {
+            this.kill();
+            p.reject(
+              new PythonRuntimeError(
+                `the Python process (pid ${this.pid}) said nothing for ${Math.round(options.silenceLimitMs / 1000)} s during ${cmd}: killed as hung`,
+              ),
+            );
+          }
+        },
+        Math.min(1000, Math.max(50, options.silenceLimitMs / 4)),
+      );
       this.send({ type: 'call', id, cmd, args });
       if (options.signal.aborted) onAbort();
     });
@@ -342,10 +354,11 @@ export class PythonProcess {
         const save = p.options.onCheckpoint;
         const ack = () => this.send({ type: 'ack', id: message.id });
         if (!save) ack();
-        else save(message.step, message.path).then(ack, (err: unknown) => {
-          this.kill();
-          p.reject(err);
-        });
+        else
+          save(message.step, message.path).then(ack, (err: unknown) => {
+            this.kill();
+            p.reject(err);
+          });
         break;
       }
       case 'result':

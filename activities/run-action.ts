@@ -36,7 +36,12 @@ export function createRunActivities({ store, steps }: Pick<StepDeps, 'store' | '
     },
 
     /** A workflow's own progress and metrics (e.g. an export's item counts) as run events. */
-    async recordRunProgress(input: { runId: string; attempt: number; progress: Record<string, CategoryProgress>; metrics: Record<string, MetricValues> }): Promise<void> {
+    async recordRunProgress(input: {
+      runId: string;
+      attempt: number;
+      progress: Record<string, CategoryProgress>;
+      metrics: Record<string, MetricValues>;
+    }): Promise<void> {
       const at = new Date().toISOString();
       await store.appendEvents([
         ...Object.entries(input.progress).map(([category, p]) => ({
@@ -45,7 +50,12 @@ export function createRunActivities({ store, steps }: Pick<StepDeps, 'store' | '
           at,
           data: { kind: 'progress' as const, category, current: p.current, total: p.total },
         })),
-        ...Object.entries(input.metrics).map(([category, values]) => ({ runId: input.runId, attempt: input.attempt, at, data: { kind: 'metrics' as const, category, values } })),
+        ...Object.entries(input.metrics).map(([category, values]) => ({
+          runId: input.runId,
+          attempt: input.attempt,
+          at,
+          data: { kind: 'metrics' as const, category, values },
+        })),
       ]);
     },
 
@@ -67,4 +77,3 @@ export function createRunActivities({ store, steps }: Pick<StepDeps, 'store' | '
     },
   };
 }
-

@@ -62,7 +62,12 @@ export interface StepOptions {
 
 export interface StepRunner {
   /** A step that reports to the run (logs, progress, metrics, checkpoints) through `ctx`. */
-  step<C, P, T>(input: StepInput, spec: StepSpec<C, P>, options: StepOptions, fn: (step: LoadedStep<C, P> & { ctx: ActivityRunContext<P> }) => Promise<T>): Promise<T>;
+  step<C, P, T>(
+    input: StepInput,
+    spec: StepSpec<C, P>,
+    options: StepOptions,
+    fn: (step: LoadedStep<C, P> & { ctx: ActivityRunContext<P> }) => Promise<T>,
+  ): Promise<T>;
   /** A bookkeeping step with no run context (planning, counting, finalizing files). */
   bareStep<C, P, T>(input: StepInput, spec: StepSpec<C, P>, options: Pick<StepOptions, 'marksRunning'>, fn: (step: LoadedStep<C, P>) => Promise<T>): Promise<T>;
 }

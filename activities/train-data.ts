@@ -18,7 +18,12 @@ export interface TrainData {
    * `full` checks every file's checksum, `size` only sizes. `onProgress` gets bytes and files
    * done and the files in all.
    */
-  dataset(versionId: number, verify: 'full' | 'size', onProgress?: (bytes: number, files: number, total: number) => void, signal?: AbortSignal): Promise<CachedDataset>;
+  dataset(
+    versionId: number,
+    verify: 'full' | 'size',
+    onProgress?: (bytes: number, files: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<CachedDataset>;
   /**
    * The run's dataset for a later step: as prepared (the same fingerprint), from memory when
    * this process has checked it. NonRetriableError when the version changed since.
@@ -37,7 +42,14 @@ export function trainData(platform: PlatformAccess, dataDir: string): TrainData 
 
   const data: TrainData = {
     async dataset(versionId, verify, onProgress, signal) {
-      const cached = await ensureDatasetCache(versionId, { db, dataDir, storageFor: (id) => storageFor(id), verify, ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) });
+      const cached = await ensureDatasetCache(versionId, {
+        db,
+        dataDir,
+        storageFor: (id) => storageFor(id),
+        verify,
+        ...(onProgress ? { onProgress } : {}),
+        ...(signal ? { signal } : {}),
+      });
       known.set(`${versionId}:${cached.fingerprint}`, cached);
       return cached;
     },
@@ -47,7 +59,9 @@ export function trainData(platform: PlatformAccess, dataDir: string): TrainData 
       if (hit && existsSync(hit.indexFile)) return hit;
       const cached = await data.dataset(versionId, 'size');
       if (fingerprint !== undefined && cached.fingerprint !== fingerprint) {
-        throw new NonRetriableError(`ground-truth version ${versionId} changed after this run downloaded it (dataset ${fingerprint}, now ${cached.fingerprint}): start a new run to train on the new data`);
+        throw new NonRetriableError(
+          `ground-truth version ${versionId} changed after this run downloaded it (dataset ${fingerprint}, now ${cached.fingerprint}): start a new run to train on the new data`,
+        );
       }
       return cached;
     },

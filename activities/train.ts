@@ -102,20 +102,22 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         if (isPythonTrainerClass(cls)) await ensurePythonEnv(action.plugin, dataDir, (line) => ctx.logMessage(line));
         ctx.setStep('download dataset');
         const activity = Context.current();
-        const dataset = await data.dataset(
-          params.dataset,
-          'full',
-          (bytes, files, total) => {
-            ctx.setProgress(files, total, 'dataset');
-            activity.heartbeat({ bytes, files });
-          },
-          activity.cancellationSignal,
-        ).catch((err: unknown) => {
-          if (err instanceof SynapseError && /unknown ground-truth version/.test(err.message)) {
-            throw new ParamsError(`invalid params for ${input.plugin.code} ${input.action}`, [{ path: 'dataset', message: err.message }]);
-          }
-          throw err;
-        });
+        const dataset = await data
+          .dataset(
+            params.dataset,
+            'full',
+            (bytes, files, total) => {
+              ctx.setProgress(files, total, 'dataset');
+              activity.heartbeat({ bytes, files });
+            },
+            activity.cancellationSignal,
+          )
+          .catch((err: unknown) => {
+            if (err instanceof SynapseError && /unknown ground-truth version/.test(err.message)) {
+              throw new ParamsError(`invalid params for ${input.plugin.code} ${input.action}`, [{ path: 'dataset', message: err.message }]);
+            }
+            throw err;
+          });
         const splits: Record<string, number> = {};
         for (const item of dataset.items) splits[item.split] = (splits[item.split] ?? 0) + 1;
         if (!dataset.items.some((i) => i.label !== null)) throw new NonRetriableError(`ground-truth version ${params.dataset} has no annotated items`);
@@ -250,7 +252,9 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         ctx.setStep('evaluate');
         const dataset = await data.runDataset(params.dataset, input.fingerprint);
         const split = pickSplit(dataset.items);
-        const metrics = await host.evaluate(trainerOf(action, cls), ctx, input, dataset, split, params.num_cpus, async () => (await storageFor(input.model.storage)).get(input.model.key));
+        const metrics = await host.evaluate(trainerOf(action, cls), ctx, input, dataset, split, params.num_cpus, async () =>
+          (await storageFor(input.model.storage)).get(input.model.key),
+        );
         ctx.logMessage(`evaluation on ${split} (${dataset.items.filter((i) => split === 'all' || i.split === split).length} items): ${formatMetrics(metrics)}`);
         return { split, ...metrics };
       });
@@ -262,7 +266,9 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         await assertNameFree(db, store, params.name, input.runId);
         const storage = await storageFor(params.storage);
         const bytes = await (await storageFor(input.model.storage)).get(input.model.key);
-        const numeric = Object.fromEntries(Object.entries(input.metrics).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
+        const numeric = Object.fromEntries(
+          Object.entries(input.metrics).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])),
+        );
         const meta = {
           name: params.name,
           ...(params.description !== undefined ? { description: params.description } : {}),
@@ -303,7 +309,6 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         return { id: model.id, name: model.name, file: { storage: storageNo, key }, metrics: model.metrics };
       });
     },
-
   };
 }
 

@@ -43,7 +43,13 @@ export interface TrainerCall {
 
 export interface TrainerHost {
   /** Runs `ts` with this process's instance of a TypeScript trainer, or `py` with a warm Python process of the plugin. */
-  run<T>(trainer: Trainer, ctx: ActivityRunContext<unknown>, call: TrainerCall, ts: (instance: TrainerInstance) => Promise<T>, py: (proc: PythonProcess, silenceLimitMs: number) => Promise<T>): Promise<T>;
+  run<T>(
+    trainer: Trainer,
+    ctx: ActivityRunContext<unknown>,
+    call: TrainerCall,
+    ts: (instance: TrainerInstance) => Promise<T>,
+    py: (proc: PythonProcess, silenceLimitMs: number) => Promise<T>,
+  ): Promise<T>;
   /** Calls a TypeScript trainer's `prepare` once per dataset (fingerprint) per process. */
   prepare(instance: TrainerInstance, tctx: TrainContext, data: CachedDataset): Promise<void>;
   /** The arguments every Python call shares. */
@@ -51,7 +57,15 @@ export interface TrainerHost {
   /** A step's scratch folder under `<data dir>/cache/train-work/`; the step removes it. */
   workDir(runId: string, name: string): string;
   /** A model's metrics on `split` of the dataset (`all`: every item); the model from `bytes`. */
-  evaluate(trainer: Trainer, ctx: ActivityRunContext<unknown>, call: TrainerCall, data: CachedDataset, split: string, numCpus: number | undefined, bytes: () => Promise<Buffer>): Promise<MetricValues>;
+  evaluate(
+    trainer: Trainer,
+    ctx: ActivityRunContext<unknown>,
+    call: TrainerCall,
+    data: CachedDataset,
+    split: string,
+    numCpus: number | undefined,
+    bytes: () => Promise<Buffer>,
+  ): Promise<MetricValues>;
 }
 
 /** TypeScript trainers of this process, one per class, and the dataset each has prepared. */

@@ -64,7 +64,14 @@ const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ELOOP']);
 class FileChangedError extends Error {}
 
 /** Stores one file under its content key; on a retried batch an object already stored whole is kept. */
-async function storeFile(storage: StorageProvider, f: PlannedFile, threshold: number, retry: boolean, beat: () => void, signal: AbortSignal): Promise<StoredFile> {
+async function storeFile(
+  storage: StorageProvider,
+  f: PlannedFile,
+  threshold: number,
+  retry: boolean,
+  beat: () => void,
+  signal: AbortSignal,
+): Promise<StoredFile> {
   const small = f.size <= threshold;
   // Small files are read once (hash and body); big ones are hashed, then streamed in parts.
   const body = small ? await readFile(f.path) : undefined;

@@ -94,7 +94,9 @@ export async function readJson<T>(file: string, what: string): Promise<T> {
     return JSON.parse(await readFile(file, 'utf8')) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NonRetriableError(`the upload's ${what} (${file}) is not on this worker: an upload's workers must share the data dir with the machine that planned it`);
+      throw new NonRetriableError(
+        `the upload's ${what} (${file}) is not on this worker: an upload's workers must share the data dir with the machine that planned it`,
+      );
     }
     throw err;
   }

@@ -137,7 +137,13 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
         units = validated.units;
 
         checkPlannedUnits(units, roots, params.name);
-        await checkKeysFree(db, collection.id, collection.name, units.map((u) => uniqueKey(params.name, u.key)), beat);
+        await checkKeysFree(
+          db,
+          collection.id,
+          collection.name,
+          units.map((u) => uniqueKey(params.name, u.key)),
+          beat,
+        );
 
         const files = planFiles(dataDir, input.runId);
         await rm(files.dir, { recursive: true, force: true });
@@ -223,7 +229,9 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
           ready.push({
             uniqueKey: uniqueKey(params.name, u.key),
             meta: u.meta,
-            files: Object.fromEntries(Object.entries(stored).map(([spec, s]) => [spec, { storage: plan.storageId, key: s.key, size: s.size, checksum: s.checksum }])),
+            files: Object.fromEntries(
+              Object.entries(stored).map(([spec, s]) => [spec, { storage: plan.storageId, key: s.key, size: s.size, checksum: s.checksum }]),
+            ),
           });
         });
         const size = params.creating_data_unit_batch_size;
@@ -339,7 +347,8 @@ function checkPlannedUnits(units: readonly UploadUnit[], roots: readonly { spec:
     if (uniqueKey(name, unit.key).length > 1000) problems.push({ path: unit.key, message: 'the data unit key is longer than 1000 characters' });
     for (const [spec, f] of Object.entries(unit.files)) {
       const root = roots.find((r) => r.spec === spec);
-      if (!root || !isInside(root.dir, path.resolve(f.path))) problems.push({ path: `${unit.key}.${spec}`, message: `${f.path} is outside the folder of "${spec}"` });
+      if (!root || !isInside(root.dir, path.resolve(f.path)))
+        problems.push({ path: `${unit.key}.${spec}`, message: `${f.path} is outside the folder of "${spec}"` });
     }
     if (problems.length >= 20) break;
   }
@@ -358,7 +367,13 @@ async function checkKeysFree(db: Db, collectionId: number, collectionName: strin
   }
   if (taken.length) {
     throw new InvalidInputError(`cannot upload into data collection "${collectionName}"`, [
-      { path: 'name', message: `data units ${taken.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${taken.length > 5 ? ', ...' : ''} exist already: use another upload name` },
+      {
+        path: 'name',
+        message: `data units ${taken
+          .slice(0, 5)
+          .map((k) => JSON.stringify(k))
+          .join(', ')}${taken.length > 5 ? ', ...' : ''} exist already: use another upload name`,
+      },
     ]);
   }
 }

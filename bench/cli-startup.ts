@@ -54,7 +54,7 @@ function parseOptions(argv: string[]): Options {
     process.stdout.write(
       'usage: node bin/run-ts.mjs bench/cli-startup.ts [--runs N] [--bin FILE] [--json FILE|-]\n' +
         '  --runs N     rounds, each running every command once (default 5)\n' +
-        '  --bin FILE   the synapse.mjs to measure (default: this checkout\'s bin/synapse.mjs)\n' +
+        "  --bin FILE   the synapse.mjs to measure (default: this checkout's bin/synapse.mjs)\n" +
         '  --json FILE  also write the results as JSON (`-`: JSON to stdout instead of the table)\n',
     );
     process.exit(0);
@@ -113,14 +113,24 @@ async function main(): Promise<void> {
       say(`round ${round + 1}/${options.runs}: ${commands.map((c, i) => `${c.name} ${Math.round(samples[i]!.at(-1)!)} ms`).join(', ')}`);
     }
     const floor = median(samples[0]!);
-    const rows: Row[] = commands.map((c, i) => ({ command: c.name, medianMs: median(samples[i]!), ratio: median(samples[i]!) / floor, samplesMs: samples[i]! }));
+    const rows: Row[] = commands.map((c, i) => ({
+      command: c.name,
+      medianMs: median(samples[i]!),
+      ratio: median(samples[i]!) / floor,
+      samplesMs: samples[i]!,
+    }));
     const report = { bin: options.bin, runs: options.runs, loadAverage: os.loadavg(), cpus: os.cpus().length, rows };
     if (options.json !== undefined && options.json !== '-') writeFileSync(options.json, JSON.stringify(report, null, 2));
     if (options.json === '-') {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return;
     }
-    process.stdout.write(`${options.bin}: median of ${options.runs} runs (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.cpus().length} CPUs)\n`);
+    process.stdout.write(
+      `${options.bin}: median of ${options.runs} runs (load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}, ${os.cpus().length} CPUs)\n`,
+    );
     for (const r of rows) process.stdout.write(`  ${r.command.padEnd(26)} ${`${Math.round(r.medianMs)} ms`.padStart(8)}  ${r.ratio.toFixed(2)}x node -e 0\n`);
   } finally {
     await server.stop();

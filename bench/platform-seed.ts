@@ -50,7 +50,14 @@ for (let start = 0; start < count; start += batch) {
         items.map((item) => {
           const meta = { index: item.index, split: item.split, width: 64, height: 64, seed: 1 };
           const files = { image: { storage: storage.id, key: item.imageKey } };
-          return { collection_id: collection.id, unique_key: item.uniqueKey, meta: JSON.stringify(meta), files: JSON.stringify(files), checksum: sha256(canonicalJson({ meta, files })), created_at: at };
+          return {
+            collection_id: collection.id,
+            unique_key: item.uniqueKey,
+            meta: JSON.stringify(meta),
+            files: JSON.stringify(files),
+            checksum: sha256(canonicalJson({ meta, files })),
+            created_at: at,
+          };
         }),
       )
       .returning(['id', 'unique_key'])
@@ -58,17 +65,41 @@ for (let start = 0; start < count; start += batch) {
     const unitId = new Map(units.map((u) => [u.unique_key, u.id]));
     const tasks = await trx
       .insertInto('tasks')
-      .values(items.map((item) => ({ project_id: project.id, data_unit_id: unitId.get(item.uniqueKey) as number, status: 'completed', created_at: at, updated_at: at })))
+      .values(
+        items.map((item) => ({
+          project_id: project.id,
+          data_unit_id: unitId.get(item.uniqueKey) as number,
+          status: 'completed',
+          created_at: at,
+          updated_at: at,
+        })),
+      )
       .returning(['id', 'data_unit_id'])
       .execute();
     const taskOf = new Map(tasks.map((x) => [Number(x.data_unit_id), x.id]));
     await trx
       .insertInto('assignments')
-      .values(items.map((item) => ({ task_id: taskOf.get(unitId.get(item.uniqueKey) as number) as number, annotator: 'generator', status: 'completed', annotations: JSON.stringify(item.annotations), created_at: at, updated_at: at })))
+      .values(
+        items.map((item) => ({
+          task_id: taskOf.get(unitId.get(item.uniqueKey) as number) as number,
+          annotator: 'generator',
+          status: 'completed',
+          annotations: JSON.stringify(item.annotations),
+          created_at: at,
+          updated_at: at,
+        })),
+      )
       .execute();
     await trx
       .insertInto('ground_truth_events')
-      .values(items.map((item) => ({ version_id: version.id, data_unit_id: unitId.get(item.uniqueKey) as number, annotations: JSON.stringify(item.annotations), created_at: at })))
+      .values(
+        items.map((item) => ({
+          version_id: version.id,
+          data_unit_id: unitId.get(item.uniqueKey) as number,
+          annotations: JSON.stringify(item.annotations),
+          created_at: at,
+        })),
+      )
       .execute();
   });
 }
@@ -79,8 +110,12 @@ const genRate = rows / genSeconds;
 const plainRate = rows / plainSeconds;
 const stats = await repo.platformStats(platform);
 console.log(`generator (validated, idempotent)  ${genSeconds.toFixed(2).padStart(8)} s  ${Math.round(genRate).toLocaleString('en-US').padStart(10)} rows/s`);
-console.log(`plain batched INSERT (baseline)    ${plainSeconds.toFixed(2).padStart(8)} s  ${Math.round(plainRate).toLocaleString('en-US').padStart(10)} rows/s`);
+console.log(
+  `plain batched INSERT (baseline)    ${plainSeconds.toFixed(2).padStart(8)} s  ${Math.round(plainRate).toLocaleString('en-US').padStart(10)} rows/s`,
+);
 console.log(`ratio generator / plain: ${(genRate / plainRate).toFixed(2)} (1.00 = as fast as the plain INSERT)`);
-console.log(`peak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; data units in the database: ${stats.tables.data_units.toLocaleString('en-US')}; generator project ${gen.project.id}`);
+console.log(
+  `peak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB; data units in the database: ${stats.tables.data_units.toLocaleString('en-US')}; generator project ${gen.project.id}`,
+);
 await platform.close();
 rmSync(dataDir, { recursive: true, force: true });

@@ -234,7 +234,11 @@ function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryR
   const cols = ['n', 'mean', 'p50', 'p95', 'p99', 'min', 'max'] as const;
   const ms = (x: number) => x.toFixed(2);
   const row = (label: string, cells: string[]) => label.padEnd(26) + cells.map((c) => c.padStart(9)).join('');
-  const statsRow = (label: string, s: Stats) => row(label, cols.map((c) => (c === 'n' ? String(s.n) : ms(s[c]))));
+  const statsRow = (label: string, s: Stats) =>
+    row(
+      label,
+      cols.map((c) => (c === 'n' ? String(s.n) : ms(s[c]))),
+    );
   const ratio = (c: 'mean' | 'p50' | 'p95' | 'p99') => `${(subj[c] / base[c]).toFixed(2)}x`;
   const lines = [
     `Run overhead: start -> result latency in ms, sequential` +
@@ -276,9 +280,7 @@ async function main(): Promise<void> {
   const sampler = startRssSampler();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-bench-'));
   // Undone in reverse order in `finally`, whatever step failed.
-  const cleanups: Array<[string, () => Promise<void> | void]> = [
-    ['temp dir', () => rmSync(dataDir, { recursive: true, force: true })],
-  ];
+  const cleanups: Array<[string, () => Promise<void> | void]> = [['temp dir', () => rmSync(dataDir, { recursive: true, force: true })]];
 
   try {
     progress(`starting a headless, ephemeral Temporal dev server (data dir ${dataDir})`);

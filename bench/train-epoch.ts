@@ -101,7 +101,17 @@ try {
     const root = path.join(dataDir, 'cache', 'datasets');
     if (!existsSync(root) || readdirSync(root).length === 0) {
       // Nothing downloaded yet: a one-epoch run fills the cache (not timed).
-      await runs.temporal.workflow.getHandle((await runs.start({ plugin: 'train-ts-example', action: 'train', params: { name: 'bench-cache', dataset: data.groundTruth.versionId, hyperparameters: { epochs: 1 } } })).runId).result();
+      await runs.temporal.workflow
+        .getHandle(
+          (
+            await runs.start({
+              plugin: 'train-ts-example',
+              action: 'train',
+              params: { name: 'bench-cache', dataset: data.groundTruth.versionId, hyperparameters: { epochs: 1 } },
+            })
+          ).runId,
+        )
+        .result();
     }
     return path.join(root, readdirSync(root)[0]!, 'index.json');
   };
@@ -126,7 +136,11 @@ try {
         for (const side of sides) {
           if (side === 'workflow') {
             progress(`${c.plugin}: ${epochs} epochs through the workflow (round ${round + 1})`);
-            const { runId } = await runs.start({ plugin: c.plugin, action: 'train', params: { name: `bench-${c.key}-${round}`, dataset: data.groundTruth.versionId, hyperparameters: { epochs, seed: 1 } } });
+            const { runId } = await runs.start({
+              plugin: c.plugin,
+              action: 'train',
+              params: { name: `bench-${c.key}-${round}`, dataset: data.groundTruth.versionId, hyperparameters: { epochs, seed: 1 } },
+            });
             const final = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
             if (final.status !== 'completed') throw new Error(`${c.plugin} run ${final.status}: ${final.error}`);
             const events = await runs.events(runId, 0, 100_000);
@@ -142,15 +156,25 @@ try {
             progress(`${c.plugin}: the same loop as a plain script (round ${round + 1})`);
             const out =
               c.key === 'torch'
-                ? await child(basePython(), [path.join(ROOT, 'bench', 'train-epoch-baseline.py'), '--index', indexFile, '--epochs', String(epochs), '--seed', '1'], process.env)
-                : await child(process.execPath, [path.join(ROOT, 'bin', 'run-ts.mjs'), 'bench/train-epoch-baseline.ts', '--index', indexFile, '--epochs', String(epochs), '--seed', '1'], process.env);
+                ? await child(
+                    basePython(),
+                    [path.join(ROOT, 'bench', 'train-epoch-baseline.py'), '--index', indexFile, '--epochs', String(epochs), '--seed', '1'],
+                    process.env,
+                  )
+                : await child(
+                    process.execPath,
+                    [path.join(ROOT, 'bin', 'run-ts.mjs'), 'bench/train-epoch-baseline.ts', '--index', indexFile, '--epochs', String(epochs), '--seed', '1'],
+                    process.env,
+                  );
             const baseline = JSON.parse(out.trim().split('\n').at(-1)!) as { epochs: EpochLine[]; peak_rss_mib: number };
             baselineLines = baseline.epochs;
             baselineEpochs.push(...baseline.epochs.slice(1).map((e) => e.seconds));
             baselinePeak = Math.max(baselinePeak, baseline.peak_rss_mib);
           }
         }
-        sameModel &&= finalEpochs.length === baselineLines.length && finalEpochs.every((e, i) => Math.abs(Number(e.metrics.val_accuracy) - Number(baselineLines[i]?.val_accuracy)) < 1e-6);
+        sameModel &&=
+          finalEpochs.length === baselineLines.length &&
+          finalEpochs.every((e, i) => Math.abs(Number(e.metrics.val_accuracy) - Number(baselineLines[i]?.val_accuracy)) < 1e-6);
       }
       if (pyPid !== undefined) pyPeak = procPeakRssMiB(pyPid);
       const row = {

@@ -141,7 +141,10 @@ try {
   mkdirSync(dataDir);
   const baselineBucket = openStorage(config('baseline'), { dataDir, name: 'baseline' }) as S3Storage;
   const subjectBucket = openStorage(config('subject'), { dataDir, name: 'subject' }) as S3Storage;
-  cleanups.push(() => baselineBucket.close(), () => subjectBucket.close());
+  cleanups.push(
+    () => baselineBucket.close(),
+    () => subjectBucket.close(),
+  );
   await baselineBucket.ensureBucket();
   await subjectBucket.ensureBucket();
 
@@ -162,7 +165,11 @@ try {
   const version = await run(AWS, ['--version'], awsEnv);
   progress(`baseline: ${AWS} s3 cp --recursive (${version.code === 0 ? 'ok' : version.stderr.trim()})`);
   let t0 = performance.now();
-  const aws = await run(AWS, ['s3', 'cp', '--recursive', '--only-show-errors', '--no-progress', '--endpoint-url', s3.endpoint, path.join(source, 'file'), 's3://baseline/'], awsEnv);
+  const aws = await run(
+    AWS,
+    ['s3', 'cp', '--recursive', '--only-show-errors', '--no-progress', '--endpoint-url', s3.endpoint, path.join(source, 'file'), 's3://baseline/'],
+    awsEnv,
+  );
   const baselineSec = (performance.now() - t0) / 1000;
   if (aws.code !== 0) throw new Error(`aws s3 cp exited with ${aws.code}: ${aws.stderr.slice(-2000)}`);
   const baselineObjects = await countObjects(baselineBucket);
@@ -186,7 +193,11 @@ try {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
   progress('subject: upload-files upload through the workflow');
   t0 = performance.now();
-  const { runId } = await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'bench', path: source, storage: 'subject', data_collection: 'bench', max_file_size_mb: 5 } });
+  const { runId } = await runs.start({
+    plugin: 'upload-files',
+    action: 'upload',
+    params: { name: 'bench', path: source, storage: 'subject', data_collection: 'bench', max_file_size_mb: 5 },
+  });
   const final = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
   const subjectSec = (performance.now() - t0) / 1000;
   clearInterval(sampler);
@@ -199,7 +210,13 @@ try {
     files: count,
     large_files: large,
     mib: Number(mib(totalBytes).toFixed(1)),
-    baseline: { seconds: Number(baselineSec.toFixed(2)), objects: baselineObjects, files_per_s: Number((count / baselineSec).toFixed(1)), mib_per_s: Number((mib(totalBytes) / baselineSec).toFixed(1)), peak_rss_mib: aws.peakMiB === undefined ? null : Number(aws.peakMiB.toFixed(0)) },
+    baseline: {
+      seconds: Number(baselineSec.toFixed(2)),
+      objects: baselineObjects,
+      files_per_s: Number((count / baselineSec).toFixed(1)),
+      mib_per_s: Number((mib(totalBytes) / baselineSec).toFixed(1)),
+      peak_rss_mib: aws.peakMiB === undefined ? null : Number(aws.peakMiB.toFixed(0)),
+    },
     subject: {
       seconds: Number(subjectSec.toFixed(2)),
       objects: subjectObjects,

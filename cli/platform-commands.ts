@@ -25,7 +25,8 @@ async function withPlatform<T>(cmd: Command, fn: (platform: PlatformDb, dataDir:
 
 function storageLine(s: Storage): string {
   const c = s.config;
-  const where = c.provider === 'local' ? (c.root ?? `storage/${s.name}`) : `s3://${c.bucket}${c.prefix ? `/${c.prefix}` : ''}${c.endpoint ? ` at ${c.endpoint}` : ''}`;
+  const where =
+    c.provider === 'local' ? (c.root ?? `storage/${s.name}`) : `s3://${c.bucket}${c.prefix ? `/${c.prefix}` : ''}${c.endpoint ? ` at ${c.endpoint}` : ''}`;
   return `${String(s.id).padStart(4)}  ${s.name.padEnd(20)} ${s.provider.padEnd(6)} ${where}`;
 }
 
@@ -36,7 +37,9 @@ async function parseCount(value: string): Promise<number> {
   const { MAX_COUNT } = await import('../platform/generate.js');
   const n = Number(value.replace(/[_,]/g, ''));
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_COUNT) {
-    throw new InvalidInputError('invalid option', [{ path: 'count', message: `must be a whole number from 1 to ${MAX_COUNT.toLocaleString('en-US')}, got ${JSON.stringify(value)}` }]);
+    throw new InvalidInputError('invalid option', [
+      { path: 'count', message: `must be a whole number from 1 to ${MAX_COUNT.toLocaleString('en-US')}, got ${JSON.stringify(value)}` },
+    ]);
   }
   return n;
 }
@@ -44,7 +47,8 @@ async function parseCount(value: string): Promise<number> {
 function parseWhole(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidInputError('invalid option', [{ path: name, message: `must be a whole number, got ${JSON.stringify(value)}` }]);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidInputError('invalid option', [{ path: name, message: `must be a whole number, got ${JSON.stringify(value)}` }]);
   return n;
 }
 
@@ -99,7 +103,9 @@ export function platformCommands(program: Command, exit: (code: number) => void)
       if (typeof fromArg !== 'object' || fromArg === null || Array.isArray(fromArg)) {
         throw new InvalidInputError('invalid storage options', [{ path: 'config', message: 'must be a JSON object' }]);
       }
-      const flags = Object.fromEntries(['provider', 'root', 'bucket', 'endpoint', 'region', 'prefix'].filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]));
+      const flags = Object.fromEntries(
+        ['provider', 'root', 'bucket', 'endpoint', 'region', 'prefix'].filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]),
+      );
       const config = { provider: 'local', ...fromArg, ...flags };
       const { createStorage } = await import('../platform/repositories/index.js');
       await withPlatform(cmd, async (p) => {

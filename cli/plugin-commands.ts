@@ -121,11 +121,14 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       const { publishPlugin } = await import('../engine/plugin-releases.js');
       const result = await publishPlugin({ dir, dataDir: settingsFrom(cmd).dataDir, ...(opts.storage !== undefined ? { storage: opts.storage } : {}) });
       const { code, version, checksum } = result.release;
-      if (opts.json) printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
+      if (opts.json)
+        printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
       else if (result.status === 'unchanged') {
         process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}): nothing to do\n`);
       } else if (result.status === 'restored') {
-        process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}); its archive was missing and is stored again at ${result.key}\n`);
+        process.stdout.write(
+          `${code}@${version} is already published with the same content (sha256 ${checksum}); its archive was missing and is stored again at ${result.key}\n`,
+        );
       } else {
         process.stdout.write(
           `published ${code}@${version}: ${result.files.length} files, ${result.bytes} bytes, sha256 ${checksum}\n` +
@@ -147,10 +150,13 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       try {
         const releases = await listPluginReleases(platform.db, code);
         if (opts.json) printJson(releases);
-        else if (releases.length === 0) process.stderr.write(code ? `no releases of ${code}\n` : 'no releases (publish one with `synapse plugin publish <dir>`)\n');
+        else if (releases.length === 0)
+          process.stderr.write(code ? `no releases of ${code}\n` : 'no releases (publish one with `synapse plugin publish <dir>`)\n');
         else {
           for (const r of releases) {
-            process.stdout.write(`${`${r.code}@${r.version}`.padEnd(32)} ${r.checksum.slice(0, 16)}  ${r.createdAt}  ${r.archive ? `storage ${r.archive.storage}: ${r.archive.key}` : '(no archive)'}\n`);
+            process.stdout.write(
+              `${`${r.code}@${r.version}`.padEnd(32)} ${r.checksum.slice(0, 16)}  ${r.createdAt}  ${r.archive ? `storage ${r.archive.storage}: ${r.archive.key}` : '(no archive)'}\n`,
+            );
           }
         }
       } finally {
@@ -179,7 +185,8 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
     params,
     abort.signal,
     {
-      log: (level, message) => (view ? view.line(`${new Date().toISOString().slice(11, 23)} ${level.padEnd(7)} ${message}`) : json({ kind: 'log', level, message })),
+      log: (level, message) =>
+        view ? view.line(`${new Date().toISOString().slice(11, 23)} ${level.padEnd(7)} ${message}`) : json({ kind: 'log', level, message }),
       event: (event, data) => (view ? undefined : json({ kind: 'event', event, data })),
       progress: (category, current, total) => (view ? view.progressUpdate(category, current, total) : json({ kind: 'progress', category, current, total })),
       metrics: (category, values) => (view ? view.metricsUpdate(category, values) : json({ kind: 'metrics', category, values })),

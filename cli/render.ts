@@ -3,14 +3,7 @@
  * JSON lines anywhere else (pipes, CI logs, other programs).
  */
 import type { RunEvent } from '../platform/run-store.js';
-import {
-  categoryFraction,
-  overallPercent,
-  type CategoryProgress,
-  type MetricValues,
-  type ProgressCategoryDef,
-  type RunState,
-} from '../contracts/run-state.js';
+import { categoryFraction, overallPercent, type CategoryProgress, type MetricValues, type ProgressCategoryDef, type RunState } from '../contracts/run-state.js';
 
 const BAR_WIDTH = 28;
 
@@ -93,7 +86,11 @@ export class TerminalRunView implements RunView {
     }
     if (names.length > 1) lines.push(`${'overall'.padEnd(width)} ${overallPercent(this.progress, this.declared)}%`);
     for (const [cat, values] of Object.entries(this.metrics)) {
-      lines.push(`${cat}: ${Object.entries(values).map(([k, v]) => `${k}=${fmtMetric(v)}`).join('  ')}`);
+      lines.push(
+        `${cat}: ${Object.entries(values)
+          .map(([k, v]) => `${k}=${fmtMetric(v)}`)
+          .join('  ')}`,
+      );
     }
     this.clear();
     if (lines.length > 0) this.out.write(lines.join('\n') + '\n');

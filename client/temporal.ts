@@ -16,9 +16,7 @@ function tlsOptions(t: TemporalSettings): ConnectionOptions['tls'] {
   return {
     ...(t.tls.serverName ? { serverNameOverride: t.tls.serverName } : {}),
     ...(t.tls.caFile ? { serverRootCACertificate: readFileSync(t.tls.caFile) } : {}),
-    ...(t.tls.certFile && t.tls.keyFile
-      ? { clientCertPair: { crt: readFileSync(t.tls.certFile), key: readFileSync(t.tls.keyFile) } }
-      : {}),
+    ...(t.tls.certFile && t.tls.keyFile ? { clientCertPair: { crt: readFileSync(t.tls.certFile), key: readFileSync(t.tls.keyFile) } } : {}),
   };
 }
 

@@ -139,7 +139,8 @@ export function asExcelShows(value: ExcelJS.CellValue, numFmt: string | undefine
   if (value instanceof Date) return excelCalendarDate(value, date1904);
   if (value !== null && typeof value === 'object' && ('formula' in value || 'sharedFormula' in value)) {
     const result = (value as { result?: unknown }).result;
-    if (typeof result === 'number' && Number.isFinite(result) && isDateFmt(numFmt)) return { ...value, result: excelSerialDate(result, date1904) } as ExcelJS.CellValue;
+    if (typeof result === 'number' && Number.isFinite(result) && isDateFmt(numFmt))
+      return { ...value, result: excelSerialDate(result, date1904) } as ExcelJS.CellValue;
   }
   return value;
 }

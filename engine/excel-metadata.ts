@@ -258,7 +258,11 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
           cells.push({ col, address: `${columnLetters(col)}${row.number}`, text });
         });
         if (cells.length === 0) continue;
-        if (maxCol > limits.max_columns) fail(file, `row ${row.number} has a value in column ${columnLetters(maxCol)} (${maxCol}), over the limit of ${limits.max_columns} columns (excel_config max_columns)`);
+        if (maxCol > limits.max_columns)
+          fail(
+            file,
+            `row ${row.number} has a value in column ${columnLetters(maxCol)} (${maxCol}), over the limit of ${limits.max_columns} columns (excel_config max_columns)`,
+          );
         for (const c of cells) {
           if (c.text.length > limits.max_cell_length) {
             fail(file, `cell ${c.address} has ${c.text.length} characters, over the limit of ${limits.max_cell_length} (excel_config max_cell_length)`);
@@ -269,7 +273,10 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
           const first = cells.find((c) => c.col === 1);
           const name = first?.text.trim().toLowerCase();
           if (name !== 'filename' && name !== 'file_name') {
-            fail(file, `the first column's header (cell A${row.number}) must be "filename" or "file_name", found ${first ? JSON.stringify(first.text) : 'nothing'}`);
+            fail(
+              file,
+              `the first column's header (cell A${row.number}) must be "filename" or "file_name", found ${first ? JSON.stringify(first.text) : 'nothing'}`,
+            );
           }
           for (const c of cells) {
             if (c.col === 1) continue;
@@ -285,7 +292,10 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
         if (!nameCell) fail(file, `row ${row.number} has values but no file name in column A`);
         const written = nameCell.text.trim();
         if (written.length > limits.max_filename_length) {
-          fail(file, `the file name in cell ${nameCell.address} has ${written.length} characters, over the limit of ${limits.max_filename_length} (excel_config max_filename_length)`);
+          fail(
+            file,
+            `the file name in cell ${nameCell.address} has ${written.length} characters, over the limit of ${limits.max_filename_length} (excel_config max_filename_length)`,
+          );
         }
         // One Unicode form for names, so that "café" typed on Windows matches a file macOS wrote.
         const filename = written.normalize('NFC');

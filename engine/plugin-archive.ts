@@ -136,7 +136,10 @@ export function packTarGz(entries: readonly ArchiveEntry[]): Buffer {
 }
 
 /** Archives a plugin folder; returns the bytes, their sha256 and the paths inside. */
-export async function packPluginDir(dir: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<{ archive: Buffer; sha256: string; files: string[] }> {
+export async function packPluginDir(
+  dir: string,
+  limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+): Promise<{ archive: Buffer; sha256: string; files: string[] }> {
   const entries = await collectPluginFiles(dir, limits);
   const archive = packTarGz(entries);
   return { archive, sha256: sha256(archive), files: entries.map((e) => e.path) };
@@ -174,7 +177,9 @@ function splitName(name: string): { prefix: string; base: string } {
     const base = body.slice(i + 1) + trailing;
     if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(base) <= 100) return { prefix, base };
   }
-  throw new InvalidInputError('cannot archive the plugin', [{ path: name, message: 'path too long for a ustar archive (at most 155 + 100 bytes, split at a "/")' }]);
+  throw new InvalidInputError('cannot archive the plugin', [
+    { path: name, message: 'path too long for a ustar archive (at most 155 + 100 bytes, split at a "/")' },
+  ]);
 }
 
 function writeOctal(h: Buffer, offset: number, length: number, value: number): void {
@@ -205,9 +210,12 @@ export async function readTarGz(archive: Buffer, name: string, limits: ArchiveLi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') {
-      fail('', ratioCap < sizeCap
-        ? `inflates to more than ${cap} bytes from ${archive.length} (over ${limits.maxRatio}:1): refusing a likely decompression bomb`
-        : `inflates to more than ${cap} bytes`);
+      fail(
+        '',
+        ratioCap < sizeCap
+          ? `inflates to more than ${cap} bytes from ${archive.length} (over ${limits.maxRatio}:1): refusing a likely decompression bomb`
+          : `inflates to more than ${cap} bytes`,
+      );
     }
     fail('', `not a valid gzip stream: ${(err as Error).message}`);
   }
@@ -235,7 +243,12 @@ export async function readTarGz(archive: Buffer, name: string, limits: ArchiveLi
     const magic = h.subarray(257, 265).toString('latin1');
     if (magic !== 'ustar\u000000' && magic !== 'ustar  \u0000') fail(label, 'not a ustar header');
     const type = String.fromCharCode(h[156] ?? 0);
-    const kind: ArchiveEntry['type'] = type === '0' || type === '\0' ? 'file' : type === '5' ? 'dir' : fail(label, `${TYPE_NAMES[type] ?? `entry type ${JSON.stringify(type)}`} not allowed: only regular files and directories`);
+    const kind: ArchiveEntry['type'] =
+      type === '0' || type === '\0'
+        ? 'file'
+        : type === '5'
+          ? 'dir'
+          : fail(label, `${TYPE_NAMES[type] ?? `entry type ${JSON.stringify(type)}`} not allowed: only regular files and directories`);
     const size = readOctal(h, 124, 12, label, 'size', fail);
     let entryPath = entryName;
     if (kind === 'dir') {
@@ -253,10 +266,16 @@ export async function readTarGz(archive: Buffer, name: string, limits: ArchiveLi
     if (dataEnd > tar!.length) fail(label, 'truncated: the archive ends inside this entry');
     const folded = entryPath.normalize('NFC').toLowerCase();
     const clash = seen.get(folded);
-    if (clash !== undefined) fail(label, clash === entryPath ? 'duplicate entry' : `duplicate entry: collides with ${JSON.stringify(clash)} (case or Unicode form)`);
+    if (clash !== undefined)
+      fail(label, clash === entryPath ? 'duplicate entry' : `duplicate entry: collides with ${JSON.stringify(clash)} (case or Unicode form)`);
     seen.set(folded, entryPath);
     const mode = readOctal(h, 100, 8, label, 'mode', fail);
-    entries.push({ path: entryPath, type: kind, mode: kind === 'dir' || mode & 0o100 ? 0o755 : 0o644, data: kind === 'file' ? Buffer.from(tar!.subarray(dataStart, dataEnd)) : Buffer.alloc(0) });
+    entries.push({
+      path: entryPath,
+      type: kind,
+      mode: kind === 'dir' || mode & 0o100 ? 0o755 : 0o644,
+      data: kind === 'file' ? Buffer.from(tar!.subarray(dataStart, dataEnd)) : Buffer.alloc(0),
+    });
     offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
   }
   if (!ended) fail('', 'truncated: no end-of-archive marker');
@@ -265,7 +284,8 @@ export async function readTarGz(archive: Buffer, name: string, limits: ArchiveLi
   for (const e of entries) {
     const segments = e.path.normalize('NFC').toLowerCase().split('/');
     for (let i = 1; i < segments.length; i++) {
-      if (kinds.get(segments.slice(0, i).join('/')) === 'file') fail(JSON.stringify(e.path), `its parent ${JSON.stringify(segments.slice(0, i).join('/'))} is a file in the archive`);
+      if (kinds.get(segments.slice(0, i).join('/')) === 'file')
+        fail(JSON.stringify(e.path), `its parent ${JSON.stringify(segments.slice(0, i).join('/'))} is a file in the archive`);
     }
   }
   return entries;
@@ -346,7 +366,10 @@ function field(h: Buffer, offset: number, length: number, where: string, what: s
 function readOctal(h: Buffer, offset: number, length: number, where: string, what: string, fail: Fail): number {
   const raw = h.subarray(offset, offset + length);
   if (((raw[0] ?? 0) & 0x80) !== 0) fail(where, `the ${what} field uses base-256 encoding (not ustar)`);
-  const text = raw.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = raw
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (!/^[0-7]+$/.test(text)) fail(where, `the ${what} field is not an octal number`);
   return parseInt(text, 8);
 }

@@ -119,9 +119,7 @@ const MODULE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 export async function loadAction(plugin: Plugin, actionName: string): Promise<ResolvedAction> {
   const config = plugin.config.actions[actionName];
   if (!config) {
-    throw new NotFoundError(
-      `plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`,
-    );
+    throw new NotFoundError(`plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`);
   }
   const runtime = config.runtime ?? plugin.config.runtime;
   const where = `${path.join(plugin.dir, 'config.yaml')} actions.${actionName}.entrypoint`;
@@ -132,13 +130,11 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
     throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: 'points outside the plugin folder' }]);
   }
   if (runtime === 'python') return loadPythonAction(plugin, actionName, config, modulePath, exportName, where);
-  const file = [...MODULE_EXTENSIONS.map((e) => modulePath + e), ...MODULE_EXTENSIONS.map((e) => path.join(modulePath, 'index' + e))].find(
-    (f) => existsSync(f),
+  const file = [...MODULE_EXTENSIONS.map((e) => modulePath + e), ...MODULE_EXTENSIONS.map((e) => path.join(modulePath, 'index' + e))].find((f) =>
+    existsSync(f),
   );
   if (!file) {
-    throw new ConfigError(where, [
-      { path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` },
-    ]);
+    throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` }]);
   }
   const mod = await importPluginModule(pathToFileURL(file).href);
   const cls = mod[exportName];
@@ -159,7 +155,8 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
     throw new ConfigError(where, [
       {
         path: `actions.${actionName}.hyperparameters`,
-        message: 'only a Python trainer declares its hyperparameters in config.yaml; a TypeScript trainer declares them in code (TrainAction.withHyperparameters(schema))',
+        message:
+          'only a Python trainer declares its hyperparameters in config.yaml; a TypeScript trainer declares them in code (TrainAction.withHyperparameters(schema))',
       },
     ]);
   }
@@ -188,7 +185,9 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
 function loadPythonAction(plugin: Plugin, actionName: string, config: ActionConfig, modulePath: string, className: string, where: string): ResolvedAction {
   const field = `actions.${actionName}`;
   if (plugin.config.category !== 'neural_net') {
-    throw new ConfigError(where, [{ path: `${field}.runtime`, message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is ' + plugin.config.category }]);
+    throw new ConfigError(where, [
+      { path: `${field}.runtime`, message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is ' + plugin.config.category },
+    ]);
   }
   const file = `${modulePath}.py`;
   if (!existsSync(file)) {

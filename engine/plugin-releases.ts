@@ -153,8 +153,12 @@ const inFlight = new Map<string, Promise<Plugin | undefined>>();
  */
 export function resolveRelease(opts: ResolveOptions, code: string, version: string): Promise<Plugin | undefined> {
   const problems = [
-    ...(PluginConfigSchema.shape.code.safeParse(code).success ? [] : [{ path: 'plugin', message: `${JSON.stringify(code)} is not a plugin code (^[a-z0-9_-]+$)` }]),
-    ...(PluginConfigSchema.shape.version.safeParse(version).success ? [] : [{ path: 'plugin', message: `${JSON.stringify(version)} is not a semantic version such as 1.0.0` }]),
+    ...(PluginConfigSchema.shape.code.safeParse(code).success
+      ? []
+      : [{ path: 'plugin', message: `${JSON.stringify(code)} is not a plugin code (^[a-z0-9_-]+$)` }]),
+    ...(PluginConfigSchema.shape.version.safeParse(version).success
+      ? []
+      : [{ path: 'plugin', message: `${JSON.stringify(version)} is not a semantic version such as 1.0.0` }]),
   ];
   if (problems.length) return Promise.reject(new InvalidInputError(`invalid plugin reference ${code}@${version}`, problems));
   const id = `${path.resolve(opts.dataDir)}\0${code}@${version}`;
@@ -200,7 +204,8 @@ async function resolveUncached(opts: ResolveOptions, code: string, version: stri
         break;
       }
       if (size === undefined) throw new NotFoundError(`the archive of release ${ref} is missing: ${where}`);
-      if (size > limits.maxTotalBytes) throw new ReleaseIntegrityError(`the archive of release ${ref} is ${size} bytes, over the ${limits.maxTotalBytes}-byte limit (${where})`);
+      if (size > limits.maxTotalBytes)
+        throw new ReleaseIntegrityError(`the archive of release ${ref} is ${size} bytes, over the ${limits.maxTotalBytes}-byte limit (${where})`);
       archive = await provider.get(release.archive.key);
     } finally {
       await provider.close?.();
@@ -224,7 +229,8 @@ async function resolveUncached(opts: ResolveOptions, code: string, version: stri
   if (config.code !== code || config.version !== version) {
     throw new ReleaseIntegrityError(`the archive of release ${ref} holds ${config.code}@${config.version}, not ${ref}`);
   }
-  if (entries.some((e) => e.path === RELEASE_MARKER)) throw new ReleaseIntegrityError(`the archive of release ${ref} contains the reserved file ${RELEASE_MARKER}`);
+  if (entries.some((e) => e.path === RELEASE_MARKER))
+    throw new ReleaseIntegrityError(`the archive of release ${ref} contains the reserved file ${RELEASE_MARKER}`);
 
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });
@@ -233,7 +239,10 @@ async function resolveUncached(opts: ResolveOptions, code: string, version: stri
   const tmp = path.join(parent, `.tmp-${version}-${randomBytes(6).toString('hex')}`);
   try {
     await writeEntries(entries, tmp);
-    await writeFile(path.join(tmp, RELEASE_MARKER), JSON.stringify({ code, version, checksum: release.checksum, extractedAt: new Date().toISOString() }) + '\n');
+    await writeFile(
+      path.join(tmp, RELEASE_MARKER),
+      JSON.stringify({ code, version, checksum: release.checksum, extractedAt: new Date().toISOString() }) + '\n',
+    );
     try {
       await rename(tmp, dir);
     } catch (err) {
@@ -271,7 +280,10 @@ async function ensureModuleScope(cacheRoot: string): Promise<void> {
   const file = path.join(cacheRoot, 'package.json');
   if (existsSync(file)) return;
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, JSON.stringify({ private: true, type: 'module', description: 'Extracted plugin releases (synapse plugin run --plugin code@version)' }, null, 2) + '\n');
+  await writeFile(
+    tmp,
+    JSON.stringify({ private: true, type: 'module', description: 'Extracted plugin releases (synapse plugin run --plugin code@version)' }, null, 2) + '\n',
+  );
   await rename(tmp, file);
 }
 

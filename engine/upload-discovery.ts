@@ -86,7 +86,9 @@ export async function resolveInside(root: string, target: string, field: string)
   }
   const resolved = await real(joined, field);
   if (!isInside(realRoot, resolved)) {
-    throw new InvalidInputError('unsafe upload path', [{ path: field, message: `${JSON.stringify(target)} resolves to ${resolved}, outside the upload root ${realRoot} (a symlink?)` }]);
+    throw new InvalidInputError('unsafe upload path', [
+      { path: field, message: `${JSON.stringify(target)} resolves to ${resolved}, outside the upload root ${realRoot} (a symlink?)` },
+    ]);
   }
   return resolved;
 }
@@ -155,7 +157,14 @@ export async function discoverFiles(roots: readonly AssetRoot[], options: Discov
         }
         const s = await lstat(target);
         // `target` reads the file as the disk spells it; the names compare in one form (NFC).
-        files.push({ spec: root.spec, path: target, relativePath: relPath.normalize('NFC'), name: entry.name.normalize('NFC'), size: s.size, mtimeMs: Math.floor(s.mtimeMs) });
+        files.push({
+          spec: root.spec,
+          path: target,
+          relativePath: relPath.normalize('NFC'),
+          name: entry.name.normalize('NFC'),
+          size: s.size,
+          mtimeMs: Math.floor(s.mtimeMs),
+        });
       }
     };
     await walk(realRoot, '');
@@ -165,7 +174,12 @@ export async function discoverFiles(roots: readonly AssetRoot[], options: Discov
 
 /** The folders to search, from the params, each checked to stay inside its root. */
 export async function assetRoots(
-  params: { use_single_path: boolean; path?: string | undefined; is_recursive: boolean; assets?: Record<string, { path: string; is_recursive: boolean }> | undefined },
+  params: {
+    use_single_path: boolean;
+    path?: string | undefined;
+    is_recursive: boolean;
+    assets?: Record<string, { path: string; is_recursive: boolean }> | undefined;
+  },
   specs: readonly { name: string; required: boolean }[],
 ): Promise<AssetRoot[]> {
   const problems: Problem[] = [];
@@ -191,7 +205,10 @@ export async function assetRoots(
     const assets = params.assets ?? {};
     for (const name of Object.keys(assets)) {
       if (!specs.some((s) => s.name === name)) {
-        problems.push({ path: `assets.${name}`, message: `the data collection has no file specification "${name}" (it has ${specs.map((s) => s.name).join(', ')})` });
+        problems.push({
+          path: `assets.${name}`,
+          message: `the data collection has no file specification "${name}" (it has ${specs.map((s) => s.name).join(', ')})`,
+        });
       }
     }
     for (const spec of specs) {

@@ -20,7 +20,9 @@ export function authenticate(tokens: TokenStore): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (!header) {
-      return next(new HttpProblem(401, 'send Authorization: Bearer <token> (create one with `synapse token create`)', undefined, { 'WWW-Authenticate': CHALLENGE }));
+      return next(
+        new HttpProblem(401, 'send Authorization: Bearer <token> (create one with `synapse token create`)', undefined, { 'WWW-Authenticate': CHALLENGE }),
+      );
     }
     const match = /^Bearer +(\S+) *$/i.exec(header);
     let check: TokenCheck;
@@ -30,7 +32,8 @@ export function authenticate(tokens: TokenStore): RequestHandler {
       return next(err);
     }
     if (!check.ok) {
-      const detail = check.reason === 'revoked' ? 'the token was revoked' : check.reason === 'unknown' ? 'unknown token' : 'malformed Authorization header or token';
+      const detail =
+        check.reason === 'revoked' ? 'the token was revoked' : check.reason === 'unknown' ? 'unknown token' : 'malformed Authorization header or token';
       return next(new HttpProblem(401, detail, undefined, { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` }));
     }
     req.token = check.token;

@@ -10,13 +10,16 @@ import { InvalidInputError, SynapseError, type Problem } from '../contracts/erro
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export const ProblemSchema = z.object({
-    type: z.string().describe('a URI reference naming the kind of problem (see docs/gateway.md)'),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('every invalid field, for 400'),
-    checks: z.record(z.string(), z.string()).optional().describe('readiness: each dependency and what went wrong'),
-  });
+  type: z.string().describe('a URI reference naming the kind of problem (see docs/gateway.md)'),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  errors: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('every invalid field, for 400'),
+  checks: z.record(z.string(), z.string()).optional().describe('readiness: each dependency and what went wrong'),
+});
 export type ProblemBody = z.infer<typeof ProblemSchema>;
 
 const TITLES: Record<number, [slug: string, title: string]> = {
@@ -84,7 +87,8 @@ export function toProblem(err: unknown, log: (line: string) => void): { body: Pr
   // Errors of express's body parser carry `status` and `type`.
   const e = err as { status?: unknown; type?: unknown; message?: unknown };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
-    if (e.type === 'entity.parse.failed') return { body: problemBody(400, 'the body is not valid JSON', [{ path: '', message: 'not valid JSON' }]), headers: {} };
+    if (e.type === 'entity.parse.failed')
+      return { body: problemBody(400, 'the body is not valid JSON', [{ path: '', message: 'not valid JSON' }]), headers: {} };
     if (e.type === 'entity.too.large') return { body: problemBody(413, 'the body is larger than the limit'), headers: {} };
     return { body: problemBody(e.status, typeof e.message === 'string' ? e.message : undefined), headers: {} };
   }

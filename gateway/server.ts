@@ -49,7 +49,10 @@ export async function listenGateway(options: GatewayOptions & { port?: number; h
 }
 
 /** The gateway for these settings, with its own Temporal client, run store and token store. */
-export async function openGateway(settings: Settings, options: Omit<GatewayOptions, 'runs' | 'tokens'> & { port?: number; host?: string }): Promise<GatewayServer> {
+export async function openGateway(
+  settings: Settings,
+  options: Omit<GatewayOptions, 'runs' | 'tokens'> & { port?: number; host?: string },
+): Promise<GatewayServer> {
   const runs = await RunsClient.connect(settings);
   let tokens: TokenStore;
   try {

@@ -46,7 +46,10 @@ const DUMMY_HASH = sha256('synapse-no-such-token');
 
 export function parseScopes(value: string | undefined): Scope[] {
   if (value === undefined || value.trim() === '') return [...SCOPES];
-  const scopes = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (bad.length > 0) {
     throw new InvalidInputError('invalid option', [{ path: 'scope', message: `unknown scope(s) ${bad.join(', ')}; use ${SCOPES.join(', ')}` }]);
@@ -82,7 +85,15 @@ export class TokenStore {
     const createdAt = new Date().toISOString();
     await this.db
       .insertInto('api_tokens')
-      .values({ id, name, scopes: scopes.join(','), secret_sha256: sha256(secret).toString('hex'), created_at: createdAt, revoked_at: null, last_used_at: null })
+      .values({
+        id,
+        name,
+        scopes: scopes.join(','),
+        secret_sha256: sha256(secret).toString('hex'),
+        created_at: createdAt,
+        revoked_at: null,
+        last_used_at: null,
+      })
       .execute();
     return { id, name, scopes, createdAt, token: `syn_${id}_${secret}` };
   }

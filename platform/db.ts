@@ -5,7 +5,17 @@
  * and in migrations/columns.ts.
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteAdapter, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  CompiledQuery,
+  type DatabaseConnection,
+  type SqliteDialectConfig,
+} from 'kysely';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -67,7 +77,12 @@ function openSqlite(file: string): Omit<PlatformDb, 'close'> {
 }
 
 function openPostgres(url: string, max: number, applicationName: string | undefined): Omit<PlatformDb, 'close'> {
-  const pool = new pg.Pool({ connectionString: url, max, ...(applicationName ? { application_name: applicationName } : {}), types: { getTypeParser: typeParser } as pg.CustomTypesConfig });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    ...(applicationName ? { application_name: applicationName } : {}),
+    types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
+  });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   return { db: new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', location: redactUrl(url) };
@@ -95,10 +110,7 @@ async function migrate(db: Kysely<Schema>, dialect: DialectName): Promise<void> 
   const wanted = Object.keys(await provider.getMigrations());
   // Fast path for every start after the first: all migrations are recorded already.
   try {
-    const done = await (db as unknown as Kysely<{ kysely_migration: { name: string } }>)
-      .selectFrom('kysely_migration')
-      .select('name')
-      .execute();
+    const done = await (db as unknown as Kysely<{ kysely_migration: { name: string } }>).selectFrom('kysely_migration').select('name').execute();
     const names = new Set(done.map((r) => r.name));
     if (wanted.every((n) => names.has(n))) return;
   } catch {
@@ -111,7 +123,10 @@ async function migrate(db: Kysely<Schema>, dialect: DialectName): Promise<void> 
 function unavailable(opened: Omit<PlatformDb, 'close'>, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   if (opened.dialect === 'postgres' && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|timeout|terminat|password authentication|does not exist/i.test(message)) {
-    return new UnavailableError(`cannot reach the database at ${opened.location}: ${message}. Check DATABASE_URL, or unset it to use the SQLite file in the data directory.`, { cause: err });
+    return new UnavailableError(
+      `cannot reach the database at ${opened.location}: ${message}. Check DATABASE_URL, or unset it to use the SQLite file in the data directory.`,
+      { cause: err },
+    );
   }
   return err instanceof Error ? err : new Error(message);
 }

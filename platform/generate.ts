@@ -38,7 +38,12 @@ export const IMAGES_DEFAULT_MAX = 10_000;
 export const IMAGE_SIZE = 64;
 export const CLASSES = ['circle', 'square', 'triangle'] as const;
 export const COLORS = ['red', 'green', 'blue', 'yellow'] as const;
-const RGB: Record<(typeof COLORS)[number], [number, number, number]> = { red: [220, 40, 40], green: [40, 180, 60], blue: [40, 80, 220], yellow: [230, 200, 30] };
+const RGB: Record<(typeof COLORS)[number], [number, number, number]> = {
+  red: [220, 40, 40],
+  green: [40, 180, 60],
+  blue: [40, 80, 220],
+  yellow: [230, 200, 30],
+};
 
 export const SAMPLE_CONFIGURATION: ProjectConfiguration = {
   data_type: 'image',
@@ -153,7 +158,8 @@ export async function generateSampleData(platform: PlatformDb, options: Generate
   const seed = options.seed ?? 1;
   const name = options.projectName ?? `sample-${seed}`;
   const problems = [];
-  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_COUNT) problems.push({ path: 'count', message: `must be a whole number from 1 to ${MAX_COUNT.toLocaleString('en-US')}` });
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_COUNT)
+    problems.push({ path: 'count', message: `must be a whole number from 1 to ${MAX_COUNT.toLocaleString('en-US')}` });
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) problems.push({ path: 'seed', message: 'must be a whole number from 0 to 4294967295' });
   if (problems.length) throw new InvalidInputError('cannot generate sample data', problems);
   const images = options.images ?? count <= IMAGES_DEFAULT_MAX;
@@ -161,7 +167,11 @@ export async function generateSampleData(platform: PlatformDb, options: Generate
   const { db } = platform;
 
   const storage = await ensureDefaultStorage(db);
-  const collection = await createDataCollection(db, { name, description: `generated sample images (seed ${seed})`, files: [{ name: 'image', required: true, extensions: ['.png'] }] });
+  const collection = await createDataCollection(db, {
+    name,
+    description: `generated sample images (seed ${seed})`,
+    files: [{ name: 'image', required: true, extensions: ['.png'] }],
+  });
   const project = await createProject(db, { name, collection: collection.id, configuration: SAMPLE_CONFIGURATION });
   const dataset = await createGroundTruthDataset(db, { name, project: project.id, description: `ground truth of ${name}` });
   const version = await createGroundTruthVersion(db, dataset.id, 'v1');
@@ -181,13 +191,11 @@ export async function generateSampleData(platform: PlatformDb, options: Generate
       const units = await addDataUnits(
         trx,
         collection.id,
-        items.map(
-          (item): NewDataUnit => ({
-            uniqueKey: item.uniqueKey,
-            meta: { index: item.index, split: item.split, width: IMAGE_SIZE, height: IMAGE_SIZE, seed },
-            files: { image: { storage: storage.id, key: item.imageKey } },
-          }),
-        ),
+        items.map((item): NewDataUnit => ({
+          uniqueKey: item.uniqueKey,
+          meta: { index: item.index, split: item.split, width: IMAGE_SIZE, height: IMAGE_SIZE, seed },
+          files: { image: { storage: storage.id, key: item.imageKey } },
+        })),
       );
       const tasks = await createTasks(
         trx,

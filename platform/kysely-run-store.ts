@@ -68,7 +68,10 @@ export class KyselyRunStore implements RunStore {
     if (filter.action) q = q.where('action', '=', filter.action);
     if (filter.category) q = q.where('category', '=', filter.category);
     if (filter.status) q = q.where('status', '=', filter.status);
-    const rows = await q.orderBy('created_at', 'desc').limit(filter.limit ?? 50).execute();
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .limit(filter.limit ?? 50)
+      .execute();
     return rows.map(toRecord);
   }
 
@@ -80,7 +83,11 @@ export class KyselyRunStore implements RunStore {
       return;
     }
     await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < rows.length; i += EVENT_BATCH) await trx.insertInto('run_events').values(rows.slice(i, i + EVENT_BATCH)).execute();
+      for (let i = 0; i < rows.length; i += EVENT_BATCH)
+        await trx
+          .insertInto('run_events')
+          .values(rows.slice(i, i + EVENT_BATCH))
+          .execute();
     });
   }
 

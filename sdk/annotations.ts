@@ -68,9 +68,7 @@ export const PolylineSchema = z.strictObject({ ...base, type: z.literal('polylin
 export const KeypointsSchema = z.strictObject({
   ...base,
   type: z.literal('keypoints'),
-  points: z
-    .array(z.strictObject({ name: z.string().min(1), x: coordinate, y: coordinate, visible: z.boolean().default(true) }))
-    .min(1),
+  points: z.array(z.strictObject({ name: z.string().min(1), x: coordinate, y: coordinate, visible: z.boolean().default(true) })).min(1),
 });
 export const TextSpanSchema = z
   .strictObject({ ...base, type: z.literal('text_span'), start: z.number().int().min(0), end: z.number().int().min(0) })
@@ -181,7 +179,10 @@ export function classProblems(doc: AnnotationDocument, classes: readonly Annotat
     const at = `annotations.${i}`;
     const cls = byName.get(a.class_name);
     if (!cls) {
-      problems.push({ path: `${at}.class_name`, message: `unknown class "${a.class_name}" (the project has ${[...byName.keys()].map((n) => `"${n}"`).join(', ') || 'none'})` });
+      problems.push({
+        path: `${at}.class_name`,
+        message: `unknown class "${a.class_name}" (the project has ${[...byName.keys()].map((n) => `"${n}"`).join(', ') || 'none'})`,
+      });
       return;
     }
     if (cls.type !== a.type) problems.push({ path: `${at}.type`, message: `class "${cls.name}" is annotated as "${cls.type}", not "${a.type}"` });

@@ -6,14 +6,7 @@ export { z } from 'zod';
 export { Action, isActionClass, type ActionClass, type MetricsCategoryDef } from './action.js';
 export * from './category-actions.js';
 export { CATEGORIES, CATEGORY_ACTIONS, METHODS, RUNTIMES, type Category, type Method, type Runtime } from './categories.js';
-export {
-  ActionConfigSchema,
-  ExcelConfigSchema,
-  parsePluginConfig,
-  PluginConfigSchema,
-  type ActionConfig,
-  type PluginConfig,
-} from './config.js';
+export { ActionConfigSchema, ExcelConfigSchema, parsePluginConfig, PluginConfigSchema, type ActionConfig, type PluginConfig } from './config.js';
 export {
   ConfigError,
   InvalidInputError,

@@ -294,7 +294,9 @@ function inPython(): never {
 }
 
 export function isPythonTrainerClass(value: unknown): value is typeof PythonTrainer & { python: NonNullable<typeof PythonTrainer.python> } {
-  return typeof value === 'function' && (value.prototype instanceof PythonTrainer || value === PythonTrainer) && (value as typeof PythonTrainer).python !== undefined;
+  return (
+    typeof value === 'function' && (value.prototype instanceof PythonTrainer || value === PythonTrainer) && (value as typeof PythonTrainer).python !== undefined
+  );
 }
 
 // ----- test and inference -----------------------------------------------------------------

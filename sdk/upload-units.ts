@@ -70,4 +70,3 @@ export function groupIntoUnits(files: readonly DiscoveredFile[]): { units: Uploa
   }
   return { units: [...units.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
 }
-

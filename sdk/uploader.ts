@@ -50,7 +50,11 @@ export function uploadParamsSchema<E extends z.ZodType>(extra: E) {
       /** The Excel metadata file; default `meta.xlsx` in the upload root when it exists. */
       excel_metadata_path: z.string().min(1).optional(),
       /** Files larger than this many MiB are uploaded in parts (S3 multipart). */
-      max_file_size_mb: z.number().positive().max(5 * 1024).default(50),
+      max_file_size_mb: z
+        .number()
+        .positive()
+        .max(5 * 1024)
+        .default(50),
       /** Data units registered per database call. */
       creating_data_unit_batch_size: z.number().int().min(1).max(1000).default(100),
       extra_params: extra.prefault({} as never),
@@ -60,7 +64,11 @@ export function uploadParamsSchema<E extends z.ZodType>(extra: E) {
         if (!p.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'required when use_single_path is true' });
         if (p.assets !== undefined) ctx.addIssue({ code: 'custom', path: ['assets'], message: 'only used when use_single_path is false (multi-path mode)' });
       } else if (!p.assets || Object.keys(p.assets).length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['assets'], message: 'required when use_single_path is false: {"<spec name>": {"path": "...", "is_recursive": true}}' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['assets'],
+          message: 'required when use_single_path is false: {"<spec name>": {"path": "...", "is_recursive": true}}',
+        });
       }
     });
 }
@@ -81,7 +89,8 @@ export function parseUploadParams(cls: { extraParams: z.ZodType }, raw: unknown,
   const problems: Problem[] = [];
   if (!p.path) {
     for (const [spec, asset] of Object.entries(p.assets ?? {})) {
-      if (!path.isAbsolute(asset.path) && baseDir === undefined) problems.push({ path: `assets.${spec}.path`, message: 'a relative asset path needs "path" (the upload root it is taken from)' });
+      if (!path.isAbsolute(asset.path) && baseDir === undefined)
+        problems.push({ path: `assets.${spec}.path`, message: 'a relative asset path needs "path" (the upload root it is taken from)' });
     }
     if (p.excel_metadata_path !== undefined && !path.isAbsolute(p.excel_metadata_path) && baseDir === undefined) {
       problems.push({ path: 'excel_metadata_path', message: 'a relative path needs "path" (the upload root it is taken from)' });
@@ -198,7 +207,8 @@ export abstract class BaseUploader<E = Record<string, unknown>> extends UploadAc
       }
       const allowed = this.allowedExtensions(spec);
       const ext = path.extname(file.name).toLowerCase();
-      if (allowed.length > 0 && !allowed.includes(ext)) return `extension "${ext || '(none)'}" of ${file.name} is not allowed for "${spec.name}" (allowed: ${allowed.join(', ')})`;
+      if (allowed.length > 0 && !allowed.includes(ext))
+        return `extension "${ext || '(none)'}" of ${file.name} is not allowed for "${spec.name}" (allowed: ${allowed.join(', ')})`;
     }
     const unknown = Object.keys(unit.files).filter((n) => !this.specs.some((s) => s.name === n));
     if (unknown.length) return `the collection has no file specification ${unknown.map((n) => `"${n}"`).join(', ')}`;

@@ -263,7 +263,10 @@ export class LocalStorage implements StorageProvider {
       // Missing, or a folder of other keys (not an object): nothing to delete.
       if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return;
       if (code(err) === 'EISDIR' || code(err) === 'EPERM') {
-        const isDir = await stat(file).then((s) => s.isDirectory(), () => false);
+        const isDir = await stat(file).then(
+          (s) => s.isDirectory(),
+          () => false,
+        );
         if (isDir) return;
       }
       throw err;

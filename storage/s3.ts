@@ -134,7 +134,15 @@ function isMissingKey(err: unknown): boolean {
  * with HTTP 404 XAdminUserNotFound (AWS: 403 InvalidAccessKeyId), so a bare 404 is not
  * taken to mean a missing key.
  */
-const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'XAdminUserNotFound', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken', 'ExpiredToken']);
+const CREDENTIAL_ERRORS = new Set([
+  'InvalidAccessKeyId',
+  'XAdminUserNotFound',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'Forbidden',
+  'InvalidToken',
+  'ExpiredToken',
+]);
 
 export interface S3StorageOptions {
   /** Shown in errors. */
@@ -334,9 +342,7 @@ export class S3Storage implements StorageProvider {
     do {
       let page;
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ...(token ? { ContinuationToken: token } : {}) }),
-        );
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ...(token ? { ContinuationToken: token } : {}) }));
       } catch (err) {
         throw this.translate(err, 'list');
       }

@@ -44,10 +44,19 @@ try {
   }
 
   if (want('run-action-cancelled')) {
-    const cancelled = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 5000, delayMs: 20 }, runId: 'replay-cancelled', heartbeatTimeoutSeconds: 2 });
+    const cancelled = await runs.start({
+      plugin: 'demo-validation',
+      action: 'validation',
+      params: { count: 5000, delayMs: 20 },
+      runId: 'replay-cancelled',
+      heartbeatTimeoutSeconds: 2,
+    });
     await new Promise((r) => setTimeout(r, 2500));
     await runs.cancel(cancelled.runId);
-    await runs.temporal.workflow.getHandle(cancelled.runId).result().catch(() => {});
+    await runs.temporal.workflow
+      .getHandle(cancelled.runId)
+      .result()
+      .catch(() => {});
     await save('run-action-cancelled', cancelled.runId);
   }
 
@@ -55,7 +64,18 @@ try {
     const failed = await runs.temporal.workflow.start('runActionWorkflow', {
       workflowId: 'replay-failed',
       taskQueue: 'record-job',
-      args: [{ plugin: { code: 'demo-validation', version: '1.0.0' }, action: 'validation', category: 'data_validation', method: 'job', params: { count: 'x' }, progressCategories: {}, heartbeatTimeoutSeconds: 5, startToCloseSeconds: 60 }],
+      args: [
+        {
+          plugin: { code: 'demo-validation', version: '1.0.0' },
+          action: 'validation',
+          category: 'data_validation',
+          method: 'job',
+          params: { count: 'x' },
+          progressCategories: {},
+          heartbeatTimeoutSeconds: 5,
+          startToCloseSeconds: 60,
+        },
+      ],
     });
     await failed.result().catch(() => {});
     await save('run-action-failed', 'replay-failed');
@@ -69,7 +89,13 @@ try {
     const exported = await runs.start({
       plugin: path.join(import.meta.dirname, 'fixtures', 'plugins', 'export-test'),
       action: 'export',
-      params: { name: 'replay', storage: 'default', target: 'ground_truth', filter: { ground_truth_dataset_version: data.groundTruth.versionId }, extra_params: { fail_indices: [4] } },
+      params: {
+        name: 'replay',
+        storage: 'default',
+        target: 'ground_truth',
+        filter: { ground_truth_dataset_version: data.groundTruth.versionId },
+        extra_params: { fail_indices: [4] },
+      },
       runId: 'replay-export-completed',
     });
     await runs.temporal.workflow.getHandle(exported.runId).result();
@@ -83,7 +109,13 @@ try {
     const { mkdirSync } = await import('node:fs');
     const platform = await openDatabase({ dataDir });
     await ensureDefaultStorage(platform.db);
-    await createDataCollection(platform.db, { name: 'replay-upload', files: [{ name: 'image', required: true }, { name: 'label', required: true }] });
+    await createDataCollection(platform.db, {
+      name: 'replay-upload',
+      files: [
+        { name: 'image', required: true },
+        { name: 'label', required: true },
+      ],
+    });
     await platform.close();
     const root = path.join(dataDir, 'upload-source');
     for (const spec of ['image', 'label']) mkdirSync(path.join(root, spec), { recursive: true });

@@ -97,12 +97,29 @@ export async function finish(runs: RunsClient, runId: string): Promise<RunState>
 export async function startUpload(
   runs: RunsClient,
   settings: Settings,
-  opts: { plugin?: { code: string; version: string; dir?: string }; params: Record<string, unknown>; budget?: UploadWorkflowInput['budget']; heartbeatTimeoutSeconds?: number; runId?: string },
+  opts: {
+    plugin?: { code: string; version: string; dir?: string };
+    params: Record<string, unknown>;
+    budget?: UploadWorkflowInput['budget'];
+    heartbeatTimeoutSeconds?: number;
+    runId?: string;
+  },
 ): Promise<{ runId: string; firstExecutionRunId: string }> {
   const runId = opts.runId ?? `upload-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
   const plugin = opts.plugin ?? { code: 'upload-test', version: '1.0.0', dir: UPLOAD_FIXTURE };
   const now = new Date().toISOString();
-  await runs.store.createRun({ id: runId, pluginCode: plugin.code, pluginVersion: plugin.version, action: 'upload', category: 'upload', method: 'job', status: 'pending', params: opts.params, createdAt: now, updatedAt: now });
+  await runs.store.createRun({
+    id: runId,
+    pluginCode: plugin.code,
+    pluginVersion: plugin.version,
+    action: 'upload',
+    category: 'upload',
+    method: 'job',
+    status: 'pending',
+    params: opts.params,
+    createdAt: now,
+    updatedAt: now,
+  });
   const handle = await runs.temporal.workflow.start(uploadWorkflow, {
     workflowId: runId,
     taskQueue: taskQueueFor(settings, 'job'),

@@ -61,8 +61,7 @@ export async function findTemporalCli(log: (line: string) => void = () => {}): P
   const cached = sdkCachedCli();
   if (cached) return cached;
   throw new UnavailableError(
-    'no Temporal CLI found: set TEMPORAL_CLI_PATH, put `temporal` on PATH, or install Go so that ' +
-      `\`go install ${TEMPORAL_CLI_MODULE}\` can build it`,
+    'no Temporal CLI found: set TEMPORAL_CLI_PATH, put `temporal` on PATH, or install Go so that ' + `\`go install ${TEMPORAL_CLI_MODULE}\` can build it`,
   );
 }
 

@@ -56,7 +56,18 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
   const { exportPage } = proxyActivities<Activities>(stepOptions(input));
 
   const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params };
-  const carry: ExportCarry = input.carry ?? { exportPath: '', total: 0, pageSize: 1, afterId: 0, done: 0, success: 0, failed: 0, skipped: 0, attempt: 1, startedAt: state.startedAt };
+  const carry: ExportCarry = input.carry ?? {
+    exportPath: '',
+    total: 0,
+    pageSize: 1,
+    afterId: 0,
+    done: 0,
+    success: 0,
+    failed: 0,
+    skipped: 0,
+    attempt: 1,
+    startedAt: state.startedAt,
+  };
   const pagesPerPlan = Math.max(1, input.budget?.pagesPerPlan ?? PAGES_PER_PLAN);
   const pagesPerRun = input.budget?.pagesPerRun ?? PAGES_PER_RUN;
   const showCounts = (): void => {
@@ -108,7 +119,13 @@ export async function exportWorkflow(input: ExportWorkflowInput): Promise<RunSta
     const summary = await run.step('finalize', () => exportFinalize({ ...base, exportPath: carry.exportPath }));
     // The parts are the truth: a page that ran twice counts once there.
     const done = summary.success + summary.failed + summary.skipped;
-    Object.assign(carry, { done, success: summary.success, failed: summary.failed, skipped: summary.skipped, total: Math.max(carry.total, done) } satisfies Partial<ExportCarry>);
+    Object.assign(carry, {
+      done,
+      success: summary.success,
+      failed: summary.failed,
+      skipped: summary.skipped,
+      total: Math.max(carry.total, done),
+    } satisfies Partial<ExportCarry>);
     await recordCounts();
     return summary;
   });

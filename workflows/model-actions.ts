@@ -46,7 +46,14 @@ export async function modelInferenceWorkflow(input: RunActionInput & { carry?: I
   return runShape(run, async () => {
     for (let batches = 1; ; batches++) {
       const out = await modelInference.executeWithOptions({ summary: `items from ${carry.offset}` }, [
-        { runId: run.state.runId, plugin: input.plugin, action: input.action, params: input.params, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds, offset: carry.offset },
+        {
+          runId: run.state.runId,
+          plugin: input.plugin,
+          action: input.action,
+          params: input.params,
+          heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+          offset: carry.offset,
+        },
       ]);
       carry.offset = out.done;
       carry.written += out.written;

@@ -49,8 +49,17 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
   const { state } = run;
   // Steps see a cancellation (ctx.signal / Python's ctx.cancelled) and stop cleanly.
   const { trainPrepare, trainRegister } = proxyActivities<Activities>(stepOptions(input));
-  const { trainEpoch, trainEvaluate } = proxyActivities<Activities>({ ...stepOptions(input), ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}) });
-  const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params, heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds };
+  const { trainEpoch, trainEvaluate } = proxyActivities<Activities>({
+    ...stepOptions(input),
+    ...(input.stepTaskQueue ? { taskQueue: input.stepTaskQueue } : {}),
+  });
+  const base = {
+    runId: workflowInfo().workflowId,
+    plugin: input.plugin,
+    action: input.action,
+    params: input.params,
+    heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds,
+  };
   const epochsPerRun = input.budget?.epochsPerRun ?? EPOCHS_PER_RUN;
 
   const show = (c: TrainCarry): void => {
@@ -74,7 +83,9 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
       const epoch = carry.epoch + 1;
       const label = `epoch ${epoch}/${carry.prepared.epochs}`;
       const out = await run.step(label, () =>
-        trainEpoch.executeWithOptions({ summary: label }, [{ ...base, epoch, epochs: carry.prepared.epochs, from: carry.model, fingerprint: carry.prepared.fingerprint }]),
+        trainEpoch.executeWithOptions({ summary: label }, [
+          { ...base, epoch, epochs: carry.prepared.epochs, from: carry.model, fingerprint: carry.prepared.fingerprint },
+        ]),
       );
       state.attempt = Math.max(state.attempt, out.attempt);
       carry.epoch = epoch;
@@ -91,7 +102,9 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
     const model = carry.model;
     if (!model) throw new Error('no epoch was trained: nothing to evaluate');
 
-    const evaluation = await run.step('evaluate', () => trainEvaluate.executeWithOptions({ summary: 'evaluate' }, [{ ...base, model, fingerprint: carry.prepared.fingerprint }]));
+    const evaluation = await run.step('evaluate', () =>
+      trainEvaluate.executeWithOptions({ summary: 'evaluate' }, [{ ...base, model, fingerprint: carry.prepared.fingerprint }]),
+    );
     state.metrics.evaluation = evaluation;
     const last = carry.history[carry.history.length - 1];
     const metrics: MetricValues = {
@@ -100,7 +113,9 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
     };
     state.progress.model_upload = { current: 0, total: 1 };
     const registered = await run.step('register model', () =>
-      trainRegister.executeWithOptions({ summary: 'register model' }, [{ ...base, model, metrics, epochs: carry.prepared.epochs, classes: carry.prepared.classes }]),
+      trainRegister.executeWithOptions({ summary: 'register model' }, [
+        { ...base, model, metrics, epochs: carry.prepared.epochs, classes: carry.prepared.classes },
+      ]),
     );
     state.progress.model_upload = { current: 1, total: 1 };
     return { model: registered, epochs: carry.epoch, metrics, ...(carry.resumedFrom ? { resumedFrom: carry.resumedFrom } : {}) };

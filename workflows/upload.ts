@@ -77,7 +77,11 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
     state.progress[UPLOAD_PROGRESS.analyze] = { current: 1, total: 1 };
     state.progress[UPLOAD_PROGRESS.files] = { current: carry.filesDone + carry.filesFailed, total: carry.files };
     state.progress[UPLOAD_PROGRESS.units] = { current: carry.unitsDone + carry.unitsSkipped, total: carry.units };
-    state.metrics[UPLOAD_METRICS.files] = { success: carry.filesDone, failed: carry.filesFailed, stand_by: Math.max(0, carry.files - carry.filesDone - carry.filesFailed) };
+    state.metrics[UPLOAD_METRICS.files] = {
+      success: carry.filesDone,
+      failed: carry.filesFailed,
+      stand_by: Math.max(0, carry.files - carry.filesDone - carry.filesFailed),
+    };
     state.metrics[UPLOAD_METRICS.units] = {
       success: carry.unitsDone,
       failed: carry.unitsSkipped + carry.rejected,
@@ -91,11 +95,16 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
   /** Runs the phase's batches from `carry.next` on, `limit` in flight; true when none is left, false when the run's budget ran out. */
   const batches = async (limit: number, step: (batch: number) => Promise<void>): Promise<boolean> => {
     const startWhile = (): boolean => ranThisRun < perRun && !workflowInfo().continueAsNewSuggested;
-    await inWindow(range(carry.next, carry.batches), limit, async (batch) => {
-      carry.next = batch + 1;
-      ranThisRun++;
-      await step(batch);
-    }, { startWhile });
+    await inWindow(
+      range(carry.next, carry.batches),
+      limit,
+      async (batch) => {
+        carry.next = batch + 1;
+        ranThisRun++;
+        await step(batch);
+      },
+      { startWhile },
+    );
     return carry.next >= carry.batches;
   };
   const uploadFiles = async (batch: number): Promise<void> => {

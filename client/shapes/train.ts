@@ -81,7 +81,7 @@ async function trainResumePoint({ store, run }: ResumeContext): Promise<TrainRes
   const epoch = saved?.kind === 'train' ? saved.epoch : 0;
   const model = saved?.kind === 'train' ? saved.model : null;
   const byEpoch = new Map<number, EpochMetrics>();
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const events = await store.readEvents(run.id, after, 5000);
     for (const e of events) {
       after = e.id;

@@ -18,7 +18,7 @@ export interface ReadinessDeps {
 
 /** Each dependency: `ok`, or what went wrong (no secrets: messages name addresses only). */
 export async function readiness({ runs, tokens }: ReadinessDeps): Promise<Record<string, string>> {
-  const reason = (err: unknown) => (err instanceof Error ? err.message.split('\n')[0] ?? 'error' : String(err));
+  const reason = (err: unknown) => (err instanceof Error ? (err.message.split('\n')[0] ?? 'error') : String(err));
   const temporal = runs.temporal
     .withDeadline(Date.now() + 2000, () => runs.temporal.connection.workflowService.getSystemInfo({}))
     .then(
@@ -62,7 +62,9 @@ export function healthRouter(deps: ReadinessDeps & { metrics: GatewayMetrics }):
       res.json({ status: 'ok', checks });
       return;
     }
-    const failing = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
+    const failing = Object.entries(checks)
+      .filter(([, v]) => v !== 'ok')
+      .map(([k]) => k);
     sendProblem(res, { ...problemBody(503, `not ready: ${failing.join(', ')}`), checks }, { 'Retry-After': '5' });
   });
   router.get('/metrics', async (_req, res) => {

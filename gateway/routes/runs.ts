@@ -112,7 +112,8 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
     const header = req.get('Last-Event-ID');
     let after = q.after ?? 0;
     if (header !== undefined && header.trim() !== '') {
-      if (!/^\d{1,15}$/.test(header.trim())) throw new InvalidInputError('invalid Last-Event-ID', [{ path: 'Last-Event-ID', message: 'must be an event id (a non-negative integer)' }]);
+      if (!/^\d{1,15}$/.test(header.trim()))
+        throw new InvalidInputError('invalid Last-Event-ID', [{ path: 'Last-Event-ID', message: 'must be an event id (a non-negative integer)' }]);
       after = Math.max(after, Number(header.trim()));
     }
     // Unknown run: a 404 before the stream opens. The run store knows the runs started here.

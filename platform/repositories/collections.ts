@@ -66,7 +66,13 @@ const NewCollectionSchema = z.strictObject({
   name: NAME,
   description: z.string().max(10_000).default(''),
   files: z
-    .array(z.strictObject({ name: z.string().regex(/^[a-z0-9_]{1,64}$/, 'use 1-64 lowercase letters, digits or "_"'), required: z.boolean().default(true), extensions: z.array(ExtensionSchema).default([]) }))
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9_]{1,64}$/, 'use 1-64 lowercase letters, digits or "_"'),
+        required: z.boolean().default(true),
+        extensions: z.array(ExtensionSchema).default([]),
+      }),
+    )
     .min(1)
     .refine((files) => new Set(files.map((f) => f.name)).size === files.length, 'file specification names must be unique'),
 });
@@ -119,7 +125,9 @@ export async function createDataCollection(
     if (existing) {
       const current = await getDataCollection(trx, Number(existing.id));
       if (canonicalJson(current.files) === canonicalJson(parsed.files) && current.description === parsed.description) return current;
-      throw new InvalidInputError('cannot create the data collection', [{ path: 'name', message: `a data collection named "${parsed.name}" exists with other file specifications` }]);
+      throw new InvalidInputError('cannot create the data collection', [
+        { path: 'name', message: `a data collection named "${parsed.name}" exists with other file specifications` },
+      ]);
     }
     const row = await trx
       .insertInto('data_collections')
@@ -128,7 +136,15 @@ export async function createDataCollection(
       .executeTakeFirstOrThrow();
     const specs = await trx
       .insertInto('file_specifications')
-      .values(parsed.files.map((f, position) => ({ collection_id: row.id, name: f.name, required: f.required ? 1 : 0, extensions: JSON.stringify(f.extensions), position })))
+      .values(
+        parsed.files.map((f, position) => ({
+          collection_id: row.id,
+          name: f.name,
+          required: f.required ? 1 : 0,
+          extensions: JSON.stringify(f.extensions),
+          position,
+        })),
+      )
       .returningAll()
       .execute();
     return toCollection(row, specs);
@@ -163,13 +179,19 @@ function unitProblems(unit: z.infer<typeof NewDataUnitSchema>, specs: FileSpecif
   for (const [name, file] of Object.entries(unit.files)) {
     const spec = byName.get(name);
     if (!spec) {
-      problems.push({ path: `${at}.files.${name}`, message: `the collection has no file specification "${name}" (it has ${specs.map((s) => s.name).join(', ')})` });
+      problems.push({
+        path: `${at}.files.${name}`,
+        message: `the collection has no file specification "${name}" (it has ${specs.map((s) => s.name).join(', ')})`,
+      });
       continue;
     }
     for (const message of keyProblems(file.key)) problems.push({ path: `${at}.files.${name}.key`, message: `${JSON.stringify(file.key)}: ${message}` });
     const ext = path.posix.extname(file.key).toLowerCase();
     if (spec.extensions.length > 0 && !spec.extensions.includes(ext)) {
-      problems.push({ path: `${at}.files.${name}.key`, message: `extension "${ext || '(none)'}" is not allowed for "${name}" (allowed: ${spec.extensions.join(', ')})` });
+      problems.push({
+        path: `${at}.files.${name}.key`,
+        message: `extension "${ext || '(none)'}" is not allowed for "${name}" (allowed: ${spec.extensions.join(', ')})`,
+      });
     }
   }
   return problems;
@@ -225,14 +247,22 @@ export async function addDataUnits(db: Db, collectionRef: string | number, input
       for (const r of inserted) byKey.set(r.unique_key, r);
       const missing = batch.filter((r) => !byKey.has(r.unique_key)).map((r) => r.unique_key);
       if (missing.length === 0) continue;
-      const existing = await trx.selectFrom('data_units').select(stored).where('collection_id', '=', collection.id).where('unique_key', 'in', missing).execute();
+      const existing = await trx
+        .selectFrom('data_units')
+        .select(stored)
+        .where('collection_id', '=', collection.id)
+        .where('unique_key', 'in', missing)
+        .execute();
       for (const r of existing) byKey.set(r.unique_key, r);
     }
     const conflicts: Problem[] = [];
     rows.forEach((r, i) => {
       const stored = byKey.get(r.unique_key);
       if (stored && stored.checksum !== r.checksum) {
-        conflicts.push({ path: `${i}.uniqueKey`, message: `duplicate data unit ${JSON.stringify(r.unique_key)}: the collection has a different unit with this key (id ${stored.id})` });
+        conflicts.push({
+          path: `${i}.uniqueKey`,
+          message: `duplicate data unit ${JSON.stringify(r.unique_key)}: the collection has a different unit with this key (id ${stored.id})`,
+        });
       }
     });
     // Thrown inside the transaction: what this call inserted is rolled back.
@@ -240,7 +270,15 @@ export async function addDataUnits(db: Db, collectionRef: string | number, input
     // Stored content equals the input (same checksum): the units are built from it, not read back.
     return units.map((u, i) => {
       const s = byKey.get(u.uniqueKey) as Stored;
-      return { id: s.id, collectionId: collection.id, uniqueKey: u.uniqueKey, meta: u.meta, files: u.files, checksum: (rows[i] as { checksum: string }).checksum, createdAt: s.created_at };
+      return {
+        id: s.id,
+        collectionId: collection.id,
+        uniqueKey: u.uniqueKey,
+        meta: u.meta,
+        files: u.files,
+        checksum: (rows[i] as { checksum: string }).checksum,
+        createdAt: s.created_at,
+      };
     });
   });
 }

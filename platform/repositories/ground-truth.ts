@@ -46,7 +46,12 @@ const toDataset = (r: Selectable<GroundTruthDatasetTable>): GroundTruthDataset =
   description: r.description,
   createdAt: r.created_at,
 });
-const toVersion = (r: Selectable<GroundTruthVersionTable>): GroundTruthVersion => ({ id: r.id, datasetId: Number(r.dataset_id), name: r.name, createdAt: r.created_at });
+const toVersion = (r: Selectable<GroundTruthVersionTable>): GroundTruthVersion => ({
+  id: r.id,
+  datasetId: Number(r.dataset_id),
+  name: r.name,
+  createdAt: r.created_at,
+});
 const toEvent = (r: Selectable<GroundTruthEventTable>): GroundTruthEvent => ({
   id: r.id,
   versionId: Number(r.version_id),
@@ -57,13 +62,19 @@ const toEvent = (r: Selectable<GroundTruthEventTable>): GroundTruthEvent => ({
 
 /** Creates a dataset (of a project's data); the same name again returns the existing one. */
 export async function createGroundTruthDataset(db: Db, input: { name: string; project: number | string; description?: string }): Promise<GroundTruthDataset> {
-  const parsed = parseInput(z.strictObject({ name: NAME, project: z.union([z.number().int().positive(), z.string().min(1)]), description: z.string().default('') }), input, 'invalid ground-truth dataset');
+  const parsed = parseInput(
+    z.strictObject({ name: NAME, project: z.union([z.number().int().positive(), z.string().min(1)]), description: z.string().default('') }),
+    input,
+    'invalid ground-truth dataset',
+  );
   const project = await getProject(db, parsed.project);
   return inTransaction(db, async (trx) => {
     const existing = await trx.selectFrom('ground_truth_datasets').selectAll().where('name', '=', parsed.name).executeTakeFirst();
     if (existing) {
       if (Number(existing.project_id) === project.id) return toDataset(existing);
-      throw new InvalidInputError('cannot create the ground-truth dataset', [{ path: 'name', message: `a dataset named "${parsed.name}" exists for another project` }]);
+      throw new InvalidInputError('cannot create the ground-truth dataset', [
+        { path: 'name', message: `a dataset named "${parsed.name}" exists for another project` },
+      ]);
     }
     const row = await trx
       .insertInto('ground_truth_datasets')
@@ -94,7 +105,12 @@ export async function createGroundTruthVersion(db: Db, datasetRef: number | stri
     .values({ dataset_id: dataset.id, name: parsedName, created_at: now() })
     .onConflict((oc) => oc.columns(['dataset_id', 'name']).doNothing())
     .execute();
-  const row = await db.selectFrom('ground_truth_versions').selectAll().where('dataset_id', '=', dataset.id).where('name', '=', parsedName).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('ground_truth_versions')
+    .selectAll()
+    .where('dataset_id', '=', dataset.id)
+    .where('name', '=', parsedName)
+    .executeTakeFirstOrThrow();
   return toVersion(row);
 }
 
@@ -112,10 +128,15 @@ export async function listGroundTruthVersions(db: Db, datasetId: number): Promis
  * Puts data units with their annotations into a version, all or nothing; a data unit
  * already in the version gets the new annotations (a retried step writes the same).
  */
-export async function addGroundTruthEvents(db: Db, versionId: number, input: readonly { dataUnitId: number; annotations: unknown }[]): Promise<GroundTruthEvent[]> {
+export async function addGroundTruthEvents(
+  db: Db,
+  versionId: number,
+  input: readonly { dataUnitId: number; annotations: unknown }[],
+): Promise<GroundTruthEvent[]> {
   const version = await getGroundTruthVersion(db, versionId);
   const dataset = await getGroundTruthDataset(db, version.datasetId);
-  if (dataset.projectId === null) throw new InvalidInputError('cannot add to the ground-truth version', [{ path: 'dataset', message: 'the dataset has no project' }]);
+  if (dataset.projectId === null)
+    throw new InvalidInputError('cannot add to the ground-truth version', [{ path: 'dataset', message: 'the dataset has no project' }]);
   const project = await getProject(db, dataset.projectId);
   const subject = `invalid ground truth for version ${version.id} of "${dataset.name}"`;
   const items = parseInput(z.array(z.strictObject({ dataUnitId: z.number().int().positive(), annotations: z.unknown() })), input, subject);
@@ -128,7 +149,8 @@ export async function addGroundTruthEvents(db: Db, versionId: number, input: rea
   const seen = new Map<number, number>();
   items.forEach((item, i) => {
     const first = seen.get(item.dataUnitId);
-    if (first !== undefined) problems.push({ path: `${i}.dataUnitId`, message: `duplicate data unit ${item.dataUnitId} (also item ${first})` } satisfies Problem);
+    if (first !== undefined)
+      problems.push({ path: `${i}.dataUnitId`, message: `duplicate data unit ${item.dataUnitId} (also item ${first})` } satisfies Problem);
     else seen.set(item.dataUnitId, i);
   });
   if (problems.length) throw new InvalidInputError(subject, problems);
@@ -136,10 +158,14 @@ export async function addGroundTruthEvents(db: Db, versionId: number, input: rea
   return inTransaction(db, async (trx) => {
     const found = new Set<number>();
     for (const batch of chunks(ids, 1000)) {
-      for (const r of await trx.selectFrom('data_units').select('id').where('collection_id', '=', project.collectionId).where('id', 'in', batch).execute()) found.add(Number(r.id));
+      for (const r of await trx.selectFrom('data_units').select('id').where('collection_id', '=', project.collectionId).where('id', 'in', batch).execute())
+        found.add(Number(r.id));
     }
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length) throw new NotFoundError(`unknown data unit${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')} in the collection of project "${project.name}"`);
+    if (missing.length)
+      throw new NotFoundError(
+        `unknown data unit${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')} in the collection of project "${project.name}"`,
+      );
     const at = now();
     const written = new Map<number, { id: number; created_at: string }>();
     const rows = items.map((item, i) => ({ version_id: version.id, data_unit_id: item.dataUnitId, annotations: JSON.stringify(parsed[i]), created_at: at }));
@@ -172,7 +198,10 @@ export async function listGroundTruthEvents(db: Db, filter: { versionId: number;
     .orderBy('ground_truth_events.id')
     .limit(filter.limit ?? 1000)
     .execute();
-  return rows.map((r) => ({ ...toEvent(r), dataUnit: { id: Number(r.data_unit_id), uniqueKey: r.unique_key, meta: parseJson(r.meta), files: parseJson(r.files) } }));
+  return rows.map((r) => ({
+    ...toEvent(r),
+    dataUnit: { id: Number(r.data_unit_id), uniqueKey: r.unique_key, meta: parseJson(r.meta), files: parseJson(r.files) },
+  }));
 }
 
 /** Ids of a version's events after `afterId`, in id order, at most `limit`: an export plans its pages with them. */

@@ -122,7 +122,9 @@ export async function createPluginRelease(db: Db, input: z.input<typeof NewRelea
     const existing = await trx.selectFrom('plugin_releases').selectAll().where('code', '=', r.code).where('version', '=', r.version).executeTakeFirst();
     if (existing) {
       if (existing.checksum === r.checksum) return toRelease(existing);
-      throw new InvalidInputError('cannot publish the release', [{ path: 'version', message: `${r.code}@${r.version} is published already with another checksum; publish a new version` }]);
+      throw new InvalidInputError('cannot publish the release', [
+        { path: 'version', message: `${r.code}@${r.version} is published already with another checksum; publish a new version` },
+      ]);
     }
     const row = await trx
       .insertInto('plugin_releases')

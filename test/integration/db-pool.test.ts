@@ -45,7 +45,8 @@ describe('a worker process on Postgres', () => {
     process.env.DATABASE_URL = url;
     const platform = await openDatabase({ dataDir: settings.dataDir, url });
     try {
-      versionId = (await generateSampleData(platform, { count: 80, seed: 3, projectName: 'pool', dataDir: settings.dataDir, images: false })).groundTruth.versionId;
+      versionId = (await generateSampleData(platform, { count: 80, seed: 3, projectName: 'pool', dataDir: settings.dataDir, images: false })).groundTruth
+        .versionId;
     } finally {
       await platform.close();
     }
@@ -64,7 +65,10 @@ describe('a worker process on Postgres', () => {
   });
 
   const workerConnections = async (): Promise<number> => {
-    const { rows } = await counter!.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, WORKER_APP]);
+    const { rows } = await counter!.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [
+      database,
+      WORKER_APP,
+    ]);
     return rows[0]!.n;
   };
 

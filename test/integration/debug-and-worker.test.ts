@@ -17,7 +17,10 @@ describe('--debug', () => {
     );
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.kind === 'checkpoint').map((l) => l.seq)).toEqual([1, 2, 3]);
     expect(lines.filter((l) => l.kind === 'progress' && l.category === 'validate').at(-1)).toMatchObject({ current: 12, total: 12 });
     expect(lines.some((l) => l.kind === 'metrics' && l.category === 'validation')).toBe(true);

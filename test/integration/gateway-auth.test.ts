@@ -89,7 +89,10 @@ describe('gateway authentication', () => {
     const listed = await runCli(['token', 'list', '--json'], settings);
     expect(listed.code).toBe(0);
     expect(listed.stdout).not.toContain(token.slice(-43));
-    expect((JSON.parse(listed.stdout) as { id: string; name: string }[]).find((t) => t.id === id)).toMatchObject({ name: 'ci', scopes: ['runs:read', 'runs:write'] });
+    expect((JSON.parse(listed.stdout) as { id: string; name: string }[]).find((t) => t.id === id)).toMatchObject({
+      name: 'ci',
+      scopes: ['runs:read', 'runs:write'],
+    });
 
     const revoked = await runCli(['token', 'revoke', id], settings);
     expect(revoked.code).toBe(0);

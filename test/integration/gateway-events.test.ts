@@ -62,7 +62,11 @@ async function readStream(
           if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
         }
         if (!fields.event || fields.data === undefined) continue; // retry: or keep-alive
-        const message: SseMessage = { event: fields.event, data: JSON.parse(fields.data) as Record<string, unknown>, ...(fields.id ? { id: Number(fields.id) } : {}) };
+        const message: SseMessage = {
+          event: fields.event,
+          data: JSON.parse(fields.data) as Record<string, unknown>,
+          ...(fields.id ? { id: Number(fields.id) } : {}),
+        };
         messages.push(message);
         if (onMessage(message) === 'stop') return { status: res.status, contentType: res.headers.get('content-type'), messages };
       }
@@ -113,7 +117,9 @@ describe('run events over SSE', () => {
   it('a client that reconnects with Last-Event-ID (or ?after=) misses nothing and sees nothing twice', async () => {
     const events = await start({ count: 150, delayMs: 10, checkpointEvery: 10 }, 'gw-events-resume-1');
     // First connection: leave after a few events, mid-run.
-    const first = await readStream(events, {}, (m) => (m.event === 'progress' && Number(m.data.current) >= 20 && m.data.category === 'validate' ? 'stop' : undefined));
+    const first = await readStream(events, {}, (m) =>
+      m.event === 'progress' && Number(m.data.current) >= 20 && m.data.category === 'validate' ? 'stop' : undefined,
+    );
     const lastId = first.messages.at(-1)?.id as number;
     expect(lastId).toBeGreaterThan(0);
     expect(first.messages.some((m) => m.event === 'end')).toBe(false);

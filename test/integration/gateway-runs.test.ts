@@ -44,7 +44,8 @@ async function api<T = unknown>(method: string, path: string, body?: unknown): P
 }
 
 const stateOf = async (runId: string) => (await api<RunState>('GET', `/v1/runs/${runId}`)).body;
-const untilStatus = (runId: string, status: string) => waitFor(async () => ((await stateOf(runId)).status === status ? true : undefined), 60_000, `${runId} ${status}`);
+const untilStatus = (runId: string, status: string) =>
+  waitFor(async () => ((await stateOf(runId)).status === status ? true : undefined), 60_000, `${runId} ${status}`);
 
 describe('runs over HTTP', () => {
   it('POST /v1/runs starts a run: 202 with its id and links; GET /v1/runs/:id follows it to completion', async () => {
@@ -208,10 +209,14 @@ describe('plugins over HTTP', () => {
     expect(list.body.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'demo-validation', actions: ['validation'] })]));
     expect(list.body.plugins.map((p) => p.code)).toContain('noop');
 
-    const one = await api<{ code: string; config: { category: string }; actions: Record<string, { method: string; paramsSchema: { type: string; properties: Record<string, { type: string; default?: unknown }>; additionalProperties?: boolean } }> }>(
-      'GET',
-      '/v1/plugins/demo-validation',
-    );
+    const one = await api<{
+      code: string;
+      config: { category: string };
+      actions: Record<
+        string,
+        { method: string; paramsSchema: { type: string; properties: Record<string, { type: string; default?: unknown }>; additionalProperties?: boolean } }
+      >;
+    }>('GET', '/v1/plugins/demo-validation');
     expect(one.status).toBe(200);
     expect(one.body.config.category).toBe('data_validation');
     const schema = one.body.actions.validation?.paramsSchema;

@@ -62,7 +62,14 @@ describe.each(variants)('platform on $name', (variant) => {
   });
 
   const count = async (table: 'data_units' | 'tasks' | 'assignments' | 'ground_truth_events' | 'storages' | 'models') =>
-    Number((await p.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await p.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   it('opens twice (migrations run once) and keeps the data', async () => {
     const again = await openDatabase({ dataDir, url });
@@ -99,7 +106,9 @@ describe.each(variants)('platform on $name', (variant) => {
       { name: 'image', required: true, extensions: ['.png', '.jpg'] },
       { name: 'meta', required: false, extensions: ['.json'] },
     ]);
-    expect((await repo.createDataCollection(p.db, { name: 'photos', files: [...PNG_SPEC, { name: 'meta', required: false, extensions: ['.json'] }] })).id).toBe(c.id);
+    expect((await repo.createDataCollection(p.db, { name: 'photos', files: [...PNG_SPEC, { name: 'meta', required: false, extensions: ['.json'] }] })).id).toBe(
+      c.id,
+    );
     expect((await repo.getDataCollection(p.db, 'photos')).id).toBe(c.id);
 
     const units: repo.NewDataUnit[] = [
@@ -120,9 +129,13 @@ describe.each(variants)('platform on $name', (variant) => {
     const before = await count('data_units');
     const ok = { uniqueKey: 'fresh-1', files: { image: { storage: storageId, key: 'photos/fresh-1.png' } } };
 
-    const traversal = await rejects(repo.addDataUnits(p.db, 'photos', [ok, { uniqueKey: 'evil', files: { image: { storage: storageId, key: '../../etc/passwd.png' } } }]));
+    const traversal = await rejects(
+      repo.addDataUnits(p.db, 'photos', [ok, { uniqueKey: 'evil', files: { image: { storage: storageId, key: '../../etc/passwd.png' } } }]),
+    );
     expect(traversal).toBeInstanceOf(InvalidInputError);
-    expect((traversal as InvalidInputError).problems).toEqual([expect.objectContaining({ path: '1.files.image.key', message: expect.stringContaining('".." segments are not allowed') })]);
+    expect((traversal as InvalidInputError).problems).toEqual([
+      expect.objectContaining({ path: '1.files.image.key', message: expect.stringContaining('".." segments are not allowed') }),
+    ]);
 
     const unknownStorage = await rejects(repo.addDataUnits(p.db, 'photos', [ok, { uniqueKey: 'x', files: { image: { storage: 4242, key: 'x.png' } } }]));
     expect(unknownStorage).toBeInstanceOf(NotFoundError);
@@ -133,11 +146,17 @@ describe.each(variants)('platform on $name', (variant) => {
     expect(dupInBatch.message).toContain('duplicate data unit "fresh-1"');
 
     // "a" is stored with other content: the whole batch (with the new "fresh-1") is rolled back.
-    const dupStored = await rejects(repo.addDataUnits(p.db, 'photos', [ok, { uniqueKey: 'a', meta: { n: 99 }, files: { image: { storage: storageId, key: 'photos/a.png' } } }]));
+    const dupStored = await rejects(
+      repo.addDataUnits(p.db, 'photos', [ok, { uniqueKey: 'a', meta: { n: 99 }, files: { image: { storage: storageId, key: 'photos/a.png' } } }]),
+    );
     expect(dupStored).toBeInstanceOf(InvalidInputError);
     expect(dupStored.message).toMatch(/duplicate data unit "a": the collection has a different unit/);
 
-    const missingFile = await rejects(repo.addDataUnits(p.db, 'photos', [{ uniqueKey: 'm', files: { meta: { storage: storageId, key: 'm.json' }, video: { storage: storageId, key: 'v.mp4' } } }]));
+    const missingFile = await rejects(
+      repo.addDataUnits(p.db, 'photos', [
+        { uniqueKey: 'm', files: { meta: { storage: storageId, key: 'm.json' }, video: { storage: storageId, key: 'v.mp4' } } },
+      ]),
+    );
     expect((missingFile as InvalidInputError).problems.map((q) => q.path)).toEqual(['0.files.image', '0.files.video']);
     const badExt = await rejects(repo.addDataUnits(p.db, 'photos', [{ uniqueKey: 'e', files: { image: { storage: storageId, key: 'e.gif' } } }]));
     expect(badExt.message).toContain('extension ".gif" is not allowed');
@@ -159,9 +178,21 @@ describe.each(variants)('platform on $name', (variant) => {
     expect((await repo.createProject(p.db, { name: 'pets', collection: 'photos', configuration })).id).toBe(project.id);
     expect((await repo.getProject(p.db, 'pets')).configuration.classes.map((c) => c.name)).toEqual(['cat', 'scene']);
     const units = await repo.listDataUnits(p.db, { collectionId: project.collectionId });
-    const tasks = await repo.createTasks(p.db, project.id, units.map((u) => u.id));
+    const tasks = await repo.createTasks(
+      p.db,
+      project.id,
+      units.map((u) => u.id),
+    );
     expect(tasks.map((t) => t.status)).toEqual(['pending', 'pending']);
-    expect((await repo.createTasks(p.db, project.id, units.map((u) => u.id))).map((t) => t.id)).toEqual(tasks.map((t) => t.id));
+    expect(
+      (
+        await repo.createTasks(
+          p.db,
+          project.id,
+          units.map((u) => u.id),
+        )
+      ).map((t) => t.id),
+    ).toEqual(tasks.map((t) => t.id));
     expect(await count('tasks')).toBe(2);
     await expect(repo.createTasks(p.db, project.id, [987654])).rejects.toBeInstanceOf(NotFoundError);
 
@@ -207,7 +238,16 @@ describe.each(variants)('platform on $name', (variant) => {
 
     const wrongClass = await rejects(
       repo.upsertAssignments(p.db, project.id, [
-        { taskId: tasks[1]!.id, annotations: { data_type: 'image', annotations: [{ id: 'c', type: 'bbox', class_name: 'dog', x: 0, y: 0, width: 1, height: 1 }, { id: 'd', type: 'bbox', class_name: 'cat', x: 0, y: 0, width: 1, height: 1, attributes: { pose: 'fly' } }] } },
+        {
+          taskId: tasks[1]!.id,
+          annotations: {
+            data_type: 'image',
+            annotations: [
+              { id: 'c', type: 'bbox', class_name: 'dog', x: 0, y: 0, width: 1, height: 1 },
+              { id: 'd', type: 'bbox', class_name: 'cat', x: 0, y: 0, width: 1, height: 1, attributes: { pose: 'fly' } },
+            ],
+          },
+        },
       ]),
     );
     expect((wrongClass as InvalidInputError).problems).toEqual([
@@ -225,17 +265,35 @@ describe.each(variants)('platform on $name', (variant) => {
     expect((await repo.createGroundTruthVersion(p.db, 'pets-gt', 'v1')).id).toBe(v1.id);
     const units = await repo.listDataUnits(p.db, { collectionId: project.collectionId });
     const doc = { data_type: 'image', annotations: [{ id: 's', type: 'classification', class_name: 'scene' }] };
-    await repo.addGroundTruthEvents(p.db, v1.id, units.map((u) => ({ dataUnitId: u.id, annotations: doc })));
-    await repo.addGroundTruthEvents(p.db, v1.id, units.map((u) => ({ dataUnitId: u.id, annotations: doc })));
+    await repo.addGroundTruthEvents(
+      p.db,
+      v1.id,
+      units.map((u) => ({ dataUnitId: u.id, annotations: doc })),
+    );
+    await repo.addGroundTruthEvents(
+      p.db,
+      v1.id,
+      units.map((u) => ({ dataUnitId: u.id, annotations: doc })),
+    );
     const events = await repo.listGroundTruthEvents(p.db, { versionId: v1.id });
     expect(events.map((e) => e.dataUnit.uniqueKey)).toEqual(['a', 'b']);
     expect(events[0]!.annotations.annotations[0]).toMatchObject({ class_name: 'scene', attributes: {} });
     expect((await repo.listGroundTruthVersions(p.db, dataset.id)).map((v) => v.name)).toEqual(['v1']);
 
     const v2 = await repo.createGroundTruthVersion(p.db, dataset.id, 'v2');
-    const dup = await rejects(repo.addGroundTruthEvents(p.db, v2.id, [{ dataUnitId: units[0]!.id, annotations: doc }, { dataUnitId: units[0]!.id, annotations: doc }]));
+    const dup = await rejects(
+      repo.addGroundTruthEvents(p.db, v2.id, [
+        { dataUnitId: units[0]!.id, annotations: doc },
+        { dataUnitId: units[0]!.id, annotations: doc },
+      ]),
+    );
     expect(dup.message).toContain(`duplicate data unit ${units[0]!.id}`);
-    const bad = await rejects(repo.addGroundTruthEvents(p.db, v2.id, [{ dataUnitId: units[0]!.id, annotations: doc }, { dataUnitId: units[1]!.id, annotations: { data_type: 'text', annotations: 'no' } }]));
+    const bad = await rejects(
+      repo.addGroundTruthEvents(p.db, v2.id, [
+        { dataUnitId: units[0]!.id, annotations: doc },
+        { dataUnitId: units[1]!.id, annotations: { data_type: 'text', annotations: 'no' } },
+      ]),
+    );
     expect((bad as InvalidInputError).problems.map((q) => q.path)).toEqual(['1.annotations.annotations']);
     expect(await repo.listGroundTruthEvents(p.db, { versionId: v2.id })).toEqual([]);
     await expect(repo.getGroundTruthVersion(p.db, 999_999)).rejects.toBeInstanceOf(NotFoundError);
@@ -251,10 +309,18 @@ describe.each(variants)('platform on $name', (variant) => {
       runId: 'run-1',
     });
     expect((await repo.createModel(p.db, { name: 'yolo-small', plugin: { code: 'yolo', version: '1.0.0' }, runId: 'run-1' })).id).toBe(m.id);
-    expect(await repo.getModel(p.db, m.id)).toMatchObject({ plugin: { code: 'yolo', version: '1.0.0' }, file: { storage: storageId, key: 'models/yolo.pt' }, metrics: { mAP: 0.5 } });
+    expect(await repo.getModel(p.db, m.id)).toMatchObject({
+      plugin: { code: 'yolo', version: '1.0.0' },
+      file: { storage: storageId, key: 'models/yolo.pt' },
+      metrics: { mAP: 0.5 },
+    });
     expect((await repo.listModels(p.db, { pluginCode: 'yolo' })).length).toBe(1);
-    await expect(repo.createModel(p.db, { name: 'x', plugin: { code: 'yolo', version: '1' }, file: { storage: 777, key: 'a.pt' } })).rejects.toBeInstanceOf(NotFoundError);
-    await expect(repo.createModel(p.db, { name: 'x', plugin: { code: 'yolo', version: '1' }, file: { storage: storageId, key: 'a/../../b.pt' } })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(repo.createModel(p.db, { name: 'x', plugin: { code: 'yolo', version: '1' }, file: { storage: 777, key: 'a.pt' } })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(
+      repo.createModel(p.db, { name: 'x', plugin: { code: 'yolo', version: '1' }, file: { storage: storageId, key: 'a/../../b.pt' } }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
     expect(await count('models')).toBe(1);
 
     const checksum = 'a'.repeat(64);
@@ -270,12 +336,36 @@ describe.each(variants)('platform on $name', (variant) => {
     const store = await KyselyRunStore.open({ dataDir, url });
     try {
       const at = new Date().toISOString();
-      await store.createRun({ id: 'r1', pluginCode: 'p', pluginVersion: '1.0.0', action: 'train', category: 'neural_net', method: 'job', status: 'pending', params: { a: 1 }, createdAt: at, updatedAt: at });
-      await store.createRun({ id: 'r1', pluginCode: 'other', pluginVersion: '2', action: 'x', category: 'y', method: 'job', status: 'running', params: {}, createdAt: at, updatedAt: at });
+      await store.createRun({
+        id: 'r1',
+        pluginCode: 'p',
+        pluginVersion: '1.0.0',
+        action: 'train',
+        category: 'neural_net',
+        method: 'job',
+        status: 'pending',
+        params: { a: 1 },
+        createdAt: at,
+        updatedAt: at,
+      });
+      await store.createRun({
+        id: 'r1',
+        pluginCode: 'other',
+        pluginVersion: '2',
+        action: 'x',
+        category: 'y',
+        method: 'job',
+        status: 'running',
+        params: {},
+        createdAt: at,
+        updatedAt: at,
+      });
       await store.updateRun('r1', { status: 'completed', result: { ok: true } });
       expect(await store.getRun('r1')).toMatchObject({ pluginCode: 'p', status: 'completed', params: { a: 1 }, result: { ok: true } });
       expect((await store.listRuns({ status: 'completed' })).map((r) => r.id)).toEqual(['r1']);
-      await store.appendEvents(Array.from({ length: 1500 }, (_, i) => ({ runId: 'r1', attempt: 1, at, data: { kind: 'log' as const, level: 'INFO', message: `m${i}` } })));
+      await store.appendEvents(
+        Array.from({ length: 1500 }, (_, i) => ({ runId: 'r1', attempt: 1, at, data: { kind: 'log' as const, level: 'INFO', message: `m${i}` } })),
+      );
       const page = await store.readEvents('r1', 0, 1000);
       expect(page).toHaveLength(1000);
       expect(typeof page[0]!.id).toBe('number');
@@ -294,7 +384,11 @@ describe.each(variants)('platform on $name', (variant) => {
     const b = await generateSampleData(p, { count: 30, seed: 7, projectName: 'gen-b', dataDir, images: false, batchSize: 30 });
     expect(a).toMatchObject({ count: 30, images: 30, rows: 120 });
     const gt = async (versionId: number) =>
-      (await repo.listGroundTruthEvents(p.db, { versionId })).map((e) => ({ key: e.dataUnit.uniqueKey.replace(/^gen-./, ''), meta: e.dataUnit.meta, annotations: e.annotations }));
+      (await repo.listGroundTruthEvents(p.db, { versionId })).map((e) => ({
+        key: e.dataUnit.uniqueKey.replace(/^gen-./, ''),
+        meta: e.dataUnit.meta,
+        annotations: e.annotations,
+      }));
     const rowsA = await gt(a.groundTruth.versionId);
     expect(rowsA).toHaveLength(30);
     expect(await gt(b.groundTruth.versionId)).toEqual(rowsA);

@@ -95,7 +95,10 @@ describe('synapse plugin create', () => {
     const dir = path.join(work, 'c-data-validation');
     const debug = await runCli(['plugin', 'run', 'validation', '{"count": 4}', '--plugin', dir, '--debug', '--json'], settings);
     expect(debug.code).toBe(0);
-    const lines = debug.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = debug.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.kind === 'log' && l.message === 'validation: 4 items')).toBe(true);
     expect(lines.filter((l) => l.kind === 'progress').at(-1)).toMatchObject({ category: 'validation', current: 4, total: 4 });
     expect(lastJson(debug.stdout)).toMatchObject({ kind: 'result', result: { processed: 4 } });
@@ -119,7 +122,11 @@ describe('synapse plugin create', () => {
     const data = await generateSampleData(platform, { count: 30, seed: 5, projectName: 'scaffold', dataDir: settings.dataDir }).finally(() => platform.close());
     const version = data.groundTruth.versionId;
 
-    const train = await runs.start({ plugin: path.join(work, 'c-neural-net'), action: 'train', params: { name: 'scaffold-model', dataset: version, hyperparameters: { epochs: 2 } } });
+    const train = await runs.start({
+      plugin: path.join(work, 'c-neural-net'),
+      action: 'train',
+      params: { name: 'scaffold-model', dataset: version, hyperparameters: { epochs: 2 } },
+    });
     const trained = (await runs.temporal.workflow.getHandle(train.runId).result()) as RunState;
     expect(trained.status, trained.error).toBe('completed');
     expect(trained.epochs?.map((e) => e.epoch)).toEqual([1, 2]);
@@ -135,18 +142,47 @@ describe('synapse plugin create', () => {
     const jsonDir = path.join(settings.dataDir, 'storage', 'default', 'scaffold-export', 'json');
     const files = readdirSync(jsonDir);
     expect(files).toHaveLength(30);
-    expect(JSON.parse(readFileSync(path.join(jsonDir, files[0]!), 'utf8'))).toMatchObject({ id: expect.any(Number), data_unit: expect.any(String), meta: expect.any(Object) });
+    expect(JSON.parse(readFileSync(path.join(jsonDir, files[0]!), 'utf8'))).toMatchObject({
+      id: expect.any(Number),
+      data_unit: expect.any(String),
+      meta: expect.any(Object),
+    });
   });
 
   it.each([
-    { what: 'a non-empty folder', args: (d: string) => [d, '--category', 'export'], prepare: (d: string) => writeFileSync(path.join(d, 'keep.txt'), 'x'), error: /dir: .* exists and is not an empty folder/ },
-    { what: 'a folder name that is not a code', args: (d: string) => [path.join(d, 'My Plugin'), '--category', 'export'], error: /--code: "My Plugin" is not a plugin code.*pass --code/ },
-    { what: 'a bad --code', args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--code', 'Bad/Code'], error: /--code: "Bad\/Code" is not a plugin code/ },
+    {
+      what: 'a non-empty folder',
+      args: (d: string) => [d, '--category', 'export'],
+      prepare: (d: string) => writeFileSync(path.join(d, 'keep.txt'), 'x'),
+      error: /dir: .* exists and is not an empty folder/,
+    },
+    {
+      what: 'a folder name that is not a code',
+      args: (d: string) => [path.join(d, 'My Plugin'), '--category', 'export'],
+      error: /--code: "My Plugin" is not a plugin code.*pass --code/,
+    },
+    {
+      what: 'a bad --code',
+      args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--code', 'Bad/Code'],
+      error: /--code: "Bad\/Code" is not a plugin code/,
+    },
     { what: 'no --category', args: (d: string) => [path.join(d, 'x')], error: /--category: must be one of neural_net, export/ },
     { what: 'an unknown --category', args: (d: string) => [path.join(d, 'x'), '--category', 'magic'], error: /--category: .*got "magic"/ },
-    { what: 'an --action of another category', args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--action', 'train'], error: /--action: a export plugin offers export; got "train"/ },
-    { what: 'python for an export', args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--runtime', 'python'], error: /--runtime: python runs neural_net trainers/ },
-    { what: 'an unknown --runtime', args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--runtime', 'ruby'], error: /--runtime: must be one of typescript, python/ },
+    {
+      what: 'an --action of another category',
+      args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--action', 'train'],
+      error: /--action: a export plugin offers export; got "train"/,
+    },
+    {
+      what: 'python for an export',
+      args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--runtime', 'python'],
+      error: /--runtime: python runs neural_net trainers/,
+    },
+    {
+      what: 'an unknown --runtime',
+      args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--runtime', 'ruby'],
+      error: /--runtime: must be one of typescript, python/,
+    },
   ])('refuses $what (exit 2), writing nothing', async ({ args, prepare, error }) => {
     const parent = mkdtempSync(path.join(work, 'refuse-'));
     prepare?.(parent);

@@ -52,7 +52,9 @@ const workers: ChildProcess[] = [];
 
 /** The demo plugin's config.yaml under another code and version. */
 function demoConfig(code: string, version: string): string {
-  return readFileSync(path.join(ROOT, 'plugins/demo-validation/config.yaml'), 'utf8').replace(/^code: .*$/m, `code: ${code}`).replace(/^version: .*$/m, `version: ${version}`);
+  return readFileSync(path.join(ROOT, 'plugins/demo-validation/config.yaml'), 'utf8')
+    .replace(/^code: .*$/m, `code: ${code}`)
+    .replace(/^version: .*$/m, `version: ${version}`);
 }
 
 /** A copy of the demo plugin under another code, outside this project (so with its own package.json). */
@@ -108,7 +110,11 @@ describe('synapse plugin publish', () => {
     const stored = await bucket.get(out.key);
     expect(sha256(stored)).toBe(out.checksum);
     const release = await withDb((db) => getPluginRelease(db, 'pub-demo', '1.0.0'));
-    expect(release).toMatchObject({ checksum: out.checksum, archive: { storage: storageId, key: out.key }, config: { code: 'pub-demo', category: 'data_validation' } });
+    expect(release).toMatchObject({
+      checksum: out.checksum,
+      archive: { storage: storageId, key: out.key },
+      config: { code: 'pub-demo', category: 'data_validation' },
+    });
 
     const listed = await runCli(['plugin', 'releases', 'pub-demo'], settings);
     expect(listed.code).toBe(0);
@@ -143,7 +149,10 @@ describe('synapse plugin publish', () => {
   it('refuses a folder that fails `plugin check` (exit 2), publishing nothing', async () => {
     const bad = path.join(work, 'bad');
     makePlugin(bad, 'pub-bad');
-    writeFileSync(path.join(bad, 'config.yaml'), readFileSync(path.join(bad, 'config.yaml'), 'utf8').replace('plugin.validate.ValidateDataset', 'plugin.validate.Missing'));
+    writeFileSync(
+      path.join(bad, 'config.yaml'),
+      readFileSync(path.join(bad, 'config.yaml'), 'utf8').replace('plugin.validate.ValidateDataset', 'plugin.validate.Missing'),
+    );
     const res = await runCli(['plugin', 'publish', bad, '--storage', 'releases'], settings);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('has no exported Action class "Missing"');
@@ -161,7 +170,10 @@ describe('running a release by code@version', () => {
 
     // No worker yet: the run waits in its queue while the client's own cache is removed,
     // so the worker cannot use the folder the client resolved.
-    const started = await runCli(['plugin', 'run', 'validation', '{"count": 5}', '--plugin', 'pub-demo@1.0.0', '--detach', '--job-id', 'release-run-1'], settings);
+    const started = await runCli(
+      ['plugin', 'run', 'validation', '{"count": 5}', '--plugin', 'pub-demo@1.0.0', '--detach', '--job-id', 'release-run-1'],
+      settings,
+    );
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const clientCache = path.join(settings.dataDir, 'plugins', 'pub-demo', '1.0.0');
@@ -216,7 +228,10 @@ describe('running a release by code@version', () => {
   }
   const file = (p: string, text: string): ArchiveEntry => ({ path: p, type: 'file', mode: 0o644, data: Buffer.from(text) });
   const config = (version: string, code = 'pub-demo') =>
-    file('config.yaml', `code: ${code}\nname: x\nversion: ${version}\ncategory: data_validation\nactions:\n  validation:\n    entrypoint: plugin.validate.ValidateDataset\n    method: job\n`);
+    file(
+      'config.yaml',
+      `code: ${code}\nname: x\nversion: ${version}\ncategory: data_validation\nactions:\n  validation:\n    entrypoint: plugin.validate.ValidateDataset\n    method: job\n`,
+    );
 
   it('a release without a package.json still loads its TypeScript as ES modules (the cache supplies the scope)', async () => {
     await recordRelease('1.0.2', [
@@ -242,9 +257,24 @@ describe('running a release by code@version', () => {
   });
 
   it.each([
-    { version: '6.6.1', entries: () => [config('6.6.1'), file('../escaped.txt', 'x')], code: 2, error: /"\.\.\/escaped\.txt": "\.\." segments are not allowed/ },
-    { version: '6.6.2', entries: () => [config('6.6.2'), file('/tmp/escaped-abs.txt', 'x')], code: 2, error: /"\/tmp\/escaped-abs\.txt": absolute paths are not allowed/ },
-    { version: '6.6.3', entries: () => [config('6.6.3'), file('plugin/a.ts', '1'), file('plugin/A.ts', '2')], code: 2, error: /duplicate entry: collides with "plugin\/A\.ts"/ },
+    {
+      version: '6.6.1',
+      entries: () => [config('6.6.1'), file('../escaped.txt', 'x')],
+      code: 2,
+      error: /"\.\.\/escaped\.txt": "\.\." segments are not allowed/,
+    },
+    {
+      version: '6.6.2',
+      entries: () => [config('6.6.2'), file('/tmp/escaped-abs.txt', 'x')],
+      code: 2,
+      error: /"\/tmp\/escaped-abs\.txt": absolute paths are not allowed/,
+    },
+    {
+      version: '6.6.3',
+      entries: () => [config('6.6.3'), file('plugin/a.ts', '1'), file('plugin/A.ts', '2')],
+      code: 2,
+      error: /duplicate entry: collides with "plugin\/A\.ts"/,
+    },
     { version: '6.6.4', entries: () => [config('6.6.4', 'other-plugin')], code: 1, error: /holds other-plugin@6\.6\.4, not pub-demo@6\.6\.4/ },
     { version: '6.6.5', entries: () => [file('README.md', 'no config')], code: 1, error: /has no config\.yaml/ },
   ])('a hostile release $version is refused before anything is written', async ({ version, entries, code, error }) => {

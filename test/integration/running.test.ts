@@ -39,7 +39,10 @@ describe('running a plugin action', () => {
   it('--follow prints JSON lines of progress per category and exits 0 with the result', async () => {
     const res = await runCli(['plugin', 'run', 'validation', '{"count": 20, "delayMs": 5}', '--plugin', 'demo-validation', '--follow'], settings);
     expect(res.code).toBe(0);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const categories = new Set(lines.filter((l) => l.kind === 'progress').map((l) => l.category));
     expect(categories).toEqual(new Set(['load', 'validate']));
     expect(lines.some((l) => l.kind === 'metrics')).toBe(true);

@@ -153,7 +153,17 @@ async function expectRejects<E extends Error>(p: Promise<unknown>, type: new (..
   throw new Error(`expected a ${type.name}`);
 }
 
-const UNSAFE_KEYS = ['../escape.txt', 'a/../../escape.txt', '/etc/escape.txt', 'a\\..\\..\\escape.txt', 'nul\0.txt', 'a//b', 'x'.repeat(256), '', 'line\nbreak'];
+const UNSAFE_KEYS = [
+  '../escape.txt',
+  'a/../../escape.txt',
+  '/etc/escape.txt',
+  'a\\..\\..\\escape.txt',
+  'nul\0.txt',
+  'a//b',
+  'x'.repeat(256),
+  '',
+  'line\nbreak',
+];
 
 describe.each(backends)('storage: $name', (backend) => {
   let fx: Fixture;
@@ -365,7 +375,11 @@ describe('storage: local only', () => {
   it('keeps temp files of unfinished puts out of the folders of objects', async () => {
     const dataDir = tmpDir();
     const s = openStorage({ provider: 'local' }, { dataDir, name: 't' });
-    const failing = new Readable({ read() { this.destroy(new Error('disk went away')); } });
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('disk went away'));
+      },
+    });
     await expect(s.put('exports/a/x.json', failing)).rejects.toThrow(/disk went away/);
     await s.put('exports/a/y.json', 'y');
     expect(readdirSync(path.join(dataDir, 'storage', 't', 'exports', 'a'))).toEqual(['y.json']);
@@ -409,10 +423,7 @@ describe('storage: s3 only', () => {
 
   it('reads credentials from a secrets file', async () => {
     const dataDir = tmpDir();
-    writeFileSync(
-      path.join(dataDir, 'secrets.json'),
-      JSON.stringify({ accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') }),
-    );
+    writeFileSync(path.join(dataDir, 'secrets.json'), JSON.stringify({ accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') }));
     const s = openStorage(s3Config(bucketName(), { credentials: { source: 'file', path: 'secrets.json' } }), { dataDir, env: {} }) as S3Storage;
     await s.ensureBucket();
     await s.put('k', 'v');
@@ -429,7 +440,15 @@ describe('storage: s3 only', () => {
     // A wrong secret, and an unknown access key id (versitygw: HTTP 404 XAdminUserNotFound).
     for (const id of [inject('s3AccessKeyId'), 'nosuchuser']) {
       const bad = openStorage(s3Config(bucket), { dataDir: tmpDir(), env: { TEST_S3_ID: id, TEST_S3_SECRET: wrongSecret } });
-      for (const op of [() => bad.get('k'), () => bad.get('missing'), () => bad.put('k', 'x'), () => bad.exists('k'), () => bad.exists('missing'), () => bad.delete('k'), () => keys(bad)]) {
+      for (const op of [
+        () => bad.get('k'),
+        () => bad.get('missing'),
+        () => bad.put('k', 'x'),
+        () => bad.exists('k'),
+        () => bad.exists('missing'),
+        () => bad.delete('k'),
+        () => keys(bad),
+      ]) {
         const err = await expectRejects(op(), SynapseError);
         expect(err).not.toBeInstanceOf(NotFoundError);
         expect(err.message).toContain('rejected the credentials');

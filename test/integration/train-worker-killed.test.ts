@@ -49,11 +49,15 @@ describe('a worker killed mid-epoch', () => {
     const { runId } = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('killed', 80), heartbeatTimeoutSeconds: 3 });
 
     // Kill once epoch 2 has saved a mid-epoch checkpoint.
-    await waitFor(async () => {
-      const c = await runs.store.latestCheckpoint(runId);
-      const s = c?.state as { partial?: { epoch: number; step: number } } | undefined;
-      return s?.partial && s.partial.epoch === 2 && s.partial.step >= 4 ? true : undefined;
-    }, 60_000, 'a mid-epoch checkpoint of epoch 2');
+    await waitFor(
+      async () => {
+        const c = await runs.store.latestCheckpoint(runId);
+        const s = c?.state as { partial?: { epoch: number; step: number } } | undefined;
+        return s?.partial && s.partial.epoch === 2 && s.partial.step >= 4 ? true : undefined;
+      },
+      60_000,
+      'a mid-epoch checkpoint of epoch 2',
+    );
     const first = workers[0] as ChildProcess;
     first.kill('SIGKILL');
     await once(first, 'exit');
@@ -66,9 +70,14 @@ describe('a worker killed mid-epoch', () => {
     expect(final.status, final.error).toBe('completed');
     expect(final.attempt).toBeGreaterThanOrEqual(2);
     expect(final.epochs?.map((e) => e.epoch)).toEqual([1, 2, 3]);
-    const logs = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => `${e.attempt} ${(e.data as { message: string }).message}`);
+    const logs = (await runs.events(runId, 0, 100_000))
+      .filter((e) => e.data.kind === 'log')
+      .map((e) => `${e.attempt} ${(e.data as { message: string }).message}`);
     // The retried attempt of epoch 2 started from the checkpoint, not from the epoch's start.
-    expect(logs.some((l) => /^[2-9] epoch 2\/3 starts from step (\d+) of epoch 2/.test(l) && Number(/step (\d+)/.exec(l)![1]) >= resumeStep), logs.join('\n')).toBe(true);
+    expect(
+      logs.some((l) => /^[2-9] epoch 2\/3 starts from step (\d+) of epoch 2/.test(l) && Number(/step (\d+)/.exec(l)![1]) >= resumeStep),
+      logs.join('\n'),
+    ).toBe(true);
     // Epoch 1 ran once: nothing before the checkpoint was done again.
     expect(logs.filter((l) => /epoch 1\/3 starts/.test(l))).toHaveLength(1);
 

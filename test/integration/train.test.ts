@@ -46,7 +46,9 @@ const params = (name: string, hyper: Record<string, unknown> = {}) => ({
 });
 
 async function epochEnds(runId: string): Promise<number[]> {
-  return (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === 'event' && e.data.event === 'epoch_end').map((e) => Number((e.data as unknown as { data: { epoch: number } }).data.epoch));
+  return (await runs.events(runId, 0, 100_000))
+    .filter((e) => e.data.kind === 'event' && e.data.event === 'epoch_end')
+    .map((e) => Number((e.data as unknown as { data: { epoch: number } }).data.epoch));
 }
 
 describe('train runs (TypeScript trainer)', () => {
@@ -75,7 +77,11 @@ describe('train runs (TypeScript trainer)', () => {
     try {
       const model = await getModel(platform.db, result.model.id);
       expect(model).toMatchObject({ name: 'shapes-ts', runId, plugin: { code: 'train-ts-example' } });
-      expect(model.configuration).toMatchObject({ dataset: data.groundTruth.versionId, classes: ['circle', 'square', 'triangle'], hyperparameters: { epochs: 3, seed: 11 } });
+      expect(model.configuration).toMatchObject({
+        dataset: data.groundTruth.versionId,
+        classes: ['circle', 'square', 'triangle'],
+        hyperparameters: { epochs: 3, seed: 11 },
+      });
       expect(model.metrics.accuracy).toBe(result.metrics.accuracy);
       expect(existsSync(path.join(settings.dataDir, 'storage', 'default', model.file!.key))).toBe(true);
       modelId = model.id;
@@ -84,12 +90,18 @@ describe('train runs (TypeScript trainer)', () => {
     }
     // The dataset cache is kept for the next run of the same version.
     const logs = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
-    expect(logs.some((m) => /dataset: 120 items, 120 files/.test(m)), logs.join('\n')).toBe(true);
+    expect(
+      logs.some((m) => /dataset: 120 items, 120 files/.test(m)),
+      logs.join('\n'),
+    ).toBe(true);
 
     const again = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-ts-again', { epochs: 1 }) });
     expect((await finish(again.runId)).status).toBe('completed');
     const againLogs = (await runs.events(again.runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
-    expect(againLogs.some((m) => /dataset: 120 items, reused/.test(m)), againLogs.join('\n')).toBe(true);
+    expect(
+      againLogs.some((m) => /dataset: 120 items, reused/.test(m)),
+      againLogs.join('\n'),
+    ).toBe(true);
 
     // A damaged cached file (same size, other bytes) is found by its sha256 and fetched again.
     const cacheRoot = path.join(settings.dataDir, 'cache', 'datasets');
@@ -100,7 +112,10 @@ describe('train runs (TypeScript trainer)', () => {
     const third = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-ts-third', { epochs: 1 }) });
     expect((await finish(third.runId)).status).toBe('completed');
     const thirdLogs = (await runs.events(third.runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
-    expect(thirdLogs.some((m) => /dataset: 120 items, 1 files/.test(m)), thirdLogs.join('\n')).toBe(true);
+    expect(
+      thirdLogs.some((m) => /dataset: 120 items, 1 files/.test(m)),
+      thirdLogs.join('\n'),
+    ).toBe(true);
     expect(readFileSync(victim).equals(good)).toBe(true);
   });
 
@@ -108,7 +123,18 @@ describe('train runs (TypeScript trainer)', () => {
     const runId = `train-can-${Date.now()}`;
     const p = params('shapes-can', { epochs: 5 });
     const now = new Date().toISOString();
-    await runs.store.createRun({ id: runId, pluginCode: 'train-ts-example', pluginVersion: '1.0.0', action: 'train', category: 'neural_net', method: 'job', status: 'pending', params: p, createdAt: now, updatedAt: now });
+    await runs.store.createRun({
+      id: runId,
+      pluginCode: 'train-ts-example',
+      pluginVersion: '1.0.0',
+      action: 'train',
+      category: 'neural_net',
+      method: 'job',
+      status: 'pending',
+      params: p,
+      createdAt: now,
+      updatedAt: now,
+    });
     const handle = await runs.temporal.workflow.start(trainWorkflow, {
       workflowId: runId,
       taskQueue: taskQueueFor(settings, 'job'),
@@ -135,7 +161,12 @@ describe('train runs (TypeScript trainer)', () => {
   });
 
   it('cancelled, then `synapse run resume` starts at the epoch after the last checkpoint', async () => {
-    const { runId } = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-resume', { epochs: 6, step_delay_ms: 40 }), heartbeatTimeoutSeconds: 5 });
+    const { runId } = await runs.start({
+      plugin: 'train-ts-example',
+      action: 'train',
+      params: params('shapes-resume', { epochs: 6, step_delay_ms: 40 }),
+      heartbeatTimeoutSeconds: 5,
+    });
     await waitFor(async () => ((await epochEnds(runId)).length >= 2 ? true : undefined), 60_000, 'two epochs');
     await runs.cancel(runId);
     const cancelled = await waitFor(async () => {
@@ -165,7 +196,12 @@ describe('train runs (TypeScript trainer)', () => {
   });
 
   it('a resumed run cancelled early resumes from the same point, keeping every earlier epoch', async () => {
-    const { runId: a } = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('shapes-chain', { epochs: 5, step_delay_ms: 40 }), heartbeatTimeoutSeconds: 5 });
+    const { runId: a } = await runs.start({
+      plugin: 'train-ts-example',
+      action: 'train',
+      params: params('shapes-chain', { epochs: 5, step_delay_ms: 40 }),
+      heartbeatTimeoutSeconds: 5,
+    });
     await waitFor(async () => ((await epochEnds(a)).length >= 2 ? true : undefined), 60_000, 'two epochs');
     await runs.cancel(a);
     await waitFor(async () => ((await runs.state(a)).status === 'cancelled' ? true : undefined));
@@ -186,12 +222,21 @@ describe('train runs (TypeScript trainer)', () => {
   });
 
   it('rejects bad params naming each field, and a model name already taken', async () => {
-    const err = await runs.start({ plugin: 'train-ts-example', action: 'train', params: { hyperparameters: { epochs: 0, learning_rate: -1 } } }).catch((e: unknown) => e);
+    const err = await runs
+      .start({ plugin: 'train-ts-example', action: 'train', params: { hyperparameters: { epochs: 0, learning_rate: -1 } } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
-    expect((err as InvalidInputError).problems.map((p) => p.path).sort()).toEqual(['dataset', 'hyperparameters.epochs', 'hyperparameters.learning_rate', 'name']);
+    expect((err as InvalidInputError).problems.map((p) => p.path).sort()).toEqual([
+      'dataset',
+      'hyperparameters.epochs',
+      'hyperparameters.learning_rate',
+      'name',
+    ]);
 
     // References are checked before anything starts: a taken name, an unknown version, model or storage.
-    const refs = await runs.start({ plugin: 'train-ts-example', action: 'train', params: { name: 'shapes-ts', dataset: 9999, checkpoint: 9999, storage: 'nowhere' } }).catch((e: unknown) => e);
+    const refs = await runs
+      .start({ plugin: 'train-ts-example', action: 'train', params: { name: 'shapes-ts', dataset: 9999, checkpoint: 9999, storage: 'nowhere' } })
+      .catch((e: unknown) => e);
     expect(refs).toBeInstanceOf(InvalidInputError);
     expect((refs as InvalidInputError).problems).toEqual([
       { path: 'name', message: expect.stringContaining('a model named "shapes-ts" exists already') },
@@ -204,11 +249,33 @@ describe('train runs (TypeScript trainer)', () => {
     const runId = `train-taken-${Date.now()}`;
     const p = params('shapes-ts', { epochs: 1 });
     const now = new Date().toISOString();
-    await runs.store.createRun({ id: runId, pluginCode: 'train-ts-example', pluginVersion: '1.0.0', action: 'train', category: 'neural_net', method: 'job', status: 'pending', params: p, createdAt: now, updatedAt: now });
+    await runs.store.createRun({
+      id: runId,
+      pluginCode: 'train-ts-example',
+      pluginVersion: '1.0.0',
+      action: 'train',
+      category: 'neural_net',
+      method: 'job',
+      status: 'pending',
+      params: p,
+      createdAt: now,
+      updatedAt: now,
+    });
     const handle = await runs.temporal.workflow.start(trainWorkflow, {
       workflowId: runId,
       taskQueue: taskQueueFor(settings, 'job'),
-      args: [{ plugin: { code: 'train-ts-example', version: '1.0.0' }, action: 'train', category: 'neural_net', method: 'job', params: p, progressCategories: {}, heartbeatTimeoutSeconds: 30, startToCloseSeconds: 600 }],
+      args: [
+        {
+          plugin: { code: 'train-ts-example', version: '1.0.0' },
+          action: 'train',
+          category: 'neural_net',
+          method: 'job',
+          params: p,
+          progressCategories: {},
+          heartbeatTimeoutSeconds: 30,
+          startToCloseSeconds: 600,
+        },
+      ],
     });
     expect(await handle.result().catch((e: unknown) => e)).toBeInstanceOf(Error);
     const state = await runs.state(runId);
@@ -218,13 +285,21 @@ describe('train runs (TypeScript trainer)', () => {
   });
 
   it('test evaluates the registered model; inference writes its predictions as annotations', async () => {
-    const tested = await finish((await runs.start({ plugin: 'train-ts-example', action: 'test', params: { model: modelId, dataset: data.groundTruth.versionId, split: 'all' } })).runId);
+    const tested = await finish(
+      (await runs.start({ plugin: 'train-ts-example', action: 'test', params: { model: modelId, dataset: data.groundTruth.versionId, split: 'all' } })).runId,
+    );
     expect(tested.status, tested.error).toBe('completed');
     expect(tested.result).toMatchObject({ model: modelId, split: 'all', items: 120 });
     expect(tested.metrics.test?.accuracy).toBeGreaterThan(0.8);
 
     const inferred = await finish(
-      (await runs.start({ plugin: 'train-ts-example', action: 'inference', params: { model: modelId, dataset: data.groundTruth.versionId, batch_size: 50, project: data.project.id } })).runId,
+      (
+        await runs.start({
+          plugin: 'train-ts-example',
+          action: 'inference',
+          params: { model: modelId, dataset: data.groundTruth.versionId, batch_size: 50, project: data.project.id },
+        })
+      ).runId,
     );
     expect(inferred.status, inferred.error).toBe('completed');
     expect(inferred.result).toMatchObject({ predicted: 120, written: 120 });

@@ -71,12 +71,24 @@ async function expectStoredOnce(settings: Settings, storage: S3Storage, collecti
     const file = u.files.image!;
     expect(keySet.has(file.key), u.uniqueKey).toBe(true);
     // The unit is the file it was found as: its key names the file's content.
-    expect(`${name}/${shas.get(file.checksum!)!.replace(/^image\//, '').replace(/\.bin$/, '')}`).toBe(u.uniqueKey);
+    expect(
+      `${name}/${shas
+        .get(file.checksum!)!
+        .replace(/^image\//, '')
+        .replace(/\.bin$/, '')}`,
+    ).toBe(u.uniqueKey);
   }
 }
 
 function s3Config(endpoint: string, bucket: string, idVar: string, secretVar: string): StorageConfig {
-  return { provider: 's3', bucket, endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { source: 'env', accessKeyIdEnv: idVar, secretAccessKeyEnv: secretVar } };
+  return {
+    provider: 's3',
+    bucket,
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { source: 'env', accessKeyIdEnv: idVar, secretAccessKeyEnv: secretVar },
+  };
 }
 
 describe('a worker SIGKILLed mid-upload', () => {
@@ -123,7 +135,12 @@ describe('a worker SIGKILLed mid-upload', () => {
     workers.push(await spawnWorker(settings));
     const final = await finish(runs, runId);
     expect(final.status, final.error).toBe('completed');
-    expect(final.result).toMatchObject({ planned_files: 240, uploaded_files: 240, failed_files: 0, data_units_registered: 240 } satisfies Partial<UploadSummary>);
+    expect(final.result).toMatchObject({
+      planned_files: 240,
+      uploaded_files: 240,
+      failed_files: 0,
+      data_units_registered: 240,
+    } satisfies Partial<UploadSummary>);
     await expectStoredOnce(settings, storage, 'blobs', 'killed', shas);
     // The big files went up in parts, some of them interrupted: the stored objects are whole.
     for (const key of await bucketKeys(storage)) {
@@ -156,10 +173,14 @@ class RestartableS3 {
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.bin, ['--port', `127.0.0.1:${this.port}`, '--health', '/health', '--quiet', 'posix', '--sidecar', path.join(this.dir, 'meta'), path.join(this.dir, 'data')], {
-      env: { ...process.env, ROOT_ACCESS_KEY: this.accessKeyId, ROOT_SECRET_KEY: this.secretAccessKey },
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      this.bin,
+      ['--port', `127.0.0.1:${this.port}`, '--health', '/health', '--quiet', 'posix', '--sidecar', path.join(this.dir, 'meta'), path.join(this.dir, 'data')],
+      {
+        env: { ...process.env, ROOT_ACCESS_KEY: this.accessKeyId, ROOT_SECRET_KEY: this.secretAccessKey },
+        stdio: 'ignore',
+      },
+    );
     this.child = child;
     await waitFor(
       async () => {
@@ -233,7 +254,12 @@ describe('the S3 server stopped for ten seconds mid-upload', () => {
 
     const final = await finish(runs, runId);
     expect(final.status, final.error).toBe('completed');
-    expect(final.result).toMatchObject({ planned_files: 200, uploaded_files: 200, failed_files: 0, data_units_registered: 200 } satisfies Partial<UploadSummary>);
+    expect(final.result).toMatchObject({
+      planned_files: 200,
+      uploaded_files: 200,
+      failed_files: 0,
+      data_units_registered: 200,
+    } satisfies Partial<UploadSummary>);
     await expectStoredOnce(settings, storage, 'blobs', 'down', shas);
     // Some batch ran more than once: the outage was felt and retried, not waited out.
     const history = await runs.temporal.workflow.getHandle(runId).fetchHistory();

@@ -30,8 +30,17 @@ describe('upload names in any Unicode form, Excel dates in built-in formats', ()
     const mac = tempDir('up-nfd');
     writeTree(mac, { [`image/${NFD}.png`]: 'one cup' });
     // The date: serial 45356 in style numFmtId 31 (yyyy"年"m"月"d"日"), no format string in the file.
-    writeMinimalXlsx(path.join(mac, 'meta.xlsx'), { styles: [0, 31], rows: [['filename', 'taken', 'drink'], [NFC, { n: 45356, s: 1 }, 'latte']] });
-    const first = await finish(runs, (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'cups', path: mac, storage: 'default', data_collection: 'cups' } })).runId);
+    writeMinimalXlsx(path.join(mac, 'meta.xlsx'), {
+      styles: [0, 31],
+      rows: [
+        ['filename', 'taken', 'drink'],
+        [NFC, { n: 45356, s: 1 }, 'latte'],
+      ],
+    });
+    const first = await finish(
+      runs,
+      (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'cups', path: mac, storage: 'default', data_collection: 'cups' } })).runId,
+    );
     expect(first.status, first.error).toBe('completed');
     expect(first.result as UploadSummary).toMatchObject({ data_units_registered: 1, metadata_rows_matched: 1, metadata_rows_unmatched: 0 });
     const units = await dataUnits(settings, 'cups');
@@ -42,8 +51,15 @@ describe('upload names in any Unicode form, Excel dates in built-in formats', ()
 
     const linux = tempDir('up-nfc');
     writeTree(linux, { [`image/${NFC}.png`]: 'one cup' });
-    const { runId } = await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'cups', path: linux, storage: 'default', data_collection: 'cups' } });
-    await runs.temporal.workflow.getHandle(runId).result().catch(() => undefined);
+    const { runId } = await runs.start({
+      plugin: 'upload-files',
+      action: 'upload',
+      params: { name: 'cups', path: linux, storage: 'default', data_collection: 'cups' },
+    });
+    await runs.temporal.workflow
+      .getHandle(runId)
+      .result()
+      .catch(() => undefined);
     const second = await runs.state(runId);
     expect(second.status).toBe('failed');
     expect(second.error).toContain(`data units ${JSON.stringify(`cups/${NFC}`)} exist already`);

@@ -80,13 +80,28 @@ describe('upload runs', () => {
 
   it('uploads a single-path tree recursively, grouping by folder and stem', async () => {
     const root = singlePathTree();
-    const { runId } = await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'first', path: root, storage: 'default', data_collection: 'pairs' } });
+    const { runId } = await runs.start({
+      plugin: 'upload-files',
+      action: 'upload',
+      params: { name: 'first', path: root, storage: 'default', data_collection: 'pairs' },
+    });
     const final = await finish(runs, runId);
     expect(final.status, final.error).toBe('completed');
     const summary = final.result as UploadSummary;
-    expect(summary).toMatchObject({ planned_units: 4, uploaded_files: 8, failed_files: 0, data_units_registered: 4, rejected_units: 1, duplicates_replaced: 1 });
+    expect(summary).toMatchObject({
+      planned_units: 4,
+      uploaded_files: 8,
+      failed_files: 0,
+      data_units_registered: 4,
+      rejected_units: 1,
+      duplicates_replaced: 1,
+    });
     expect(summary.rejected).toEqual([{ key: 'b/z', reason: 'required file "image" is missing' }]);
-    expect(final.progress).toMatchObject({ analyze_collection: { current: 1, total: 1 }, upload_data_files: { current: 8, total: 8 }, generate_data_units: { current: 4, total: 4 } });
+    expect(final.progress).toMatchObject({
+      analyze_collection: { current: 1, total: 1 },
+      upload_data_files: { current: 8, total: 8 },
+      generate_data_units: { current: 4, total: 4 },
+    });
     expect(final.percent).toBe(100);
 
     const units = await dataUnits(settings, 'pairs');
@@ -107,7 +122,16 @@ describe('upload runs', () => {
 
   it('uploads only the top folder when is_recursive is false', async () => {
     const root = singlePathTree();
-    const final = await finish(runs, (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'flat', path: root, is_recursive: false, storage: 'default', data_collection: 'pairs' } })).runId);
+    const final = await finish(
+      runs,
+      (
+        await runs.start({
+          plugin: 'upload-files',
+          action: 'upload',
+          params: { name: 'flat', path: root, is_recursive: false, storage: 'default', data_collection: 'pairs' },
+        })
+      ).runId,
+    );
     expect(final.status, final.error).toBe('completed');
     expect(final.result).toMatchObject({ planned_units: 1, data_units_registered: 1, rejected_units: 0 });
     expect((await dataUnits(settings, 'pairs')).filter((u) => u.uniqueKey.startsWith('flat/')).map((u) => u.uniqueKey)).toEqual(['flat/top']);
@@ -141,7 +165,9 @@ describe('upload runs', () => {
     expect(p1.meta).toEqual({ source: 'camera' });
 
     // Multi-path params without assets are refused before anything starts.
-    const err = await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'm2', use_single_path: false, storage: 'default', data_collection: 'photos' } }).catch((e: unknown) => e);
+    const err = await runs
+      .start({ plugin: 'upload-files', action: 'upload', params: { name: 'm2', use_single_path: false, storage: 'default', data_collection: 'photos' } })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).problems.map((p) => p.path)).toEqual(['assets']);
   });
@@ -156,9 +182,17 @@ describe('upload runs', () => {
       ['sub/owl.jpg', null, null, null, null, 'path match'],
       ['ghost', 'never matched', 1, 1, null, null],
     ]);
-    const final = await finish(runs, (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'xl', path: root, storage: 'default', data_collection: 'photos' } })).runId);
+    const final = await finish(
+      runs,
+      (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'xl', path: root, storage: 'default', data_collection: 'photos' } })).runId,
+    );
     expect(final.status, final.error).toBe('completed');
-    expect(final.result).toMatchObject({ data_units_registered: 4, metadata_file: path.join(root, 'meta.xlsx'), metadata_rows_matched: 3, metadata_rows_unmatched: 1 });
+    expect(final.result).toMatchObject({
+      data_units_registered: 4,
+      metadata_file: path.join(root, 'meta.xlsx'),
+      metadata_rows_matched: 3,
+      metadata_rows_unmatched: 1,
+    });
     const meta = Object.fromEntries((await dataUnits(settings, 'photos')).filter((u) => u.uniqueKey.startsWith('xl/')).map((u) => [u.uniqueKey, u.meta]));
     expect(meta).toEqual({
       'xl/cat': { label: '고양이 🐱', count: '3', ratio: '0.25', taken: '2024-03-05' },
@@ -173,7 +207,10 @@ describe('upload runs', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 23; i++) files[`image/f${String(i).padStart(2, '0')}.jpg`] = `can ${i}`;
     writeTree(root, files);
-    const { runId, firstExecutionRunId } = await startUpload(runs, settings, { params: { name: 'can', path: root, storage: 'default', data_collection: 'photos', creating_data_unit_batch_size: 2 }, budget: { unitsPerBatch: 3, batchesPerRun: 2, batchesInFlight: 2 } });
+    const { runId, firstExecutionRunId } = await startUpload(runs, settings, {
+      params: { name: 'can', path: root, storage: 'default', data_collection: 'photos', creating_data_unit_batch_size: 2 },
+      budget: { unitsPerBatch: 3, batchesPerRun: 2, batchesInFlight: 2 },
+    });
     const handle = runs.temporal.workflow.getHandle(runId);
     const final = await finish(runs, runId);
     expect(final.status, final.error).toBe('completed');
@@ -194,7 +231,10 @@ describe('upload runs', () => {
     expect(last.type).toBe('end');
     expect(last.state.status).toBe('completed');
     expect(last.state.result).toMatchObject({ uploaded_files: 2, data_units_registered: 2 });
-    const bad = await runCli(['plugin', 'run', 'upload', JSON.stringify({ name: 'cli2', storage: 'default', data_collection: 'photos' }), '--plugin', 'upload-files'], settings);
+    const bad = await runCli(
+      ['plugin', 'run', 'upload', JSON.stringify({ name: 'cli2', storage: 'default', data_collection: 'photos' }), '--plugin', 'upload-files'],
+      settings,
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('path: required when use_single_path is true');
   });
@@ -212,8 +252,16 @@ describe('upload runs', () => {
     it('a missing required specification (single-path folder, multi-path asset)', async () => {
       const root = tempDir('up-missing');
       writeTree(root, { 'image/a.jpg': 'a' });
-      expect(await failsWith({ name: 'miss', path: root, storage: 'default', data_collection: 'pairs' })).toContain(`no folder "label" in ${root} for the required file specification "label"`);
-      const err = await failsWith({ name: 'miss2', use_single_path: false, assets: { image: { path: path.join(root, 'image') } }, storage: 'default', data_collection: 'pairs' });
+      expect(await failsWith({ name: 'miss', path: root, storage: 'default', data_collection: 'pairs' })).toContain(
+        `no folder "label" in ${root} for the required file specification "label"`,
+      );
+      const err = await failsWith({
+        name: 'miss2',
+        use_single_path: false,
+        assets: { image: { path: path.join(root, 'image') } },
+        storage: 'default',
+        data_collection: 'pairs',
+      });
       expect(err).toContain('assets.label: required file specification "label" has no asset path');
     });
 
@@ -223,15 +271,30 @@ describe('upload runs', () => {
       const root = tempDir('up-escape');
       writeTree(root, { 'image/a.jpg': 'a', 'photos/b.jpg': 'b' });
       const rel = path.relative(root, outside);
-      expect(await failsWith({ name: 'esc1', use_single_path: false, path: root, assets: { image: { path: `${rel}` } }, storage: 'default', data_collection: 'photos' })).toContain(
-        `assets.image.path: "${rel}" escapes the upload root`,
-      );
-      expect(await failsWith({ name: 'esc2', path: root, excel_metadata_path: `../${path.basename(outside)}/meta.xlsx`, storage: 'default', data_collection: 'photos' })).toContain(
-        'excel_metadata_path: "../',
-      );
+      expect(
+        await failsWith({
+          name: 'esc1',
+          use_single_path: false,
+          path: root,
+          assets: { image: { path: `${rel}` } },
+          storage: 'default',
+          data_collection: 'photos',
+        }),
+      ).toContain(`assets.image.path: "${rel}" escapes the upload root`);
+      expect(
+        await failsWith({
+          name: 'esc2',
+          path: root,
+          excel_metadata_path: `../${path.basename(outside)}/meta.xlsx`,
+          storage: 'default',
+          data_collection: 'photos',
+        }),
+      ).toContain('excel_metadata_path: "../');
       // A symlink inside a specification folder that points outside it.
       symlinkSync(path.join(outside, 'secret.jpg'), path.join(root, 'image', 'link.jpg'));
-      expect(await failsWith({ name: 'esc3', path: root, storage: 'default', data_collection: 'photos' })).toContain(`${path.join(root, 'image', 'link.jpg')} is a symlink to`);
+      expect(await failsWith({ name: 'esc3', path: root, storage: 'default', data_collection: 'photos' })).toContain(
+        `${path.join(root, 'image', 'link.jpg')} is a symlink to`,
+      );
       // A specification folder that is itself a link out of the root.
       const root2 = tempDir('up-escape2');
       symlinkSync(outside, path.join(root2, 'image'));
@@ -240,17 +303,45 @@ describe('upload runs', () => {
       const root3 = tempDir('up-escape3');
       writeTree(root3, { 'image/a.jpg': 'a' });
       expect(
-        await failsWith({ name: 'esc5', path: root3, storage: 'default', data_collection: 'photos', extra_params: { redirect_to: path.join(outside, 'secret.jpg') } }, UPLOAD_FIXTURE),
+        await failsWith(
+          { name: 'esc5', path: root3, storage: 'default', data_collection: 'photos', extra_params: { redirect_to: path.join(outside, 'secret.jpg') } },
+          UPLOAD_FIXTURE,
+        ),
       ).toContain(`${path.join(outside, 'secret.jpg')} is outside the folder of "image"`);
     });
 
     it('Excel files over each limit of excel_config', async () => {
       const cases: [string, unknown[][], string][] = [
-        ['rows', [['filename', 'a'], ...Array.from({ length: 6 }, (_, i) => [`f${i}`, i])], 'has more than 5 data rows (excel_config max_rows); row 7 is over the limit'],
+        [
+          'rows',
+          [['filename', 'a'], ...Array.from({ length: 6 }, (_, i) => [`f${i}`, i])],
+          'has more than 5 data rows (excel_config max_rows); row 7 is over the limit',
+        ],
         ['columns', [['filename', 'a', 'b', 'c', 'd']], 'row 1 has a value in column E (5), over the limit of 4 columns (excel_config max_columns)'],
-        ['cell', [['filename', 'a'], ['f', 'x'.repeat(21)]], 'cell B2 has 21 characters, over the limit of 20 (excel_config max_cell_length)'],
-        ['filename', [['filename', 'a'], ['abcdefghijklm', 'x']], 'the file name in cell A2 has 13 characters, over the limit of 12 (excel_config max_filename_length)'],
-        ['header', [['name', 'a'], ['f', 'x']], 'the first column\'s header (cell A1) must be "filename" or "file_name", found "name"'],
+        [
+          'cell',
+          [
+            ['filename', 'a'],
+            ['f', 'x'.repeat(21)],
+          ],
+          'cell B2 has 21 characters, over the limit of 20 (excel_config max_cell_length)',
+        ],
+        [
+          'filename',
+          [
+            ['filename', 'a'],
+            ['abcdefghijklm', 'x'],
+          ],
+          'the file name in cell A2 has 13 characters, over the limit of 12 (excel_config max_filename_length)',
+        ],
+        [
+          'header',
+          [
+            ['name', 'a'],
+            ['f', 'x'],
+          ],
+          'the first column\'s header (cell A1) must be "filename" or "file_name", found "name"',
+        ],
       ];
       for (const [what, rows, message] of cases) {
         const root = tempDir(`up-xl-${what}`);
@@ -264,16 +355,19 @@ describe('upload runs', () => {
       const file = path.join(root, 'big.xlsx');
       writeXlsx(file, [['filename'], ['f']]);
       python(`import zipfile, os, sys\nwith zipfile.ZipFile(sys.argv[1], 'a') as z: z.writestr('xl/media/noise.bin', os.urandom(80000))`, [file]);
-      expect(await failsWith({ name: 'xl-size', path: root, excel_metadata_path: 'big.xlsx', storage: 'default', data_collection: 'photos' }, UPLOAD_FIXTURE)).toMatch(
-        /big\.xlsx:\n\s+- excel_metadata_path: is 0\.\d MB, over the limit of 0\.05 MB \(excel_config max_file_size_mb\)/,
-      );
+      expect(
+        await failsWith({ name: 'xl-size', path: root, excel_metadata_path: 'big.xlsx', storage: 'default', data_collection: 'photos' }, UPLOAD_FIXTURE),
+      ).toMatch(/big\.xlsx:\n\s+- excel_metadata_path: is 0\.\d MB, over the limit of 0\.05 MB \(excel_config max_file_size_mb\)/);
     });
 
     it('a crafted xlsx that expands to a huge size, and an .xls file', async () => {
       const root = tempDir('up-bomb');
       writeTree(root, { 'image/f.jpg': 'f' });
       const bomb = path.join(root, 'meta.xlsx');
-      writeXlsx(bomb, [['filename', 'a'], ['f', '1']]);
+      writeXlsx(bomb, [
+        ['filename', 'a'],
+        ['f', '1'],
+      ]);
       // 600 MB of zeros in one part: well under 1 MB compressed.
       python(
         `import zipfile, sys\nwith zipfile.ZipFile(sys.argv[1], 'a', compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n  with z.open('xl/worksheets/sheet2.xml', 'w', force_zip64=False) as f:\n    block = bytes(1 << 20)\n    for _ in range(600): f.write(block)`,
@@ -292,10 +386,16 @@ describe('upload runs', () => {
     it('a second upload under a name already used in the collection', async () => {
       const root = tempDir('up-again');
       writeTree(root, { 'image/a.jpg': 'again a' });
-      const ok = await finish(runs, (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'again', path: root, storage: 'default', data_collection: 'photos' } })).runId);
+      const ok = await finish(
+        runs,
+        (await runs.start({ plugin: 'upload-files', action: 'upload', params: { name: 'again', path: root, storage: 'default', data_collection: 'photos' } }))
+          .runId,
+      );
       expect(ok.status, ok.error).toBe('completed');
       writeTree(root, { 'image/a.jpg': 'changed a' });
-      expect(await failsWith({ name: 'again', path: root, storage: 'default', data_collection: 'photos' })).toContain('data units "again/a" exist already: use another upload name');
+      expect(await failsWith({ name: 'again', path: root, storage: 'default', data_collection: 'photos' })).toContain(
+        'data units "again/a" exist already: use another upload name',
+      );
     });
   });
 });

@@ -54,8 +54,8 @@ describe('a worker killed mid-step', () => {
     expect(final.status).toBe('completed');
     expect(final.attempt).toBeGreaterThanOrEqual(2);
     const result = final.result as DemoResult;
-    const logLines = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === "log").map((e) => `${e.attempt} ${JSON.stringify(e.data)}`);
-    expect(result.resumedFrom, logLines.join("\n")).toBe(resumeAt);
+    const logLines = (await runs.events(runId, 0, 100_000)).filter((e) => e.data.kind === 'log').map((e) => `${e.attempt} ${JSON.stringify(e.data)}`);
+    expect(result.resumedFrom, logLines.join('\n')).toBe(resumeAt);
     expect(result.checked).toBe(params.count);
 
     // Every item was checked; items before the checkpoint exactly once, by the first attempt.
@@ -69,7 +69,11 @@ describe('a worker killed mid-step', () => {
     for (let i = 0; i < params.count; i++) {
       const attempts = checkedBy.get(i) ?? [];
       if (i < resumeAt) expect(attempts, `item ${i}`).toEqual([1]);
-      else expect(attempts.filter((a) => a >= 2), `item ${i}`).toHaveLength(1);
+      else
+        expect(
+          attempts.filter((a) => a >= 2),
+          `item ${i}`,
+        ).toHaveLength(1);
     }
 
     // The numbers equal those of a run that was never interrupted.

@@ -227,7 +227,13 @@ describe('parsePluginConfig: errors', () => {
 
   it('hyperparameters that are not a JSON Schema of an object, or one zod cannot read, say why at the key', () => {
     const notObject = configError(`${VALID}    hyperparameters:\n      type: array\n`);
-    expectProblem(notObject, 'actions.train.hyperparameters', 10, 7, /not a hyperparameters JSON Schema this engine reads: must be a JSON Schema with type: object/);
+    expectProblem(
+      notObject,
+      'actions.train.hyperparameters',
+      10,
+      7,
+      /not a hyperparameters JSON Schema this engine reads: must be a JSON Schema with type: object/,
+    );
     const conditional = configError(`${VALID}    hyperparameters:\n      type: object\n      if: { properties: { a: { const: 1 } } }\n`);
     expectProblem(conditional, 'actions.train.hyperparameters', 10, 7, /if\/then\/else/);
     const badType = configError(`${VALID}    hyperparameters:\n      type: object\n      properties:\n        lr: { type: decimal }\n`);

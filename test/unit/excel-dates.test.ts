@@ -148,13 +148,26 @@ describe('reading metadata dates in built-in formats', () => {
   });
 
   it("keeps a time of day alone on Excel's day 0 of the workbook's date system", async () => {
-    const time = { styles: [0, 20, 32], rows: [['filename', 'en', 'ja'], ['t', { n: 0.5625, s: 1 }, { n: 0.5625, s: 2 }]] as MinimalCell[][] };
+    const time = {
+      styles: [0, 20, 32],
+      rows: [
+        ['filename', 'en', 'ja'],
+        ['t', { n: 0.5625, s: 1 }, { n: 0.5625, s: 2 }],
+      ] as MinimalCell[][],
+    };
     expect((await read(time)).meta.get('t')).toEqual({ en: '1899-12-30T13:30:00', ja: '1899-12-30T13:30:00' });
     expect((await read({ ...time, date1904: 'true' })).meta.get('t')).toEqual({ en: '1904-01-01T13:30:00', ja: '1904-01-01T13:30:00' });
   });
 
   it("lets the file's own format for a built-in id win, as Excel does", async () => {
-    const { meta } = await read({ styles: [0, 31, 1], numFmts: { 31: '0.00', 1: 'yyyy-mm-dd' }, rows: [['filename', 'a', 'b'], ['x', { n: SERIAL, s: 1 }, { n: SERIAL, s: 2 }]] });
+    const { meta } = await read({
+      styles: [0, 31, 1],
+      numFmts: { 31: '0.00', 1: 'yyyy-mm-dd' },
+      rows: [
+        ['filename', 'a', 'b'],
+        ['x', { n: SERIAL, s: 1 }, { n: SERIAL, s: 2 }],
+      ],
+    });
     expect(meta.get('x')).toEqual({ a: String(SERIAL), b: '2024-03-05' });
   });
 

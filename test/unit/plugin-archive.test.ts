@@ -138,7 +138,10 @@ describe('writing archives', () => {
     const dir = tmpDir();
     writeTree(dir, { 'config.yaml': 'x' });
     symlinkSync('/etc/passwd', path.join(dir, 'link'));
-    const err = await packPluginDir(dir).then(() => undefined, (e: unknown) => e);
+    const err = await packPluginDir(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toMatch(/link: is a symbolic link/);
   });
@@ -190,19 +193,78 @@ describe('hostile archives: refused with the entry named, nothing written', () =
     { name: 'character device', archive: () => rawTarGz([{ name: 'null', type: '3' }]), error: /"null": a character device not allowed/ },
     { name: 'block device', archive: () => rawTarGz([{ name: 'sda', type: '4' }]), error: /"sda": a block device not allowed/ },
     { name: 'FIFO', archive: () => rawTarGz([{ name: 'pipe', type: '6' }]), error: /"pipe": a FIFO not allowed/ },
-    { name: 'pax header', archive: () => rawTarGz([{ name: 'pax', type: 'x', data: '30 path=../../../../etc/evil\n' }]), error: /"pax": a pax extended header not allowed/ },
+    {
+      name: 'pax header',
+      archive: () => rawTarGz([{ name: 'pax', type: 'x', data: '30 path=../../../../etc/evil\n' }]),
+      error: /"pax": a pax extended header not allowed/,
+    },
     { name: 'GNU long name', archive: () => rawTarGz([{ name: '././@LongLink', type: 'L', data: '../evil' }]), error: /a GNU long name not allowed/ },
-    { name: 'duplicate entry', archive: () => rawTarGz([{ name: 'a.txt', data: '1' }, { name: 'a.txt', data: '2' }]), error: /"a\.txt": duplicate entry/ },
-    { name: 'duplicate by case', archive: () => rawTarGz([{ name: 'A.txt', data: '1' }, { name: 'a.txt', data: '2' }]), error: /"a\.txt": duplicate entry: collides with "A\.txt"/ },
-    { name: 'duplicate by Unicode form', archive: () => rawTarGz([{ name: 'caf\u00e9', data: '1' }, { name: 'cafe\u0301', data: '2' }]), error: /duplicate entry: collides/ },
-    { name: 'a file that is also a folder', archive: () => rawTarGz([{ name: 'a', data: '1' }, { name: 'a/b', data: '2' }]), error: /"a\/b": its parent "a" is a file/ },
-    { name: 'too many entries', limits: small, archive: () => rawTarGz(['a', 'b', 'c', 'd'].map((n) => ({ name: n, data: n }))), error: /"d": more than 3 entries/ },
-    { name: 'an entry over the cap', limits: small, archive: () => rawTarGz([{ name: 'big.bin', data: Buffer.alloc(1001) }]), error: /"big\.bin": 1001 bytes, over the 1000-byte limit/ },
-    { name: 'a declared size over the cap (data absent)', limits: small, archive: () => rawTarGz([{ name: 'liar.bin', size: 10 ** 9 }]), error: /"liar\.bin": 1000000000 bytes, over the 1000-byte limit/ },
+    {
+      name: 'duplicate entry',
+      archive: () =>
+        rawTarGz([
+          { name: 'a.txt', data: '1' },
+          { name: 'a.txt', data: '2' },
+        ]),
+      error: /"a\.txt": duplicate entry/,
+    },
+    {
+      name: 'duplicate by case',
+      archive: () =>
+        rawTarGz([
+          { name: 'A.txt', data: '1' },
+          { name: 'a.txt', data: '2' },
+        ]),
+      error: /"a\.txt": duplicate entry: collides with "A\.txt"/,
+    },
+    {
+      name: 'duplicate by Unicode form',
+      archive: () =>
+        rawTarGz([
+          { name: 'caf\u00e9', data: '1' },
+          { name: 'cafe\u0301', data: '2' },
+        ]),
+      error: /duplicate entry: collides/,
+    },
+    {
+      name: 'a file that is also a folder',
+      archive: () =>
+        rawTarGz([
+          { name: 'a', data: '1' },
+          { name: 'a/b', data: '2' },
+        ]),
+      error: /"a\/b": its parent "a" is a file/,
+    },
+    {
+      name: 'too many entries',
+      limits: small,
+      archive: () => rawTarGz(['a', 'b', 'c', 'd'].map((n) => ({ name: n, data: n }))),
+      error: /"d": more than 3 entries/,
+    },
+    {
+      name: 'an entry over the cap',
+      limits: small,
+      archive: () => rawTarGz([{ name: 'big.bin', data: Buffer.alloc(1001) }]),
+      error: /"big\.bin": 1001 bytes, over the 1000-byte limit/,
+    },
+    {
+      name: 'a declared size over the cap (data absent)',
+      limits: small,
+      archive: () => rawTarGz([{ name: 'liar.bin', size: 10 ** 9 }]),
+      error: /"liar\.bin": 1000000000 bytes, over the 1000-byte limit/,
+    },
     { name: 'decompression bomb', archive: () => rawTarGz([{ name: 'zeros.bin', data: zeros }]), error: /over 200:1\): refusing a likely decompression bomb/ },
-    { name: 'declared size beyond the data', archive: () => rawTarGz([{ name: 'short.txt', size: 4096, data: 'x' }], { end: false }), error: /"short\.txt": truncated/ },
+    {
+      name: 'declared size beyond the data',
+      archive: () => rawTarGz([{ name: 'short.txt', size: 4096, data: 'x' }], { end: false }),
+      error: /"short\.txt": truncated/,
+    },
     { name: 'no end marker', archive: () => rawTarGz([{ name: 'a.txt', data: 'x' }], { end: false }), error: /truncated: no end-of-archive marker/ },
-    { name: 'data after the end marker', archive: () => rawTarGz([{ name: 'a.txt', data: 'x' }], { trailing: rawHeader({ name: 'hidden.txt' }, 1) }), error: /data after the end-of-archive marker/ },
+    {
+      name: 'data after the end marker',
+      archive: () => rawTarGz([{ name: 'a.txt', data: 'x' }], { trailing: rawHeader({ name: 'hidden.txt' }, 1) }),
+      error: /data after the end-of-archive marker/,
+    },
     { name: 'bad header checksum', archive: () => rawTarGz([{ name: 'a.txt', data: 'x', badChecksum: true }]), error: /"a\.txt": header checksum mismatch/ },
     { name: 'base-256 size', archive: () => rawTarGz([{ name: 'a.txt', data: 'x', base256Size: true }]), error: /"a\.txt": the size field uses base-256/ },
     { name: 'not gzip', archive: () => rawTar([{ name: 'a.txt', data: 'x' }]), error: /not a valid gzip stream/ },
@@ -211,7 +273,10 @@ describe('hostile archives: refused with the entry named, nothing written', () =
   it.each(cases)('$name', async ({ archive, error, limits }) => {
     const parent = tmpDir();
     const dest = path.join(parent, 'out');
-    const err = await extractTarGz(archive(), 'hostile.tar.gz', dest, limits).then(() => undefined, (e: unknown) => e);
+    const err = await extractTarGz(archive(), 'hostile.tar.gz', dest, limits).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ArchiveError);
     expect((err as Error).message).toContain('unsafe or malformed plugin archive hostile.tar.gz');
     expect((err as Error).message).toMatch(error);
@@ -222,7 +287,10 @@ describe('hostile archives: refused with the entry named, nothing written', () =
   it('the total cap holds even when each entry is under the per-entry cap', async () => {
     const limits: ArchiveLimits = { ...DEFAULT_ARCHIVE_LIMITS, maxEntryBytes: 1000, maxTotalBytes: 2500 };
     const archive = packTarGz(['a', 'b', 'c'].map((n) => ({ path: n, type: 'file' as const, mode: 0o644, data: Buffer.alloc(900, 1) })));
-    const err = await readTarGz(archive, 'sum.tar.gz', limits).then(() => undefined, (e: unknown) => e);
+    const err = await readTarGz(archive, 'sum.tar.gz', limits).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toMatch(/"c": the files add up to more than 2500 bytes/);
   });
 

@@ -190,16 +190,17 @@ describe('loadAction', () => {
   it("an action of another category than the plugin's is ConfigError", async () => {
     const err = await rejection(loadAction(await loaderPlugin(), 'wrong_category'), ConfigError);
     expect(err.exitCode).toBe(2);
-    expect(err.problems).toEqual([
-      { path: 'category', message: "TrainsInstead is a neural_net action but the plugin's category is data_validation" },
-    ]);
+    expect(err.problems).toEqual([{ path: 'category', message: "TrainsInstead is a neural_net action but the plugin's category is data_validation" }]);
   });
 
   describe('trainers', () => {
     // loader-checks is a data_validation plugin; these load its trainer fixtures as neural_net.
     const trainerPlugin = async (action: Record<string, unknown>) => {
       const plugin = await loaderPlugin();
-      return { dir: plugin.dir, config: { ...plugin.config, category: 'neural_net' as const, actions: { train: { method: 'job' as const, ...action } as never } } };
+      return {
+        dir: plugin.dir,
+        config: { ...plugin.config, category: 'neural_net' as const, actions: { train: { method: 'job' as const, ...action } as never } },
+      };
     };
 
     it('a class extending TrainAction loads as a trainer with the train progress categories', async () => {
@@ -219,14 +220,19 @@ describe('loadAction', () => {
       const hyperparameters = { type: 'object', properties: { lr: { type: 'number' } } };
       const err = await rejection(loadAction(await trainerPlugin({ entrypoint: 'plugin.trainers.CountingTrainer', hyperparameters }), 'train'), ConfigError);
       expect(err.problems).toEqual([
-        { path: 'actions.train.hyperparameters', message: expect.stringMatching(/only a Python trainer declares its hyperparameters in config\.yaml/) as unknown as string },
+        {
+          path: 'actions.train.hyperparameters',
+          message: expect.stringMatching(/only a Python trainer declares its hyperparameters in config\.yaml/) as unknown as string,
+        },
       ]);
     });
   });
 
   it('runtime python outside neural_net is ConfigError', async () => {
     const err = await rejection(loadAction(await loaderPlugin(), 'python_step'), ConfigError);
-    expect(err.problems).toEqual([{ path: 'actions.python_step.runtime', message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is data_validation' }]);
+    expect(err.problems).toEqual([
+      { path: 'actions.python_step.runtime', message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is data_validation' },
+    ]);
   });
 });
 

@@ -13,11 +13,21 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 const DIR = path.join(ROOT, 'test', 'fixtures', 'histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('replaying recorded histories', () => {
   it('has recordings for each ending of a run', () => {
-    expect(files).toEqual(['export-completed-v1.json', 'export-completed.json', 'run-action-cancelled.json', 'run-action-completed.json', 'run-action-failed.json', 'train-completed.json', 'upload-completed.json']);
+    expect(files).toEqual([
+      'export-completed-v1.json',
+      'export-completed.json',
+      'run-action-cancelled.json',
+      'run-action-completed.json',
+      'run-action-failed.json',
+      'train-completed.json',
+      'upload-completed.json',
+    ]);
   });
 
   it('replays every recording without a nondeterminism error', async () => {

@@ -49,7 +49,9 @@ describe('hyperparametersFromJsonSchema', () => {
   });
 
   it('names each bad key under hyperparameters in the train params', () => {
-    const err = paramsError(() => parseTrainParams({ hyperparameters: schema }, { name: 'm', dataset: 1, hyperparameters: { learning_rate: 0, optimizer: 'rmsprop', epochs: 0 } }));
+    const err = paramsError(() =>
+      parseTrainParams({ hyperparameters: schema }, { name: 'm', dataset: 1, hyperparameters: { learning_rate: 0, optimizer: 'rmsprop', epochs: 0 } }),
+    );
     expect(err.problems.map((p) => p.path).sort()).toEqual(['hyperparameters.epochs', 'hyperparameters.learning_rate', 'hyperparameters.optimizer']);
   });
 
@@ -66,7 +68,9 @@ describe('a Python trainer with declared hyperparameters (train-image-classifier
   it('refuses {"epoch": 3} naming hyperparameters.epoch: exit 2, before anything runs', async () => {
     const action = await load();
     expect(isPythonTrainerClass(action.cls)).toBe(true);
-    const err = paramsError(() => parseTrainParams(action.cls as never, { name: 'm', dataset: 1, hyperparameters: { epoch: 3 } }, 'invalid params for train-image-classifier train'));
+    const err = paramsError(() =>
+      parseTrainParams(action.cls as never, { name: 'm', dataset: 1, hyperparameters: { epoch: 3 } }, 'invalid params for train-image-classifier train'),
+    );
     expect(err.exitCode).toBe(2);
     expect(err.problems).toEqual([{ path: 'hyperparameters.epoch', message: 'unknown key "epoch"' }]);
     expect(err.message).toContain('hyperparameters.epoch: unknown key "epoch"');
@@ -95,6 +99,10 @@ describe('a Python trainer with declared hyperparameters (train-image-classifier
 
   it('a Python trainer without declared hyperparameters keeps accepting any key (the fixture)', async () => {
     const action = await loadAction(await findPlugin(path.join(ROOT, 'test', 'fixtures', 'plugins', 'python-trainer')), 'train');
-    expect(parseTrainParams(action.cls as never, { name: 'm', dataset: 1, hyperparameters: { mode: 'crash' } }).hyperparameters).toEqual({ epochs: 10, seed: 1, mode: 'crash' });
+    expect(parseTrainParams(action.cls as never, { name: 'm', dataset: 1, hyperparameters: { mode: 'crash' } }).hyperparameters).toEqual({
+      epochs: 10,
+      seed: 1,
+      mode: 'crash',
+    });
   });
 });

@@ -47,12 +47,24 @@ class MemoryStore implements RunStore {
 }
 
 const ANY: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, params: (raw, { action }) => parseParams(action, raw) };
-const EXPORT = { kind: EXPORTER, params: (raw: unknown, { cls, subject }: { cls: Parameters<typeof parseExportParams>[0]; subject: string }) => parseExportParams(cls, raw, subject) };
+const EXPORT = {
+  kind: EXPORTER,
+  params: (raw: unknown, { cls, subject }: { cls: Parameters<typeof parseExportParams>[0]; subject: string }) => parseExportParams(cls, raw, subject),
+};
 
-const input = (plugin: string, action: string, params: unknown = {}): StepInput => ({ runId: 'run-1', plugin: { code: plugin, version: '1.0.0' }, action, params });
+const input = (plugin: string, action: string, params: unknown = {}): StepInput => ({
+  runId: 'run-1',
+  plugin: { code: plugin, version: '1.0.0' },
+  action,
+  params,
+});
 
 /** Runs `fn` as activity `activityType`, attempt `attempt`, in a mock activity context. */
-function inActivity<T>(fn: () => Promise<T>, info: { activityType?: string; attempt?: number } = {}, env = new MockActivityEnvironment({ activityType: info.activityType ?? 'exportPage', attempt: info.attempt ?? 1 })): Promise<T> {
+function inActivity<T>(
+  fn: () => Promise<T>,
+  info: { activityType?: string; attempt?: number } = {},
+  env = new MockActivityEnvironment({ activityType: info.activityType ?? 'exportPage', attempt: info.attempt ?? 1 }),
+): Promise<T> {
   return env.run(fn);
 }
 
@@ -77,14 +89,22 @@ describe('the step harness', () => {
       ),
     );
     expect(err).toBeInstanceOf(ApplicationFailure);
-    expect(err).toMatchObject({ type: 'NonRetriableError', nonRetryable: true, message: 'noop validation: Noop is not a BaseExporter (an export run needs one)' });
+    expect(err).toMatchObject({
+      type: 'NonRetriableError',
+      nonRetryable: true,
+      message: 'noop validation: Noop is not a BaseExporter (an export run needs one)',
+    });
     expect(ran).toBe(false);
     expect(store.statuses).toEqual([]);
   });
 
   it('refuses bad params as a non-retryable ParamsError listing every problem', async () => {
     const store = new MemoryStore();
-    const err = await failure(inActivity(() => stepRunner(store).bareStep(input('demo-validation', 'validation', { count: 'many', delayMs: -1 }), ANY, { marksRunning: true }, async () => 1)));
+    const err = await failure(
+      inActivity(() =>
+        stepRunner(store).bareStep(input('demo-validation', 'validation', { count: 'many', delayMs: -1 }), ANY, { marksRunning: true }, async () => 1),
+      ),
+    );
     expect(err).toMatchObject({ type: 'ParamsError', nonRetryable: true });
     expect((err as Error).message).toContain('invalid params for demo-validation validation');
     expect(store.statuses).toEqual([]);
@@ -93,11 +113,16 @@ describe('the step harness', () => {
   it('hands the step its checked class, parsed params and a run context, marks the run running, and writes its events', async () => {
     const store = new MemoryStore();
     const result = await inActivity(() =>
-      stepRunner(store).step(input('export-json', 'export', { name: 'n', storage: 'default', target: 'task', filter: { project: 1 } }), EXPORT, { marksRunning: true }, async ({ cls, params, ctx }) => {
-        ctx.logMessage('working');
-        // Typed as the exporter it is: no cast to construct it or read its statics.
-        return { pageSize: cls.pageSize, exporter: new cls().constructor.name, path: params.path, runId: ctx.runId };
-      }),
+      stepRunner(store).step(
+        input('export-json', 'export', { name: 'n', storage: 'default', target: 'task', filter: { project: 1 } }),
+        EXPORT,
+        { marksRunning: true },
+        async ({ cls, params, ctx }) => {
+          ctx.logMessage('working');
+          // Typed as the exporter it is: no cast to construct it or read its statics.
+          return { pageSize: cls.pageSize, exporter: new cls().constructor.name, path: params.path, runId: ctx.runId };
+        },
+      ),
     );
     expect(result).toEqual({ pageSize: 1000, exporter: 'Exporter', path: '', runId: 'run-1' });
     expect(store.statuses).toEqual(['running']);
@@ -108,12 +133,27 @@ describe('the step harness', () => {
     const store = new MemoryStore();
     const steps = stepRunner(store);
     const boom = new Error('disk on fire');
-    expect(await failure(inActivity(() => steps.step(input('noop', 'validation'), ANY, {}, async () => Promise.reject(boom)), { attempt: 3, activityType: 'exportPage' }))).toBe(boom);
-    const gone = await failure(inActivity(() => steps.step(input('noop', 'validation'), ANY, {}, async () => Promise.reject(new NotFoundError('unknown storage "s3"')))));
+    expect(
+      await failure(
+        inActivity(() => steps.step(input('noop', 'validation'), ANY, {}, async () => Promise.reject(boom)), { attempt: 3, activityType: 'exportPage' }),
+      ),
+    ).toBe(boom);
+    const gone = await failure(
+      inActivity(() => steps.step(input('noop', 'validation'), ANY, {}, async () => Promise.reject(new NotFoundError('unknown storage "s3"')))),
+    );
     expect(gone).toMatchObject({ type: 'NotFoundError', nonRetryable: true, message: 'unknown storage "s3"' });
     // The simple shape's step is the whole run: its log says so.
-    await failure(inActivity(() => steps.step(input('noop', 'validation'), ANY, { scope: 'run' }, async () => Promise.reject(boom)), { attempt: 2, activityType: 'runAction' }));
-    expect(store.logs()).toEqual(['ERROR attempt 3 of exportPage failed: disk on fire', 'ERROR attempt 1 of exportPage failed: unknown storage "s3"', 'ERROR attempt 2 failed: disk on fire']);
+    await failure(
+      inActivity(() => steps.step(input('noop', 'validation'), ANY, { scope: 'run' }, async () => Promise.reject(boom)), {
+        attempt: 2,
+        activityType: 'runAction',
+      }),
+    );
+    expect(store.logs()).toEqual([
+      'ERROR attempt 3 of exportPage failed: disk on fire',
+      'ERROR attempt 1 of exportPage failed: unknown storage "s3"',
+      'ERROR attempt 2 failed: disk on fire',
+    ]);
     expect(store.statuses).toEqual([]);
   });
 
@@ -141,7 +181,9 @@ describe('the step harness', () => {
     const store = new MemoryStore();
     const steps = stepRunner(store);
     expect(await inActivity(() => steps.bareStep(input('noop', 'validation'), ANY, {}, async ({ cls }) => cls.name))).toBe('Noop');
-    const err = await failure(inActivity(() => steps.bareStep(input('noop', 'validation'), ANY, {}, async () => Promise.reject(new NotFoundError('unknown project 9')))));
+    const err = await failure(
+      inActivity(() => steps.bareStep(input('noop', 'validation'), ANY, {}, async () => Promise.reject(new NotFoundError('unknown project 9')))),
+    );
     expect(err).toMatchObject({ type: 'NotFoundError', nonRetryable: true });
     expect(store.events).toEqual([]);
   });

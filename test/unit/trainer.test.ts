@@ -21,7 +21,10 @@ describe('train params', () => {
   it('names every bad field', () => {
     let err: unknown;
     try {
-      parseTrainParams({ hyperparameters: BaseHyperparameters }, { name: '../x', dataset: 0, checkpoint: -1, num_gpus: 1.5, extra: true, hyperparameters: { epochs: 0 } });
+      parseTrainParams(
+        { hyperparameters: BaseHyperparameters },
+        { name: '../x', dataset: 0, checkpoint: -1, num_gpus: 1.5, extra: true, hyperparameters: { epochs: 0 } },
+      );
     } catch (e) {
       err = e;
     }
@@ -42,7 +45,11 @@ describe('model archive', () => {
     expect(files.get('model.bin')?.equals(bin)).toBe(true);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'synapse-tar-'));
     writeFileSync(path.join(dir, 'm.tar.gz'), archive);
-    expect(execFileSync('tar', ['tzf', path.join(dir, 'm.tar.gz')], { encoding: 'utf8' }).trim().split('\n')).toEqual(['model.json', 'model.bin']);
+    expect(
+      execFileSync('tar', ['tzf', path.join(dir, 'm.tar.gz')], { encoding: 'utf8' })
+        .trim()
+        .split('\n'),
+    ).toEqual(['model.json', 'model.bin']);
     // The same content gives the same bytes: a retried registration uploads the same archive.
     expect(packTarGz([{ name: 'model.bin', data: bin }]).equals(packTarGz([{ name: 'model.bin', data: bin }]))).toBe(true);
   });
@@ -74,8 +81,16 @@ describe('loading trainers', () => {
     expect(isPythonTrainerClass(ts.cls)).toBe(false);
     const py = await loadAction(await findPlugin('train-image-classifier'), 'train');
     expect(isTrainerClass(py.cls)).toBe(true);
-    expect(isPythonTrainerClass(py.cls) && py.cls.python).toEqual({ pluginDir: path.join(ROOT, 'plugins', 'train-image-classifier'), module: path.join('plugin', 'train.py'), className: 'ShapeClassifier' });
-    expect(py.progressCategories).toEqual({ dataset: { weight: 20, label: 'Download dataset' }, train: { weight: 75, label: 'Train' }, model_upload: { weight: 5, label: 'Upload model' } });
+    expect(isPythonTrainerClass(py.cls) && py.cls.python).toEqual({
+      pluginDir: path.join(ROOT, 'plugins', 'train-image-classifier'),
+      module: path.join('plugin', 'train.py'),
+      className: 'ShapeClassifier',
+    });
+    expect(py.progressCategories).toEqual({
+      dataset: { weight: 20, label: 'Download dataset' },
+      train: { weight: 75, label: 'Train' },
+      model_upload: { weight: 5, label: 'Upload model' },
+    });
   });
 });
 
@@ -90,6 +105,8 @@ describe('train run input', () => {
     expect(workflowExtras(trainShape, { action, params: { num_gpus: 2 }, settings })).toEqual({ stepTaskQueue: 'p-gpu-job' });
     const resume = { runId: 'r', epoch: 2, model: null, history: [] };
     expect(workflowExtras(trainShape, { action, params: { num_gpus: 0 }, settings, resume })).toEqual({ resume });
-    expect(() => workflowExtras(modelTestShape, { action, params: {}, settings, resume })).toThrow(/only train(, \w+)*( and \w+)? runs resume from a checkpoint; this is a test run/);
+    expect(() => workflowExtras(modelTestShape, { action, params: {}, settings, resume })).toThrow(
+      /only train(, \w+)*( and \w+)? runs resume from a checkpoint; this is a test run/,
+    );
   });
 });

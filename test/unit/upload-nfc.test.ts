@@ -58,7 +58,14 @@ describe('Unicode names in uploads', () => {
   });
 
   it('groups files whose names differ only in normalisation into one unit under the NFC key', () => {
-    const file = (spec: string, name: string, mtimeMs: number): DiscoveredFile => ({ spec, path: `/r/${spec}/${name}`, relativePath: name, name, size: 1, mtimeMs });
+    const file = (spec: string, name: string, mtimeMs: number): DiscoveredFile => ({
+      spec,
+      path: `/r/${spec}/${name}`,
+      relativePath: name,
+      name,
+      size: 1,
+      mtimeMs,
+    });
     // An image written on a Mac, its label on Linux: one unit with both.
     const pair = groupIntoUnits([file('image', `${NFD}.png`, 1), file('label', `${NFC}.json`, 1)]).units;
     expect(pair.map((u) => [u.key, Object.keys(u.files).sort()])).toEqual([[NFC, ['image', 'label']]]);
@@ -95,13 +102,23 @@ describe('Unicode names in uploads', () => {
   });
 
   it('treats one name in two forms as the same Excel row, and headers in NFC', async () => {
-    const err = await metadata([['filename', 'k'], [NFC, '1'], [NFD, '2']]).catch((e: unknown) => e);
+    const err = await metadata([
+      ['filename', 'k'],
+      [NFC, '1'],
+      [NFD, '2'],
+    ]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).problems[0]!.message).toBe(`file name ${JSON.stringify(NFC)} is on row 2 and again on row 3`);
-    const m = await metadata([['filename', `${NFD} au lait`], ['x', 'oui']]);
+    const m = await metadata([
+      ['filename', `${NFD} au lait`],
+      ['x', 'oui'],
+    ]);
     expect(m.keys).toEqual([`${NFC} au lait`]);
     // Values are the user's text, kept as written.
-    const v = await metadata([['filename', 'k'], ['x', NFD]]);
+    const v = await metadata([
+      ['filename', 'k'],
+      ['x', NFD],
+    ]);
     expect(v.rows.get('x')?.meta).toEqual({ k: NFD });
   });
 });

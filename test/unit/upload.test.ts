@@ -29,8 +29,20 @@ describe('upload params', () => {
   const cls = { extraParams: BaseUploader.extraParams };
   it('takes the seed defaults and resolves relative paths from the caller', () => {
     const p = parseUploadParams(cls, { name: 'n', path: 'data', storage: 1, data_collection: 'c' }, 'bad', '/home/me');
-    expect(p).toMatchObject({ use_single_path: true, is_recursive: true, path: '/home/me/data', max_file_size_mb: 50, creating_data_unit_batch_size: 100, extra_params: {} });
-    const multi = parseUploadParams(cls, { name: 'n', use_single_path: false, assets: { image: { path: 'imgs' } }, storage: 1, data_collection: 'c' }, 'bad', '/home/me');
+    expect(p).toMatchObject({
+      use_single_path: true,
+      is_recursive: true,
+      path: '/home/me/data',
+      max_file_size_mb: 50,
+      creating_data_unit_batch_size: 100,
+      extra_params: {},
+    });
+    const multi = parseUploadParams(
+      cls,
+      { name: 'n', use_single_path: false, assets: { image: { path: 'imgs' } }, storage: 1, data_collection: 'c' },
+      'bad',
+      '/home/me',
+    );
     expect(multi.assets).toEqual({ image: { path: '/home/me/imgs', is_recursive: true } });
   });
 
@@ -118,8 +130,19 @@ describe('discovery and grouping', () => {
       { name: 'label', required: true },
       { name: 'extra', required: false },
     ];
-    expect(await problemOf(assetRoots({ use_single_path: true, path: root, is_recursive: true }, specs))).toBe(`path: no folder "label" in ${root} for the required file specification "label"`);
-    const multi = await problemOf(assetRoots({ use_single_path: false, is_recursive: true, assets: { image: { path: path.join(root, 'image'), is_recursive: true }, nope: { path: root, is_recursive: true } } }, specs));
+    expect(await problemOf(assetRoots({ use_single_path: true, path: root, is_recursive: true }, specs))).toBe(
+      `path: no folder "label" in ${root} for the required file specification "label"`,
+    );
+    const multi = await problemOf(
+      assetRoots(
+        {
+          use_single_path: false,
+          is_recursive: true,
+          assets: { image: { path: path.join(root, 'image'), is_recursive: true }, nope: { path: root, is_recursive: true } },
+        },
+        specs,
+      ),
+    );
     expect(multi).toContain('assets.nope: the data collection has no file specification "nope"');
     expect(multi).toContain('assets.label: required file specification "label" has no asset path');
     mkdirSync(path.join(root, 'label'));
@@ -164,7 +187,12 @@ describe('Excel metadata', () => {
     ]);
     const m = await readExcelMetadata(file, limits);
     expect(m.keys).toEqual(['k']);
-    const unit = (key: string, rel: string): UploadUnit => ({ key, stem: stemOf(path.basename(rel)), meta: {}, files: { image: { spec: 'image', path: `/r/${rel}`, relativePath: rel, name: path.basename(rel), size: 1, mtimeMs: 1 } } });
+    const unit = (key: string, rel: string): UploadUnit => ({
+      key,
+      stem: stemOf(path.basename(rel)),
+      meta: {},
+      files: { image: { spec: 'image', path: `/r/${rel}`, relativePath: rel, name: path.basename(rel), size: 1, mtimeMs: 1 } },
+    });
     expect(matchMetadata(m, unit('a', 'a.jpg'))?.meta).toEqual({ k: 'by stem' });
     expect(matchMetadata(m, unit('sub/b', 'sub/b.jpg'))?.meta).toEqual({ k: 'by path' });
     expect(matchMetadata(m, unit('c', 'c.jpg'))).toBeUndefined();
@@ -172,7 +200,11 @@ describe('Excel metadata', () => {
 
   it('rejects duplicate file names and headers, naming the rows and cells', async () => {
     const dir = tempDir('unit-xl-dup');
-    writeXlsx(path.join(dir, 'd.xlsx'), [['filename', 'k'], ['a', '1'], ['a', '2']]);
+    writeXlsx(path.join(dir, 'd.xlsx'), [
+      ['filename', 'k'],
+      ['a', '1'],
+      ['a', '2'],
+    ]);
     expect(await problemOf(readExcelMetadata(path.join(dir, 'd.xlsx'), limits))).toContain('file name "a" is on row 2 and again on row 3');
     writeXlsx(path.join(dir, 'h.xlsx'), [['filename', 'k', 'k']]);
     expect(await problemOf(readExcelMetadata(path.join(dir, 'h.xlsx'), limits))).toContain('header "k" appears twice (cell C1)');
@@ -200,6 +232,8 @@ open(sys.argv[1], 'wb').write(data)
     );
     const { readFile } = await import('node:fs/promises');
     const data = await readFile(file);
-    expect(await problemOf(checkZipExpansion(file, data, { maxTotalBytes: 300 << 20, maxRatio: 200 }))).toContain('part "xl/worksheets/sheet1.xml" inflates past the 1000 bytes it declares');
+    expect(await problemOf(checkZipExpansion(file, data, { maxTotalBytes: 300 << 20, maxRatio: 200 }))).toContain(
+      'part "xl/worksheets/sheet1.xml" inflates past the 1000 bytes it declares',
+    );
   });
 });

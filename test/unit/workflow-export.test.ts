@@ -130,14 +130,21 @@ describe('export workflow (stub activities)', () => {
     expect(b.final.metrics.data_file).toEqual({ success: 89, failed: 14, stand_by: 0 });
     // What the run store saw last is the final count, in both.
     expect(continued.progress.at(-1)).toEqual(straight.progress.at(-1));
-    expect(continued.progress.at(-1)).toEqual({ progress: { dataset_conversion: { current: 103, total: 103 } }, metrics: { data_file: { success: 89, failed: 14, stand_by: 0 } } });
+    expect(continued.progress.at(-1)).toEqual({
+      progress: { dataset_conversion: { current: 103, total: 103 } },
+      metrics: { data_file: { success: 89, failed: 14, stand_by: 0 } },
+    });
     expect(continued.statuses).toEqual([{ status: 'completed', error: undefined }]);
   });
 
   it('keeps the start time of the first execution across continue-as-new', async () => {
     const fake = fakeExport(20, 5);
     await t.withWorker(fake.activities, async (taskQueue) => {
-      const handle = await t.env.client.workflow.start(exportWorkflow, { workflowId: `export-start-${++seq}`, taskQueue, args: [exportInput({ pagesPerPlan: 1, pagesPerRun: 1 })] });
+      const handle = await t.env.client.workflow.start(exportWorkflow, {
+        workflowId: `export-start-${++seq}`,
+        taskQueue,
+        args: [exportInput({ pagesPerPlan: 1, pagesPerRun: 1 })],
+      });
       const final = await handle.result();
       const first = await t.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
       expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);

@@ -67,7 +67,10 @@ function fakeUpload(batches: number) {
 }
 
 function uploadInput(budget?: UploadWorkflowInput['budget']): UploadWorkflowInput {
-  return { ...stubRunInput('upload', { analyze_collection: { weight: 10 }, upload_data_files: { weight: 60 }, generate_data_units: { weight: 30 } }), ...(budget ? { budget } : {}) };
+  return {
+    ...stubRunInput('upload', { analyze_collection: { weight: 10 }, upload_data_files: { weight: 60 }, generate_data_units: { weight: 30 } }),
+    ...(budget ? { budget } : {}),
+  };
 }
 
 describe('upload workflow (stub activities)', () => {
@@ -97,7 +100,12 @@ describe('upload workflow (stub activities)', () => {
     expect(fake.uploadsAtRegister()).toBe(0);
     const firstRegister = fake.log.findIndex((l) => l.step === 'register');
     // Batches in flight start on the worker in any order.
-    expect(fake.log.slice(0, firstRegister).map((l) => l.batch).sort((x, y) => x - y)).toEqual([...Array(12).keys()]);
+    expect(
+      fake.log
+        .slice(0, firstRegister)
+        .map((l) => l.batch)
+        .sort((x, y) => x - y),
+    ).toEqual([...Array(12).keys()]);
     expect(fake.log.slice(firstRegister).map((l) => l.step)).toEqual(Array(12).fill('register'));
   });
 

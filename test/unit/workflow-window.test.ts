@@ -13,10 +13,12 @@ describe('inWindow', () => {
   it('runs every item once, never more than the limit at a time, and fills the window', async () => {
     const inFlight = new InFlight();
     const seen: number[] = [];
-    await inWindow(range(0, 23), 4, (item) => inFlight.run(async () => {
-      seen.push(item);
-      await tick(1 + ((item * 7) % 5));
-    }));
+    await inWindow(range(0, 23), 4, (item) =>
+      inFlight.run(async () => {
+        seen.push(item);
+        await tick(1 + ((item * 7) % 5));
+      }),
+    );
     expect(seen.sort((a, b) => a - b)).toEqual(range(0, 23));
     expect(inFlight.max).toBe(4);
   });
@@ -51,11 +53,16 @@ describe('inWindow', () => {
   it('starts nothing more once startWhile says no; the items in flight finish', async () => {
     let budget = 5;
     const finished: number[] = [];
-    await inWindow(range(0, 20), 3, async (item) => {
-      budget--;
-      await tick(1);
-      finished.push(item);
-    }, { startWhile: () => budget > 0 });
+    await inWindow(
+      range(0, 20),
+      3,
+      async (item) => {
+        budget--;
+        await tick(1);
+        finished.push(item);
+      },
+      { startWhile: () => budget > 0 },
+    );
     expect(finished.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4]);
   });
 

@@ -71,9 +71,7 @@ export class ValidateDataset extends ValidationAction.withParams(Params) {
     const { count, seed, delayMs, checkpointEvery } = ctx.params;
     const resumed = ctx.resumeState<Progress>();
     const resumedFrom = resumed ? resumed.next : null;
-    const state: Progress = resumed
-      ? { ...resumed, invalidIndices: [...resumed.invalidIndices] }
-      : { next: 0, valid: 0, invalid: 0, invalidIndices: [] };
+    const state: Progress = resumed ? { ...resumed, invalidIndices: [...resumed.invalidIndices] } : { next: 0, valid: 0, invalid: 0, invalidIndices: [] };
     ctx.logMessage(resumed ? `resuming at item ${state.next} of ${count}` : `validating ${count} items (seed ${seed})`);
 
     ctx.setProgress(count, count, 'load');
@@ -93,10 +91,7 @@ export class ValidateDataset extends ValidationAction.withParams(Params) {
       ctx.log('item_checked', { index: item.index });
       state.next++;
       ctx.setProgress(state.next, count, 'validate');
-      ctx.setMetrics(
-        { checked: state.next, valid: state.valid, invalid: state.invalid, validRate: state.valid / state.next },
-        'validation',
-      );
+      ctx.setMetrics({ checked: state.next, valid: state.valid, invalid: state.invalid, validRate: state.valid / state.next }, 'validation');
       if (state.next % checkpointEvery === 0 || state.next === count) await ctx.checkpoint(state);
     }
     if (count === 0) ctx.logMessage('nothing to validate');

@@ -6,7 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BaseHyperparameters, TrainAction, z, type EpochState, type MetricValues, type Prediction, type StepContext, type TrainContext, type TrainDataset, type TrainDatasetItem } from '@synapse/sdk';
+import {
+  BaseHyperparameters,
+  TrainAction,
+  z,
+  type EpochState,
+  type MetricValues,
+  type Prediction,
+  type StepContext,
+  type TrainContext,
+  type TrainDataset,
+  type TrainDatasetItem,
+} from '@synapse/sdk';
 import { decodePng } from './png.js';
 
 const Hyperparameters = BaseHyperparameters.extend({
@@ -177,7 +188,13 @@ export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperp
     const train = this.labelled(dataset, 'train');
     const mean = Array.from({ length: FEATURES }, (_, i) => train.reduce((s, r) => s + (r.x[i] as number), 0) / Math.max(1, train.length));
     const std = mean.map((m, i) => Math.sqrt(train.reduce((s, r) => s + ((r.x[i] as number) - m) ** 2, 0) / Math.max(1, train.length)) || 1);
-    return { classes: [...dataset.classes], mean, std, weights: dataset.classes.map(() => new Array<number>(FEATURES).fill(0)), bias: dataset.classes.map(() => 0) };
+    return {
+      classes: [...dataset.classes],
+      mean,
+      std,
+      weights: dataset.classes.map(() => new Array<number>(FEATURES).fill(0)),
+      bias: dataset.classes.map(() => 0),
+    };
   }
 
   async trainEpoch(ctx: TrainContext, state: EpochState<Model, Hyper>): Promise<MetricValues> {
@@ -250,7 +267,14 @@ export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperp
           data_type: 'image',
           ...(item.annotations.size ? { size: item.annotations.size } : {}),
           annotations: [
-            { id: `pred-${item.id}`, type: 'bbox', class_name: model.classes[best] as string, ...box, attributes: { color: nearestColor(a.color) }, confidence: Number((p[best] as number).toFixed(6)) },
+            {
+              id: `pred-${item.id}`,
+              type: 'bbox',
+              class_name: model.classes[best] as string,
+              ...box,
+              attributes: { color: nearestColor(a.color) },
+              confidence: Number((p[best] as number).toFixed(6)),
+            },
           ],
         },
       };

@@ -9,7 +9,6 @@ const Extra = z.strictObject({
 });
 
 export class Uploader extends BaseUploader.withExtraParams(Extra) {
-
   override processFiles(units: UploadUnit[]): UploadUnit[] {
     const extra = this.params.extra_params.meta;
     if (Object.keys(extra).length === 0) return units;

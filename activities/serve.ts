@@ -28,6 +28,8 @@ import type { ActionKind } from './action-kinds.js';
 import type { LogLevel } from '../sdk/run-context.js';
 import type { StepInput, StepSpec } from './step.js';
 import type { TrainingDeps } from './train.js';
+import { isPythonServeClass } from '../engine/python-serve.js';
+import { pythonServeHost } from './serve-python.js';
 
 /** A ServeAction subclass as the plugin exports it (concrete). */
 type ServeClass = Omit<ServeActionClass, 'prototype'> & (new () => ServeAction);
@@ -64,7 +66,7 @@ export interface ServeReplicaOutput {
   served: number;
 }
 
-export function createServeActivities({ platform, steps, data }: TrainingDeps) {
+export function createServeActivities({ platform, steps, data, dataDir }: TrainingDeps) {
   const { db } = platform;
   return {
     /** Hosts one replica until cancelled (see the file header). */
@@ -77,16 +79,22 @@ export function createServeActivities({ platform, steps, data }: TrainingDeps) {
           registerReplica(db, { deploymentId, replica: slot, status, address, worker, attempt: ctx.attempt, error });
 
         await register('starting', null);
-        const instance = new cls();
+        const modelBytes = async () => (params.model === undefined ? null : data.modelBytes(await data.modelFor(action, params.model, 'model')));
+        // Python code (engine/python-serve.ts) is hosted in a warm Python process of this replica.
+        const python = isPythonServeClass(cls) ? pythonServeHost(cls.python, action, dataDir, ctx, slot) : undefined;
+        const instance = python ? { predict: (body: unknown) => python.predict(body) } : new cls();
         try {
-          await instance.load({
-            params,
-            pluginDir: action.plugin.dir,
-            modelBytes: async () => (params.model === undefined ? null : data.modelBytes(await data.modelFor(action, params.model, 'model'))),
-            logMessage: (m: string, l?: LogLevel) => ctx.logMessage(`replica ${slot}: ${m}`, l),
-            signal: ctx.signal,
-          });
+          if (python) await python.load(modelBytes, ctx.signal);
+          else
+            await (instance as ServeAction).load({
+              params,
+              pluginDir: action.plugin.dir,
+              modelBytes,
+              logMessage: (m: string, l?: LogLevel) => ctx.logMessage(`replica ${slot}: ${m}`, l),
+              signal: ctx.signal,
+            });
         } catch (err) {
+          python?.close();
           const reason = err instanceof Error ? err.message : String(err);
           await register('failed', null, reason);
           throw new NonRetriableError(`replica ${slot}: the model failed to load: ${reason}`);
@@ -118,6 +126,7 @@ export function createServeActivities({ platform, steps, data }: TrainingDeps) {
               ctx.log('predict', { replica: slot, served, ms: Math.round((performance.now() - started) * 10) / 10 });
             return send(res, 200, value);
           } catch (err) {
+            if (err instanceof ParamsError) return problem(res, 400, 'the body fails the input schema', err.problems);
             return problem(res, 500, `predict failed: ${err instanceof Error ? err.message : String(err)}`);
           } finally {
             inFlight--;
@@ -152,6 +161,7 @@ export function createServeActivities({ platform, steps, data }: TrainingDeps) {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        python?.close();
         await removeReplica(db, deploymentId, slot, worker);
         ctx.logMessage(`replica ${slot} stopped after ${served} predictions`);
         return { replica: slot, served };

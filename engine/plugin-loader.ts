@@ -18,6 +18,7 @@ import { ConfigError, NotFoundError, ParamsError } from '../contracts/errors.js'
 import { hasOwnTrainParams, hyperparametersFromJsonSchema, isTrainerClass, PythonTrainer, trainParamsSchema } from '../sdk/trainer.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import { importPluginModule } from './plugin-import.js';
+import { PythonServeAction } from './python-serve.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
@@ -195,6 +196,13 @@ function loadPythonAction(plugin: Plugin, actionName: string, config: ActionConf
   }
   if (!new RegExp(`^class\\s+${className}\\b`, 'm').test(readFileSync(file, 'utf8'))) {
     throw new ConfigError(where, [{ path: `${field}.entrypoint`, message: `${path.relative(plugin.dir, file)} has no class ${className}` }]);
+  }
+  if (config.method === 'restapi') {
+    // A deployment served by the Python class (engine/python-serve.ts).
+    const serve = class extends PythonServeAction {};
+    Object.defineProperty(serve, 'name', { value: className });
+    serve.python = { pluginDir: plugin.dir, module: path.relative(plugin.dir, file), className };
+    return { plugin, name: actionName, config, cls: serve as unknown as ActionClass, method: config.method, progressCategories: serve.progressCategories };
   }
   const cls = class extends PythonTrainer {};
   Object.defineProperty(cls, 'name', { value: className });

@@ -6,7 +6,11 @@ working directory and keeps the process for the next steps of the same plugin (i
 torch takes seconds; an epoch may take less). It speaks a line protocol:
 
   engine -> runtime, stdin, one JSON object a line:
-    {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict", "args": {...}}
+    {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict" | "serve_load" | "serve_predict", "args": {...}}
+
+  A deployment replica (activities/serve-python.ts) keeps one process: `serve_load` loads the
+  registered model once (the trainer's `load`), then one `serve_predict` per request calls the
+  trainer's `predict_request(ctx, model, body)`.
     {"type": "cancel"}                 the current call should stop (ctx.cancelled is True)
     {"type": "ack", "id": 7}           checkpoint 7 (its own id, not the call's) is durable
 
@@ -50,7 +54,7 @@ import threading
 import time
 import traceback
 
-__all__ = ["Trainer", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled", "EPOCH_PROGRESS"]
+__all__ = ["Trainer", "InvalidInput", "Context", "EpochState", "Dataset", "NonRetriableError", "Cancelled", "EPOCH_PROGRESS"]
 
 # The progress category of the steps inside an epoch (sdk/trainer.ts EPOCH_PROGRESS), and the
 # train run's own categories, which the engine reports (TRAIN_PROGRESS_CATEGORIES there).
@@ -60,6 +64,15 @@ ENGINE_PROGRESS = ("dataset", "train", "model_upload")
 
 class NonRetriableError(Exception):
     """Raise it for a failure retrying cannot fix (bad hyperparameters, unusable data)."""
+
+
+class InvalidInput(Exception):
+    """Raise it from predict_request for a request body that is not what it takes: a 400 naming `field`."""
+
+    def __init__(self, field, message):
+        super().__init__("%s: %s" % (field, message))
+        self.field = str(field)
+        self.message = str(message)
 
 
 class Cancelled(Exception):
@@ -119,6 +132,11 @@ class Trainer:
 
     def predict(self, ctx, model, items, classes):
         raise NonRetriableError("this trainer has no predict()")
+
+    def predict_request(self, ctx, model, body):
+        """One prediction of a deployment (restapi): `body` is the request's JSON, the return
+        value (JSON) the response. Raise InvalidInput(field, message) for a bad body (a 400)."""
+        raise NonRetriableError("this trainer has no predict_request(): it cannot serve a deployment")
 
 
 class _Channel:
@@ -266,6 +284,8 @@ class _Runtime:
         self.trainers = {}
         self.datasets = {}
         self.prepared = set()
+        # The deployment replica this process serves: (trainer, model, context), set by serve_load.
+        self.served = None
 
     def trainer(self, args):
         key = (args["module"], args["class_name"])
@@ -304,10 +324,38 @@ class _Runtime:
     def model(self, ctx, trainer, dataset, path):
         return trainer.load(path, dataset) if path else trainer.create_model(ctx, dataset)
 
+    def serve_load(self, call_id, args):
+        """Loads the model of a deployment replica once: the trainer's `load` of the registered
+        model's file (no dataset: the saved model carries its classes). Later serve_predict
+        calls answer with it."""
+        trainer = self.trainer(args)
+        ctx = Context(self.channel, call_id, args, trainer, {})
+        self._threads(args)
+        path = args.get("model_path")
+        if not path:
+            raise NonRetriableError("a Python deployment needs a registered model: set the param `model`")
+        model = trainer.load(path, None)
+        self.served = (trainer, model, ctx)
+        return {"loaded": True}
+
+    def serve_predict(self, args):
+        """One request: {"ok": true, "value": ...} or {"ok": false, "problems": [{path, message}]}."""
+        if self.served is None:
+            raise NonRetriableError("serve_predict before serve_load")
+        trainer, model, ctx = self.served
+        try:
+            return {"ok": True, "value": trainer.predict_request(ctx, model, args.get("body"))}
+        except InvalidInput as err:
+            return {"ok": False, "problems": [{"path": err.field, "message": err.message}]}
+
     def call(self, message):
         cmd = message["cmd"]
         args = message.get("args") or {}
         call_id = message["id"]
+        if cmd == "serve_load":
+            return self.serve_load(call_id, args)
+        if cmd == "serve_predict":
+            return self.serve_predict(args)
         state_box = {}
         trainer = self.trainer(args)
         ctx = Context(self.channel, call_id, args, trainer, state_box)

@@ -6,6 +6,9 @@ the Python process, `train_epoch` once per epoch (from the previous epoch's chec
 plain functions so bench/train-epoch-baseline.py can run the very same loop as a plain script.
 """
 
+import base64
+import binascii
+import io
 import time
 
 import numpy as np
@@ -13,7 +16,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from synapse_runtime import NonRetriableError, Trainer
+from synapse_runtime import InvalidInput, NonRetriableError, Trainer
 
 DEFAULTS = {"learning_rate": 0.003, "batch_size": 32, "width": 8, "checkpoint_every": 0, "step_delay_ms": 0, "seed": 1}
 COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220), "yellow": (230, 200, 30)}
@@ -148,6 +151,38 @@ class ShapeClassifier(Trainer):
         model["net"].load_state_dict(saved["net"])
         model["opt"].load_state_dict(saved["opt"])
         return model
+
+    def predict_request(self, ctx, model, body):
+        """A deployment's request (the `deployment` action, restapi): {"image": "<base64 PNG>"} ->
+        {"label": class, "scores": {class: probability}}. An image of another size is resized to
+        the 64x64 the network takes."""
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "must be a JSON object {\"image\": \"<base64 PNG>\"}")
+        unknown = sorted(set(body) - {"image"})
+        if unknown:
+            raise InvalidInput(unknown[0], "is not a field of this input (it takes: image)")
+        image = body.get("image")
+        if not isinstance(image, str) or not image:
+            raise InvalidInput("image", "required: a base64 PNG string")
+        try:
+            raw = base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("image", "is not valid base64")
+        try:
+            with Image.open(io.BytesIO(raw)) as im:
+                rgb = im.convert("RGB")
+                if rgb.size != (64, 64):
+                    rgb = rgb.resize((64, 64))
+                x = np.asarray(rgb, dtype=np.uint8)
+        except (OSError, ValueError):
+            raise InvalidInput("image", "is not an image (PNG, JPEG, ...) that PIL can read")
+        net = model["net"]
+        net.eval()
+        with torch.no_grad():
+            probs = torch.softmax(net(torch.from_numpy(x.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)), 1)[0]
+        classes = model["classes"]
+        best = int(probs.argmax())
+        return {"label": classes[best], "scores": {c: round(float(probs[i]), 6) for i, c in enumerate(classes)}}
 
     def predict(self, ctx, model, items, classes):
         """A box of the predicted class around the shape (pixels unlike the background), with its colour."""

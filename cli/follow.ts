@@ -1,30 +1,36 @@
 /** Following a run to its end in the terminal; returns the exit code its final status means. */
 import type { RunsClient } from '../client/runs.js';
 import type { RunState } from '../contracts/run-state.js';
-import { JsonLinesRunView, TerminalRunView, type RunView } from './render.js';
+import { JsonLinesRunView, TerminalRunView, summariseResult, type RunView } from './render.js';
 
 /** How long a followed run may stay silent before the no-worker check. */
 const WORKER_HINT_AFTER_MS = 5000;
 
-export async function followToEnd(runs: RunsClient, runId: string, options: { terminal: boolean; showEvents?: boolean; afterId?: number }): Promise<number> {
+export async function followToEnd(
+  runs: RunsClient,
+  runId: string,
+  options: { terminal: boolean; showEvents?: boolean; verbose?: boolean; afterId?: number },
+): Promise<number> {
   let view: RunView;
   let poll: NodeJS.Timeout | undefined;
   if (options.terminal) {
     const state = await runs.state(runId);
-    const terminalView = new TerminalRunView(process.stdout, state.progressCategories, options.showEvents);
+    const terminalView = new TerminalRunView(process.stdout, state.progressCategories, {
+      ...(options.showEvents ? { showEvents: true } : {}),
+      ...(options.verbose ? { verbose: true } : {}),
+    });
+    terminalView.stateUpdate(state);
     view = terminalView;
     // Run shapes with many steps (export pages) report progress to the workflow rather than
-    // as run events: the bars also follow the workflow's own state, once a second.
+    // as run events: the bars also follow the workflow's own state, once a second (and so
+    // the epochs table and "cancellation requested").
     let polling = false;
     poll = setInterval(() => {
       if (polling) return;
       polling = true;
       runs
         .state(runId)
-        .then((s) => {
-          for (const [cat, p] of Object.entries(s.progress)) terminalView.progressUpdate(cat, p.current, p.total);
-          for (const [cat, values] of Object.entries(s.metrics)) terminalView.metricsUpdate(cat, values);
-        })
+        .then((s) => terminalView.stateUpdate(s))
         .catch(() => {})
         .finally(() => (polling = false));
     }, 1000);
@@ -73,7 +79,10 @@ function uiLink(runs: RunsClient, runId: string): string {
 
 export function printOutcome(state: RunState, ui?: string): void {
   if (state.status === 'completed') {
-    process.stdout.write(`\nrun ${state.runId} completed\nresult: ${JSON.stringify(state.result, null, 2)}\n`);
+    // A few lines: the whole result would push the bars off screen (`--json` has it).
+    process.stdout.write(
+      `\nrun ${state.runId} completed\n${summariseResult(state.result).join('\n')}\nfull result: synapse run status ${state.runId} --json\n`,
+    );
   } else {
     process.stderr.write(`\nrun ${state.runId} ${state.status}${state.error ? `: ${state.error}` : ''}\n`);
     process.stderr.write(`logs: synapse run logs ${state.runId}\n`);

@@ -14,6 +14,7 @@ interface RunOptions {
   follow?: boolean;
   json?: boolean;
   debug?: boolean;
+  verbose?: boolean;
   heartbeatTimeout?: string;
 }
 
@@ -31,6 +32,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--follow', 'show progress until the run ends (the default)')
     .option('--json', 'print JSON (JSON lines while following)')
     .option('--debug', 'run in this process without Temporal, printing everything the action reports')
+    .option('--verbose', 'show DEBUG log lines in the terminal view (hidden by default)')
     .option('--heartbeat-timeout <seconds>', 'seconds without a heartbeat before a step is retried elsewhere')
     .action(async (actionName: string, paramsArg: string, opts: RunOptions, cmd: Command) => {
       const params = parseParamsArg(paramsArg);
@@ -59,7 +61,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
           return exit(0);
         }
         if (useTerminal(opts.json)) process.stdout.write(`run ${started.runId} started\n`);
-        exit(await followToEnd(runs, started.runId, { terminal: useTerminal(opts.json) }));
+        exit(await followToEnd(runs, started.runId, { terminal: useTerminal(opts.json), ...(opts.verbose ? { verbose: true } : {}) }));
       } finally {
         await runs.close();
       }
@@ -167,7 +169,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
 }
 
 async function runDebug(pluginRef: string, actionName: string, rawParams: unknown, opts: RunOptions): Promise<number> {
-  const [{ findPlugin, loadAction, parseParams }, { DebugRunContext }, { TerminalRunView }] = await Promise.all([
+  const [{ findPlugin, loadAction, parseParams }, { DebugRunContext }, { TerminalRunView, summariseResult }] = await Promise.all([
     import('../engine/plugin-loader.js'),
     import('../engine/debug-run-context.js'),
     import('./render.js'),
@@ -177,7 +179,9 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
   const params = parseParams(action, rawParams);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  const view = useTerminal(opts.json) ? new TerminalRunView(process.stdout, action.progressCategories, true) : undefined;
+  const view = useTerminal(opts.json)
+    ? new TerminalRunView(process.stdout, action.progressCategories, { showEvents: true, ...(opts.verbose ? { verbose: true } : {}) })
+    : undefined;
   const json = (o: object) => process.stdout.write(JSON.stringify({ at: new Date().toISOString(), ...o }) + '\n');
   const declared = Object.keys(action.progressCategories);
   const ctx = new DebugRunContext(
@@ -185,8 +189,7 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
     params,
     abort.signal,
     {
-      log: (level, message) =>
-        view ? view.line(`${new Date().toISOString().slice(11, 23)} ${level.padEnd(7)} ${message}`) : json({ kind: 'log', level, message }),
+      log: (level, message) => (view ? view.log(level, message) : json({ kind: 'log', level, message })),
       event: (event, data) => (view ? undefined : json({ kind: 'event', event, data })),
       progress: (category, current, total) => (view ? view.progressUpdate(category, current, total) : json({ kind: 'progress', category, current, total })),
       metrics: (category, values) => (view ? view.metricsUpdate(category, values) : json({ kind: 'metrics', category, values })),
@@ -196,7 +199,10 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
   );
   const instance = new (action.cls as unknown as new () => { start(c: DebugRunContext): Promise<unknown> })();
   const result = await instance.start(ctx);
-  if (view) process.stdout.write(`\nresult: ${JSON.stringify(result, null, 2)}\n`);
-  else json({ kind: 'result', result });
+  if (view) {
+    // The last frame at 100 % (the action returned), then the result in a few lines (--json has all of it).
+    view.completed();
+    process.stdout.write(`\n${summariseResult(result).join('\n')}\n`);
+  } else json({ kind: 'result', result });
   return 0;
 }

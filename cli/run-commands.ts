@@ -124,9 +124,10 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .description('follow a run live until it ends')
     .argument('<id>', 'run id')
     .option('--json', 'print JSON lines')
-    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+    .option('--verbose', 'show DEBUG log lines (hidden by default)')
+    .action(async (id: string, opts: { json?: boolean; verbose?: boolean }, cmd: Command) => {
       const { followToEnd } = await import('./follow.js');
-      const code = await withRuns(cmd, (runs) => followToEnd(runs, id, { terminal: useTerminal(opts.json) }));
+      const code = await withRuns(cmd, (runs) => followToEnd(runs, id, { terminal: useTerminal(opts.json), ...(opts.verbose ? { verbose: true } : {}) }));
       exit(code);
     });
 

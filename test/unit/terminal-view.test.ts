@@ -9,6 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { TerminalRunView, formatDuration, sparkline, summariseResult } from '../../cli/render.js';
 import type { RunState } from '../../contracts/run-state.js';
 
+const ESC = String.fromCharCode(27);
+/** The clear of the previous frame: up N rows, column 0, erase below. */
+const CLEAR = new RegExp(`${ESC}\\[\\d+A\\r${ESC}\\[J`);
+const UP = new RegExp(`${ESC}\\[(\\d+)A`, 'g');
+
 class FakeTty extends EventEmitter {
   text = '';
   constructor(public columns: number) {
@@ -22,7 +27,7 @@ class FakeTty extends EventEmitter {
 
 /** What is on screen: the text after the last clear of the frame, ANSI codes removed. */
 function lastFrame(tty: FakeTty): string[] {
-  const parts = tty.text.split(/\x1b\[\d+A\r\x1b\[J/);
+  const parts = tty.text.split(CLEAR);
   return parts.at(-1)!.trimEnd().split('\n');
 }
 
@@ -77,8 +82,8 @@ describe('TerminalRunView', () => {
     const frame = lastFrame(tty);
     for (const l of frame) expect([...l].length).toBeLessThan(60);
     // Each redraw moves up by the number of lines of the previous frame: nothing left behind.
-    const ups = [...tty.text.matchAll(/\x1b\[(\d+)A/g)].map((m) => Number(m[1]));
-    const frames = tty.text.split(/\x1b\[\d+A\r\x1b\[J/);
+    const ups = [...tty.text.matchAll(UP)].map((m) => Number(m[1]));
+    const frames = tty.text.split(CLEAR);
     expect(ups.length).toBeGreaterThan(0);
     ups.forEach((n, i) => expect(n).toBe(frames[i]!.split('\n').length - 1));
   });
@@ -93,7 +98,7 @@ describe('TerminalRunView', () => {
     tty.text = '';
     tty.emit('resize');
     const rows = drawn.reduce((n, l) => n + Math.max(1, Math.ceil(l.length / 60)), 0);
-    expect(tty.text.startsWith(`\x1b[${rows}A`)).toBe(true);
+    expect(tty.text.startsWith(`${ESC}[${rows}A`)).toBe(true);
     expect(rows).toBeGreaterThan(drawn.length);
     for (const l of lastFrame(tty)) expect(l.length).toBeLessThan(60);
   });

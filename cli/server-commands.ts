@@ -157,7 +157,9 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
 
   program
     .command('demo')
-    .description('the README demo: sample data, a durable validation run, a COCO export and a PyTorch training run, on the embedded defaults')
+    .description(
+      'the README demo: sample data, a durable validation run, a COCO export, a PyTorch training run and one prediction of its deployed model, on the embedded defaults',
+    )
     .option('--count <n>', 'items of sample data (images the model trains on)', '2000')
     .option('--json', 'print JSON lines')
     .option('--port <port>', "the dev server's gRPC port, when one is started", '7233')
@@ -219,6 +221,7 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
         params: { name: `demo-cnn-${Date.now().toString(36)}`, dataset: dataset.groundTruth.versionId, hyperparameters: { epochs: 6 } },
       },
     ];
+    let trainRunId = '';
     for (const step of steps) {
       say(`\n== ${step.plugin}: ${step.title}`);
       const started = await runs.start({ plugin: step.plugin, action: step.action, params: step.params });
@@ -226,7 +229,11 @@ async function runDemo(settings: Settings, count: number, terminal: boolean): Pr
       const code = await followToEnd(runs, started.runId, { terminal });
       if (!terminal) say(`Web UI: ${runUiUrl(settings, started.runId) ?? '(not known for this server)'}`);
       if (code !== 0) return code;
+      if (step.action === 'train') trainRunId = started.runId;
     }
+    say('\n== train-image-classifier: deploy the trained model (1 replica) and send it one image');
+    const served = await (await import('./demo-serve.js')).demoServe(runs, trainRunId, say);
+    if (served !== 0) return served;
     say(
       `\nThe COCO export is under ${path.join(settings.dataDir, 'storage', 'default', 'exports')}/; the model is registered (synapse run status <train run id> shows it).`,
     );

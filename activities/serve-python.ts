@@ -4,7 +4,9 @@
  * calls `serve_load` (the trainer's `load`, once); `predict` calls `serve_predict` (the
  * trainer's `predict_request`) per request. The process runs one call at a time, so requests
  * queue here in arrival order. A body the Python code refuses (InvalidInput) is a ParamsError
- * naming the field (the replica answers 400); the process is killed when the replica stops.
+ * naming the field (the replica answers 400); the process is killed when the replica stops. A
+ * process that dies while the replica serves ends the replica's step with a retryable error,
+ * so Temporal starts the replica again with a fresh process.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,8 @@ export interface PythonServeHost {
   /** The response's value; ParamsError for a body the Python code refused. */
   predict(body: unknown): Promise<unknown>;
   close(): void;
+  /** Resolves with what happened when the Python process dies while the replica serves (not after close). */
+  exited: Promise<string>;
 }
 
 type Answer = { ok: true; value: unknown } | { ok: false; problems: Problem[] };
@@ -32,10 +36,18 @@ export function pythonServeHost(entry: PythonEntrypoint, action: ResolvedAction,
   let proc: PythonProcess | undefined;
   let queue: Promise<unknown> = Promise.resolve();
   const never = new AbortController().signal;
+  let closed = false;
+  let onExit: (why: string) => void = () => {};
+  const exited = new Promise<string>((resolve) => (onExit = resolve));
   return {
+    exited,
     async load(modelBytes, signal) {
       const python = await ensurePythonEnv(action.plugin, dataDir, (line) => sink.logMessage(line, 'DEBUG'));
       proc = new PythonProcess(python, entry.pluginDir);
+      const started = proc;
+      started.child.once('exit', (code, sig) => {
+        if (!closed) onExit(`its Python process (pid ${started.pid}) ${sig ? `was killed by ${sig}` : `exited with code ${code}`}`);
+      });
       const pid = await proc.ready;
       sink.logMessage(`replica ${slot}: python runtime pid ${pid} started (${python})`);
       sink.log('python_started', { pid, replica: slot });
@@ -66,6 +78,7 @@ export function pythonServeHost(entry: PythonEntrypoint, action: ResolvedAction,
       return next;
     },
     close() {
+      closed = true;
       proc?.kill();
     },
   };

@@ -30,6 +30,7 @@ import type { StepInput, StepSpec } from './step.js';
 import type { TrainingDeps } from './train.js';
 import { isPythonServeClass } from '../engine/python-serve.js';
 import { pythonServeHost } from './serve-python.js';
+import { PythonRuntimeError } from './python-runtime.js';
 
 /** A ServeAction subclass as the plugin exports it (concrete). */
 type ServeClass = Omit<ServeActionClass, 'prototype'> & (new () => ServeAction);
@@ -139,7 +140,8 @@ export function createServeActivities({ platform, steps, data, dataDir }: Traini
         ctx.log('replica_ready', { replica: slot, address, worker });
         ctx.logMessage(`replica ${slot} ready on ${address} (worker ${worker}, attempt ${ctx.attempt})`);
 
-        // Ready until cancelled; the row says so every second.
+        // Ready until cancelled (or, for Python code, until its process dies); the row says so every second.
+        let crashed: string | undefined;
         await new Promise<void>((resolve) => {
           const timer = setInterval(() => {
             touchReplica(db, deploymentId, slot, { inFlight, served }).catch((err: unknown) =>
@@ -152,6 +154,10 @@ export function createServeActivities({ platform, steps, data, dataDir }: Traini
           };
           if (ctx.signal.aborted) stop();
           else ctx.signal.addEventListener('abort', stop, { once: true });
+          void python?.exited.then((why) => {
+            crashed = why;
+            stop();
+          });
         });
 
         // Draining: no new requests, the ones in flight finish, then the row goes.
@@ -163,6 +169,8 @@ export function createServeActivities({ platform, steps, data, dataDir }: Traini
         });
         python?.close();
         await removeReplica(db, deploymentId, slot, worker);
+        // A retryable failure: Temporal starts the replica again (a fresh Python process).
+        if (crashed !== undefined) throw new PythonRuntimeError(`replica ${slot}: ${crashed}`);
         ctx.logMessage(`replica ${slot} stopped after ${served} predictions`);
         return { replica: slot, served };
       });

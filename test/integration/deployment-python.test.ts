@@ -2,7 +2,8 @@
  * Python inference code in a deployment (docs/serving.md): the built-in PyTorch classifier
  * (plugins/train-image-classifier) trains on a small generated dataset, its registered model
  * is deployed with 1 replica (a warm Python process loads it once), and predictions through
- * the gateway give the shape of freshly generated images; a body the Python code refuses is
+ * the gateway give the shape of freshly generated images; its Python process SIGKILLed, the
+ * replica starts again with a new one and answers; a body the Python code refuses is
  * a 400 naming the field; undeploying removes the replica. A deployment without a model
  * fails its replica with the reason.
  */
@@ -113,6 +114,24 @@ describe('a Python model served by a deployment', () => {
     console.log(`served model ${model.id} (test accuracy ${metrics.accuracy}): ${right}/10 right: ${JSON.stringify(labels)}`);
     expect(labels[0]![0]).toBe(labels[0]![1]);
     expect(right).toBeGreaterThanOrEqual(8);
+
+    // The replica's Python process dies: the replica's step fails (retryable) and comes back with a new process.
+    const pids = async () =>
+      (await runs.events(id, 0, 100_000))
+        .filter((e) => e.data.kind === 'event' && e.data.event === 'python_started')
+        .map((e) => Number((e.data as unknown as { data: { pid: number } }).data.pid));
+    const [first] = await pids();
+    process.kill(first!, 'SIGKILL');
+    await waitFor(
+      async () => ((await deployments.replicas(id)).some((r) => r.serving && r.attempt >= 2) ? true : undefined),
+      60_000,
+      'replica 0 serving again in a later attempt',
+    );
+    expect((await pids()).length).toBe(2);
+    const again = sampleItem(77, 0, 'served');
+    const after = await predict(id, { image: renderItem(again).toString('base64') });
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(after.body.label).toBe(labels[0]![0]);
 
     const bad = await predict(id, { image: 'not base64 at all!' });
     expect(bad.status).toBe(400);

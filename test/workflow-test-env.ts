@@ -107,11 +107,28 @@ export function executionOfActivity(): string {
 export class InFlight {
   now = 0;
   max = 0;
+  started = 0;
+  private waiting: (() => void)[] = [];
+  /**
+   * With `fill`, each step is held at its start until `slots` steps are in flight (or all `total`
+   * have started), so "fills every slot" does not hang on how fast a loaded machine dispatches the
+   * next activity. A workflow that never fills the slots leaves the steps waiting: the test times
+   * out instead of passing.
+   */
+  constructor(private readonly fill?: { slots: number; total: number }) {}
   /** Runs `fn` counted as one step in flight. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     this.now++;
+    this.started++;
     this.max = Math.max(this.max, this.now);
     try {
+      if (this.fill) {
+        if (this.now >= this.fill.slots || this.started >= this.fill.total) {
+          for (const release of this.waiting.splice(0)) release();
+        } else {
+          await new Promise<void>((resolve) => this.waiting.push(resolve));
+        }
+      }
       return await fn();
     } finally {
       this.now--;

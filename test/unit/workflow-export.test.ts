@@ -13,8 +13,8 @@ import { exportWorkflow, PAGES_IN_FLIGHT, type ExportWorkflowInput } from '../..
 import { executionOfActivity, InFlight, startWorkflowTestEnv, stubRunInput, type StubActivities, type WorkflowTestEnv } from '../workflow-test-env.js';
 
 /** Items 1..items in pages of pageSize; every item whose id is a multiple of 7 fails to convert. */
-function fakeExport(items: number, pageSize: number, opts: { pageMs?: number; blockPages?: boolean } = {}) {
-  const inFlight = new InFlight();
+function fakeExport(items: number, pageSize: number, opts: { pageMs?: number; blockPages?: boolean; fillSlots?: number } = {}) {
+  const inFlight = new InFlight(opts.fillSlots ? { slots: opts.fillSlots, total: Math.ceil(items / pageSize) } : undefined);
   const pages: { afterId: number; runId: string }[] = [];
   const plans: { afterId: number; pages: number }[] = [];
   const progress: { progress: unknown; metrics: unknown }[] = [];
@@ -95,7 +95,7 @@ describe('export workflow (stub activities)', () => {
   }
 
   it(`never has more than PAGES_IN_FLIGHT (${PAGES_IN_FLIGHT}) pages in flight, and fills every slot`, async () => {
-    const fake = fakeExport(100, 5, { pageMs: 30 });
+    const fake = fakeExport(100, 5, { pageMs: 30, fillSlots: PAGES_IN_FLIGHT });
     const { final } = await runExport(fake, exportInput());
     expect(final.status).toBe('completed');
     expect(fake.pages).toHaveLength(20);

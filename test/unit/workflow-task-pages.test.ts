@@ -9,8 +9,8 @@ import type { RunState } from '../../contracts/run-state.js';
 import { TASK_PAGES_IN_FLIGHT, taskPagesWorkflow, type TaskPagesWorkflowInput } from '../../workflows/task-pages.js';
 import { executionOfActivity, InFlight, startWorkflowTestEnv, stubRunInput, type StubActivities, type WorkflowTestEnv } from '../workflow-test-env.js';
 
-function fakeProject(tasks: number, pageSize: number, opts: { pageMs?: number } = {}) {
-  const inFlight = new InFlight();
+function fakeProject(tasks: number, pageSize: number, opts: { pageMs?: number; fillSlots?: number } = {}) {
+  const inFlight = new InFlight(opts.fillSlots ? { slots: opts.fillSlots, total: Math.ceil(tasks / pageSize) } : undefined);
   const pages: { afterId: number; upToId: number; runId: string }[] = [];
   const progress: { progress: unknown; metrics: unknown }[] = [];
   const statuses: { status: string; error?: string | undefined }[] = [];
@@ -76,7 +76,7 @@ describe('task-page workflow (stub activities)', () => {
   }
 
   it(`runs every page once, never more than ${TASK_PAGES_IN_FLIGHT} at once, failures counted and the run completed`, async () => {
-    const fake = fakeProject(100, 5, { pageMs: 30 });
+    const fake = fakeProject(100, 5, { pageMs: 30, fillSlots: TASK_PAGES_IN_FLIGHT });
     const { final } = await run(fake, input());
     expect(final.status).toBe('completed');
     expect(fake.pages).toHaveLength(20);

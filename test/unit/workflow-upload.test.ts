@@ -10,9 +10,9 @@ import { REGISTER_BATCHES_IN_FLIGHT, uploadWorkflow, type UploadWorkflowInput } 
 import { executionOfActivity, InFlight, startWorkflowTestEnv, stubRunInput, type StubActivities, type WorkflowTestEnv } from '../workflow-test-env.js';
 
 /** `batches` batches of 10 units with one file each; in batch 3, one file fails and its unit is skipped. */
-function fakeUpload(batches: number) {
-  const uploads = new InFlight();
-  const registers = new InFlight();
+function fakeUpload(batches: number, fill?: { uploads: number; registers: number }) {
+  const uploads = new InFlight(fill ? { slots: fill.uploads, total: batches } : undefined);
+  const registers = new InFlight(fill ? { slots: fill.registers, total: batches } : undefined);
   /** Upload batches still in flight when a register batch started (must stay 0). */
   let uploadsAtRegister = 0;
   const log: { step: 'upload' | 'register'; batch: number; runId: string }[] = [];
@@ -92,7 +92,7 @@ describe('upload workflow (stub activities)', () => {
   }
 
   it('keeps each phase within its batches in flight, and registers only after every batch is stored', async () => {
-    const fake = fakeUpload(12);
+    const fake = fakeUpload(12, { uploads: 3, registers: REGISTER_BATCHES_IN_FLIGHT });
     const { final } = await runUpload(fake, uploadInput({ batchesInFlight: 3 }));
     expect(final.status).toBe('completed');
     expect(fake.uploads.max).toBe(3);

@@ -45,7 +45,8 @@ export interface ResolvedAction {
 
 /**
  * Finds a plugin by folder path, or by `code` / `code@version` in the search folders
- * (built-ins first, then each folder of `SYNAPSE_PLUGIN_PATH`).
+ * (built-ins first, then each folder of `SYNAPSE_PLUGIN_PATH`), or else by a bare folder name
+ * in the current folder (`--plugin my-plugin` right after `plugin create my-plugin`).
  */
 export async function findPlugin(ref: string, searchDirs: string[] = pluginSearchDirs()): Promise<Plugin> {
   const looksLikePath = ref.includes('/') || ref.startsWith('.') || ref.includes(path.sep);
@@ -82,6 +83,9 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   if (found.length > 0) {
     throw new NotFoundError(`plugin ${code} has no version ${version} (found ${found.map((p) => p.config.version).join(', ')})`);
   }
+  // A bare folder name in the current folder (what `plugin create x` makes and prints `next:` for).
+  const local = path.resolve(ref);
+  if (!version && existsSync(path.join(local, 'config.yaml'))) return { dir: local, config: await readPluginConfig(path.join(local, 'config.yaml')) };
   throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
 }
 

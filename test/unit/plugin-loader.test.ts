@@ -80,6 +80,20 @@ describe('findPlugin', () => {
     expect(byRelative.dir).toBe(dir);
   });
 
+  it('finds a bare folder name in the current folder when no search folder has that code', async () => {
+    const cwd = process.cwd();
+    process.chdir(FIXTURES);
+    try {
+      // `versioned-v2` is a folder here; its code is fixture-versioned, which no search folder is asked for.
+      const byName = await findPlugin('versioned-v2', []);
+      expect(byName).toMatchObject({ dir: path.join(FIXTURES, 'versioned-v2'), config: { version: '2.0.0' } });
+      // A code in the search folders still wins over a folder of the same name.
+      expect((await findPlugin('demo-validation', [BUILTIN_PLUGINS_DIR])).dir).toBe(path.join(BUILTIN_PLUGINS_DIR, 'demo-validation'));
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('a folder without config.yaml is NotFoundError', async () => {
     const err = await rejection(findPlugin(path.join(FIXTURES, 'no-such-plugin'), SEARCH), NotFoundError);
     expect(err.exitCode).toBe(3);

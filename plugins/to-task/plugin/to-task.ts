@@ -29,13 +29,13 @@ export const ToTaskFields = TaskPageParams.extend({
     .prefault({}),
 });
 
-/** Method `inference` is refused at the edge (exit 2), naming the field, until deployments exist. */
+/** Method `inference` is refused at the edge (exit 2), naming the field: calling a deployment per task is not built yet. */
 export function refuseInference(p: { method: string }, ctx: z.RefinementCtx): void {
   if (p.method === 'inference') {
     ctx.addIssue({
       code: 'custom',
       path: ['method'],
-      message: '"inference" needs a deployment (model serving), which this platform does not have yet; use "file"',
+      message: '"inference" (predictions from a deployment per task) is not built yet; use "file"',
     });
   }
 }

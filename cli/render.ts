@@ -228,7 +228,7 @@ export class TerminalRunView implements RunView {
     if (this.status) head.unshift(statusWords(this.status));
     if (names.length > 1) head.push(`overall ${overallPercent(this.progress, this.declared)}%`);
     lines.push(head.join(' · '));
-    for (const name of names) {
+    const rows = names.map((name) => {
       const p = this.progress[name];
       const frac = p ? categoryFraction(p) : 0;
       const pct = `${(frac * 100).toFixed(0)}%`.padStart(4);
@@ -240,9 +240,12 @@ export class TerminalRunView implements RunView {
         const rate = secs >= 1 ? (p.current - t.from) / secs : 0;
         if (rate > 0) extra.push(formatRate(rate), `eta ${formatDuration(((p.total - p.current) / rate) * 1000)}`);
       }
-      const tail = ` ${pct} ${counts}${extra.length ? ` ${extra.join(' ')}` : ''}`;
-      // The bar takes what the label and the numbers leave, between 10 and 30 columns.
-      const barWidth = Math.max(10, Math.min(30, cols - 1 - labelWidth - 3 - tail.length));
+      return { name, frac, tail: ` ${pct} ${counts}${extra.length ? ` ${extra.join(' ')}` : ''}` };
+    });
+    // One bar width for all rows (they line up): what the label and the longest numbers leave, 10 to 30 columns.
+    const longestTail = Math.max(0, ...rows.map((r) => r.tail.length));
+    const barWidth = Math.max(10, Math.min(30, cols - 1 - labelWidth - 3 - longestTail));
+    for (const { name, frac, tail } of rows) {
       const filled = Math.round(frac * barWidth);
       lines.push(`${fit(label(name), labelWidth).padEnd(labelWidth)} [${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}]${tail}`);
     }

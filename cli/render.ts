@@ -205,12 +205,17 @@ export class TerminalRunView implements RunView {
   }
 
   private clear(): void {
-    if (this.drawnLines.length === 0) return;
+    this.out.write(this.clearSequence());
+    this.drawnLines = [];
+  }
+
+  /** The escape codes that erase the frame on screen ('' when none is). */
+  private clearSequence(): string {
+    if (this.drawnLines.length === 0) return '';
     // After a narrower resize a line drawn at the old width may now take several rows.
     const cols = this.columns();
     const rows = cols < this.drawnWidth ? this.drawnLines.reduce((n, l) => n + Math.max(1, Math.ceil([...l].length / cols)), 0) : this.drawnLines.length;
-    this.out.write(`\x1b[${rows}A\r\x1b[J`);
-    this.drawnLines = [];
+    return `\x1b[${rows}A\r\x1b[J`;
   }
 
   private names(): string[] {
@@ -284,8 +289,8 @@ export class TerminalRunView implements RunView {
     this.lastDraw = now;
     const cols = this.columns();
     const lines = this.frame(cols);
-    this.clear();
-    this.out.write(lines.join('\n') + '\n');
+    // One write: erase and redraw together, so no one ever sees (or captures) a blank frame.
+    this.out.write(this.clearSequence() + lines.join('\n') + '\n');
     this.drawnLines = lines;
     this.drawnWidth = cols;
   }

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { DebugRunContext } from '../engine/debug-run-context.js';
+import { InvalidInputError } from '../contracts/errors.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';
 
 interface RunOptions {
@@ -96,22 +97,43 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
 
   plugin
     .command('create')
-    .description('create a plugin folder that passes `plugin check`: config.yaml, package.json, README.md and plugin/<action>.ts')
-    .argument('<dir>', 'new (or empty) folder')
+    .description('create a plugin folder that passes `plugin check`; on a terminal, asks for what the flags do not give')
+    .argument('[dir]', 'new (or empty) folder (asked for on a terminal)')
     .option('--category <category>', 'neural_net | export | upload | smart_tool | pre_annotation | post_annotation | data_validation')
     .option('--code <code>', 'plugin code (default: the folder name)')
     .option('--name <name>', 'display name (default: from the code)')
-    .option('--action <action>', "one of the category's actions (default: its first)")
+    .option('--description <text>', 'one line for config.yaml (default: "<name>: a <category> plugin")')
+    .option('--action <actions>', "the category's actions to scaffold, comma-separated (default: its first)")
     .option('--runtime <runtime>', 'typescript (default) | python (neural_net trainers)')
-    .action(async (dir: string, opts: { category?: string; code?: string; name?: string; action?: string; runtime?: string }) => {
-      const { createPluginScaffold } = await import('./plugin-scaffold.js');
-      const made = await createPluginScaffold({ dir, ...opts });
-      process.stdout.write(
-        `created ${made.code} (${made.category}, action ${made.action}, ${made.runtime}) in ${made.dir}:\n${made.files.map((f) => `  ${f}\n`).join('')}` +
-          `next: synapse plugin check ${dir}\n`,
-      );
-      exit(0);
-    });
+    .action(
+      async (dir: string | undefined, opts: { category?: string; code?: string; name?: string; description?: string; action?: string; runtime?: string }) => {
+        const [{ createPluginScaffold }, { allGiven, promptMissing, PromptCancelled }] = await Promise.all([
+          import('./plugin-scaffold.js'),
+          import('./plugin-create-prompts.js'),
+        ]);
+        let options;
+        if (process.stdin.isTTY && process.stdout.isTTY && !allGiven(dir, opts)) {
+          try {
+            options = await promptMissing(dir, opts);
+          } catch (e) {
+            if (e instanceof PromptCancelled) return exit(130);
+            throw e;
+          }
+        } else {
+          if (dir === undefined)
+            throw new InvalidInputError('cannot create the plugin', [
+              { path: 'dir', message: 'name the new plugin folder: synapse plugin create <dir> --category <category>' },
+            ]);
+          options = { dir, ...opts };
+        }
+        const made = await createPluginScaffold(options);
+        process.stdout.write(
+          `created ${made.code} (${made.category}, ${made.actions.length === 1 ? 'action' : 'actions'} ${made.actions.join(', ')}, ${made.runtime}) in ${made.dir}:\n${made.files.map((f) => `  ${f}\n`).join('')}` +
+            `next: synapse plugin check ${options.dir}\n`,
+        );
+        exit(0);
+      },
+    );
 
   plugin
     .command('publish')

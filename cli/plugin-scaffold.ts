@@ -21,7 +21,12 @@ export interface ScaffoldOptions {
   category?: string;
   code?: string;
   name?: string;
+  /** One line for config.yaml (default: "<name>: a <category> plugin"). */
+  description?: string;
+  /** One action, or several separated by commas (`validation` / `pre_annotation,to_task`). */
   action?: string;
+  /** Several actions (the prompt's multi-select); wins over `action`. */
+  actions?: string[];
   runtime?: string;
 }
 
@@ -29,7 +34,9 @@ export interface Scaffold {
   dir: string;
   code: string;
   category: Category;
+  /** The first action (kept for callers that made one). */
   action: string;
+  actions: string[];
   runtime: Runtime;
   files: string[];
 }
@@ -55,44 +62,53 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
     });
   }
   const actions: readonly string[] = category && CATEGORIES.includes(category) ? CATEGORY_ACTIONS[category] : [];
-  const action = opts.action ?? actions[0] ?? '';
-  if (category && actions.length > 0 && !actions.includes(action)) {
-    problems.push({ path: '--action', message: `a ${category} plugin offers ${actions.join(', ')}; got ${JSON.stringify(action)}` });
+  const chosen = [...new Set(opts.actions ?? (opts.action !== undefined ? opts.action.split(',').map((a) => a.trim()) : [actions[0] ?? '']))];
+  const action = chosen[0] ?? '';
+  if (chosen.length === 0 || chosen.includes('')) problems.push({ path: '--action', message: 'name at least one action (several: --action a,b)' });
+  else if (category && actions.length > 0) {
+    for (const a of chosen.filter((a) => !actions.includes(a))) {
+      problems.push({ path: '--action', message: `a ${category} plugin offers ${actions.join(', ')}; got ${JSON.stringify(a)}` });
+    }
   }
   const runtime = (opts.runtime ?? 'typescript') as Runtime;
   if (!RUNTIMES.includes(runtime)) problems.push({ path: '--runtime', message: `must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(opts.runtime)}` });
   else if (runtime === 'python' && !(category === 'neural_net' && ['train', 'test', 'inference'].includes(action))) {
     problems.push({ path: '--runtime', message: 'python runs neural_net trainers (train, test, inference); use --category neural_net' });
-  }
+  } else if (runtime === 'python' && chosen.length > 1) problems.push({ path: '--action', message: 'a python scaffold has one action' });
+  if (opts.description !== undefined && opts.description.trim() === '') problems.push({ path: '--description', message: 'must not be empty' });
   if (opts.name !== undefined && opts.name.trim() === '') problems.push({ path: '--name', message: 'must not be empty' });
   if (problems.length > 0) throw new InvalidInputError('cannot create the plugin', problems);
 
-  const t: Template = {
+  const name = opts.name ?? titleCase(code);
+  const templates: Template[] = chosen.map((a) => ({
     code,
-    name: opts.name ?? titleCase(code),
+    name,
+    description: opts.description ?? `${name}: a ${category as Category} plugin`,
     category: category as Category,
-    action,
+    action: a,
     runtime,
-    cls: `${pascal(code)}${kindOf(category as Category, action) === 'action' ? pascal(action) : pascal(kindOf(category as Category, action))}`,
-  };
+    cls: `${pascal(code)}${kindOf(category as Category, a) === 'action' ? pascal(a) : pascal(kindOf(category as Category, a))}`,
+  }));
+  const t = templates[0] as Template;
   const files: Record<string, string> = {
-    'config.yaml': configYaml(t),
+    'config.yaml': configYaml(templates),
     'package.json': packageJson(t),
-    'README.md': readme(t),
+    'README.md': readme(templates),
     ...(runtime === 'python'
       ? { [`plugin/${action}.py`]: pythonTrainer(t), 'plugin/__init__.py': '', 'requirements.txt': '# Python packages this plugin needs, one per line\n' }
-      : { [`plugin/${action}.ts`]: typescriptModule(t) }),
+      : Object.fromEntries(templates.map((x) => [`plugin/${x.action}.ts`, typescriptModule(x)]))),
   };
   // The template must give a config that passes the schema; fail here rather than in `check`.
   parsePluginConfig(files['config.yaml'] as string, 'config.yaml (template)');
   await mkdir(path.join(dir, 'plugin'), { recursive: true });
   for (const [rel, text] of Object.entries(files)) await writeFile(path.join(dir, rel), text, { flag: 'wx' });
-  return { dir, code, category: t.category, action, runtime, files: Object.keys(files).sort() };
+  return { dir, code, category: t.category, action, actions: chosen, runtime, files: Object.keys(files).sort() };
 }
 
 interface Template {
   code: string;
   name: string;
+  description: string;
   category: Category;
   action: string;
   runtime: Runtime;
@@ -139,27 +155,52 @@ const titleCase = (s: string) =>
 
 // ----- templates --------------------------------------------------------------------------
 
-function configYaml(t: Template): string {
+function configYaml(all: Template[]): string {
+  const t = all[0] as Template;
   return `code: ${t.code}
 name: ${JSON.stringify(t.name)}
 version: 0.1.0
 category: ${t.category}
-description: ${JSON.stringify(`${t.name}: a ${t.category} plugin`)}
+description: ${JSON.stringify(t.description)}
 readme: README.md
 ${t.runtime === 'python' ? 'runtime: python\npackage_manager: pip\n' : ''}actions:
-  ${t.action}:
-    entrypoint: plugin.${t.action}.${t.cls}
-    method: ${methodOf(t)}
-${t.runtime === 'python' && t.action === 'train' ? pythonHyperparameters() : ''}`;
+${all
+  .map(
+    (a) => `  ${a.action}:
+    entrypoint: plugin.${a.action}.${a.cls}
+    method: ${methodOf(a)}
+${a.runtime === 'python' && a.action === 'train' ? pythonHyperparameters() : ''}`,
+  )
+  .join('')}`;
 }
 
 function packageJson(t: Template): string {
   return `${JSON.stringify({ name: t.code, private: true, type: 'module', description: 'Synapse plugin; its version is in config.yaml' }, null, 2)}\n`;
 }
 
-function readme(t: Template): string {
+function readme(all: Template[]): string {
+  const t = all[0] as Template;
+  const runs = all.map(runLines).join('\n');
+  const list = all.map((a) => `\`${a.action}\` (\`plugin/${a.action}.${a.runtime === 'python' ? 'py' : 'ts'}\`, class \`${a.cls}\`)`).join(', ');
+  return `# ${t.name}
+
+${t.description}
+
+A ${t.category} plugin with ${all.length === 1 ? 'one action' : `${all.length} actions`}: ${list}.
+
+\`\`\`bash
+synapse plugin check .
+${runs}
+synapse plugin publish .          # an immutable release ${t.code}@<version>; bump version in config.yaml for the next one
+\`\`\`
+
+See docs/plugins.md in the synapse project for what each file does.
+`;
+}
+
+/** How to run one action, for the README. */
+function runLines(t: Template): string {
   const kind = kindOf(t.category, t.action);
-  const file = `plugin/${t.action}.${t.runtime === 'python' ? 'py' : 'ts'}`;
   const run =
     kind === 'action'
       ? `synapse plugin run ${t.action} '{"count": 5}' --plugin . --debug   # in this process, no Temporal
@@ -169,18 +210,7 @@ synapse plugin run ${t.action} '{"count": 5}' --plugin .           # durably, on
         : kind === 'uploader'
           ? `synapse plugin run upload '{"name": "files", "path": "/data/in", "storage": "default", "data_collection": 1}' --plugin .   # see docs/upload.md for the params`
           : `synapse plugin run train '{"name": "my-model", "dataset": 1, "hyperparameters": {"epochs": 3}}' --plugin .`;
-  return `# ${t.name}
-
-A ${t.category} plugin with one action, \`${t.action}\` (\`${file}\`, class \`${t.cls}\`).
-
-\`\`\`bash
-synapse plugin check .
-${run}
-synapse plugin publish .          # an immutable release ${t.code}@<version>; bump version in config.yaml for the next one
-\`\`\`
-
-See docs/plugins.md in the synapse project for what each file does.
-`;
+  return run;
 }
 
 function typescriptModule(t: Template): string {

@@ -109,7 +109,8 @@ export class TerminalRunView implements RunView {
   private readonly metrics: Record<string, MetricValues> = {};
   private epochs: EpochMetrics[] = [];
   private status: { status: RunStatus; cancelRequested?: boolean } | undefined;
-  private readonly started: number;
+  /** When the run started (its startedAt once known; until then, when the view opened). */
+  private started: number;
   private readonly now: () => number;
   /** The lines of the frame on screen (to count the rows they take after a resize). */
   private drawnLines: string[] = [];
@@ -156,6 +157,8 @@ export class TerminalRunView implements RunView {
   /** From the workflow's state (polled): status, cancellation, epochs, progress and metrics. */
   stateUpdate(state: Partial<RunState>): void {
     if (state.status) this.status = { status: state.status, ...(state.cancelRequested ? { cancelRequested: true } : {}) };
+    const startedAt = state.startedAt ? Date.parse(state.startedAt) : NaN;
+    if (Number.isFinite(startedAt)) this.started = startedAt;
     if (state.epochs) this.epochs = state.epochs;
     for (const [cat, p] of Object.entries(state.progress ?? {})) {
       if (!this.timing[cat]) this.timing[cat] = { since: this.now(), from: p.current };

@@ -117,6 +117,12 @@ describe('TerminalRunView', () => {
     expect(tty.text).toBe(before);
   });
 
+  it("counts elapsed time from the run's start, not from when watching began", () => {
+    const { tty, view } = setup(100);
+    view.stateUpdate(state({ startedAt: new Date(1_000_000 - 95_000).toISOString() }));
+    expect(lastFrame(tty)[0]).toBe('running · elapsed 1m35s · overall 0%');
+  });
+
   it('hides DEBUG log lines unless verbose', () => {
     const quiet = setup(100);
     quiet.view.log('DEBUG', 'noise');

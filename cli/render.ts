@@ -13,6 +13,7 @@ import {
   categoryFraction,
   overallPercent,
   statusWords,
+  TERMINAL_STATUSES,
   type CategoryProgress,
   type EpochMetrics,
   type MetricValues,
@@ -243,7 +244,8 @@ export class TerminalRunView implements RunView {
       const counts = p ? `${p.current}/${p.total}` : '-';
       const extra: string[] = [];
       const t = this.timing[name];
-      if (p && t && frac < 1) {
+      // Rate and ETA while the run goes on; an ended run shows where it stopped.
+      if (p && t && frac < 1 && !(this.status && TERMINAL_STATUSES.includes(this.status.status))) {
         const secs = (now - t.since) / 1000;
         const rate = secs >= 1 ? (p.current - t.from) / secs : 0;
         if (rate > 0) extra.push(formatRate(rate), `eta ${formatDuration(((p.total - p.current) / rate) * 1000)}`);

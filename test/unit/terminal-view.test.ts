@@ -112,6 +112,15 @@ describe('TerminalRunView', () => {
     expect(frame.find((l) => l.startsWith('Training epochs'))).toContain('100% 6/6');
     expect(frame.find((l) => l.startsWith('Uploading the model'))).toContain('100%');
     const before = tty.text;
+    const cancelled = setup(100);
+    cancelled.view.progressUpdate('train', 1, 6);
+    cancelled.tick(2000);
+    cancelled.view.progressUpdate('train', 3, 6);
+    expect(lastFrame(cancelled.tty).find((l) => l.startsWith('Training epochs'))).toContain('eta');
+    cancelled.view.done(state({ status: 'cancelled' }));
+    const last = lastFrame(cancelled.tty);
+    expect(last[0]).toMatch(/^cancelled/);
+    expect(last.find((l) => l.startsWith('Training epochs'))).toMatch(/ 50% 3\/6$/);
     tty.emit('resize');
     view.progressUpdate('train', 1, 6);
     expect(tty.text).toBe(before);

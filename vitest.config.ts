@@ -6,7 +6,7 @@ export default defineConfig({
     alias: { '@synapse/sdk': fileURLToPath(new URL('./sdk/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['test/**/*.test.ts', 'sdk/**/*.test.ts', 'workflows/**/*.test.ts', 'client/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'sdk/**/*.test.ts', 'workflows/**/*.test.ts', 'client/**/*.test.ts', 'cli/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     // Integration tests share one dev server and a 2-core machine: a few files at a time.

@@ -1,13 +1,13 @@
 /**
- * The terminal view of a run (cli/render.ts) drawn into a fake TTY: labels not codes, rate /
+ * The terminal view of a run (render.ts; the test sits beside it: only bin/ and cli/ import cli/) drawn into a fake TTY: labels not codes, rate /
  * ETA / elapsed, no line wider than the terminal (a wrapped line broke the redraw into
  * repeated lines at 60 columns), the final frame at 100 %, DEBUG hidden unless verbose, the
  * epochs table and sparkline, "cancellation requested", and the result in a few lines.
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { TerminalRunView, formatDuration, sparkline, summariseResult } from '../../cli/render.js';
-import type { RunState } from '../../contracts/run-state.js';
+import { TerminalRunView, formatDuration, sparkline, summariseResult } from './render.js';
+import type { RunState } from '../contracts/run-state.js';
 
 const ESC = String.fromCharCode(27);
 /** The clear of the previous frame: up N rows, column 0, erase below. */

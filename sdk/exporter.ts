@@ -307,7 +307,9 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
 
   /** Exports run as the export workflow (count, pages, finalize), not through `start`. */
   async start(_ctx: RunContext<ExportParams<E>>): Promise<unknown> {
-    throw new NonRetriableError('an exporter runs as the export workflow: start it with a worker (`synapse plugin run export <params> --plugin <plugin>`), not --debug');
+    throw new NonRetriableError(
+      'an exporter runs as the export workflow: start it with a worker (`synapse plugin run export <params> --plugin <plugin>`), not --debug',
+    );
   }
 }
 

@@ -250,7 +250,9 @@ export abstract class TrainAction<M = unknown, H extends BaseHyperparameters = B
 
   /** Training runs as the train workflow (dataset, epochs, evaluate, register), not through `start`. */
   async start(_ctx: RunContext<TrainParams<H>>): Promise<unknown> {
-    throw new NonRetriableError('a trainer runs as the train workflow: start it with a worker (`synapse plugin run train <params> --plugin <plugin>`), not --debug');
+    throw new NonRetriableError(
+      'a trainer runs as the train workflow: start it with a worker (`synapse plugin run train <params> --plugin <plugin>`), not --debug',
+    );
   }
 }
 

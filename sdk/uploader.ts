@@ -217,7 +217,9 @@ export abstract class BaseUploader<E = Record<string, unknown>> extends UploadAc
 
   /** Uploads run as the upload workflow (discover, batches, data units), not through `start`. */
   async start(_ctx: RunContext<UploadParams<E>>): Promise<unknown> {
-    throw new NonRetriableError('an uploader runs as the upload workflow: start it with a worker (`synapse plugin run upload <params> --plugin <plugin>`), not --debug');
+    throw new NonRetriableError(
+      'an uploader runs as the upload workflow: start it with a worker (`synapse plugin run upload <params> --plugin <plugin>`), not --debug',
+    );
   }
 }
 

@@ -37,6 +37,9 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--heartbeat-timeout <seconds>', 'seconds without a heartbeat before a step is retried elsewhere')
     .action(async (actionName: string, paramsArg: string, opts: RunOptions, cmd: Command) => {
       const params = parseParamsArg(paramsArg);
+      const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
+      if (heartbeat !== undefined && !(heartbeat > 0 && Number.isFinite(heartbeat)))
+        throw new InvalidInputError('invalid option', [{ path: 'heartbeat-timeout', message: 'must be a positive number of seconds' }]);
       const pluginRef = opts.plugin ?? '.';
       // --plugin code@version that no plugin folder holds: its published release, cached in the data dir.
       const { useReleases } = await import('../engine/plugin-releases.js');
@@ -45,13 +48,12 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       const [{ RunsClient }, { followToEnd }] = await Promise.all([import('../client/runs.js'), import('./follow.js')]);
       const runs = await RunsClient.connect(settingsFrom(cmd));
       try {
-        const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
         const started = await runs.start({
           plugin: pluginRef,
           action: actionName,
           params,
           ...(opts.jobId ? { runId: opts.jobId } : {}),
-          ...(heartbeat !== undefined && Number.isFinite(heartbeat) && heartbeat > 0 ? { heartbeatTimeoutSeconds: heartbeat } : {}),
+          ...(heartbeat !== undefined ? { heartbeatTimeoutSeconds: heartbeat } : {}),
         });
         if (opts.detach) {
           if (opts.json) printJson(started);

@@ -59,6 +59,16 @@ describe('bad input on the command line', () => {
     await expectNotStarted('bad-action-1');
   });
 
+  it('a --heartbeat-timeout that is not a positive number: exit 2 naming the option, nothing started', async () => {
+    for (const value of ['abc', '0', '-5']) {
+      const res = await runCli(['plugin', 'run', 'validation', '--plugin', 'noop', '--heartbeat-timeout', value, '--job-id', 'bad-heartbeat-1'], settings);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('heartbeat-timeout: must be a positive number of seconds');
+      expectNoStack(res.stderr);
+    }
+    await expectNotStarted('bad-heartbeat-1');
+  });
+
   it('a broken config.yaml: exit 2 with file:line:column', async () => {
     const dir = path.join(ROOT, 'test/fixtures/cli-plugins/broken-yaml');
     const res = await runCli(['plugin', 'run', 'export', '--plugin', dir], settings);

@@ -94,12 +94,20 @@ async function trainResumePoint({ store, run }: ResumeContext): Promise<TrainRes
   return { runId: run.id, epoch, model, history: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch) };
 }
 
+/** The references a train (or tune) run names: its model name, dataset version, storage and start model. */
+export interface TrainReferences {
+  name: string;
+  dataset: number;
+  storage: number | string;
+  checkpoint?: number | undefined;
+}
+
 /**
- * Checks a train run's references before it starts, so that a taken name, an unknown dataset
- * version, start model or storage is a params error (exit 2, HTTP 400) and nothing starts.
- * The prepare step checks the same again: another run may take the name in between.
+ * Checks a train or tune run's references before it starts, so that a taken name, an unknown
+ * dataset version, start model or storage is a params error (exit 2, HTTP 400) naming each, and
+ * nothing starts. The prepare step checks the same again: another run may take the name in between.
  */
-async function trainPreflight({ action, params: p, settings, store }: PreflightContext<TrainParams>): Promise<void> {
+export async function trainPreflight<P extends TrainReferences>({ action, params: p, settings, store }: PreflightContext<P>): Promise<void> {
   const platform = await openDatabase({ dataDir: settings.dataDir });
   try {
     const problems: Problem[] = [];

@@ -12,17 +12,13 @@
  */
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
 import { zodProblems } from '../../contracts/problems.js';
-import { NotFoundError, ParamsError, type Problem } from '../../contracts/errors.js';
+import { ParamsError, type Problem } from '../../contracts/errors.js';
 import { probePoint, probeValues, TUNE_KEYS, type ParamValue, type TuneSearch } from '../../contracts/tune.js';
 import { checkSearch, TuneSearchFields } from '../../contracts/tune-params.js';
 import type { ResolvedAction } from '../../engine/plugin-loader.js';
-import { assertNameFree } from '../../platform/model-names.js';
-import { openDatabase } from '../../platform/db.js';
-import { getGroundTruthVersion } from '../../platform/repositories/ground-truth.js';
-import { getModel } from '../../platform/repositories/models.js';
-import { getStorage } from '../../platform/repositories/storages.js';
 import { isTrainerClass, parseTrainParams, type TrainParams } from '../../sdk/trainer.js';
-import { defineRunShape, type PreflightContext, type ResumeContext, type ResumePoint } from '../run-shape.js';
+import { defineRunShape, type ResumeContext, type ResumePoint } from '../run-shape.js';
+import { trainPreflight } from './train.js';
 import { taskQueueFor } from '../settings.js';
 
 /** A tune's params once checked: the trainer's train params (fixed hyperparameters only) and the search. */
@@ -42,7 +38,7 @@ export const tuneShape = defineRunShape<TuneParams, TuneResume>({
   matches: (action) => action.plugin.config.category === 'neural_net' && action.name === 'tune' && isTrainerClass(action.cls),
   parseParams: (action, raw) => parseTuneParams(action.cls as unknown as TrainerClass, raw, subject(action)),
   workflow: WORKFLOW_TYPES.tune,
-  preflight: tunePreflight,
+  preflight: trainPreflight,
   /** As a train run: the trials' training steps go to the GPU queue when they ask for GPUs. */
   extraInput: ({ params, settings, resume }) => {
     const gpus = params.num_gpus ?? 0;
@@ -124,41 +120,6 @@ function blame(p: Problem, search: TuneSearch | undefined, point: Record<string,
   const key = m?.[1];
   if (!search || key === undefined || !(key in search.search_space)) return p;
   return { path: `search_space.${key}`, message: `the trainer's hyperparameters refuse ${key} = ${JSON.stringify(point[key])}: ${p.message}` };
-}
-
-/**
- * A tune's references, as a train run's: the model name free, the dataset version, the
- * storage and a start model known. ParamsError (exit 2, HTTP 400) names each; nothing starts.
- */
-async function tunePreflight({ action, params: p, settings, store }: PreflightContext<TuneParams>): Promise<void> {
-  const platform = await openDatabase({ dataDir: settings.dataDir });
-  try {
-    const problems: Problem[] = [];
-    const check = async (path: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (err) {
-        if (err instanceof ParamsError) problems.push(...err.problems);
-        else if (err instanceof NotFoundError) problems.push({ path, message: err.message });
-        else throw err;
-      }
-    };
-    await check('name', () => assertNameFree(platform.db, store, p.name, ''));
-    await check('dataset', () => getGroundTruthVersion(platform.db, p.dataset));
-    await check('storage', () => getStorage(platform.db, p.storage));
-    if (p.checkpoint !== undefined) {
-      const checkpoint = p.checkpoint;
-      await check('checkpoint', async () => {
-        const model = await getModel(platform.db, checkpoint);
-        if (model.plugin.code !== action.plugin.config.code) {
-          problems.push({ path: 'checkpoint', message: `model ${model.id} was trained by plugin ${model.plugin.code}, not ${action.plugin.config.code}` });
-        }
-      });
-    }
-    if (problems.length) throw new ParamsError(subject(action), problems);
-  } finally {
-    await platform.close();
-  }
 }
 
 /**

@@ -102,3 +102,15 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The highest attempt any activity of a run's (first) execution reached, from Temporal's history:
+ * 2 or more proves a step was interrupted and retried. The run state's `attempt` only shows the
+ * attempts of the steps a shape reports (a retried plan step is not among them).
+ */
+export async function highestActivityAttempt(runs: RunsClient, runId: string): Promise<number> {
+  const history = await runs.temporal.workflow.getHandle(runId).fetchHistory();
+  let highest = 0;
+  for (const event of history.events ?? []) highest = Math.max(highest, event.activityTaskStartedEventAttributes?.attempt ?? 0);
+  return highest;
+}

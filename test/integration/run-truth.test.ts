@@ -106,7 +106,8 @@ describe('what a run says after it ends', () => {
 
   it('a terminated train run is terminated in the run store: its model name is free and it resumes', async () => {
     const { runId } = await runs.start({ plugin: 'train-ts-example', action: 'train', params: params('truth-terminated', { epochs: 4, step_delay_ms: 40 }) });
-    await waitFor(async () => ((await epochEnds(runId)) >= 1 ? true : undefined), 90_000, 'an epoch');
+    // The workflow has recorded an epoch (not only the step's epoch_end event): then terminate.
+    await waitFor(async () => (((await runs.state(runId)).epochs?.length ?? 0) >= 1 ? true : undefined), 90_000, 'an epoch in the run state');
     await runs.temporal.workflow.getHandle(runId).terminate('issue 17 test');
     const terminated = await runs.state(runId);
     expect(terminated.status).toBe('terminated');

@@ -18,7 +18,7 @@ import type { RunState } from '../../contracts/run-state.js';
 import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { assignmentsByTask, countItemResults, listItemResults, listTasks } from '../../platform/repositories/index.js';
-import { connectRuns, highestActivityAttempt, ROOT, spawnWorker, startWorker, testSettings, waitFor } from '../helpers.js';
+import { connectRuns, ROOT, spawnWorker, startWorker, testSettings, waitFor } from '../helpers.js';
 
 const settings = testSettings('validate');
 let platform: PlatformDb;
@@ -158,7 +158,8 @@ describe('validation with its worker killed mid-run', () => {
     children.push(await spawnWorker(settings));
     const final = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
     expect(final.status, final.error).toBe('completed');
-    expect(await highestActivityAttempt(runs, runId)).toBeGreaterThanOrEqual(2);
+    // Whether a page step was cut mid-way depends on where the kill lands (it was not, in 2 of ~6
+    // runs): what this test holds to is that the run finished after the kill with every task once.
     expect(final.result).toMatchObject({ total: 100, success: 100, failed: 0, report: `kill/${runId}.json` });
     const after = await listItemResults(platform.db, runId);
     expect(after).toHaveLength(100);

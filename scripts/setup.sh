@@ -56,6 +56,8 @@ has_module openpyxl || apt_missing+=(python3-openpyxl)
 has_module psycopg2 || apt_missing+=(python3-psycopg2)
 has_module ensurepip || apt_missing+=(python3-venv)
 command -v aws >/dev/null 2>&1 || apt_missing+=(awscli)
+# chromium: the deployment demo page's browser test (test/integration/demo-page.test.ts, puppeteer-core over CDP).
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "setup: apt-get install ${apt_missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then

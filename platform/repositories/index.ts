@@ -9,3 +9,4 @@ export * from './storages.js';
 export * from './task-queries.js';
 export * from './item-results.js';
 export * from './deployments.js';
+export * from './summaries.js';

@@ -28,6 +28,12 @@ export interface Settings {
   temporal: TemporalSettings;
   /** Task queues are `<prefix>-<method>`; a different prefix isolates a set of workers. */
   taskQueuePrefix: string;
+  /**
+   * Payload encryption keys (SYNAPSE_CODEC_KEY, SYNAPSE_CODEC_PREVIOUS_KEYS; client/codec.ts):
+   * the worker and every client need the same. Absent: payloads go to Temporal unencrypted,
+   * and actions with secret params refuse to start. Never logged.
+   */
+  codec?: { key: string; previousKeys: string[] };
 }
 
 /** What `synapse server start-dev` writes so that clients find the server it started. */
@@ -92,10 +98,13 @@ export function loadSettings(overrides: SettingsOverrides = {}, env: NodeJS.Proc
     temporal.tls = true;
   }
   if (env.TEMPORAL_API_KEY) temporal.apiKey = env.TEMPORAL_API_KEY;
+  const previousKeys = (env.SYNAPSE_CODEC_PREVIOUS_KEYS ?? '').split(',').filter((k) => k.trim() !== '');
   return {
     dataDir,
     temporal,
     taskQueuePrefix: overrides.taskQueuePrefix ?? env.SYNAPSE_TASK_QUEUE_PREFIX ?? 'synapse',
+    // Previous keys without a current one are kept so that connecting says what is missing.
+    ...(env.SYNAPSE_CODEC_KEY || previousKeys.length > 0 ? { codec: { key: env.SYNAPSE_CODEC_KEY ?? '', previousKeys } } : {}),
   };
 }
 

@@ -18,8 +18,19 @@ export function setPluginImportPreparation(fn: (() => Promise<void>) | undefined
   prepared = undefined;
 }
 
+let source: ((url: string) => Promise<Record<string, unknown>>) | undefined;
+
+/**
+ * Where plugin modules come from instead of `import(url)`: a plugin host
+ * (activities/plugin-host-main.ts) has its plugin's modules bundled in, by file URL.
+ */
+export function setPluginModuleSource(fn: typeof source): void {
+  source = fn;
+}
+
 /** Imports a plugin module by file URL, after the preparation (once per process). */
 export async function importPluginModule(url: string): Promise<Record<string, unknown>> {
+  if (source) return source(url);
   if (prepare) {
     prepared ??= prepare().catch((err: unknown) => {
       prepared = undefined;

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { UnavailableError } from '../contracts/errors.js';
+import { payloadCodecFor } from './codec.js';
 import { SEARCH_ATTRIBUTES } from './search-attributes.js';
 import type { Settings, TemporalSettings } from './settings.js';
 
@@ -20,6 +22,16 @@ function tlsOptions(t: TemporalSettings): ConnectionOptions['tls'] {
   };
 }
 
+/**
+ * The data converter of these settings: payloads encrypted by the codec (client/codec.ts) when
+ * a key is configured, Temporal's default otherwise. The worker and every client use it, so
+ * they read each other's payloads. Throws ConfigError on a malformed key.
+ */
+export function dataConverterFor(settings: Settings): DataConverter {
+  const codec = payloadCodecFor(settings.codec);
+  return codec ? { payloadCodecs: [codec] } : {};
+}
+
 /** What to tell a person who cannot reach the server. */
 export function unreachable(settings: Settings, cause: unknown): UnavailableError {
   const hint = settings.temporal.external
@@ -31,6 +43,7 @@ export function unreachable(settings: Settings, cause: unknown): UnavailableErro
 
 export async function connectClient(settings: Settings): Promise<Client> {
   const t = settings.temporal;
+  const dataConverter = dataConverterFor(settings);
   try {
     const tls = tlsOptions(t);
     const connection = await Connection.connect({
@@ -40,7 +53,7 @@ export async function connectClient(settings: Settings): Promise<Client> {
       ...(t.apiKey ? { apiKey: t.apiKey } : {}),
     });
     // Connection.connect asks the server for its system info, so an unreachable one fails here.
-    return new Client({ connection, namespace: t.namespace });
+    return new Client({ connection, namespace: t.namespace, dataConverter });
   } catch (err) {
     throw unreachable(settings, err);
   }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { connectClient, connectNative, ensureSearchAttributes } from '../client/temporal.js';
+import { connectClient, connectNative, dataConverterFor, ensureSearchAttributes } from '../client/temporal.js';
 import { taskQueueFor, type Settings } from '../client/settings.js';
 import { platformAccess } from '../activities/platform-access.js';
 import { openDatabase } from '../platform/db.js';
@@ -116,6 +116,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           connection,
           namespace: settings.temporal.namespace,
           taskQueue: taskQueueFor(settings, method),
+          // Payloads encrypted with the codec key, as every client sends them (client/codec.ts).
+          dataConverter: dataConverterFor(settings),
           workflowBundle,
           activities,
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),

@@ -86,11 +86,17 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   // A bare folder name in the current folder (what `plugin create x` makes and prints `next:` for).
   const local = path.resolve(ref);
   if (!version && existsSync(path.join(local, 'config.yaml'))) return { dir: local, config: await readPluginConfig(path.join(local, 'config.yaml')) };
+  // `code` alone that no folder holds: its newest published release.
+  const newest = !version && releaseFallback ? await releaseFallback(code, undefined) : undefined;
+  if (newest) return newest;
   throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
 }
 
-/** Finds `code@version` among published releases when no search folder has it; set by `useReleases` (engine/plugin-releases.ts). */
-let releaseFallback: ((code: string, version: string) => Promise<Plugin | undefined>) | undefined;
+/**
+ * Finds `code@version` among published releases when no search folder has it, or with no
+ * version the newest release of `code`; set by `useReleases` (engine/plugin-releases.ts).
+ */
+let releaseFallback: ((code: string, version: string | undefined) => Promise<Plugin | undefined>) | undefined;
 export function setReleaseFallback(fallback: typeof releaseFallback): void {
   releaseFallback = fallback;
 }

@@ -14,7 +14,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openDatabase } from '../platform/db.js';
-import { createPluginRelease, ensureDefaultStorage, getPluginRelease, getStorage, type PluginRelease, type Storage } from '../platform/repositories/index.js';
+import {
+  createPluginRelease,
+  ensureDefaultStorage,
+  getPluginRelease,
+  getStorage,
+  newestPluginRelease,
+  type PluginRelease,
+  type Storage,
+} from '../platform/repositories/index.js';
 import { openStorage } from '../storage/index.js';
 import { parsePluginConfig, PluginConfigSchema } from '../sdk/config.js';
 import { InvalidInputError, NonRetriableError, NotFoundError } from '../contracts/errors.js';
@@ -288,10 +296,27 @@ async function ensureModuleScope(cacheRoot: string): Promise<void> {
 }
 
 /**
- * Lets `findPlugin('code@version')` in this process fall back to published releases,
- * cached under `dataDir`. Called by the CLI, the gateway and the worker at start-up; the
- * last call wins (one data dir per process).
+ * The newest published release of `code` (by semantic-version precedence), resolved as
+ * `code@<that version>`; undefined when `code` is not a plugin code or has no release.
+ */
+export async function resolveNewestRelease(opts: ResolveOptions, code: string): Promise<Plugin | undefined> {
+  if (!PluginConfigSchema.shape.code.safeParse(code).success) return undefined;
+  const platform = await openDatabase({ dataDir: opts.dataDir });
+  let newest: PluginRelease | undefined;
+  try {
+    newest = await newestPluginRelease(platform.db, code);
+  } finally {
+    await platform.close();
+  }
+  return newest ? resolveRelease(opts, code, newest.version) : undefined;
+}
+
+/**
+ * Lets `findPlugin('code@version')` in this process fall back to published releases, and
+ * `findPlugin('code')` to the newest release when no plugin folder holds `code`; cached
+ * under `dataDir`. Called by the CLI, the gateway and the worker at start-up; the last call
+ * wins (one data dir per process).
  */
 export function useReleases(opts: ResolveOptions): void {
-  setReleaseFallback((code, version) => resolveRelease(opts, code, version));
+  setReleaseFallback((code, version) => (version === undefined ? resolveNewestRelease(opts, code) : resolveRelease(opts, code, version)));
 }

@@ -70,6 +70,20 @@ export const PluginConfigSchema = z
     tasks: z.array(z.string()).optional(),
     /** Language of the plugin's code (default typescript). */
     runtime: z.enum(RUNTIMES).default('typescript'),
+    /**
+     * The environment variables the plugin's code may read (`ctx.envs`), with their values on the
+     * worker; nothing else of the worker's environment reaches a plugin host. The worker's own
+     * configuration (DATABASE_URL, AWS_*, TEMPORAL_*, SYNAPSE_*, PG*) is never passed.
+     */
+    envs: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+          .refine((name) => !/^(DATABASE_URL|AWS_.*|TEMPORAL_.*|SYNAPSE_.*|PG[A-Z]*|NODE_OPTIONS)$/i.test(name), "is the worker's own configuration, never given to plugin code"),
+      )
+      .max(100)
+      .optional(),
     actions: z
       .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'action names are lowercase words joined by _'), ActionConfigSchema)
       .refine((a) => Object.keys(a).length > 0, 'a plugin needs at least one action'),

@@ -6,6 +6,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { InvalidInputError, SynapseError, type Problem } from '../contracts/errors.js';
+import { clientText } from './client-text.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -53,8 +54,9 @@ export function problemBody(status: number, detail?: string, errors?: Problem[])
     type: `/problems/${slug}`,
     title,
     status,
-    ...(detail ? { detail } : {}),
-    ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: e.message })) } : {}),
+    // Server file paths never reach a client (gateway/client-text.ts).
+    ...(detail ? { detail: clientText(detail) } : {}),
+    ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: clientText(e.message) })) } : {}),
   };
 }
 

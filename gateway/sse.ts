@@ -8,6 +8,7 @@
 import type { Response } from 'express';
 import type { RunsClient } from '../client/runs.js';
 import type { RunEvent } from '../platform/run-store.js';
+import { clientText } from './client-text.js';
 
 export interface SseOptions {
   /** How often the run store is polled for new events. */
@@ -58,7 +59,7 @@ export async function streamRunEvents(runs: RunsClient, runId: string, afterId: 
     }
   } catch (err) {
     // Headers are gone already: report in-band, then close.
-    if (!abort.signal.aborted) res.write(message('error', { detail: err instanceof Error ? err.message.split('\n')[0] : String(err) }));
+    if (!abort.signal.aborted) res.write(message('error', { detail: clientText(err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)) }));
   } finally {
     clearInterval(keepAlive);
     options.shutdown?.removeEventListener('abort', stop);

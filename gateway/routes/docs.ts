@@ -1,6 +1,7 @@
 /**
- * /openapi.json and /docs, an interactive API page (Swagger UI, served from the installed
- * swagger-ui-dist package: works offline; no inline script, so the strict CSP holds).
+ * `GET /` (links to the docs), /openapi.json and /docs, an interactive API page (Swagger UI,
+ * served from the installed swagger-ui-dist package: works offline; no inline script, so
+ * the strict CSP holds).
  */
 import express, { Router } from 'express';
 import { createRequire } from 'node:module';
@@ -32,9 +33,29 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
+/** What `GET /` answers (JSON): the API's entry points. */
+export const ROOT_LINKS = {
+  name: 'Synapse gateway',
+  docs: '/docs',
+  openapi: '/openapi.json',
+  api: '/v1',
+  health: '/healthz',
+  ready: '/readyz',
+  auth: 'every /v1 route needs Authorization: Bearer <token> (synapse token create)',
+};
+
 export function docsRouter(): Router {
   const router = Router();
   const document = JSON.stringify(openApiDocument());
+  // `GET /`: where to go next. Browsers go to the docs page; other clients get the links.
+  router.get('/', (_req, res) => {
+    res.set('Link', '</docs>; rel="service-doc", </openapi.json>; rel="service-desc"');
+    res.format({
+      'application/json': () => res.json(ROOT_LINKS),
+      'text/html': () => res.redirect(302, '/docs'),
+      default: () => res.json(ROOT_LINKS),
+    });
+  });
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
   });

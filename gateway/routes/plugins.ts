@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InvalidInputError } from '../../contracts/errors.js';
 import { findPlugin, listPlugins, loadAction } from '../../engine/plugin-loader.js';
 import { requireScope } from '../auth.js';
+import { clientText } from '../client-text.js';
 import { zodIssues } from '../problem.js';
 import { PluginRef } from '../schemas.js';
 
@@ -43,7 +44,12 @@ export function pluginsRouter(): Router {
         actions[name] = { ...base, paramsSchema: paramsJsonSchema(resolved.cls.params), progressCategories: resolved.progressCategories };
       } catch (err) {
         // A broken action is still listed, with why it cannot run.
-        actions[name] = { ...base, paramsSchema: {}, progressCategories: {}, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+        actions[name] = {
+          ...base,
+          paramsSchema: {},
+          progressCategories: {},
+          error: clientText(err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)),
+        };
       }
     }
     res.json({ code: plugin.config.code, version: plugin.config.version, config: plugin.config, actions });

@@ -9,6 +9,7 @@ import { CATEGORIES, CATEGORY_ACTIONS, METHODS, RUNTIMES, type Category } from '
 import { hyperparametersFromJsonSchema } from './hyperparameters.js';
 import { ConfigError } from '../contracts/errors.js';
 import { zodProblems } from '../contracts/problems.js';
+import { INPUT_LIMITS } from '../contracts/input-limits.js';
 
 /** Semantic version 2.0.0, as published on semver.org. */
 const SEMVER =
@@ -113,6 +114,11 @@ export type ActionConfig = z.infer<typeof ActionConfigSchema>;
 
 /** Parses config.yaml text; `file` only names the source in error messages. */
 export function parsePluginConfig(text: string, file = 'config.yaml'): PluginConfig {
+  if (text.length > INPUT_LIMITS.configYamlBytes) {
+    throw new ConfigError(`${file} is too large`, [
+      { path: '', location: file, message: `over the config.yaml size limit of ${INPUT_LIMITS.configYamlBytes} bytes` },
+    ]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined): string => {
@@ -126,7 +132,16 @@ export function parsePluginConfig(text: string, file = 'config.yaml'): PluginCon
       doc.errors.map((e) => ({ path: '', location: at(e.pos[0]), message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  const parsed = PluginConfigSchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    // Aliases are bounded (a "billion laughs" config.yaml); the error names the file.
+    value = doc.toJS({ maxAliasCount: INPUT_LIMITS.yamlAliases });
+  } catch (err) {
+    const reason =
+      err instanceof Error && /alias/i.test(err.message) ? `more than ${INPUT_LIMITS.yamlAliases} aliases resolved (the YAML alias limit)` : String(err);
+    throw new ConfigError(`${file} is not valid YAML`, [{ path: '', location: file, message: reason }]);
+  }
+  const parsed = PluginConfigSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new ConfigError(`${file} does not match the plugin config schema`, zodProblems(parsed.error, yamlLocator(doc, at)));
 }

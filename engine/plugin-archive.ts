@@ -18,6 +18,7 @@ import { lstat, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzipSync } from 'node:zlib';
+import ignore, { type Ignore } from 'ignore';
 import { keyProblems } from '../storage/safe-key.js';
 import { InvalidInputError } from '../contracts/errors.js';
 
@@ -44,8 +45,25 @@ export const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
   ratioFloorBytes: 1024 * 1024,
 });
 
-/** Folders and files never published: installed dependencies, VCS data, caches, local secrets. */
-export const EXCLUDED_NAMES: ReadonlySet<string> = new Set(['node_modules', '.git', '__pycache__', '.venv', '.DS_Store', '.env']);
+/** Folders and files never published: installed dependencies, VCS data, caches. */
+export const EXCLUDED_NAMES: ReadonlySet<string> = new Set(['node_modules', '.git', '__pycache__', '.venv', '.DS_Store']);
+
+/**
+ * Names that hold secrets, never published at any depth, whatever `.synapseignore` says:
+ * `.env` and `.env.*`, package-registry credentials, SSH keys, and key or certificate-bundle files.
+ */
+export function isSecretName(name: string): boolean {
+  return (
+    name === '.env' ||
+    name.startsWith('.env.') ||
+    ['.npmrc', '.pypirc', '.netrc', '.git-credentials', 'credentials.json', 'secrets.json'].includes(name) ||
+    /^id_(rsa|dsa|ecdsa|ed25519)(_sk)?(\..*)?$/.test(name) ||
+    /\.(pem|key|p12|pfx|jks|keystore)$/i.test(name)
+  );
+}
+
+/** The plugin author's own exclusions, in gitignore syntax, read from the plugin folder. */
+export const IGNORE_FILE = '.synapseignore';
 
 /** The cache marker written into an extracted release; never published. */
 export const RELEASE_MARKER = '.synapse-release.json';
@@ -78,25 +96,39 @@ const GZIP_OS_UNIX = 3;
 
 // ----- writing ----------------------------------------------------------------------------
 
+/** What a plugin folder publishes: the entries, and what was left out (folders as one path). */
+export interface CollectedFiles {
+  entries: ArchiveEntry[];
+  /** `/`-separated paths left out by the secret rules, EXCLUDED_NAMES or `.synapseignore`, sorted. */
+  excluded: string[];
+}
+
 /**
- * The files of a plugin folder, sorted by path, as archive entries. Skips EXCLUDED_NAMES at
- * any depth and the release marker; refuses links and special files (an archive may hold
- * only what extraction accepts) and anything over the limits.
+ * The files of a plugin folder, sorted by path, as archive entries. Skips, at any depth,
+ * EXCLUDED_NAMES, secrets (isSecretName) and what `.synapseignore` in the folder names
+ * (gitignore syntax), and the release marker; refuses links and special files (an archive may
+ * hold only what extraction accepts) and anything over the limits.
  */
-export async function collectPluginFiles(dir: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<ArchiveEntry[]> {
+export async function collectPluginFiles(dir: string, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS): Promise<CollectedFiles> {
   const root = path.resolve(dir);
   const entries: ArchiveEntry[] = [];
+  const excluded: string[] = [];
   let total = 0;
   const refuse = (rel: string, message: string): never => {
     throw new InvalidInputError(`cannot archive ${root}`, [{ path: rel, message }]);
   };
+  const ignored = await readIgnoreFile(root);
   const walk = async (abs: string, rel: string): Promise<void> => {
     const names = (await readdir(abs)).sort();
     for (const name of names) {
-      if (EXCLUDED_NAMES.has(name) || (rel === '' && name === RELEASE_MARKER)) continue;
+      if (rel === '' && name === RELEASE_MARKER) continue;
       const childRel = rel ? `${rel}/${name}` : name;
       const childAbs = path.join(abs, name);
       const st = await lstat(childAbs);
+      if (EXCLUDED_NAMES.has(name) || isSecretName(name) || ignored.ignores(st.isDirectory() ? `${childRel}/` : childRel)) {
+        excluded.push(childRel);
+        continue;
+      }
       if (st.isSymbolicLink()) refuse(childRel, 'is a symbolic link; archives hold regular files only (copy the file in)');
       if (st.isDirectory()) {
         await walk(childAbs, childRel);
@@ -113,7 +145,21 @@ export async function collectPluginFiles(dir: string, limits: ArchiveLimits = DE
     }
   };
   await walk(root, '');
-  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { entries: entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), excluded: excluded.sort() };
+}
+
+/** `.synapseignore` of a plugin folder as a matcher; one that matches nothing when there is none. */
+async function readIgnoreFile(root: string): Promise<Ignore> {
+  const matcher = ignore();
+  const file = path.join(root, IGNORE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return matcher;
+    throw new InvalidInputError(`cannot read ${file}`, [{ path: IGNORE_FILE, message: (err as Error).message }]);
+  }
+  return matcher.add(text);
 }
 
 /** A deterministic ustar + gzip archive of `entries` (sorted here again, so order never matters). */
@@ -135,14 +181,14 @@ export function packTarGz(entries: readonly ArchiveEntry[]): Buffer {
   return gz;
 }
 
-/** Archives a plugin folder; returns the bytes, their sha256 and the paths inside. */
+/** Archives a plugin folder; returns the bytes, their sha256, the paths inside and the paths left out (collectPluginFiles). */
 export async function packPluginDir(
   dir: string,
   limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
-): Promise<{ archive: Buffer; sha256: string; files: string[] }> {
-  const entries = await collectPluginFiles(dir, limits);
+): Promise<{ archive: Buffer; sha256: string; files: string[]; excluded: string[] }> {
+  const { entries, excluded } = await collectPluginFiles(dir, limits);
   const archive = packTarGz(entries);
-  return { archive, sha256: sha256(archive), files: entries.map((e) => e.path) };
+  return { archive, sha256: sha256(archive), files: entries.map((e) => e.path), excluded };
 }
 
 function tarHeader(name: string, type: '0' | '5', mode: number, size: number): Buffer {

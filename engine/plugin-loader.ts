@@ -7,7 +7,7 @@
  * with the hyperparameters schema its config.yaml declares (`actions.<name>.hyperparameters`).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isActionClass, type ActionClass } from '../sdk/action.js';
@@ -15,6 +15,7 @@ import type { Method } from '../sdk/categories.js';
 import { parsePluginConfig, type ActionConfig, type PluginConfig } from '../sdk/config.js';
 import { zodProblems } from '../contracts/problems.js';
 import { ConfigError, NotFoundError, ParamsError } from '../contracts/errors.js';
+import { INPUT_LIMITS, ownValue } from '../contracts/input-limits.js';
 import { hasOwnTrainParams, hyperparametersFromJsonSchema, isTrainerClass, PythonTrainer, trainParamsSchema } from '../sdk/trainer.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import { importPluginModule } from './plugin-import.js';
@@ -23,8 +24,17 @@ import { PythonServeAction } from './python-serve.js';
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
 
-/** Reads and checks a plugin's config.yaml; ConfigError names each problem with file:line:column. */
+/**
+ * Reads and checks a plugin's config.yaml; ConfigError names each problem with file:line:column.
+ * A file over INPUT_LIMITS.configYamlBytes is refused before it is read (ConfigError naming it).
+ */
 export async function readPluginConfig(file: string): Promise<PluginConfig> {
+  const { size } = await stat(file);
+  if (size > INPUT_LIMITS.configYamlBytes) {
+    throw new ConfigError(`${file} is too large`, [
+      { path: '', location: file, message: `${size} bytes, over the config.yaml size limit of ${INPUT_LIMITS.configYamlBytes} bytes` },
+    ]);
+  }
   return parsePluginConfig(await readFile(file, 'utf8'), file);
 }
 
@@ -128,7 +138,8 @@ const MODULE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 
 /** Resolves `actionName` of `plugin` to its class and checks it against config.yaml. */
 export async function loadAction(plugin: Plugin, actionName: string): Promise<ResolvedAction> {
-  const config = plugin.config.actions[actionName];
+  // Own keys only: `constructor`, `__proto__` or `toString` are unknown actions, not Object.prototype's.
+  const config = ownValue(plugin.config.actions, actionName);
   if (!config) {
     throw new NotFoundError(`plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`);
   }

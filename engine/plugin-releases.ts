@@ -74,7 +74,10 @@ export interface PublishResult {
   storage: { id: number; name: string };
   key: string;
   bytes: number;
+  /** The paths in the archive, sorted. */
   files: string[];
+  /** The paths left out: secrets, EXCLUDED_NAMES and what `.synapseignore` names (engine/plugin-archive.ts). */
+  excluded: string[];
 }
 
 /**
@@ -122,6 +125,7 @@ export async function publishPlugin(opts: { dir: string; dataDir: string; storag
         key: existing.archive?.key ?? '',
         bytes: packed.archive.length,
         files: packed.files,
+        excluded: packed.excluded,
       };
     }
     const record: Storage = opts.storage === undefined || opts.storage === 'default' ? await ensureDefaultStorage(db) : await getStorage(db, opts.storage);
@@ -141,7 +145,15 @@ export async function publishPlugin(opts: { dir: string; dataDir: string; storag
       config: plugin.config as unknown as Record<string, unknown>,
       archive: { storage: record.id, key },
     });
-    return { status: 'published', release, storage: { id: record.id, name: record.name }, key, bytes: packed.archive.length, files: packed.files };
+    return {
+      status: 'published',
+      release,
+      storage: { id: record.id, name: record.name },
+      key,
+      bytes: packed.archive.length,
+      files: packed.files,
+      excluded: packed.excluded,
+    };
   } finally {
     await platform.close();
   }

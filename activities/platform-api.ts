@@ -6,7 +6,7 @@
  * repositories' idempotent upserts (one assignment per task and annotator, one result per
  * run and item).
  */
-import { InvalidInputError } from '../contracts/errors.js';
+import { InvalidInputError, NotFoundError, UnavailableError, type Problem } from '../contracts/errors.js';
 import { zodProblems } from '../contracts/problems.js';
 import type { z } from 'zod';
 import {
@@ -24,7 +24,19 @@ import {
   writeItemResults,
   type Db,
 } from '../platform/repositories/index.js';
-import type { ItemResult, Page, PageRequest, PlatformApi, PlatformAssignment, PlatformProject } from '../sdk/platform-api.js';
+import { isServing, listReplicas } from '../platform/repositories/deployments.js';
+import type { RunStore } from '../platform/run-store.js';
+import type { RunContext } from '../sdk/run-context.js';
+import type {
+  ItemResult,
+  Page,
+  PageRequest,
+  PlatformApi,
+  PlatformAssignment,
+  PlatformDeployment,
+  PlatformProject,
+  PlatformRunContext,
+} from '../sdk/platform-api.js';
 import { AssignmentFilterSchema, DataUnitFilterSchema, TaskFilterSchema } from '../sdk/platform-filters.js';
 import type { PlatformAccess } from './platform-access.js';
 
@@ -35,7 +47,12 @@ export interface PlatformApiOptions {
   pluginCode: string;
   /** The database to use instead of the worker's (a page's transaction). */
   db?: Db;
+  /** The run store: deployments are runs (getDeployment, predict check it). */
+  runs: Pick<RunStore, 'getRun'>;
 }
+
+/** How old a ready replica's row may be and still take a prediction (client/deployments.ts's default). */
+const REPLICA_STALE_MS = 5000;
 
 /** Parses a filter with its strict schema; InvalidInputError names each unknown or bad key. */
 export function parseFilter<S extends z.ZodType>(schema: S, filter: unknown, what: string): z.output<S> {
@@ -130,5 +147,78 @@ export function createPlatformApi(platform: PlatformAccess, options: PlatformApi
     async writeResults(items: readonly ItemResult[]) {
       await writeItemResults(db, options.runId, options.attempt, items);
     },
+    getDeployment: (id) => deploymentOf(db, options.runs, id),
+    async predict(deployment, input, opts) {
+      const timeoutMs = opts?.timeoutMs ?? 30_000;
+      const found = await deploymentOf(db, options.runs, deployment);
+      if (found.status !== 'running' && found.status !== 'pending') throw new NotFoundError(`deployment ${deployment} is ${found.status}`);
+      const replicas = (await listReplicas(db, deployment)).filter((r) => isServing(r, REPLICA_STALE_MS) && r.address);
+      const tried: string[] = [];
+      for (const r of replicas) {
+        let res: Response;
+        try {
+          res = await fetch(`${r.address}/predict`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify(input),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (err) {
+          tried.push(`replica ${r.replica}: ${err instanceof Error ? err.message : String(err)}`);
+          continue;
+        }
+        const text = await res.text();
+        if (res.status === 503) {
+          tried.push(`replica ${r.replica}: not ready`);
+          continue;
+        }
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: the text as it came
+        }
+        if (res.status === 400) throw new InvalidInputError(`deployment ${deployment} refused the input`, refusalProblems(body));
+        if (!res.ok) throw new Error(`deployment ${deployment} answered ${res.status}: ${text.slice(0, 500)}`);
+        return body;
+      }
+      throw new UnavailableError(
+        `deployment ${deployment} has no ready replica${tried.length ? ` that answered (${tried.join('; ')})` : ''}; see \`synapse deployment status ${deployment}\``,
+      );
+    },
   };
+}
+
+async function deploymentOf(db: Db, runs: Pick<RunStore, 'getRun'>, id: string): Promise<PlatformDeployment> {
+  const run = await runs.getRun(id);
+  if (!run || run.action !== 'deployment') throw new NotFoundError(`no deployment ${id}`);
+  const ready = (await listReplicas(db, id)).filter((r) => isServing(r, REPLICA_STALE_MS)).length;
+  return { id, status: run.status, ready };
+}
+
+/** A replica's 400 answer (problem+json with `errors`, or anything) as problems. */
+function refusalProblems(body: unknown): Problem[] {
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (Array.isArray(errors)) {
+    return errors.map((e: { path?: unknown; field?: unknown; message?: unknown }) => ({
+      path: String(e.path ?? e.field ?? ''),
+      message: String(e.message ?? JSON.stringify(e)),
+    }));
+  }
+  return [{ path: '', message: typeof body === 'string' ? body : JSON.stringify(body) }];
+}
+
+/**
+ * The run context `ctx` with `platform` too (a job's `start(ctx)`, a task-page hook): every
+ * other member is ctx's own, read through, so its methods keep their receiver.
+ */
+export function withPlatform<P, C extends RunContext<P>>(ctx: C, platform: PlatformApi): C & PlatformRunContext<P> {
+  return new Proxy(ctx, {
+    get(target, key) {
+      if (key === 'platform') return platform;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+    has: (target, key) => key === 'platform' || Reflect.has(target, key),
+  }) as C & PlatformRunContext<P>;
 }

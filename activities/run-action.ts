@@ -1,6 +1,8 @@
 /**
  * The simple run shape's activity, `runAction`: the plugin action's `start(ctx)` with an
  * ActivityRunContext, inside the step harness (step.ts: load, params, running, failures).
+ * The context carries `ctx.platform` (sdk/platform-api.ts) as a task-page run's does, so a
+ * job reads and writes platform data through the same API.
  * And the two local activities every shape's workflow uses to mirror the run into the run
  * store: `recordRunStatus` and `recordRunProgress`.
  */
@@ -8,6 +10,7 @@ import { parseParams } from '../engine/plugin-loader.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from '../contracts/run-state.js';
 import { ANY_ACTION, type ActionInstanceClass } from './action-kinds.js';
+import { createPlatformApi, withPlatform } from './platform-api.js';
 import type { StepDeps, StepSpec } from './step.js';
 
 export interface RunActionActivityInput extends RunActionInput {
@@ -23,14 +26,15 @@ export interface RunActionOutput {
 /** The simple shape's action: any Action class, params by its own schema. */
 const SIMPLE: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, params: (raw, { action }) => parseParams(action, raw) };
 
-export function createRunActivities({ store, steps }: Pick<StepDeps, 'store' | 'steps'>) {
+export function createRunActivities({ store, steps, platform }: Pick<StepDeps, 'store' | 'steps' | 'platform'>) {
   return {
     async runAction(input: RunActionActivityInput): Promise<RunActionOutput> {
       return steps.step(input, SIMPLE, { marksRunning: true, scope: 'run' }, async ({ cls, ctx }) => {
         if (ctx.attempt > 1) {
           ctx.logMessage(`attempt ${ctx.attempt} starts${ctx.resumeState() === undefined ? '' : ' from the last checkpoint'}`, 'WARNING');
         }
-        const result = await new cls().start(ctx);
+        const api = createPlatformApi(platform, { runId: input.runId, attempt: ctx.attempt, pluginCode: input.plugin.code, runs: store });
+        const result = await new cls().start(withPlatform(ctx, api));
         return { result: result ?? null, snapshot: ctx.snapshot(), attempt: ctx.attempt };
       });
     },

@@ -12,7 +12,7 @@
  * often a page ran.
  */
 import { Context } from '@temporalio/activity';
-import { NonRetriableError } from '../contracts/errors.js';
+import { NonRetriableError, UnavailableError } from '../contracts/errors.js';
 import { parseTaskPagesParams, type TaskPagesParams } from '../engine/task-page-params.js';
 import {
   annotationProblems,
@@ -92,6 +92,11 @@ export interface TaskPagesSummaryOutput {
   [key: string]: unknown;
 }
 
+/** UnavailableError by name too: plugin code may hold its own copy of the SDK's classes. */
+function isUnavailable(err: unknown): boolean {
+  return err instanceof UnavailableError || (err instanceof Error && err.name === 'UnavailableError');
+}
+
 export const taskItemKey = (taskId: number): string => `task:${taskId}`;
 export const unitItemKey = (unitId: number): string => `data_unit:${unitId}`;
 
@@ -121,12 +126,12 @@ function taskRunContext<P>(ctx: ActivityRunContext<unknown>, params: P, platform
   };
 }
 
-export function createTaskPagesActivities({ platform, steps }: StepDeps) {
+export function createTaskPagesActivities({ platform, store, steps }: StepDeps) {
   const { db } = platform;
 
   /** The action instance and its context with the platform, for a step. */
   function actionFor(input: StepInput, cls: TaskPagesRunnable, ctx: ActivityRunContext<TaskPagesParams>) {
-    const api = createPlatformApi(platform, { runId: input.runId, attempt: ctx.attempt, pluginCode: input.plugin.code });
+    const api = createPlatformApi(platform, { runId: input.runId, attempt: ctx.attempt, pluginCode: input.plugin.code, runs: store });
     // The plugin sees its own params (what its schema made of them), not the engine's wrapper.
     return { action: new cls(), ctx: taskRunContext<unknown>(ctx, ctx.params.params, api) };
   }
@@ -256,6 +261,11 @@ export function createTaskPagesActivities({ platform, steps }: StepDeps) {
             if (one.status === 'rejected') {
               const err: unknown = one.reason;
               if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+              // A service the run needs is down (a deployment without a ready replica): the page fails and is retried, the task is not failed.
+              if (isUnavailable(err)) {
+                await flush();
+                throw err;
+              }
               const message = err instanceof Error ? err.message : String(err);
               out.failed++;
               results.push({ item, status: 'failed', data: { error: message } });

@@ -13,6 +13,7 @@
  */
 import type { AnnotationClass, AnnotationDocument, AnnotationDocumentInput, DataType } from './annotations.js';
 import type { AssignmentFilter, DataUnitFilter, TaskFilter } from './platform-filters.js';
+import type { RunContext } from './run-context.js';
 
 /** A file of a data unit: the storage id and the key in it. */
 export interface PlatformFile {
@@ -96,6 +97,16 @@ export interface ItemResult {
   data?: Record<string, unknown>;
 }
 
+/** A deployment (docs/serving.md) as plugin code sees it: its run's status and its ready replicas now. */
+export interface PlatformDeployment {
+  /** The deployment's id (its run id). */
+  id: string;
+  /** The deployment run's status: `running` (or `pending`) while it serves. */
+  status: string;
+  /** Replicas that take requests now (ready and fresh). */
+  ready: number;
+}
+
 export interface PlatformApi {
   /** A project by id or name, with its classes and file specifications. NotFoundError when unknown. */
   getProject(ref: number | string): Promise<PlatformProject>;
@@ -135,4 +146,20 @@ export interface PlatformApi {
   ): Promise<number>;
   /** Records items' results for this run; an item written again replaces its result. */
   writeResults(items: readonly ItemResult[]): Promise<void>;
+  /** A deployment by id. NotFoundError when no deployment run has this id. */
+  getDeployment(id: string): Promise<PlatformDeployment>;
+  /**
+   * One prediction of a deployment: `input` (the JSON its action's `static input` takes, e.g.
+   * `{ image: <base64 PNG> }`) to a ready replica, trying the next one when a replica cannot
+   * be reached; resolves to its JSON answer. UnavailableError naming the deployment when no
+   * replica is ready or none answered (retryable: a task-page run retries the page); NotFoundError
+   * for an unknown or ended deployment; InvalidInputError when the replica refused the input
+   * (HTTP 400: its problems); Error for any other non-2xx answer. `timeoutMs` per replica (default 30 000).
+   */
+  predict(deployment: string, input: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+/** The run context of an action that reads or writes the platform: a job's `start(ctx)` gets one too. */
+export interface PlatformRunContext<P = unknown> extends RunContext<P> {
+  readonly platform: PlatformApi;
 }

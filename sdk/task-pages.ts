@@ -24,9 +24,8 @@ import { isActionClass, type ActionClass } from './action.js';
 import type { AnnotationDocumentInput } from './annotations.js';
 import { PostAnnotationAction, PreAnnotationAction, ToTaskAction, ValidationAction } from './category-actions.js';
 import { RecordRef } from './params.js';
-import type { ItemResult, PlatformApi, PlatformDataUnit, PlatformTask } from './platform-api.js';
+import type { ItemResult, PlatformDataUnit, PlatformRunContext, PlatformTask } from './platform-api.js';
 import { DataUnitFilterSchema, TaskFilterSchema } from './platform-filters.js';
-import type { RunContext } from './run-context.js';
 
 /** The seed's progress category of task-page runs. */
 export const TASK_PAGES_PROGRESS_CATEGORY = 'annotate_task_data';
@@ -41,9 +40,7 @@ export const TaskPageParams = z.strictObject({
 export type TaskPageParams = z.infer<typeof TaskPageParams>;
 
 /** The run context of a task-page action: the usual one, and the platform. */
-export interface TaskRunContext<P = unknown> extends RunContext<P> {
-  readonly platform: PlatformApi;
-}
+export type TaskRunContext<P = unknown> = PlatformRunContext<P>;
 
 /**
  * What `processTask` returns for a task: annotations to write to it (as the plugin's
@@ -72,7 +69,12 @@ export interface TaskPageHooks<P = unknown> {
    * ...) throw NonRetriableError here and the run stops before anything is written.
    */
   prepare?(ctx: TaskRunContext<P>): Promise<void>;
-  /** Source `tasks`: one task's work. Throwing fails that task only. */
+  /**
+   * Source `tasks`: one task's work. Throwing fails that task only, except UnavailableError
+   * (a service the run needs is down, e.g. a deployment with no ready replica): that fails the
+   * page, which Temporal retries with backoff; when the retries are spent the run fails with
+   * its message.
+   */
   processTask?(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
   /** Source `data_units`: one data unit's work (no annotations to write: there is no task). */
   processDataUnit?(unit: PlatformDataUnit, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;

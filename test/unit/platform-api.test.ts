@@ -3,16 +3,23 @@
  * generated data: every filter of sdk/platform-filters.ts selects what it says, pages chain
  * by `nextAfterId`, an unknown filter key is an error naming it, files read back, and writes
  * are idempotent (annotations: one assignment per task and annotator; results: one per item).
+ * Deployments: an unknown one is NotFoundError, one with no ready replica UnavailableError
+ * naming it, a ready replica (a real HTTP server on a free port) answers, a 400 becomes
+ * InvalidInputError with its problems; withPlatform adds `platform` to a context.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformAccess } from '../../activities/platform-access.js';
-import { createPlatformApi } from '../../activities/platform-api.js';
-import { InvalidInputError } from '../../contracts/errors.js';
+import { createPlatformApi, withPlatform } from '../../activities/platform-api.js';
+import { InvalidInputError, NotFoundError, UnavailableError } from '../../contracts/errors.js';
 import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
+import { KyselyRunStore } from '../../platform/kysely-run-store.js';
+import { registerReplica } from '../../platform/repositories/deployments.js';
 import { countItemResults, listItemResults, setTaskStatus, upsertAssignments } from '../../platform/repositories/index.js';
 import type { PlatformApi, PlatformTask } from '../../sdk/platform-api.js';
 
@@ -20,6 +27,45 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-platform-api-'));
 let platform: PlatformDb;
 let data: GenerateResult;
 let api: PlatformApi;
+let store: KyselyRunStore;
+const servers: Server[] = [];
+
+async function createRun(id: string, action: string): Promise<void> {
+  const at = new Date().toISOString();
+  await store.createRun({
+    id,
+    pluginCode: 'serve',
+    pluginVersion: '1.0.0',
+    action,
+    category: 'neural_net',
+    method: 'restapi',
+    status: 'running',
+    params: {},
+    createdAt: at,
+    updatedAt: at,
+  });
+}
+
+/** A replica's HTTP server: 400 for an input without `image`, else the label. */
+async function replicaServer(): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const input = JSON.parse(body) as { image?: string };
+      if (!input.image) {
+        res.writeHead(400, { 'Content-Type': 'application/problem+json' });
+        res.end(JSON.stringify({ status: 400, errors: [{ path: 'image', message: 'Required' }] }));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ label: 'red', scores: { red: 0.9, blue: 0.1 }, echo: input.image }));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 async function all(filter: Record<string, unknown>, limit = 7): Promise<PlatformTask[]> {
   const out: PlatformTask[] = [];
@@ -35,9 +81,11 @@ async function all(filter: Record<string, unknown>, limit = 7): Promise<Platform
 beforeAll(async () => {
   platform = await openDatabase({ dataDir });
   data = await generateSampleData(platform, { count: 30, seed: 9, projectName: 'api', dataDir });
-  api = createPlatformApi(platformAccess(platform.db, dataDir), { runId: 'run-api-test', attempt: 1, pluginCode: 'api-test' });
+  store = new KyselyRunStore(platform, false);
+  api = createPlatformApi(platformAccess(platform.db, dataDir), { runId: 'run-api-test', attempt: 1, pluginCode: 'api-test', runs: store });
 });
 afterAll(async () => {
+  for (const s of servers) s.close();
   await platform?.close();
 });
 
@@ -116,5 +164,42 @@ describe('PlatformApi', () => {
       ['task:1', 'success'],
       ['task:2', 'skipped'],
     ]);
+  });
+
+  it('finds deployments and predicts through a ready replica', async () => {
+    await expect(api.getDeployment('no-such-deployment')).rejects.toBeInstanceOf(NotFoundError);
+    await createRun('not-a-deployment', 'train');
+    await expect(api.predict('not-a-deployment', {})).rejects.toBeInstanceOf(NotFoundError);
+
+    await createRun('dep-1', 'deployment');
+    expect(await api.getDeployment('dep-1')).toEqual({ id: 'dep-1', status: 'running', ready: 0 });
+    const down = await api.predict('dep-1', { image: 'x' }).catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(UnavailableError);
+    expect((down as Error).message).toContain('deployment dep-1 has no ready replica');
+
+    // A ready row whose address answers nothing is skipped; the next replica answers.
+    await registerReplica(platform.db, { deploymentId: 'dep-1', replica: 0, status: 'ready', address: 'http://127.0.0.1:1', worker: 'w:1', attempt: 1 });
+    await registerReplica(platform.db, { deploymentId: 'dep-1', replica: 1, status: 'ready', address: await replicaServer(), worker: 'w:2', attempt: 1 });
+    expect((await api.getDeployment('dep-1')).ready).toBe(2);
+    expect(await api.predict('dep-1', { image: 'abc' })).toEqual({ label: 'red', scores: { red: 0.9, blue: 0.1 }, echo: 'abc' });
+    const refused = await api.predict('dep-1', {}).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvalidInputError);
+    expect((refused as InvalidInputError).problems).toEqual([{ path: 'image', message: 'Required' }]);
+  });
+
+  it('withPlatform adds platform to a context and keeps its members', () => {
+    class Ctx {
+      #n = 0;
+      readonly runId = 'r';
+      bump(): number {
+        return ++this.#n;
+      }
+    }
+    const ctx = withPlatform(new Ctx() as unknown as Parameters<typeof withPlatform>[0], api) as unknown as Ctx & { platform: PlatformApi };
+    expect(ctx.platform).toBe(api);
+    expect(ctx.runId).toBe('r');
+    expect(ctx.bump()).toBe(1);
+    expect(ctx.bump()).toBe(2);
+    expect('platform' in ctx).toBe(true);
   });
 });

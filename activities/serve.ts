@@ -11,9 +11,11 @@
  * leaves a row that goes stale; the heartbeat timeout hands the replica to another worker,
  * whose attempt replaces the row.
  *
- * HTTP of a replica (the gateway is its only client): `POST /predict` with the JSON body of
- * the action's `static input` -> 200 with predict's value; 400 problem+json naming each
- * invalid field; 503 while not ready; `GET /health` -> 200 when ready. Every answer carries
+ * HTTP of a replica (the gateway is its only client): `POST /predict` (or `POST /<action>`,
+ * any restapi action of the plugin with the same entrypoint: the seed-style path) with the
+ * JSON body of the action's `static input` -> 200 with predict's value; 400 problem+json
+ * naming each invalid field; 503 while not ready; `GET /health` -> 200 when ready;
+ * `GET /schema` -> the input and output JSON Schemas (engine/serve-schemas.ts). Every answer carries
  * `X-Synapse-Replica: <slot>` and `X-Synapse-Replica-Status`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -30,6 +32,7 @@ import type { StepInput, StepSpec } from './step.js';
 import type { TrainingDeps } from './train.js';
 import { isPythonServeClass } from '../engine/python-serve.js';
 import { pythonServeHost } from './serve-python.js';
+import { serveSchemas, servedActionNames } from '../engine/serve-schemas.js';
 import { PythonRuntimeError } from './python-runtime.js';
 
 /** A ServeAction subclass as the plugin exports it (concrete). */
@@ -104,15 +107,19 @@ export function createServeActivities({ platform, steps, data, dataDir }: Traini
         let status: ReplicaStatus = 'starting';
         let inFlight = 0;
         let served = 0;
+        const schemas = { plugin: action.plugin.config.code, action: action.name, actions: servedActionNames(action.plugin, action), ...serveSchemas(action) };
+        const routes = new Set(['predict', ...schemas.actions]);
         const server = createServer((req, res) => {
           res.setHeader('X-Synapse-Replica', String(slot));
           res.setHeader('X-Synapse-Replica-Status', status);
           void answer(req, res);
         });
         const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-          const path = (req.url ?? '/').split('?')[0];
+          const path = (req.url ?? '/').split('?')[0] ?? '/';
           if (req.method === 'GET' && path === '/health') return send(res, status === 'ready' ? 200 : 503, { replica: slot, status, inFlight, served });
-          if (req.method !== 'POST' || path !== '/predict') return problem(res, 404, `no route ${req.method} ${path}`);
+          if (req.method === 'GET' && path === '/schema') return send(res, 200, schemas);
+          if (req.method !== 'POST' || !routes.has(path.slice(1)))
+            return problem(res, 404, `no route ${req.method} ${path} (POST /predict or /${schemas.actions.join(', /')})`);
           if (status !== 'ready') return problem(res, 503, `replica ${slot} is ${status}`);
           inFlight++;
           try {

@@ -9,6 +9,7 @@ import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { RunsClient } from '../client/runs.js';
 import { authenticate } from './auth.js';
+import { demoPageRouter } from './demo-page.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { HttpProblem, problemBody, problemHandler, sendProblem } from './problem.js';
 import { deploymentsRouter } from './routes/deployments.js';
@@ -61,6 +62,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   app.use(healthRouter({ runs, tokens, metrics }));
   app.use(docsRouter());
+  // Before /v1's token check: the demo page signs a person in with a form (gateway/demo-page.ts).
+  app.use(demoPageRouter({ tokens }));
 
   const v1 = express.Router();
   if (options.rateLimit !== false) {

@@ -1,5 +1,6 @@
 /**
- * `Authorization: Bearer <token>` on every /v1 route. 401 when the token is missing,
+ * `Authorization: Bearer <token>` on every /v1 route (or, for a person using the demo page in
+ * a browser, the `synapse_token` cookie its login form sets; the header wins). 401 when the token is missing,
  * malformed, unknown or revoked (the caller must authenticate); 403 when a valid token
  * lacks the scope the route needs (authenticating again will not help).
  */
@@ -18,7 +19,9 @@ const CHALLENGE = 'Bearer realm="synapse"';
 
 export function authenticate(tokens: TokenStore): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
+    // The demo page's login form (gateway/demo-page.ts) keeps the token in an HttpOnly cookie.
+    const cookie = tokenCookie(req.headers.cookie);
+    const header = req.headers.authorization ?? (cookie ? `Bearer ${cookie}` : undefined);
     if (!header) {
       return next(
         new HttpProblem(401, 'send Authorization: Bearer <token> (create one with `synapse token create`)', undefined, { 'WWW-Authenticate': CHALLENGE }),
@@ -39,6 +42,18 @@ export function authenticate(tokens: TokenStore): RequestHandler {
     req.token = check.token;
     next();
   };
+}
+
+/** The cookie the demo page's login form sets (HttpOnly, SameSite=Strict, Path=/v1). */
+export const TOKEN_COOKIE = 'synapse_token';
+
+function tokenCookie(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 export function requireScope(scope: Scope): RequestHandler {

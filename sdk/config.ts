@@ -51,6 +51,14 @@ export const ActionConfigSchema = z.strictObject({
    * A TypeScript trainer declares them in code (`TrainAction.withHyperparameters`).
    */
   hyperparameters: HyperparametersJsonSchema.optional(),
+  /**
+   * Served (`restapi`) actions of Python plugins: the JSON Schema of a predict request's body
+   * and of its answer, shown in the gateway's OpenAPI and used to build the deployment's demo
+   * page (engine/serve-schemas.ts). The Python code still checks the body itself. A TypeScript
+   * ServeAction declares them in code (`static input` / `static output`), which win over these.
+   */
+  input_schema: z.record(z.string(), z.unknown()).optional(),
+  output_schema: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const PluginConfigSchema = z

@@ -40,6 +40,8 @@ export abstract class ServeAction<I = unknown, O = unknown, P extends Deployment
   static override params: z.ZodType = DeploymentParams;
   /** Schema of a predict request's JSON body; a failing body is a 400 naming the field. */
   static input: z.ZodType = z.unknown();
+  /** Schema of predict's value (documentation: the OpenAPI and the demo page; not enforced). */
+  static output: z.ZodType = z.unknown();
 
   /** Loads the model once per replica. Throw to fail the replica (the reason is shown). */
   abstract load(ctx: ServeContext<P>): Promise<void>;
@@ -52,7 +54,7 @@ export abstract class ServeAction<I = unknown, O = unknown, P extends Deployment
   }
 }
 
-export type ServeActionClass = (abstract new () => ServeAction) & { params: z.ZodType; input: z.ZodType; name: string };
+export type ServeActionClass = (abstract new () => ServeAction) & { params: z.ZodType; input: z.ZodType; output: z.ZodType; name: string };
 
 export function isServeActionClass(value: unknown): value is ServeActionClass {
   return typeof value === 'function' && value.prototype instanceof ServeAction;

@@ -1,10 +1,13 @@
 /**
  * /v1/deployments (docs/serving.md): deployments and their replicas, scaling, undeploying,
- * and inference over HTTP. `POST /v1/deployments/{id}/predict` goes to a ready replica (the
+ * and inference over HTTP. `POST /v1/deployments/{id}/predict` (or `/{action}`, the seed-style
+ * path: any restapi action the replica serves; it answers 404 for others) goes to a ready replica (the
  * one with the fewest requests in flight from this gateway, round robin among equals); a
  * replica that cannot be reached or says it is not ready is skipped and the next one tried,
  * so a lost worker costs a retry, not an error. No ready replica: 503 with Retry-After.
  * Replies carry `X-Synapse-Replica` (the slot that answered) and `X-Synapse-Replica-Status`.
+ * `GET /v1/deployments/{id}/schema`: the served action's input and output JSON Schemas, from a
+ * ready replica (the demo page, gateway/demo-page.ts, builds its form from them).
  *
  * Metrics per deployment: synapse_deployment_predictions_total{deployment,status} and
  * synapse_deployment_predict_duration_seconds{deployment}.
@@ -36,6 +39,8 @@ export interface DeploymentsRouterOptions {
 
 const ScaleBody = z.strictObject({ replicas: z.number().int().min(1).max(MAX_REPLICAS) });
 const DeploymentId = z.string().regex(/^[A-Za-z0-9][\w.-]{0,199}$/, 'a run id');
+/** `predict` or an action name of the plugin (config.yaml's rule for action names). */
+const ActionName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'predict or an action name (lowercase words joined by _)');
 
 /** Replicas' rows are read at most this often per deployment (every request would cost a query). */
 const REPLICAS_TTL_MS = 250;
@@ -116,8 +121,22 @@ export function deploymentsRouter(options: DeploymentsRouterOptions): Router {
     res.json(await deployments.status(deployment));
   });
 
-  router.post('/deployments/:id/predict', requireScope('runs:read'), async (req, res) => {
+  router.get('/deployments/:id/schema', requireScope('runs:read'), async (req, res) => {
     const deployment = id(req);
+    const run = await record(deployment);
+    if (run.status !== 'running' && run.status !== 'pending') return sendProblem(res, problemBody(404, `deployment ${deployment} is ${run.status}`));
+    for (const candidate of await serving(deployment)) {
+      const answered = await fetch(`${candidate.address}/schema`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      if (answered?.ok) return res.json(await answered.json());
+    }
+    sendProblem(res, problemBody(503, `no replica of deployment ${deployment} is ready; try again shortly`), { 'Retry-After': retryAfter });
+  });
+
+  // `predict`, or the seed-style path: the name of a restapi action the replica serves.
+  router.post('/deployments/:id/:action', requireScope('runs:read'), async (req, res) => {
+    const deployment = id(req);
+    const action = ActionName.safeParse(req.params.action);
+    if (!action.success) throw new InvalidInputError('invalid action', zodIssues(action.error, 'action'));
     const started = process.hrtime.bigint();
     const done = (status: number) => {
       predictions.inc({ deployment, status: String(status) });
@@ -135,7 +154,7 @@ export function deploymentsRouter(options: DeploymentsRouterOptions): Router {
     const candidates = order(await serving(deployment), inFlight, turn++);
     const body = JSON.stringify(req.body ?? null);
     for (const candidate of candidates) {
-      const answered = await forward(candidate.address, body, timeoutMs, inFlight);
+      const answered = await forward(`${candidate.address}/${action.data}`, candidate.address, body, timeoutMs, inFlight);
       if (answered === 'timeout') {
         done(504);
         return sendProblem(res, {
@@ -192,10 +211,16 @@ interface Answer {
   replicaStatus: string | null;
 }
 
-async function forward(address: string, body: string, timeoutMs: number, inFlight: Map<string, number>): Promise<Answer | 'unreachable' | 'timeout'> {
+async function forward(
+  url: string,
+  address: string,
+  body: string,
+  timeoutMs: number,
+  inFlight: Map<string, number>,
+): Promise<Answer | 'unreachable' | 'timeout'> {
   inFlight.set(address, (inFlight.get(address) ?? 0) + 1);
   try {
-    const res = await fetch(`${address}/predict`, {
+    const res = await fetch(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body,

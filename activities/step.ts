@@ -22,6 +22,8 @@ import type { ActionKind } from './action-kinds.js';
 import type { PlatformAccess } from './platform-access.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { asFailure, rethrowAsFailure } from './failures.js';
+import { scrubbingStore, scrubError } from './secret-scrub.js';
+import { redactParams } from '../sdk/secret.js';
 
 /** What every step's input carries: the run, its plugin and action, the params as the client sent them. */
 export interface StepInput extends Pick<RunActionInput, 'plugin' | 'action' | 'params'> {
@@ -103,12 +105,14 @@ export function stepRunner(store: RunStore): StepRunner {
     async step(input, spec, options, fn) {
       const activity = Context.current();
       const loaded = await load(input, spec);
+      // Values of the action's secret params never reach the run's events or its error.
+      const { secrets } = redactParams(loaded.action.cls.params, input.params);
       if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
       const ctx = await ActivityRunContext.create({
         runId: input.runId,
         params: loaded.params,
         activity,
-        store,
+        store: scrubbingStore(store, secrets),
         progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
       });
       const { attempt, activityType } = activity.info;
@@ -121,9 +125,10 @@ export function stepRunner(store: RunStore): StepRunner {
           ctx.logMessage(`${options.scope ?? 'step'} cancelled`, 'WARNING');
           throw activity.cancellationSignal.reason;
         }
-        const message = err instanceof Error ? err.message : String(err);
+        const scrubbed = scrubError(err, secrets);
+        const message = scrubbed instanceof Error ? scrubbed.message : String(scrubbed);
         ctx.logMessage(options.scope === 'run' ? `attempt ${attempt} failed: ${message}` : `attempt ${attempt} of ${activityType} failed: ${message}`, 'ERROR');
-        return rethrowAsFailure(err);
+        return rethrowAsFailure(scrubbed);
       } finally {
         await ctx.close();
       }
@@ -131,9 +136,14 @@ export function stepRunner(store: RunStore): StepRunner {
 
     async bareStep(input, spec, options, fn) {
       const loaded = await load(input, spec);
+      const { secrets } = redactParams(loaded.action.cls.params, input.params);
       return asFailure(async () => {
         if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
-        return fn(loaded);
+        try {
+          return await fn(loaded);
+        } catch (err) {
+          throw scrubError(err, secrets);
+        }
       });
     },
   };

@@ -138,12 +138,12 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   encode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.resolve(payloads.map((p) => this.encrypt(p)));
+    return new Promise((resolve) => resolve(payloads.map((p) => this.encrypt(p))));
   }
 
   /** Decrypts encrypted payloads; others pass unchanged. Throws naming the key id it lacks. */
   decode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.resolve(payloads.map((p) => this.decrypt(p)));
+    return new Promise((resolve) => resolve(payloads.map((p) => this.decrypt(p))));
   }
 
   private encrypt(payload: Payload): Payload {

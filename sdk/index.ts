@@ -31,3 +31,4 @@ export * from './uploader.js';
 export * from './platform-api.js';
 export * from './platform-filters.js';
 export * from './task-pages.js';
+export { REDACTED, secret } from './secret.js';

@@ -14,7 +14,9 @@ import { taskQueueFor } from '../settings.js';
 
 export const deploymentShape = defineRunShape<DeploymentParams>({
   name: 'deployment',
-  matches: (action) => action.plugin.config.category === 'neural_net' && action.name === 'deployment' && isServeActionClass(action.cls),
+  // `gradio` is a deployment too: its replicas serve the page the gateway builds (gateway/demo-page.ts).
+  matches: (action) =>
+    action.plugin.config.category === 'neural_net' && (action.name === 'deployment' || action.name === 'gradio') && isServeActionClass(action.cls),
   parseParams: (action, raw) => {
     const schema = isServeActionClass(action.cls) ? action.cls.params : DeploymentParams;
     const parsed = schema.safeParse(raw ?? {});

@@ -171,6 +171,7 @@ class ShapeClassifier(Trainer):
         try:
             with Image.open(io.BytesIO(raw)) as im:
                 rgb = im.convert("RGB")
+                size = rgb.size
                 if rgb.size != (64, 64):
                     rgb = rgb.resize((64, 64))
                 x = np.asarray(rgb, dtype=np.uint8)
@@ -182,7 +183,15 @@ class ShapeClassifier(Trainer):
             probs = torch.softmax(net(torch.from_numpy(x.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)), 1)[0]
         classes = model["classes"]
         best = int(probs.argmax())
-        return {"label": classes[best], "scores": {c: round(float(probs[i]), 6) for i, c in enumerate(classes)}}
+        # The shape's box as the batch `predict` finds it (pixels unlike the top-left one), in the sent image's pixels.
+        boxes = []
+        ys, xs = np.nonzero(np.abs(x.astype(int) - x[0, 0].astype(int)).sum(2) > 30)
+        if len(xs):
+            sx, sy = size[0] / 64.0, size[1] / 64.0
+            x0, y0 = int(xs.min() * sx), int(ys.min() * sy)
+            boxes.append({"label": classes[best], "score": round(float(probs[best]), 6), "x": x0, "y": y0,
+                          "width": max(1, int(round((xs.max() + 1) * sx)) - x0), "height": max(1, int(round((ys.max() + 1) * sy)) - y0)})
+        return {"label": classes[best], "scores": {c: round(float(probs[i]), 6) for i, c in enumerate(classes)}, "boxes": boxes}
 
     def predict(self, ctx, model, items, classes):
         """A box of the predicted class around the shape (pixels unlike the background), with its colour."""

@@ -31,4 +31,5 @@ export * from './uploader.js';
 export * from './platform-api.js';
 export * from './platform-filters.js';
 export * from './task-pages.js';
+export * from './predictions.js';
 export { REDACTED, secret } from './secret.js';

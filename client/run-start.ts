@@ -5,7 +5,6 @@
  * the action's run shape (client/run-shapes.ts) through its hooks; nothing here names a category.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
@@ -14,6 +13,7 @@ import { TERMINAL_STATUSES } from '../contracts/run-state.js';
 import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import { describeRun, reconcileRunningRuns, reconcileStoreStatus, runState, statusOf, wrapTemporalError, type RunsParts } from './run-read.js';
+import { resumeParams, startedRunInput, storedParams } from './run-secrets.js';
 import type { ExtraInputContext, ResumePoint, RunShape } from './run-shape.js';
 import { resumableShapeNames, runShapeFor } from './run-shapes.js';
 import { SA_ACTION, SA_CATEGORY, SA_METHOD, SA_PLUGIN_CODE, SA_PLUGIN_VERSION } from './search-attributes.js';
@@ -93,7 +93,7 @@ export async function resumeRun(parts: RunsParts, runId: string, options: { runI
   const started = await startAction(parts, action, {
     plugin: plugin.dir,
     action: record.action,
-    params: record.params,
+    params: await resumeParams(parts, runId, action, record.params),
     resume: point,
     ...(options.runId !== undefined ? { runId: options.runId } : {}),
     ...(options.heartbeatTimeoutSeconds !== undefined ? { heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds } : {}),
@@ -122,19 +122,8 @@ async function findRunPlugin(parts: RunsParts, runId: string, code: string, vers
 
 /** The plugin folder in the workflow input of the run's latest execution, if any. */
 async function startedPluginDir(parts: RunsParts, runId: string): Promise<string | undefined> {
-  try {
-    const history = await parts.temporal.workflowService.getWorkflowExecutionHistory({
-      namespace: parts.temporal.options.namespace,
-      execution: { workflowId: runId },
-      maximumPageSize: 1,
-    });
-    const payload = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    const input: unknown = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
-    const dir = (input as Partial<RunActionInput> | undefined)?.plugin?.dir;
-    return typeof dir === 'string' ? dir : undefined;
-  } catch (err) {
-    throw wrapTemporalError(parts.settings, err);
-  }
+  const dir = (await startedRunInput(parts, runId))?.plugin?.dir;
+  return typeof dir === 'string' ? dir : undefined;
 }
 
 /**
@@ -187,7 +176,8 @@ async function startAction(parts: RunsParts, action: ResolvedAction, req: StartR
     category,
     method: action.method,
     status: 'pending',
-    params,
+    // Secret fields as "[secret]" (client/run-secrets.ts); the workflow input has the values, encrypted.
+    params: storedParams(action, params, settings),
     createdAt: now,
     updatedAt: now,
   });

@@ -23,6 +23,16 @@ export interface ResumePoint {
   epoch: number;
 }
 
+/** Who starts a run, as far as checking its params cares. */
+export interface StartEdge {
+  /**
+   * Local folders the run may read files from (upload sources), set by an edge acting for
+   * someone else (the gateway: SYNAPSE_UPLOAD_ROOTS, client/input-checks.ts); absent for a
+   * local caller (the CLI), who may name any folder of their own, relative to their folder.
+   */
+  localRoots?: readonly string[];
+}
+
 /** What `preflight` gets: the action, its checked params, and where to look things up. */
 export interface PreflightContext<P> {
   action: ResolvedAction;
@@ -55,7 +65,7 @@ export interface RunShape<P = unknown, R extends ResumePoint = ResumePoint> {
   /** Whether this shape runs the action. The registry asks each shape in turn; the first that matches wins. */
   matches(action: ResolvedAction): boolean;
   /** Checks the raw params once, at the edge; throws ParamsError / InvalidInputError naming every field. */
-  parseParams(action: ResolvedAction, raw: unknown): P;
+  parseParams(action: ResolvedAction, raw: unknown, edge?: StartEdge): P;
   /** The workflow type that runs it; its first argument is a RunActionInput plus `extraInput`. */
   workflow: WorkflowType;
   /**

@@ -8,6 +8,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
+import { assertParamsWithinLimits } from '../contracts/input-limits.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import { TERMINAL_STATUSES } from '../contracts/run-state.js';
 import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
@@ -30,6 +31,8 @@ export interface StartRunRequest {
   heartbeatTimeoutSeconds?: number;
   /** Start after an earlier run's checkpoint (`resumeRun()` sets it); only shapes with a `resumePoint` hook take one. */
   resume?: ResumePoint;
+  /** Local folders the run may read (run-shape.ts StartEdge): the gateway sets them; absent for the CLI. */
+  localRoots?: readonly string[];
 }
 
 export interface StartedRun {
@@ -49,7 +52,8 @@ const START_TO_CLOSE_SECONDS: Record<string, number> = { job: 7 * 24 * 3600, tas
 /**
  * Validates everything it can before anything starts, then starts the run's workflow.
  * Errors: NotFoundError (plugin, action; exit 3), ConfigError, ParamsError / InvalidInputError
- * (params, preflight, run id, a resume the shape does not take; exit 2), UnavailableError (Temporal; exit 4).
+ * (params, params over INPUT_LIMITS, preflight, run id, a resume the shape does not take; exit 2),
+ * UnavailableError (Temporal; exit 4).
  */
 export async function startRun(parts: RunsParts, req: StartRunRequest): Promise<StartedRun> {
   const plugin = await findPlugin(req.plugin);
@@ -145,7 +149,10 @@ function notResumable(shape: RunShape): InvalidInputError {
 async function startAction(parts: RunsParts, action: ResolvedAction, req: StartRunRequest): Promise<StartedRun> {
   const { settings, store } = parts;
   const shape = runShapeFor(action);
-  const params = shape.parseParams(action, req.params);
+  // Size and depth first (contracts/input-limits.ts): before any schema walks the value, and
+  // before a run row or a workflow exists (a 5 MB value left a pending row for 45 s).
+  assertParamsWithinLimits(req.params);
+  const params = shape.parseParams(action, req.params, req.localRoots ? { localRoots: req.localRoots } : {});
   // Model names are unique among running train and tune runs: rows of runs that ended
   // without recording it (terminated, timed out) must not hold a name.
   if (action.plugin.config.category === 'neural_net') await reconcileRunningRuns(parts, { category: 'neural_net' });

@@ -3,7 +3,8 @@
  * workflow (prepare, pages, finalize; docs/export.md). Its params are the seed's export
  * params; the plugin's own schema checks `extra_params`. Before the run starts, the preflight
  * checks what the params refer to (the storage, the project or ground-truth version, a task
- * or assignment filter), so a wrong reference is a params error (exit 2, HTTP 400) and no run.
+ * or assignment filter), so a wrong reference is a params error (exit 2, HTTP 400) and no run;
+ * the export `path` is checked as a storage folder (client/input-checks.ts) when params are parsed.
  */
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
 import { NotFoundError, ParamsError, type Problem } from '../../contracts/errors.js';
@@ -12,6 +13,7 @@ import { getGroundTruthVersion } from '../../platform/repositories/ground-truth.
 import { getProject, listTaskIds } from '../../platform/repositories/projects.js';
 import { getStorage } from '../../platform/repositories/storages.js';
 import { isExporterClass, parseExportParams, type ExportParams } from '../../sdk/exporter.js';
+import { checkExportPath } from '../input-checks.js';
 import { defineRunShape, type PreflightContext } from '../run-shape.js';
 
 const subject = (code: string, name: string) => `invalid params for ${code} ${name}`;
@@ -19,8 +21,13 @@ const subject = (code: string, name: string) => `invalid params for ${code} ${na
 export const exportShape = defineRunShape<ExportParams>({
   name: 'export',
   matches: (action) => action.plugin.config.category === 'export' && isExporterClass(action.cls),
-  parseParams: (action, raw) =>
-    parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], raw, subject(action.plugin.config.code, action.name)),
+  parseParams: (action, raw) => {
+    const params = parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], raw, subject(action.plugin.config.code, action.name));
+    // A `..`, NUL or newline in the folder is refused here, before the run exists.
+    const problems = checkExportPath(params.path);
+    if (problems.length) throw new ParamsError(subject(action.plugin.config.code, action.name), problems);
+    return params;
+  },
   preflight: exportPreflight,
   workflow: WORKFLOW_TYPES.export,
 });

@@ -5,6 +5,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { RunsClient } from '../../client/runs.js';
+import { uploadRootsFromEnv } from '../../client/input-checks.js';
 import { runUiUrl } from '../../client/settings.js';
 import { InvalidInputError, ParamsError, type Problem } from '../../contracts/errors.js';
 import { findPlugin, loadAction, parseParams } from '../../engine/plugin-loader.js';
@@ -68,7 +69,15 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
     const body = parsed.data;
     let started;
     try {
-      started = await runs.start({ plugin: body.plugin, action: body.action, params: body.params ?? {}, ...(body.runId ? { runId: body.runId } : {}) });
+      // Upload sources only under the declared roots (SYNAPSE_UPLOAD_ROOTS), never any server path.
+      const localRoots = uploadRootsFromEnv();
+      started = await runs.start({
+        plugin: body.plugin,
+        action: body.action,
+        params: body.params ?? {},
+        localRoots,
+        ...(body.runId ? { runId: body.runId } : {}),
+      });
     } catch (err) {
       if (err instanceof InvalidInputError) {
         // The client speaks of `job-id` (the CLI flag) and of params by their own paths.

@@ -148,7 +148,17 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       const result = await publishPlugin({ dir, dataDir: settingsFrom(cmd).dataDir, ...(opts.storage !== undefined ? { storage: opts.storage } : {}) });
       const { code, version, checksum } = result.release;
       if (opts.json)
-        printJson({ status: result.status, code, version, checksum, storage: result.storage, key: result.key, bytes: result.bytes, files: result.files });
+        printJson({
+          status: result.status,
+          code,
+          version,
+          checksum,
+          storage: result.storage,
+          key: result.key,
+          bytes: result.bytes,
+          files: result.files,
+          excluded: result.excluded,
+        });
       else if (result.status === 'unchanged') {
         process.stdout.write(`${code}@${version} is already published with the same content (sha256 ${checksum}): nothing to do\n`);
       } else if (result.status === 'restored') {
@@ -156,8 +166,11 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
           `${code}@${version} is already published with the same content (sha256 ${checksum}); its archive was missing and is stored again at ${result.key}\n`,
         );
       } else {
+        // What went in, and what was left out (secrets, .git, .synapseignore): read before it is too late to unpublish.
         process.stdout.write(
           `published ${code}@${version}: ${result.files.length} files, ${result.bytes} bytes, sha256 ${checksum}\n` +
+            result.files.map((f) => `  + ${f}\n`).join('') +
+            (result.excluded.length ? `  left out (secrets, VCS data, caches, .synapseignore): ${result.excluded.join(', ')}\n` : '') +
             `  storage "${result.storage.name}" (id ${result.storage.id}) key ${result.key}\n` +
             `  run it anywhere that shares this platform: synapse plugin run <action> --plugin ${code}@${version}\n`,
         );

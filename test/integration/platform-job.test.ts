@@ -61,7 +61,7 @@ describe('ctx.platform in a job', () => {
   it('fails the run naming an unknown filter key, with no result written', async () => {
     const { runId } = await runs.start({ plugin: FIXTURE, action: 'validation', params: { project: 'pj', more_filters: { colour: 'red' } } });
     const failure = await finish(runId).catch((e: unknown) => e);
-    expect(String((failure as Error & { cause?: Error }).cause?.cause?.message)).toContain('colour: unknown key "colour"');
+    expect(String((failure as { cause?: { cause?: { message?: string } } }).cause?.cause?.message)).toContain('colour: unknown key "colour"');
     const final = await runs.state(runId);
     expect(final.status).toBe('failed');
     expect(final.error).toContain('invalid task filter');

@@ -103,6 +103,48 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       say(info ? `stopped the dev server on ${info.address} (pid ${info.pid})` : 'no dev server recorded for this data dir');
     });
 
+  server
+    .command('start-cluster')
+    .description('a real Temporal cluster on PostgreSQL: frontend, history, matching and worker services as separate processes (docs/production.md)')
+    .option(
+      '--database-url <url>',
+      "a PostgreSQL for Temporal's databases, postgres://user:password@host:port/postgres (default: one started under the cluster folder)",
+    )
+    .option('--port <port>', "the frontend's gRPC port (TEMPORAL_ADDRESS); 0 picks free ports", '7233')
+    .option('--dir <dir>', 'the cluster folder: config, logs, pids (default <data dir>/temporal-cluster)')
+    .action(async (opts: { databaseUrl?: string; port: string; dir?: string }, cmd: Command) => {
+      const settings = settingsFrom(cmd);
+      const port = parsePort(opts.port, 'port');
+      const { startCluster } = await import('../workers/cluster.js');
+      const dir = path.resolve(opts.dir ?? path.join(settings.dataDir, 'temporal-cluster'));
+      const info = await startCluster({
+        dir,
+        ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+        ...(port !== undefined ? { port } : {}),
+        namespace: settings.temporal.namespace,
+        log: say,
+      });
+      say(`Temporal cluster ready on ${info.address} (namespace ${info.namespace}, PostgreSQL ${info.database}); config and logs in ${dir}`);
+      say(
+        'point the CLI, workers and gateway at it with the line below; the Web UI: docker run -p 8080:8080 -e TEMPORAL_ADDRESS=<host>:' +
+          info.address.split(':')[1] +
+          ' temporalio/ui',
+      );
+      say(`stop it with: synapse server stop-cluster${opts.dir ? ` --dir ${opts.dir}` : ''}`);
+      process.stdout.write(`export TEMPORAL_ADDRESS=${info.address}\n`);
+    });
+
+  server
+    .command('stop-cluster')
+    .description('stop a cluster started with start-cluster (and its PostgreSQL, when it started one)')
+    .option('--dir <dir>', 'the cluster folder (default <data dir>/temporal-cluster)')
+    .action(async (opts: { dir?: string }, cmd: Command) => {
+      const { stopCluster } = await import('../workers/cluster.js');
+      const dir = path.resolve(opts.dir ?? path.join(settingsFrom(cmd).dataDir, 'temporal-cluster'));
+      const info = await stopCluster(dir);
+      say(info ? `stopped the Temporal cluster on ${info.address}` : `no cluster recorded in ${dir}`);
+    });
+
   program
     .command('worker')
     .description('serve the task queues: run workflows and plugin actions')

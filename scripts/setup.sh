@@ -17,6 +17,12 @@ npm run build --silent  # the CLI into dist/, run by bin/synapse.mjs while no so
 cli=$(go_tool temporal TEMPORAL_CLI_PATH github.com/temporalio/cli/cmd/temporal@v1.5.1)
 echo "setup: Temporal CLI at $cli"
 
+# The real Temporal server and its SQL schema tool, for `synapse server start-cluster` and the
+# production tests (test/production/); the PostgreSQL schemas come with the module (docs/production.md).
+srv=$(go_tool server TEMPORAL_SERVER_PATH go.temporal.io/server/cmd/server@v1.29.1)
+sqltool=$(go_tool sql TEMPORAL_SQL_TOOL_PATH go.temporal.io/server/cmd/tools/sql@v1.29.1)
+echo "setup: Temporal server at $srv, SQL tool at $sqltool"
+
 # PostgreSQL (Debian's package) for the platform tests and `scripts/postgres-server.sh`.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   bash scripts/postgres-server.sh install

@@ -30,11 +30,13 @@ export interface StoreBatchOptions {
   signal: AbortSignal;
   /** Called often (per file, per chunk), with the files done so far: heartbeats. */
   onProgress: (done: number) => void;
+  /** Filled in as files are stored and returned: when the batch fails, it holds what was stored before. */
+  into?: BatchResult;
 }
 
 /** Stores a batch's files, FILES_IN_FLIGHT at a time; what each unit stored, and each file that failed. */
 export async function storeBatchFiles(storage: StorageProvider, units: readonly PlannedUnit[], options: StoreBatchOptions): Promise<BatchResult> {
-  const result: BatchResult = { stored: {}, failed: [] };
+  const result: BatchResult = options.into ?? { stored: {}, failed: [] };
   const jobs = units.flatMap((u, unit) => Object.entries(u.files).map(([spec, f]) => ({ unit, spec, f })));
   let next = 0;
   let done = 0;

@@ -1,13 +1,14 @@
 /**
- * An upload's plan on the worker's disk, `<data dir>/uploads/<run id>/`: what discover
- * decided (plan.json), the units of each batch (batch-NNNNNN.json), what each batch stored
- * (stored-NNNNNN.json) and, once finalized, the run's summary (summary.json). Workflow
- * history carries only batch numbers and counts, never file lists. Every file is written
- * whole or not at all (temp file + rename), so a retried step reads either the old or the new.
+ * An upload's plan, in the platform database (table upload_plan_parts) and not on the disk
+ * of the worker that planned it, so that its batches may run on any worker, on any machine
+ * (issue 16): what discover decided (`plan`), the units of each batch (`batch-NNNNNN`), what
+ * each batch stored (`stored-NNNNNN`) and, once finalized, the run's summary (`summary`).
+ * Workflow history carries only batch numbers and counts, never file lists. Each part is
+ * written whole in one statement, so a retried step reads either the old or the new.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { NonRetriableError } from '../contracts/errors.js';
+import type { Db } from '../platform/repositories/common.js';
+import { deletePlanParts, getPlanPart, listPlanParts, putPlanPart } from '../platform/repositories/upload-plans.js';
 
 export interface UploadPlanSummary {
   batches: number;
@@ -61,43 +62,86 @@ export interface BatchResult {
   failed: { unit: number; spec: string; file: string; reason: string }[];
 }
 
-/** The files of one upload run's plan. */
-export interface PlanFiles {
-  dir: string;
-  plan: string;
-  summary: string;
-  batch(n: number): string;
-  stored(n: number): string;
-}
+/**
+ * One upload run's plan in the platform database (platform/repositories/upload-plans.ts):
+ * every worker reads the same parts, whichever planned the run. A part a step needs and does
+ * not find is a NonRetriableError naming it (the run was finalized or discarded already).
+ */
+export class UploadPlanStore {
+  constructor(
+    private readonly db: Db,
+    readonly runId: string,
+  ) {}
 
-export function planFiles(dataDir: string, runId: string): PlanFiles {
-  const dir = path.join(dataDir, 'uploads', runId);
-  const numbered = (prefix: string, n: number) => path.join(dir, `${prefix}-${String(n).padStart(6, '0')}.json`);
-  return {
-    dir,
-    plan: path.join(dir, 'plan.json'),
-    summary: path.join(dir, 'summary.json'),
-    batch: (n) => numbered('batch', n),
-    stored: (n) => numbered('stored', n),
-  };
-}
+  static batchPart(n: number): string {
+    return `batch-${String(n).padStart(6, '0')}`;
+  }
 
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, file);
-}
+  static storedPart(n: number): string {
+    return `stored-${String(n).padStart(6, '0')}`;
+  }
 
-/** A plan file; NonRetriableError when it is not on this worker (`what` names it). */
-export async function readJson<T>(file: string, what: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+  /** Removes what an earlier attempt of the plan step wrote. */
+  clear(): Promise<void> {
+    return deletePlanParts(this.db, this.runId);
+  }
+
+  putPlan(plan: Plan): Promise<void> {
+    return putPlanPart(this.db, this.runId, 'plan', plan);
+  }
+
+  plan(): Promise<Plan> {
+    return this.need<Plan>('plan', 'plan');
+  }
+
+  putBatch(n: number, units: PlannedUnit[]): Promise<void> {
+    return putPlanPart(this.db, this.runId, UploadPlanStore.batchPart(n), units);
+  }
+
+  batch(n: number): Promise<PlannedUnit[]> {
+    return this.need<PlannedUnit[]>(UploadPlanStore.batchPart(n), `batch ${n}`);
+  }
+
+  putStored(n: number, result: BatchResult): Promise<void> {
+    return putPlanPart(this.db, this.runId, UploadPlanStore.storedPart(n), result);
+  }
+
+  stored(n: number): Promise<BatchResult> {
+    return this.need<BatchResult>(UploadPlanStore.storedPart(n), `stored files of batch ${n}`);
+  }
+
+  /** What batch `n` stored so far (a failed attempt records what it stored too); undefined when nothing. */
+  storedSoFar(n: number): Promise<BatchResult | undefined> {
+    return getPlanPart<BatchResult>(this.db, this.runId, UploadPlanStore.storedPart(n));
+  }
+
+  /** Every stored part of the run: what it put in storage. */
+  async allStored(): Promise<BatchResult[]> {
+    const out: BatchResult[] = [];
+    for (const part of await listPlanParts(this.db, this.runId, 'stored-')) {
+      const r = await getPlanPart<BatchResult>(this.db, this.runId, part);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  summary<T>(): Promise<T | undefined> {
+    return getPlanPart<T>(this.db, this.runId, 'summary');
+  }
+
+  /** Writes the summary and drops the rest: the plan has done its job. */
+  async finish(summary: unknown): Promise<void> {
+    await putPlanPart(this.db, this.runId, 'summary', summary);
+    await deletePlanParts(this.db, this.runId, ['summary']);
+  }
+
+  private async need<T>(part: string, what: string): Promise<T> {
+    const value = await getPlanPart<T>(this.db, this.runId, part);
+    if (value === undefined) {
       throw new NonRetriableError(
-        `the upload's ${what} (${file}) is not on this worker: an upload's workers must share the data dir with the machine that planned it`,
+        `the upload's ${what} is not in the platform database (run ${this.runId}): it was never planned, or the run was finalized or discarded`,
       );
     }
-    throw err;
+    return value;
   }
 }

@@ -4,8 +4,9 @@
  * - `uploadDiscover`: params, collection, discovery (single or multi-path, recursive or flat),
  *   Excel metadata, the plugin's hooks (setupDirectories -> organizeFiles -> beforeProcess
  *   -> processFiles -> afterProcess -> validateFiles), a check that no unit key is taken,
- *   then the plan: one small JSON file per batch of units in `<data dir>/uploads/<run id>/`.
- *   Workflow history carries only batch numbers and counts, never file lists.
+ *   then the plan: one part per batch of units in the platform database (upload-plan.ts), so
+ *   the batches may run on any worker. Workflow history carries only batch numbers and counts,
+ *   never file lists.
  * - `uploadBatch`: stores the files of one batch, a few at a time, heartbeating per file.
  *   Object keys derive from the content's sha256 (`uploads/<sha[0:2]>/<sha>/<name>`), so a
  *   retried batch overwrites the same objects instead of adding copies; a retry skips objects
@@ -13,12 +14,15 @@
  * - `uploadRegister`: registers one batch's data units, `creating_data_unit_batch_size` per
  *   call, only those whose every file was stored; addDataUnits is idempotent by unique key.
  * - `uploadFinalize`: the report (counts, failures, rejected units), logged as run events.
+ * - `uploadDiscard`: a failed or cancelled upload's clean-up: deletes the objects it stored
+ *   that no data unit (and no other upload's plan) points at, then its plan: no orphans.
  *
- * The plan lives on the worker's disk next to the files it names (upload-plan.ts): an upload
- * reads local files, so its workers share that machine (or the data dir). Files are stored by
- * upload-files.ts; each step runs in the step harness (step.ts).
+ * No step keeps anything on its worker's disk: the plan is in the platform database, the
+ * files in storage. The files to upload are read by path, so every worker must see the
+ * upload's source folder at the same path (a shared mount), as it sees the plugin's code.
+ * Files are stored by upload-files.ts; each plugin step runs in the step harness (step.ts).
  */
-import { readFile, rm, stat, mkdir } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { addDataUnits, existingUniqueKeys, getDataCollection, type NewDataUnit } from '../platform/repositories/collections.js';
@@ -32,10 +36,12 @@ import { parseUploadParams, type UploadFileSpec, type UploadParams } from '../sd
 import { UPLOADER, type UploaderClass } from './action-kinds.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 import { storeBatchFiles } from './upload-files.js';
-import { planFiles, readJson, writeJsonAtomic, type BatchResult, type Plan, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
+import { UploadPlanStore, type BatchResult, type Plan, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
+import { discardStored, type UploadDiscardOutput } from './upload-discard.js';
 
 export { contentKey, FILES_IN_FLIGHT } from './upload-files.js';
 export type { UploadPlanSummary } from './upload-plan.js';
+export type { UploadDiscardOutput } from './upload-discard.js';
 
 export type UploadActivityInput = StepInput;
 
@@ -87,7 +93,7 @@ const REPORT_LIMIT = 20;
 /** An upload run's action: a BaseUploader, params with its own `extraParams`. */
 const UPLOAD: StepSpec<UploaderClass, UploadParams> = { kind: UPLOADER, params: (raw, { cls, subject }) => parseUploadParams(cls, raw, subject) };
 
-export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
+export function createUploadActivities({ platform, steps }: StepDeps) {
   const { db, storageFor } = platform;
 
   return {
@@ -97,7 +103,8 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
         const excel = ExcelConfigSchema.parse(action.config.excel_config ?? {});
         const collection = await getDataCollection(db, params.data_collection);
         const storageRecord = await getStorage(db, params.storage);
-        await storageFor(storageRecord.id); // opens it: a bad storage config fails here, before any work
+        // Opens it and checks the bucket: a bad config or a missing bucket fails here, before any work.
+        await (await storageFor(storageRecord.id)).ready?.();
         const uploader = new cls();
         uploader.params = params;
         uploader.ctx = ctx;
@@ -145,9 +152,8 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
           beat,
         );
 
-        const files = planFiles(dataDir, input.runId);
-        await rm(files.dir, { recursive: true, force: true });
-        await mkdir(files.dir, { recursive: true });
+        const store = new UploadPlanStore(db, input.runId);
+        await store.clear();
         const perBatch = Math.max(1, Math.floor(input.unitsPerBatch));
         let fileCount = 0;
         let bytes = 0;
@@ -162,7 +168,7 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
             fileCount++;
             bytes += f.size;
           }
-          await writeJsonAtomic(files.batch(batches++), planned);
+          await store.putBatch(batches++, planned);
           beat();
         }
         const plan: Plan = {
@@ -181,7 +187,7 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
             metadataUnmatched: unmatched,
           },
         };
-        await writeJsonAtomic(files.plan, plan);
+        await store.putPlan(plan);
         return plan.summary;
       });
     },
@@ -189,17 +195,27 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
     async uploadBatch(input: UploadBatchInput): Promise<UploadBatchOutput> {
       return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
         const activity = Context.current();
-        const files = planFiles(dataDir, input.runId);
-        const plan = await readJson<Plan>(files.plan, 'plan');
-        const units = await readJson<PlannedUnit[]>(files.batch(input.batch), `batch ${input.batch}`);
+        const store = new UploadPlanStore(db, input.runId);
+        const plan = await store.plan();
+        const units = await store.batch(input.batch);
         const storage = await storageFor(plan.storageId);
-        const result = await storeBatchFiles(storage, units, {
-          multipartThresholdBytes: Math.floor(params.max_file_size_mb * 1024 * 1024),
-          retry: activity.info.attempt > 1,
-          signal: activity.cancellationSignal,
-          onProgress: (done) => activity.heartbeat({ batch: input.batch, done }),
-        });
-        await writeJsonAtomic(files.stored(input.batch), result);
+        const soFar: BatchResult = { stored: {}, failed: [] };
+        let result: BatchResult;
+        try {
+          result = await storeBatchFiles(storage, units, {
+            multipartThresholdBytes: Math.floor(params.max_file_size_mb * 1024 * 1024),
+            retry: activity.info.attempt > 1,
+            signal: activity.cancellationSignal,
+            onProgress: (done) => activity.heartbeat({ batch: input.batch, done }),
+            into: soFar,
+          });
+        } catch (err) {
+          // What this attempt stored is recorded (with what earlier ones did), so a run that
+          // fails for good can delete it (uploadDiscard); a later attempt replaces the record.
+          await recordPartial(store, input.batch, soFar).catch(() => {});
+          throw err;
+        }
+        await store.putStored(input.batch, result);
         let stored = 0;
         let bytes = 0;
         for (const s of Object.values(result.stored).flatMap((perUnit) => Object.values(perUnit))) {
@@ -213,10 +229,10 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
     async uploadRegister(input: UploadBatchInput): Promise<UploadRegisterOutput> {
       return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
         const activity = Context.current();
-        const files = planFiles(dataDir, input.runId);
-        const plan = await readJson<Plan>(files.plan, 'plan');
-        const units = await readJson<PlannedUnit[]>(files.batch(input.batch), `batch ${input.batch}`);
-        const result = await readJson<BatchResult>(files.stored(input.batch), `stored files of batch ${input.batch}`);
+        const store = new UploadPlanStore(db, input.runId);
+        const plan = await store.plan();
+        const units = await store.batch(input.batch);
+        const result = await store.stored(input.batch);
         const ready: NewDataUnit[] = [];
         let skipped = 0;
         units.forEach((u, i) => {
@@ -246,13 +262,10 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
     async uploadFinalize(input: UploadActivityInput): Promise<UploadSummary> {
       return steps.step(input, UPLOAD, { progressCategories: 'none' }, async ({ params, ctx }) => {
         const activity = Context.current();
-        const files = planFiles(dataDir, input.runId);
-        try {
-          return JSON.parse(await readFile(files.summary, 'utf8')) as UploadSummary;
-        } catch {
-          // not finalized yet
-        }
-        const plan = await readJson<Plan>(files.plan, 'plan');
+        const store = new UploadPlanStore(db, input.runId);
+        const done = await store.summary<UploadSummary>();
+        if (done) return done; // finalized already: a retried finalize
+        const plan = await store.plan();
         const failures: UploadSummary['failures'] = [];
         let uploadedFiles = 0;
         let uploadedBytes = 0;
@@ -260,8 +273,8 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
         let skippedUnits = 0;
         for (let b = 0; b < plan.summary.batches; b++) {
           activity.heartbeat();
-          const units = await readJson<PlannedUnit[]>(files.batch(b), `batch ${b}`);
-          const result = await readJson<BatchResult>(files.stored(b), `stored files of batch ${b}`);
+          const units = await store.batch(b);
+          const result = await store.stored(b);
           for (const s of Object.values(result.stored)) {
             for (const f of Object.values(s)) {
               uploadedFiles++;
@@ -303,17 +316,29 @@ export function createUploadActivities({ platform, dataDir, steps }: StepDeps) {
             (plan.report.rejected.length ? `; ${plan.report.rejected.length} units rejected (incomplete or invalid)` : ''),
           failures.length || plan.report.rejected.length ? 'WARNING' : 'INFO',
         );
-        await writeJsonAtomic(files.summary, summary);
-        // The plan has done its job: keep only the summary, for a retried finalize.
-        for (let b = 0; b < plan.summary.batches; b++) {
-          await rm(files.batch(b), { force: true });
-          await rm(files.stored(b), { force: true });
-        }
-        await rm(files.plan, { force: true });
+        // The plan has done its job: only the summary stays, for a retried finalize.
+        await store.finish(summary);
         return summary;
       });
     },
+
+    /**
+     * A failed or cancelled upload's clean-up (no plugin code: it runs even when the plugin
+     * cannot load): deletes what the run stored that nothing points at, then its plan.
+     */
+    async uploadDiscard(input: { runId: string }): Promise<UploadDiscardOutput> {
+      const activity = Context.current();
+      return discardStored(db, new UploadPlanStore(db, input.runId), storageFor, () => activity.heartbeat());
+    },
   };
+}
+
+/** Adds what a failed batch attempt stored to the batch's record (earlier attempts' included). */
+async function recordPartial(store: UploadPlanStore, batch: number, partial: BatchResult): Promise<void> {
+  const earlier = await store.storedSoFar(batch);
+  const merged: BatchResult = { stored: { ...(earlier?.stored ?? {}) }, failed: partial.failed };
+  for (const [unit, files] of Object.entries(partial.stored)) merged.stored[unit] = { ...(merged.stored[unit] ?? {}), ...files };
+  if (Object.keys(merged.stored).length) await store.putStored(batch, merged);
 }
 
 /** `<name>/<unit key>` in Unicode NFC: the same file from macOS (NFD names) or Linux is one data unit. */

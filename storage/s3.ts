@@ -235,6 +235,25 @@ export class S3Storage implements StorageProvider {
     return new SynapseError(text);
   }
 
+  /**
+   * Checks that the bucket exists before anything is written to it (an upload's first step):
+   * a missing one is created when the config says `createBucket: true`, else an
+   * InvalidInputError names the bucket, the endpoint and both ways out.
+   */
+  async ready(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (err) {
+      const e = err as SdkError;
+      if (e.name !== 'NotFound' && e.name !== 'NoSuchBucket' && e.$metadata?.httpStatusCode !== 404) throw this.translate(err, 'check the bucket');
+    }
+    if (this.config.createBucket) return this.ensureBucket();
+    throw new InvalidInputError(`storage "${this.name}": the bucket "${this.bucket}" does not exist at ${this.endpoint}`, [
+      { path: 'bucket', message: 'create the bucket, or set "createBucket": true in the storage config to have it created on first use' },
+    ]);
+  }
+
   /** Creates the bucket when it does not exist (tests, first use of a dev server). */
   async ensureBucket(): Promise<void> {
     try {

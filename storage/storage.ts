@@ -42,6 +42,12 @@ export interface StorageProvider {
   delete(key: string): Promise<void>;
   /** A URL for the object (`file://` for local, the endpoint URL for S3). */
   url(key: string): string;
+  /**
+   * Checks that the storage can be written to before a run writes anything: S3 checks the
+   * bucket (created when the config allows, else an InvalidInputError naming it). Absent where
+   * there is nothing to check (local folders are made on the first put).
+   */
+  ready?(): Promise<void>;
   /** Makes every put made with `sync: false` so far durable. Absent where every put is (S3). */
   flush?(): Promise<void>;
   /** Releases connections (the S3 client's sockets); the provider is unusable afterwards. */
@@ -64,6 +70,8 @@ export const StorageConfigSchema = z.discriminatedUnion('provider', [
     forcePathStyle: z.boolean().default(true),
     /** Key prefix inside the bucket. */
     prefix: z.string().optional(),
+    /** Create the bucket on first use when it does not exist (default false: a missing bucket is an error naming it). */
+    createBucket: z.boolean().optional(),
     /**
      * Where credentials come from: `env` (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the
      * variables named by accessKeyIdEnv / secretAccessKeyEnv), or a JSON secrets file path.

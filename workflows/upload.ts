@@ -5,9 +5,10 @@
  * report). Data units are registered only once every batch is stored, so a unit never points
  * at a missing file. History carries batch numbers and counts, never file lists; long
  * uploads continue as new, carrying the phase and counts. Progress categories are the seed's:
- * analyze_collection, upload_data_files, generate_data_units.
+ * analyze_collection, upload_data_files, generate_data_units. A run that fails or is cancelled
+ * discards what it stored and nothing points at (uploadDiscard), even when cancelled: no orphans.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
 import { continueWithCarry, runShape } from './run-shape.js';
@@ -57,6 +58,11 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
     heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 60)}s`,
   });
   const { uploadBatch, uploadRegister } = proxyActivities<Activities>(stepOptions(input));
+  const { uploadDiscard } = proxyActivities<Activities>({
+    startToCloseTimeout: '1h',
+    heartbeatTimeout: '60s',
+    retry: { maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2 },
+  });
 
   const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params };
   const carry: UploadCarry = input.carry ?? {
@@ -120,20 +126,38 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
     show();
   };
 
-  return runShape(run, async () => {
-    if (!input.carry) {
-      state.progress[UPLOAD_PROGRESS.analyze] = { current: 0, total: 1 };
-      const plan = await run.step('analyze collection', () => uploadDiscover({ ...base, unitsPerBatch: input.budget?.unitsPerBatch ?? UNITS_PER_BATCH }));
-      Object.assign(carry, { batches: plan.batches, units: plan.units, files: plan.files, rejected: plan.rejected } satisfies Partial<UploadCarry>);
+  /** Runs the steps; on a failure or a cancel, the clean-up first (its own failure is logged, the run's error stays). */
+  const discardingOnFailure = async <T>(steps: () => Promise<T>): Promise<T> => {
+    try {
+      return await steps();
+    } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
+      try {
+        const out = await CancellationScope.nonCancellable(() => uploadDiscard({ runId: base.runId }));
+        log.info('upload discarded', { ...out });
+      } catch (cleanup) {
+        log.warn('upload clean-up failed', { error: String(cleanup) });
+      }
+      throw err;
     }
-    show();
-    if (carry.phase === 'upload') {
-      const inFlight = Math.max(1, input.budget?.batchesInFlight ?? UPLOAD_BATCHES_IN_FLIGHT);
-      if (!(await run.step('upload data files', () => batches(inFlight, uploadFiles)))) return continueWithCarry(run, input, carry);
-      carry.phase = 'register';
-      carry.next = 0;
-    }
-    if (!(await run.step('generate data units', () => batches(REGISTER_BATCHES_IN_FLIGHT, registerUnits)))) return continueWithCarry(run, input, carry);
-    return run.step('finalize', () => uploadFinalize(base));
-  });
+  };
+
+  return runShape(run, () =>
+    discardingOnFailure(async () => {
+      if (!input.carry) {
+        state.progress[UPLOAD_PROGRESS.analyze] = { current: 0, total: 1 };
+        const plan = await run.step('analyze collection', () => uploadDiscover({ ...base, unitsPerBatch: input.budget?.unitsPerBatch ?? UNITS_PER_BATCH }));
+        Object.assign(carry, { batches: plan.batches, units: plan.units, files: plan.files, rejected: plan.rejected } satisfies Partial<UploadCarry>);
+      }
+      show();
+      if (carry.phase === 'upload') {
+        const inFlight = Math.max(1, input.budget?.batchesInFlight ?? UPLOAD_BATCHES_IN_FLIGHT);
+        if (!(await run.step('upload data files', () => batches(inFlight, uploadFiles)))) return continueWithCarry(run, input, carry);
+        carry.phase = 'register';
+        carry.next = 0;
+      }
+      if (!(await run.step('generate data units', () => batches(REGISTER_BATCHES_IN_FLIGHT, registerUnits)))) return continueWithCarry(run, input, carry);
+      return run.step('finalize', () => uploadFinalize(base));
+    }),
+  );
 }

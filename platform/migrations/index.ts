@@ -8,6 +8,7 @@ import { platform } from './002_platform.js';
 import { apiTokens } from './003_api_tokens.js';
 import { runItemResults } from './004_run_item_results.js';
 import { deploymentReplicas } from './005_deployment_replicas.js';
+import { uploadPlans } from './006_upload_plans.js';
 import type { DialectMigration, DialectName } from './columns.js';
 
 const MIGRATIONS: [string, DialectMigration][] = [
@@ -16,6 +17,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ['003_api_tokens', apiTokens],
   ['004_run_item_results', runItemResults],
   ['005_deployment_replicas', deploymentReplicas],
+  ['006_upload_plans', uploadPlans],
 ];
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

@@ -5,11 +5,13 @@
  * required specification, Excel over a limit, a zip bomb, paths escaping the root), each a
  * clear error with nothing registered.
  */
-import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { InvalidInputError } from '../../contracts/errors.js';
+import { openDatabase } from '../../platform/db.js';
+import { listPlanParts } from '../../platform/repositories/upload-plans.js';
 import type { UploadSummary } from '../../activities/upload.js';
 import { runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
 import { dataUnits, finish, python, setupCollection, sha256, startUpload, tempDir, UPLOAD_FIXTURE, writeTree, writeXlsx } from '../upload-helpers.js';
@@ -116,8 +118,13 @@ describe('upload runs', () => {
     const events = await runs.events(runId, 0, 10_000);
     const skipped = events.flatMap((e) => (e.data.kind === 'event' && e.data.event === 'upload_file_skipped' ? [String(e.data.data.file)] : []));
     expect(skipped.map((f) => path.relative(root, f))).toEqual(['image/a/notes.txt']);
-    // The plan on the worker's disk is gone; the summary stays for a retried finalize.
-    expect(readdirSync(path.join(settings.dataDir, 'uploads', runId))).toEqual(['summary.json']);
+    // The plan (in the platform database, not on the worker's disk) is gone; the summary stays for a retried finalize.
+    const platform = await openDatabase({ dataDir: settings.dataDir });
+    try {
+      expect(await listPlanParts(platform.db, runId)).toEqual(['summary']);
+    } finally {
+      await platform.close();
+    }
   });
 
   it('uploads only the top folder when is_recursive is false', async () => {

@@ -10,8 +10,10 @@
 import { Command, CommanderError } from 'commander';
 import { SynapseError } from '../contracts/errors.js';
 import { setPluginImportPreparation } from '../engine/plugin-import.js';
+import { dataCommands } from './data-commands.js';
 import { deploymentCommands } from './deployment-commands.js';
 import { gatewayCommands } from './gateway-commands.js';
+import { modelCommands } from './model-commands.js';
 import { platformCommands } from './platform-commands.js';
 import { pluginCommands } from './plugin-commands.js';
 import { runCommands } from './run-commands.js';
@@ -47,6 +49,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   serverCommands(program, exit);
   gatewayCommands(program);
   deploymentCommands(program);
+  dataCommands(program);
+  modelCommands(program);
 
   try {
     await program.parseAsync(argv);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { DebugRunContext } from '../engine/debug-run-context.js';
 import { InvalidInputError } from '../contracts/errors.js';
 import { parseParamsArg, printJson, settingsFrom, useTerminal } from './io.js';
+import { pluginDescribeCommand } from './plugin-describe-command.js';
 
 interface RunOptions {
   plugin?: string;
@@ -86,6 +87,8 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
         process.stdout.write(`${p.config.code}@${p.config.version}  ${p.config.category}  ${actions.join(', ')}\n`);
       }
     });
+
+  pluginDescribeCommand(plugin);
 
   plugin
     .command('check')

@@ -9,6 +9,7 @@ import { runUiUrl } from '../client/settings.js';
 import { InvalidInputError } from '../contracts/errors.js';
 import { statusWords, type RunStatus } from '../contracts/run-state.js';
 import { printJson, settingsFrom, useTerminal } from './io.js';
+import { runArtifactsCommand } from './run-artifacts-command.js';
 
 const STATUSES: RunStatus[] = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
 
@@ -99,9 +100,11 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
     .description("print a run's log")
     .argument('<id>', 'run id')
     .option('--events', 'include structured events (ctx.log), progress and metrics')
+    .option('--kind <kinds>', 'only these kinds, comma-separated: log, event, progress, metrics, status (implies --events)')
     .option('--json', 'print JSON lines')
-    .action(async (id: string, opts: { events?: boolean; json?: boolean }, cmd: Command) => {
-      const { formatLogTime } = await import('./render.js');
+    .action(async (id: string, opts: { events?: boolean; kind?: string; json?: boolean }, cmd: Command) => {
+      const [{ formatLogTime }, { parseEventKinds, RUN_EVENT_KINDS }] = await Promise.all([import('./render.js'), import('../client/event-kinds.js')]);
+      const kinds: ReadonlySet<string> = parseEventKinds(opts.kind) ?? new Set(opts.events ? RUN_EVENT_KINDS : ['log']);
       await withRuns(cmd, async (runs) => {
         await runs.state(id); // unknown run: exit 3
         let after = 0;
@@ -109,7 +112,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
           const events = await runs.events(id, after, 5000);
           for (const e of events) {
             after = e.id;
-            if (e.data.kind !== 'log' && !opts.events) continue;
+            if (!kinds.has(e.data.kind)) continue;
             if (opts.json) process.stdout.write(JSON.stringify({ id: e.id, attempt: e.attempt, at: e.at, ...e.data }) + '\n');
             else if (e.data.kind === 'log') process.stdout.write(`${formatLogTime(e.at)} ${e.data.level.padEnd(7)} ${e.data.message}\n`);
             else process.stdout.write(`${formatLogTime(e.at)} ${e.data.kind.toUpperCase().padEnd(7)} ${JSON.stringify(e.data)}\n`);
@@ -118,6 +121,8 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
         }
       });
     });
+
+  runArtifactsCommand(run);
 
   run
     .command('watch')

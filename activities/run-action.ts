@@ -24,7 +24,7 @@ export interface RunActionOutput {
 }
 
 /** The simple shape's action: any Action class, params by its own schema. */
-const SIMPLE: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, params: (raw, { action }) => parseParams(action, raw) };
+const SIMPLE: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, params: (raw, { action }) => parseParams(action, raw), host: 'action' };
 
 export function createRunActivities({ store, steps, platform }: Pick<StepDeps, 'store' | 'steps' | 'platform'>) {
   return {

@@ -12,6 +12,11 @@
  * 6. turn what happened into the Temporal outcome: the result; the cancellation as it is
  *    (logged); our permanent errors as non-retryable failures and anything else as a
  *    retryable one (failures.ts), logged with the attempt.
+ *
+ * A spec that names a `host` parser runs the plugin's TypeScript in a plugin host process
+ * (plugin-host-step.ts): steps 1-3 happen there and the class the step gets stands in for the
+ * plugin's, its methods running in the host. A host that fails (crash, limit) fails the step
+ * with a retryable PluginHostError, and without retry from attempt `maxCrashAttempts` on.
  */
 import { Context } from '@temporalio/activity';
 import type { RunActionInput } from '../contracts/run-input.js';
@@ -22,6 +27,9 @@ import type { ActionKind } from './action-kinds.js';
 import type { PlatformAccess } from './platform-access.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { asFailure, rethrowAsFailure } from './failures.js';
+import { loadHostedAction, type HostLease } from './plugin-host-step.js';
+import { PluginHostError, pluginHostLimits } from './plugin-host.js';
+import type { HostParamsParser } from './plugin-host-protocol.js';
 import { scrubbingStore, scrubError } from './secret-scrub.js';
 import { redactParams } from '../sdk/secret.js';
 
@@ -38,6 +46,11 @@ export interface StepSpec<C, P> {
    * Throws ParamsError; `subject` is its message ("invalid params for <code> <action>").
    */
   params: (raw: unknown, loaded: { action: ResolvedAction; cls: C; subject: string }) => P;
+  /**
+   * Runs the action's TypeScript in a plugin host, its params parsed there by this parser
+   * (which must be `params`' equivalent: `action` is parseParams with the class's schema).
+   */
+  host?: HostParamsParser;
 }
 
 /** A step's action: resolved, its class checked, its params parsed. */
@@ -45,6 +58,8 @@ export interface LoadedStep<C, P> {
   action: ResolvedAction;
   cls: C;
   params: P;
+  /** The values of the params' secret fields, when a plugin host found them (it has the schema). */
+  secrets?: string[];
 }
 
 export interface StepOptions {
@@ -91,8 +106,18 @@ export interface StepDeps extends ActivityDeps {
 
 export function stepRunner(store: RunStore): StepRunner {
   /** Loads, checks and parses a step's action; our errors become Temporal failures. */
-  async function load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P>> {
+  async function load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P> & { lease?: HostLease }> {
     return asFailure(async () => {
+      const hosted = spec.host ? await loadHostedAction(input.plugin, input.action, spec.host, input.params) : undefined;
+      if (hosted) {
+        const { action, lease } = hosted;
+        if (!spec.kind.is(action.cls)) {
+          lease.release(true);
+          throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not ${spec.kind.needs}`);
+        }
+        // Parsed in the host by the parser the spec names for its `params`.
+        return { action, cls: action.cls, params: hosted.params as P, secrets: hosted.secrets, lease };
+      }
       const action = await loadRunAction(input.plugin, input.action);
       const cls = action.cls;
       if (!spec.kind.is(cls)) throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${cls.name} is not ${spec.kind.needs}`);
@@ -104,10 +129,10 @@ export function stepRunner(store: RunStore): StepRunner {
   return {
     async step(input, spec, options, fn) {
       const activity = Context.current();
-      const loaded = await load(input, spec);
+      const { lease, ...loaded } = await load(input, spec);
       // Values of the action's secret params never reach the run's events or its error.
-      const { secrets } = redactParams(loaded.action.cls.params, input.params);
-      if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
+      const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
+      if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' }).catch((err: unknown) => (lease?.release(true), Promise.reject(err)));
       const ctx = await ActivityRunContext.create({
         runId: input.runId,
         params: loaded.params,
@@ -116,35 +141,50 @@ export function stepRunner(store: RunStore): StepRunner {
         progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
       });
       const { attempt, activityType } = activity.info;
+      let hostFailed = false;
+      if (lease) ctx.log('plugin_host', { pid: lease.host.pid });
       try {
         const value = await fn({ ...loaded, ctx });
         if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
         return value;
       } catch (err) {
+        hostFailed = err instanceof PluginHostError;
         if (activity.cancellationSignal.aborted) {
           ctx.logMessage(`${options.scope ?? 'step'} cancelled`, 'WARNING');
           throw activity.cancellationSignal.reason;
         }
-        const scrubbed = scrubError(err, secrets);
+        const scrubbed = scrubError(notRetriedPast(err, attempt), secrets);
         const message = scrubbed instanceof Error ? scrubbed.message : String(scrubbed);
         ctx.logMessage(options.scope === 'run' ? `attempt ${attempt} failed: ${message}` : `attempt ${attempt} of ${activityType} failed: ${message}`, 'ERROR');
         return rethrowAsFailure(scrubbed);
       } finally {
         await ctx.close();
+        lease?.release(!hostFailed && !activity.cancellationSignal.aborted);
       }
     },
 
     async bareStep(input, spec, options, fn) {
-      const loaded = await load(input, spec);
-      const { secrets } = redactParams(loaded.action.cls.params, input.params);
+      const { lease, ...loaded } = await load(input, spec);
+      const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
+      let hostFailed = false;
       return asFailure(async () => {
-        if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
         try {
+          if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
           return await fn(loaded);
         } catch (err) {
-          throw scrubError(err, secrets);
+          hostFailed = err instanceof PluginHostError;
+          throw scrubError(notRetriedPast(err, Context.current().info.attempt), secrets);
+        } finally {
+          lease?.release(!hostFailed);
         }
       });
     },
   };
+}
+
+/** A host failure on attempt `maxCrashAttempts` or later: not retried again, with the reason. */
+function notRetriedPast(err: unknown, attempt: number): unknown {
+  const { maxCrashAttempts } = pluginHostLimits();
+  if (!(err instanceof PluginHostError) || attempt < maxCrashAttempts) return err;
+  return new NonRetriableError(`${err.message} (attempt ${attempt}: a plugin host failed ${attempt} times, not retried)`);
 }

@@ -1,0 +1,142 @@
+/**
+ * What a plugin host runs: one JavaScript file, bundled by the worker with esbuild, holding the
+ * host's code (plugin-host-main.ts with the engine's loader and the SDK) and every TypeScript
+ * action module of one plugin folder, `@synapse/sdk` resolved to this project's SDK.
+ *
+ * Why a bundle: the host runs under Node's permission model, which refuses child processes, and
+ * transpiling TypeScript at run time (tsx, esbuild) needs one. Bundled, the host needs no loader,
+ * no node_modules, and may read only two places: its bundle file and its plugin folder.
+ *
+ * The bundle's key is code@version plus a hash of the plugin folder's files (path, size, mtime):
+ * an edited plugin in a dev folder gets a new bundle and so a new host (plugin-host.ts keys its
+ * hosts by the same string).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Plugin as EsbuildPlugin } from 'esbuild';
+import type { Plugin } from '../engine/plugin-loader.js';
+import { NonRetriableError } from '../contracts/errors.js';
+
+const HOST_MAIN = fileURLToPath(new URL('../activities/plugin-host-main.ts', import.meta.url));
+const SDK_ENTRY = fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
+const MODULE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
+/** Folders of a plugin that never hold its code. */
+const SKIPPED_DIRS = new Set(['.git', '.synapse', '__pycache__', '.venv']);
+/** A plugin folder with more files than this is refused (the hash walks all of them at every step). */
+const MAX_PLUGIN_FILES = 20_000;
+
+export interface PluginBundle {
+  /** `code@version#hash`: the hosts of this bundle share it. */
+  key: string;
+  /** The bundle file. */
+  file: string;
+  /** The plugin folder (absolute). */
+  pluginDir: string;
+}
+
+/** The module files of the plugin's TypeScript actions, as the loader resolves their entrypoints. */
+export function actionModuleFiles(plugin: Plugin): string[] {
+  const dir = path.resolve(plugin.dir);
+  const files = new Set<string>();
+  for (const config of Object.values(plugin.config.actions)) {
+    if ((config.runtime ?? plugin.config.runtime) === 'python') continue;
+    const segments = config.entrypoint.split('.');
+    segments.pop();
+    const modulePath = path.join(dir, ...segments);
+    if (!modulePath.startsWith(dir + path.sep)) continue;
+    const file = [...MODULE_EXTENSIONS.map((e) => modulePath + e), ...MODULE_EXTENSIONS.map((e) => path.join(modulePath, 'index' + e))].find((f) =>
+      existsSync(f),
+    );
+    if (file) files.add(file);
+  }
+  return [...files].sort();
+}
+
+/** A hash of the plugin folder's files: relative path, size and modification time of each. */
+export function pluginFolderHash(dir: string): string {
+  const hash = createHash('sha256');
+  let count = 0;
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIPPED_DIRS.has(entry.name)) walk(full);
+      } else if (entry.isFile()) {
+        if (++count > MAX_PLUGIN_FILES) throw new NonRetriableError(`plugin folder ${dir} holds more than ${MAX_PLUGIN_FILES} files`);
+        const s = statSync(full);
+        hash.update(`${path.relative(dir, full)}\0${s.size}\0${s.mtimeMs}\n`);
+      }
+    }
+  };
+  walk(dir);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** `@synapse/sdk` in plugin code is this project's SDK, bundled once with the host's engine code. */
+const sdkAlias: EsbuildPlugin = {
+  name: 'synapse-sdk-alias',
+  setup(b) {
+    b.onResolve({ filter: /^@synapse\/sdk$/ }, () => ({ path: SDK_ENTRY }));
+  },
+};
+
+const bundles = new Map<string, Promise<PluginBundle>>();
+/** The files this process wrote, removed when it exits (their names carry its pid). */
+const written = new Set<string>();
+process.once('exit', () => {
+  for (const file of written) rmSync(file, { force: true });
+});
+
+/**
+ * The bundle of `plugin`'s current code, built in `outDir` once per key and worker process
+ * (removed when the process exits). A plugin whose code does not build fails with NonRetriableError
+ * naming esbuild's first errors (file:line:column).
+ */
+export function pluginBundle(plugin: Plugin, outDir: string): Promise<PluginBundle> {
+  const pluginDir = path.resolve(plugin.dir);
+  const key = `${plugin.config.code}@${plugin.config.version}#${pluginFolderHash(pluginDir)}`;
+  let pending = bundles.get(key);
+  if (!pending) {
+    pending = buildBundle(plugin, pluginDir, key, outDir);
+    pending.catch(() => bundles.delete(key));
+    bundles.set(key, pending);
+  }
+  return pending;
+}
+
+async function buildBundle(plugin: Plugin, pluginDir: string, key: string, outDir: string): Promise<PluginBundle> {
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `${key.replace(/[^\w.-]/g, '_')}-${process.pid}.mjs`);
+  written.add(file);
+  const modules = actionModuleFiles(plugin);
+  const entry = [
+    `import { runPluginHost } from ${JSON.stringify(HOST_MAIN)};`,
+    `runPluginHost(${JSON.stringify(pluginDir)}, {`,
+    ...modules.map((m) => `  ${JSON.stringify(pathToFileURL(m).href)}: () => import(${JSON.stringify(m)}),`),
+    '});',
+  ].join('\n');
+  try {
+    await build({
+      stdin: { contents: entry, resolveDir: pluginDir, sourcefile: 'plugin-host-entry.mjs', loader: 'js' },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: file,
+      logLevel: 'silent',
+      plugins: [sdkAlias],
+      // CommonJS dependencies that require Node's modules need a `require` in an ES module.
+      banner: { js: "import { createRequire as __synapseRequire } from 'node:module'; const require = __synapseRequire(import.meta.url);" },
+    });
+  } catch (err) {
+    const errors = (err as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }).errors ?? [];
+    const first = errors
+      .slice(0, 5)
+      .map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text))
+      .join('; ');
+    throw new NonRetriableError(`plugin ${plugin.config.code}@${plugin.config.version} does not build: ${first || String(err)}`);
+  }
+  return { key, file, pluginDir };
+}

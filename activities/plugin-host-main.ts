@@ -1,0 +1,216 @@
+/**
+ * The plugin host's side: the code that runs in the child process a worker starts for one
+ * plugin version (activities/plugin-host.ts), bundled together with that plugin's modules
+ * (activities/plugin-host-bundle.ts). TypeScript plugin code runs here and only here, under
+ * Node's permission model (no file reads outside the bundle and the plugin folder, no writes,
+ * no child processes, no workers), with a scrubbed environment and a heap limit.
+ *
+ * It answers the worker's messages (plugin-host-protocol.ts): `describe` loads an action with
+ * the engine's own checks (engine/plugin-loader.ts) and parses the params with the class's
+ * schema; `invoke` runs a method of a fresh instance with a RunContext whose reporting and
+ * checkpoints are messages back to the worker, the only process that heartbeats, writes run
+ * events and holds credentials. An error thrown outside any call (from a timer, an unhandled
+ * rejection) is reported as `fatal` and ends the process: the worker fails the running step.
+ */
+import path from 'node:path';
+import { findPlugin, loadAction, parseParams, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
+import { setPluginModuleSource } from '../engine/plugin-import.js';
+import { isExporterClass } from '../sdk/exporter.js';
+import type { LogLevel, RunContext } from '../sdk/run-context.js';
+import { redactParams } from '../sdk/secret.js';
+import { isTrainerClass } from '../sdk/trainer.js';
+import { isUploaderClass } from '../sdk/uploader.js';
+import type { MetricValues } from '../contracts/run-state.js';
+import { FATAL_EXIT_CODE, type FromHost, type HostCtxInit, type HostDescription, type ToHost } from './plugin-host-protocol.js';
+import { describeError, errorFromHost } from './plugin-host-errors.js';
+
+/** The plugin's modules, by file URL, as the bundle's entry hands them over. */
+export type BundledModules = Record<string, () => Promise<Record<string, unknown>>>;
+
+function send(message: FromHost): void {
+  try {
+    process.send?.(message);
+  } catch {
+    // Not cloneable (a function in a log's data, say): sent as JSON instead, what JSON keeps.
+    process.send?.(JSON.parse(JSON.stringify(message)) as FromHost);
+  }
+}
+
+/** Whether something set an enumerable property on Object.prototype (prototype pollution). */
+function polluted(): boolean {
+  for (const key in {}) if (key) return true;
+  return false;
+}
+
+/** What a ctx call asks the worker for. */
+type CtxCall = { op: 'checkpoint'; state: unknown } | { op: 'platform'; method: string; args: unknown[] };
+
+/** A run context whose calls are messages to the worker's ActivityRunContext. */
+class HostRunContext<P> implements RunContext<P> {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly envs: Readonly<Record<string, string | undefined>>;
+  readonly signal: AbortSignal;
+  private resume: unknown;
+
+  /** `ctx.platform` (sdk/platform-api.ts) when the step has one: each method runs in the worker. */
+  readonly platform?: Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+  constructor(
+    private readonly id: number,
+    readonly params: P,
+    init: HostCtxInit,
+    signal: AbortSignal,
+    private readonly ask: (call: CtxCall) => Promise<unknown>,
+    platform: boolean,
+  ) {
+    this.runId = init.runId;
+    this.attempt = init.attempt;
+    this.envs = Object.freeze({ ...init.envs });
+    this.resume = init.resume;
+    this.signal = signal;
+    if (platform) {
+      this.platform = new Proxy({} as Record<string, (...args: unknown[]) => Promise<unknown>>, {
+        get: (_target, method) => (typeof method === 'string' && method !== 'then' ? (...args: unknown[]) => ask({ op: 'platform', method, args }) : undefined),
+      });
+    }
+  }
+
+  logMessage(message: string, level: LogLevel = 'INFO'): void {
+    send({ type: 'log-message', id: this.id, message: String(message), level });
+  }
+
+  log(event: string, data: Record<string, unknown> = {}): void {
+    send({ type: 'log', id: this.id, event: String(event), data });
+  }
+
+  setProgress(current: number, total: number, category?: string): void {
+    if (!Number.isFinite(current) || !Number.isFinite(total) || current < 0 || total < 0) {
+      throw new RangeError(`setProgress(${current}, ${total}): current and total must be finite and >= 0`);
+    }
+    send({ type: 'progress', id: this.id, current, total, ...(category !== undefined ? { category } : {}) });
+  }
+
+  setMetrics(values: MetricValues, category: string): void {
+    send({ type: 'metrics', id: this.id, values, category });
+  }
+
+  async checkpoint(state: unknown): Promise<void> {
+    const copy = structuredClone(state);
+    await this.ask({ op: 'checkpoint', state: copy });
+    this.resume = copy;
+  }
+
+  resumeState<T = unknown>(): T | undefined {
+    return structuredClone(this.resume) as T | undefined;
+  }
+}
+
+/**
+ * Runs the host: serves the worker's messages until the IPC channel closes.
+ * `pluginDir` is the plugin folder (its config.yaml is read here, through the permission model).
+ */
+export function runPluginHost(pluginDir: string, modules: BundledModules): void {
+  setPluginModuleSource(async (url) => {
+    const load = modules[url];
+    if (!load) throw new Error(`${url} is not part of this plugin host's bundle`);
+    return load();
+  });
+
+  const fatal = (err: unknown) => {
+    send({ type: 'fatal', error: describeError(err) });
+    // Give the message a moment to leave, then end: the process state is not to be trusted.
+    setTimeout(() => process.exit(FATAL_EXIT_CODE), 50);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  process.on('disconnect', () => process.exit(0));
+
+  let plugin: Promise<Plugin> | undefined;
+  const actions = new Map<string, Promise<ResolvedAction>>();
+  const load = (name: string): Promise<ResolvedAction> => {
+    plugin ??= findPlugin(path.resolve(pluginDir));
+    let action = actions.get(name);
+    if (!action) {
+      action = plugin.then((p) => loadAction(p, name));
+      action.catch(() => actions.delete(name));
+      actions.set(name, action);
+    }
+    return action;
+  };
+
+  const running = new Map<number, AbortController>();
+  const asked = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  let nextSeq = 1;
+
+  async function describe(message: Extract<ToHost, { type: 'describe' }>): Promise<HostDescription> {
+    const action = await load(message.action);
+    const cls = action.cls;
+    return {
+      className: cls.name,
+      bases: { action: true, exporter: isExporterClass(cls), uploader: isUploaderClass(cls), trainer: isTrainerClass(cls) },
+      action: cls.action ?? null,
+      category: cls.category ?? null,
+      method: action.method,
+      progressCategories: action.progressCategories,
+      metricsCategories: cls.metricsCategories,
+      params: parseParams(action, message.params),
+      secrets: redactParams(cls.params, message.params).secrets,
+    };
+  }
+
+  async function invoke(message: Extract<ToHost, { type: 'invoke' }>): Promise<unknown> {
+    const action = await load(message.action);
+    const params = parseParams(action, message.params);
+    const abort = new AbortController();
+    running.set(message.id, abort);
+    try {
+      const ask = (call: CtxCall) =>
+        new Promise<unknown>((resolve, reject) => {
+          const seq = nextSeq++;
+          asked.set(seq, { resolve, reject });
+          send({ type: 'ctx-call', id: message.id, seq, ...call });
+        });
+      const ctx = new HostRunContext(message.id, params, message.ctx, abort.signal, ask, message.platform);
+      // The class is concrete: the loader found it exported and named in config.yaml.
+      const instance = new (action.cls as unknown as new () => { start(ctx: RunContext): Promise<unknown> })();
+      const value = await instance.start(ctx);
+      return value ?? null;
+    } finally {
+      running.delete(message.id);
+    }
+  }
+
+  const answer = (id: number, work: Promise<unknown>) => {
+    work.then(
+      (value) => {
+        send({ type: 'result', id, value });
+        if (polluted()) fatal(new Error('Object.prototype was modified (prototype pollution): this plugin host is retired'));
+      },
+      (err: unknown) => send({ type: 'error', id, error: describeError(err) }),
+    );
+  };
+
+  process.on('message', (raw: unknown) => {
+    const message = raw as ToHost;
+    switch (message.type) {
+      case 'describe':
+        answer(message.id, describe(message));
+        break;
+      case 'invoke':
+        answer(message.id, invoke(message));
+        break;
+      case 'cancel':
+        running.get(message.id)?.abort(new Error('the step was cancelled'));
+        break;
+      case 'ctx-reply': {
+        const waiting = asked.get(message.seq);
+        asked.delete(message.seq);
+        if (message.ok) waiting?.resolve(message.value);
+        else waiting?.reject(errorFromHost(message.error));
+        break;
+      }
+    }
+  });
+  send({ type: 'ready', pid: process.pid });
+}

@@ -1,0 +1,105 @@
+/**
+ * The messages between a worker and a plugin host (activities/plugin-host.ts spawns the host,
+ * activities/plugin-host-main.ts is its entry). They travel over Node's IPC channel with the
+ * `advanced` serialization (structured clone: Buffers, Dates and Maps survive).
+ *
+ * The host runs code the worker's operators did not write, so what it sends is untrusted
+ * input: the worker parses every message with the zod schemas below and kills a host whose
+ * message does not match (a protocol violation), exactly as it would a crashed one.
+ */
+import { z } from 'zod';
+import type { LogLevel } from '../sdk/run-context.js';
+
+/** Exit code of a host that ended itself after a fatal error (a throw outside any call). */
+export const FATAL_EXIT_CODE = 70;
+
+/** The run-context data a host's ctx starts from (the rest of ctx is calls back to the worker). */
+export interface HostCtxInit {
+  runId: string;
+  attempt: number;
+  /** The run's latest checkpoint state (what `ctx.resumeState()` returns until the next checkpoint). */
+  resume: unknown;
+  /** The variables the plugin declares in config.yaml `envs`, with their values on this worker. */
+  envs: Record<string, string>;
+}
+
+/** Which parser the host applies to a step's raw params (the parser lives with the class). */
+export type HostParamsParser = 'action';
+
+/** worker -> host */
+export type ToHost =
+  /** Loads the action (config.yaml checks, class checks) and parses the params. */
+  | { type: 'describe'; id: number; action: string; params: unknown; parser: HostParamsParser }
+  /** Calls `method` on a fresh instance of the action's class; `ctx` is the step's run context. */
+  | { type: 'invoke'; id: number; action: string; method: 'start'; params: unknown; ctx: HostCtxInit; platform: boolean }
+  /** Fires the call's `ctx.signal` (the step was cancelled). */
+  | { type: 'cancel'; id: number }
+  /** The answer to a `ctx-call` of the host. */
+  | { type: 'ctx-reply'; seq: number; ok: true; value: unknown }
+  | { type: 'ctx-reply'; seq: number; ok: false; error: HostError };
+
+const LOG_LEVEL = z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']) satisfies z.ZodType<LogLevel>;
+const PROGRESS_CATEGORY = z.strictObject({ weight: z.number(), label: z.string().max(500).optional() });
+const METRIC_VALUES = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
+
+/** What `describe` answers: the class as the step harness checks it, and the parsed params. */
+export const HostDescription = z.strictObject({
+  className: z.string().max(500),
+  /** The SDK bases the class extends (instanceof, checked in the host). */
+  bases: z.strictObject({ action: z.boolean(), exporter: z.boolean(), uploader: z.boolean(), trainer: z.boolean() }),
+  action: z.string().max(200).nullable(),
+  category: z.string().max(200).nullable(),
+  method: z.string().max(50),
+  progressCategories: z.record(z.string().max(200), PROGRESS_CATEGORY),
+  metricsCategories: z.record(z.string().max(200), z.strictObject({ label: z.string().max(500).optional() })),
+  params: z.unknown(),
+  /** The values of the params' secret fields (sdk/secret.ts), to scrub from the run's events. */
+  secrets: z.array(z.string().max(64 * 1024)).max(1000),
+});
+export type HostDescription = z.infer<typeof HostDescription>;
+
+/** An error as the host reports it: the SDK / contracts class name when it is one of ours. */
+export const HostError = z.strictObject({
+  name: z.string().max(200),
+  message: z.string().max(64 * 1024),
+  stack: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  /** ParamsError / ConfigError problems. */
+  problems: z.array(z.strictObject({ path: z.string().max(2000), message: z.string().max(4000), location: z.string().max(2000).optional() })).optional(),
+  /** InvalidInputError's subject (the message is built from it and the problems). */
+  subject: z.string().max(4000).optional(),
+});
+export type HostError = z.infer<typeof HostError>;
+
+/** host -> worker */
+export const FromHost = z.union([
+  z.strictObject({ type: z.literal('ready'), pid: z.number().int() }),
+  z.strictObject({ type: z.literal('result'), id: z.number().int(), value: z.unknown() }),
+  z.strictObject({ type: z.literal('error'), id: z.number().int(), error: HostError }),
+  z.strictObject({ type: z.literal('log-message'), id: z.number().int(), message: z.string().max(1024 * 1024), level: LOG_LEVEL }),
+  z.strictObject({ type: z.literal('log'), id: z.number().int(), event: z.string().max(1000), data: z.record(z.string(), z.unknown()) }),
+  z.strictObject({
+    type: z.literal('progress'),
+    id: z.number().int(),
+    current: z.number(),
+    total: z.number(),
+    category: z.string().max(200).optional(),
+  }),
+  z.strictObject({ type: z.literal('metrics'), id: z.number().int(), values: METRIC_VALUES, category: z.string().max(200) }),
+  /** A call that needs the worker's answer (a checkpoint is durable when it is answered). */
+  z.strictObject({ type: z.literal('ctx-call'), id: z.number().int(), seq: z.number().int(), op: z.literal('checkpoint'), state: z.unknown() }),
+  /** A method of the step's `ctx.platform` (sdk/platform-api.ts), run by the worker. */
+  z.strictObject({
+    type: z.literal('ctx-call'),
+    id: z.number().int(),
+    seq: z.number().int(),
+    op: z.literal('platform'),
+    method: z.string().max(200),
+    args: z.array(z.unknown()).max(100),
+  }),
+  /** An error the host caught outside any call (a timer's throw, an unhandled rejection): the host exits after it. */
+  z.strictObject({ type: z.literal('fatal'), error: HostError }),
+]);
+export type FromHost = z.infer<typeof FromHost>;

@@ -1,0 +1,155 @@
+/**
+ * The step harness's side of plugin hosts (step.ts): a step whose spec says how its params are
+ * parsed in a host loads its action there instead of importing plugin code into the worker.
+ * The host answers with a description of the class (its SDK bases and statics, checked there
+ * with the engine's own loader) and the parsed params; the step gets a stand-in class built
+ * from that description whose methods run in the host, so the shape's code (`new cls().start(ctx)`)
+ * is the same wherever the plugin's code runs.
+ *
+ * Python actions load as before (no TypeScript of the plugin is imported for them).
+ */
+import path from 'node:path';
+import os from 'node:os';
+import { NotFoundError } from '../contracts/errors.js';
+import { findPlugin, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
+import { Action, type ActionClass } from '../sdk/action.js';
+import type { Method } from '../sdk/categories.js';
+import type { RunContext } from '../sdk/run-context.js';
+import { pluginBundle } from './plugin-host-bundle.js';
+import { pluginHostEnv } from './plugin-host-env.js';
+import { errorFromHost } from './plugin-host-errors.js';
+import { acquirePluginHost, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
+import type { HostDescription, HostParamsParser } from './plugin-host-protocol.js';
+
+/** Where the hosts' bundles are written (one file per plugin version and worker process). */
+export const PLUGIN_HOST_BUNDLE_DIR = path.join(os.tmpdir(), 'synapse-plugin-hosts');
+
+/** A host held by a step: given back (or killed) when the step ends. */
+export interface HostLease {
+  host: PluginHost;
+  /** `healthy`: the step ended without a host failure, so the host may serve the next step. */
+  release(healthy: boolean): void;
+}
+
+export interface HostedAction {
+  action: ResolvedAction;
+  params: unknown;
+  /** The values of the params' secret fields. */
+  secrets: string[];
+  lease: HostLease;
+}
+
+/** The run's plugin folder: the client's when it holds the same code@version, else by code@version (as loadRunAction). */
+async function findRunPlugin(ref: { code: string; version: string; dir?: string }): Promise<Plugin> {
+  if (ref.dir) {
+    try {
+      const candidate = await findPlugin(ref.dir);
+      if (candidate.config.code === ref.code && candidate.config.version === ref.version) return candidate;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  return findPlugin(`${ref.code}@${ref.version}`);
+}
+
+/** The step's run context as the host's reports land in it. */
+function sinkOf(ctx: RunContext): HostSink {
+  // `ctx.platform` (sdk/platform-api.ts) when the shape gave the step one.
+  const platform = (ctx as { platform?: object }).platform;
+  return {
+    logMessage: (m, l) => ctx.logMessage(m, l),
+    log: (e, d) => ctx.log(e, d),
+    setProgress: (c, t, cat) => ctx.setProgress(c, t, cat),
+    setMetrics: (v, cat) => ctx.setMetrics(v, cat),
+    checkpoint: (state) => ctx.checkpoint(state),
+    ...(platform ? { platform } : {}),
+  };
+}
+
+/** Ignores what a host prints while it loads an action. */
+const LOAD_SINK: HostSink = {
+  logMessage: () => {},
+  log: () => {},
+  setProgress: () => {},
+  setMetrics: () => {},
+  checkpoint: () => Promise.reject(new Error('no checkpoint while an action loads')),
+};
+
+/**
+ * A class standing in for the plugin's: the statics of the description, and `start(ctx)`
+ * running in `host` with the step's run context.
+ */
+function standIn(description: HostDescription, run: (ctx: RunContext) => Promise<unknown>): ActionClass {
+  class Hosted extends Action {
+    async start(ctx: RunContext): Promise<unknown> {
+      return run(ctx);
+    }
+  }
+  Object.defineProperty(Hosted, 'name', { value: description.className });
+  Object.assign(Hosted, {
+    action: description.action ?? undefined,
+    category: description.category ?? undefined,
+    method: description.method,
+    progressCategories: description.progressCategories,
+    metricsCategories: description.metricsCategories,
+  });
+  return Hosted as unknown as ActionClass;
+}
+
+/**
+ * Loads `actionName` of the run's plugin in a plugin host and parses `rawParams` there.
+ * Undefined when the action is Python code (it loads in the worker, importing no plugin code).
+ * Throws NotFoundError (no such plugin or action), ConfigError, ParamsError, NonRetriableError
+ * (the plugin does not build) or PluginHostError (the host failed while loading).
+ */
+export async function loadHostedAction(
+  ref: { code: string; version: string; dir?: string },
+  actionName: string,
+  parser: HostParamsParser,
+  rawParams: unknown,
+  onStart?: (pid: number) => void,
+): Promise<HostedAction | undefined> {
+  const plugin = await findRunPlugin(ref);
+  // Own properties only: an action named `constructor` or `__proto__` is not one.
+  const config = Object.hasOwn(plugin.config.actions, actionName) ? plugin.config.actions[actionName] : undefined;
+  if (!config) {
+    throw new NotFoundError(`plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`);
+  }
+  if ((config.runtime ?? plugin.config.runtime) === 'python') return undefined;
+  const bundle = await pluginBundle(plugin, PLUGIN_HOST_BUNDLE_DIR);
+  const env = pluginHostEnv(plugin);
+  const host = await acquirePluginHost(bundle, env, errorFromHost, onStart);
+  const lease: HostLease = { host, release: (healthy) => releasePluginHost(host, healthy) };
+  let description: HostDescription;
+  try {
+    description = await host.call<HostDescription>({ type: 'describe', action: actionName, params: rawParams, parser }, { sink: LOAD_SINK });
+  } catch (err) {
+    // A refused action or params leave a healthy host; a crash while loading does not.
+    lease.release(host.alive && !host.retired);
+    throw err;
+  }
+  const declared: Record<string, string> = {};
+  for (const name of plugin.config.envs ?? []) if (env[name] !== undefined) declared[name] = env[name];
+  const cls = standIn(description, (ctx) =>
+    host.call(
+      {
+        type: 'invoke',
+        action: actionName,
+        method: 'start',
+        params: rawParams,
+        ctx: { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared },
+        platform: 'platform' in ctx,
+      },
+      { sink: sinkOf(ctx), signal: ctx.signal },
+    ),
+  );
+  const action: ResolvedAction = {
+    plugin,
+    name: actionName,
+    config,
+    cls,
+    method: description.method as Method,
+    progressCategories: description.progressCategories,
+  };
+  return { action, params: description.params, secrets: description.secrets, lease };
+}

@@ -150,16 +150,30 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .description('serve the task queues: run workflows and plugin actions')
     .option('--methods <list>', `task queues to serve, by method (default ${METHODS.join(',')})`)
     .option('--concurrency <n>', 'plugin steps run at once per task queue')
-    .action(async (opts: { methods?: string; concurrency?: string }, cmd: Command) => {
+    .option('--worker-deployment <name>', 'worker versioning: join this worker deployment; each run stays on the version it started on (docs/production.md)')
+    .option('--build-id <id>', "this worker's version in the deployment (default: the workflow code's hash)")
+    .option('--make-current', 'make this version the current one once polling: new runs start on it')
+    .action(async (opts: { methods?: string; concurrency?: string; workerDeployment?: string; buildId?: string; makeCurrent?: boolean }, cmd: Command) => {
       const methods = parseMethods(opts.methods);
+      if (!opts.workerDeployment && (opts.buildId || opts.makeCurrent)) {
+        throw new InvalidInputError('invalid option', [{ path: opts.buildId ? 'build-id' : 'make-current', message: 'needs --worker-deployment' }]);
+      }
       const concurrency = opts.concurrency === undefined ? undefined : Number(opts.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
         throw new InvalidInputError('invalid option', [{ path: 'concurrency', message: 'must be a positive integer' }]);
       }
-      const { runWorker } = await import('../workers/worker.js');
+      const [{ runWorker }, { parseWorkerDeployment }] = await Promise.all([import('../workers/worker.js'), import('../workers/versioning.js')]);
+      const deployment = opts.workerDeployment
+        ? parseWorkerDeployment({
+            name: opts.workerDeployment,
+            ...(opts.buildId ? { buildId: opts.buildId } : {}),
+            makeCurrent: Boolean(opts.makeCurrent),
+          })
+        : undefined;
       await runWorker({
         settings: settingsFrom(cmd),
         ...(methods ? { methods } : {}),
+        ...(deployment ? { deployment } : {}),
         ...(concurrency ? { maxConcurrentActivities: concurrency } : {}),
         log: say,
         onReady: () => say('worker ready (Ctrl-C stops it gracefully)'),

@@ -19,6 +19,7 @@ import { openDatabase } from '../platform/db.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
 import type { Method } from '../sdk/categories.js';
 import { useReleases } from '../engine/plugin-releases.js';
+import { deploymentOptions, makeVersionCurrent, type WorkerDeployment } from './versioning.js';
 
 const WORKFLOWS_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
 /** Workflow code imports these rooms too: the bundle's hash covers them. */
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   heartbeatThrottleMs?: number | null;
   /** Postgres: the most connections the worker's one database pool opens (default 10). */
   databasePoolSize?: number;
+  /** Worker versioning (workers/versioning.ts): runs stay pinned to the version they started on. */
+  deployment?: WorkerDeployment;
 }
 
 /**
@@ -120,6 +123,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
           dataConverter: dataConverterFor(settings),
           workflowBundle,
           activities,
+          ...(options.deployment ? { workerDeploymentOptions: deploymentOptions(options.deployment, workflowBundle.hash) } : {}),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? (method === 'job' ? 4 : 16),
           shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
           // A cancel reaches a step only in the answer to a heartbeat, and the SDK holds
@@ -139,6 +143,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     if (options.signal?.aborted) stop();
     options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.deployment) {
+      const buildId = options.deployment.buildId ?? workflowBundle.hash;
+      log(`worker deployment ${options.deployment.name}, build ${buildId} (runs pinned to the version they start on)`);
+      if (options.deployment.makeCurrent) {
+        const versioned = await connectClient(settings);
+        try {
+          await makeVersionCurrent(versioned, options.deployment.name, buildId);
+        } finally {
+          await versioned.connection.close();
+        }
+        log(`build ${buildId} is now the current version of ${options.deployment.name}: new runs start on it`);
+      }
+    }
     options.onReady?.();
     await running;
   } finally {
@@ -151,7 +168,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
  * Bundling workflow code with webpack takes seconds; the bundle is kept under the data dir,
  * keyed by a hash of the workflow sources and the SDK version, and rebuilt when they change.
  */
-export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: string }> {
+export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: string; hash: string }> {
   const hash = createHash('sha256');
   const sdkPkg = fileURLToPath(import.meta.resolve('@temporalio/workflow/package.json'));
   hash.update(readFileSync(sdkPkg));
@@ -163,13 +180,14 @@ export async function cachedWorkflowBundle(dataDir: string): Promise<{ code: str
     }
   }
   const dir = path.join(dataDir, 'cache');
-  const file = path.join(dir, `workflow-bundle-${hash.digest('hex').slice(0, 16)}.js`);
-  if (existsSync(file)) return { code: readFileSync(file, 'utf8') };
+  const digest = hash.digest('hex').slice(0, 16);
+  const file = path.join(dir, `workflow-bundle-${digest}.js`);
+  if (existsSync(file)) return { code: readFileSync(file, 'utf8'), hash: digest };
   const { code } = await bundleWorkflowCode({ workflowsPath: path.join(WORKFLOWS_DIR, 'index.ts'), logger: quietLogger(() => {}) });
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${file}.tmp`, code);
   renameSync(`${file}.tmp`, file);
-  return { code };
+  return { code, hash: digest };
 }
 
 /** The SDK logs a lot at INFO; keep warnings and errors, routed to our log. */

@@ -7,6 +7,7 @@ import express, { Router } from 'express';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { openApiDocument } from '../openapi.js';
+import { servedActionSchemas, withDeploymentSchemas } from '../openapi-deployments.js';
 
 const SWAGGER_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
@@ -46,7 +47,8 @@ export const ROOT_LINKS = {
 
 export function docsRouter(): Router {
   const router = Router();
-  const document = JSON.stringify(openApiDocument());
+  // Built on the first request: the served actions' schemas (gateway/openapi-deployments.ts) load every plugin.
+  let document: Promise<string> | undefined;
   // `GET /`: where to go next. Browsers go to the docs page; other clients get the links.
   router.get('/', (_req, res) => {
     res.set('Link', '</docs>; rel="service-doc", </openapi.json>; rel="service-desc"');
@@ -56,8 +58,12 @@ export function docsRouter(): Router {
       default: () => res.json(ROOT_LINKS),
     });
   });
-  router.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(document);
+  router.get('/openapi.json', async (_req, res) => {
+    document ??= servedActionSchemas().then(
+      (served) => JSON.stringify(withDeploymentSchemas(openApiDocument(), served)),
+      () => JSON.stringify(openApiDocument()),
+    );
+    res.type('application/json').send(await document);
   });
   router.get('/docs', (_req, res) => {
     res.type('html').send(PAGE);

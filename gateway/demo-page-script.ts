@@ -82,7 +82,7 @@ export const DEMO_PAGE_SCRIPT = String.raw`'use strict';
       if (isImage(name, prop)) {
         kind = 'image';
         control = element('input', { type: 'file', accept: 'image/*' });
-        control.addEventListener('change', () => readImage(name, control.files[0]));
+        control.addEventListener('change', () => readImage(name, control.files[0], control));
       } else if (Array.isArray(prop.enum)) {
         kind = 'enum';
         control = element('select', {}, prop.enum.map((v) => element('option', { value: JSON.stringify(v), textContent: String(v) })));
@@ -113,13 +113,15 @@ export const DEMO_PAGE_SCRIPT = String.raw`'use strict';
     }
   }
 
-  function readImage(name, file) {
+  function readImage(name, file, control) {
     delete images[name];
+    delete control.dataset.loaded;
     if (!file) return;
     const reader = new FileReader();
     reader.onload = () => {
       const url = String(reader.result);
       images[name] = { url, base64: url.slice(url.indexOf(',') + 1) };
+      control.dataset.loaded = file.name;
       firstImage = images[name];
       draw([]);
     };

@@ -44,8 +44,11 @@ export interface TaskPagesCarry {
 
 export interface TaskPagesWorkflowInput extends RunActionInput {
   carry?: TaskPagesCarry;
-  /** Overrides of the page budgets (tests): pages per plan and pages before continuing as new. */
-  budget?: { pagesPerPlan?: number; pagesPerRun?: number };
+  /**
+   * Overrides of the page budgets (tests): pages per plan, pages before continuing as new, and
+   * attempts of a page before the run fails (default DEFAULT_RETRY_POLICY's).
+   */
+  budget?: { pagesPerPlan?: number; pagesPerRun?: number; pageAttempts?: number };
 }
 
 export async function taskPagesWorkflow(input: TaskPagesWorkflowInput): Promise<RunState> {
@@ -57,7 +60,12 @@ export async function taskPagesWorkflow(input: TaskPagesWorkflowInput): Promise<
     retry: DEFAULT_RETRY_POLICY,
   });
   // Prepare and finalize run plugin hooks: the plugin's timeouts, like a page.
-  const { taskPagesPrepare, taskPage, taskPagesFinalize } = proxyActivities<Activities>(stepOptions(input));
+  const { taskPagesPrepare, taskPagesFinalize } = proxyActivities<Activities>(stepOptions(input));
+  // A page whose service is down (a deployment without a ready replica) fails and is retried; the policy bounds how often.
+  const pageAttempts = input.budget?.pageAttempts;
+  const { taskPage } = proxyActivities<Activities>(
+    pageAttempts === undefined ? stepOptions(input) : { ...stepOptions(input), retry: { ...DEFAULT_RETRY_POLICY, maximumAttempts: pageAttempts } },
+  );
 
   const base = { runId: workflowInfo().workflowId, plugin: input.plugin, action: input.action, params: input.params };
   const carry: TaskPagesCarry = input.carry ?? {

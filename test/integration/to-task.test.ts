@@ -4,7 +4,8 @@
  * (test/fixtures/datumaro/make.py: COCO instances, YOLO, Pascal VOC; not our exporters) or
  * in the platform's own JSON; the run imports each into its task with the same boxes and
  * labels, a task whose file is not valid JSON or is missing fails alone, a missing
- * specification stops the run before any write, an unknown filter key is refused naming it,
+ * specification stops the run before any write, an unknown filter key is refused naming it
+ * (method inference: test/integration/to-task-inference.test.ts),
  * and a worker SIGKILLed mid-run leaves nothing written twice and nothing lost.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -206,7 +207,7 @@ describe('to_task, method file', () => {
     expect(await countItemResults(platform.db, runId)).toEqual({ success: 0, failed: 0, skipped: 0 });
   });
 
-  it('refuses an unknown filter key and method inference before anything starts (exit 2)', async () => {
+  it('refuses an unknown filter key and method inference without a deployment before anything starts (exit 2)', async () => {
     const bad = await runs
       .start({ plugin: 'to-task', action: 'to_task', params: { project: 1, target_specification_name: 'annotation', task_filters: { colour: 'red' } } })
       .catch((e: unknown) => e);
@@ -215,7 +216,7 @@ describe('to_task, method file', () => {
     const inference = await runs
       .start({ plugin: 'to-task', action: 'to_task', params: { project: 1, target_specification_name: 'x', method: 'inference' } })
       .catch((e: unknown) => e);
-    expect((inference as InvalidInputError).problems.map((p) => p.path)).toEqual(['method']);
+    expect((inference as InvalidInputError).problems.map((p) => p.path)).toEqual(['deployment']);
     const cli = await runCli(
       ['plugin', 'run', 'to_task', JSON.stringify({ project: 1, target_specification_name: 'a', task_filters: { colour: 'red' } }), '--plugin', 'to-task'],
       settings,

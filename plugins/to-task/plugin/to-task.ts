@@ -6,8 +6,26 @@
  * assignment of `plugin:to-task`). A task without the file, or whose file is not valid, fails
  * alone; the others go on. A project or specification that does not exist stops the run in
  * `prepare`, before any page writes anything.
+ *
+ * Method `inference`: per task, the image under `target_specification_name` goes to the
+ * deployment `deployment` (`{"image": <base64>}`, docs/serving.md) and its answer becomes the
+ * task's annotations by the SDK's one rule (sdk/predictions.ts: a classifier's label, a
+ * detector's boxes), keeping what reaches `confidence_threshold`; a task whose predictions all
+ * fall below it is `skipped` with them in its result. A deployment that does not exist or has
+ * ended stops the run in `prepare`; one that is down (no ready replica) fails the page, which
+ * Temporal retries, and when the retries are spent the run fails naming the deployment.
  */
-import { NonRetriableError, TaskPageParams, ToTaskPages, z, type PlatformTask, type TaskOutcome, type TaskRunContext } from '@synapse/sdk';
+import {
+  NonRetriableError,
+  predictionAnnotations,
+  TaskPageParams,
+  ToTaskPages,
+  z,
+  type PlatformProject,
+  type PlatformTask,
+  type TaskOutcome,
+  type TaskRunContext,
+} from '@synapse/sdk';
 import { detectFormat, FORMATS, parseAnnotationFile, pngSize } from './formats.js';
 
 /** The params' fields (a plugin extending to_task extends these). */
@@ -15,8 +33,12 @@ export const ToTaskFields = TaskPageParams.extend({
   /** The agent the seed runs the job for: recorded in each task's result and the run's. */
   agent: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
   method: z.enum(['file', 'inference']).default('file'),
-  /** The file specification of the data unit that holds each task's annotation file. */
+  /** The file specification of the data unit that holds each task's annotation file (method file) or its image (method inference). */
   target_specification_name: z.string().min(1),
+  /** Method inference: the deployment (its id, `synapse deployment list`) that predicts each task's image. */
+  deployment: z.string().min(1).optional(),
+  /** Method inference: the lowest confidence written (0..1). */
+  confidence_threshold: z.number().min(0).max(1).default(0.5),
   /** The annotation file's format; `auto` tells it from the name (and JSON keys). */
   pre_processor: z.enum(FORMATS).default('auto'),
   pre_processor_params: z
@@ -29,18 +51,14 @@ export const ToTaskFields = TaskPageParams.extend({
     .prefault({}),
 });
 
-/** Method `inference` is refused at the edge (exit 2), naming the field: calling a deployment per task is not built yet. */
-export function refuseInference(p: { method: string }, ctx: z.RefinementCtx): void {
-  if (p.method === 'inference') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['method'],
-      message: '"inference" (predictions from a deployment per task) is not built yet; use "file"',
-    });
+/** Method `inference` needs `deployment` (refused at the edge, exit 2, naming the field). */
+export function checkMethod(p: { method: string; deployment?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (p.method === 'inference' && p.deployment === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'method "inference" needs the deployment that predicts (its id: synapse deployment list)' });
   }
 }
 
-export const Params = ToTaskFields.superRefine(refuseInference);
+export const Params = ToTaskFields.superRefine(checkMethod);
 export type Params = z.infer<typeof Params>;
 
 export class ToTask extends ToTaskPages<Params> {
@@ -52,6 +70,7 @@ export class ToTask extends ToTaskPages<Params> {
   static override concurrency = 8;
 
   private classes: string[] | undefined;
+  private project: PlatformProject | undefined;
   // (Set once per page, before the first YOLO task; concurrent tasks may both set the same value.)
 
   async prepare(ctx: TaskRunContext<Params>): Promise<void> {
@@ -63,12 +82,23 @@ export class ToTask extends ToTaskPages<Params> {
         `target_specification_name: the data collection "${project.collection.name}" of project "${project.name}" has no file specification "${target}" (it has ${specs.join(', ')})`,
       );
     }
+    if (ctx.params.method === 'inference') {
+      const id = ctx.params.deployment as string;
+      // NotFoundError (non-retryable) when there is no such deployment: the run stops before any page.
+      const deployment = await ctx.platform.getDeployment(id);
+      if (deployment.status !== 'running' && deployment.status !== 'pending')
+        throw new NonRetriableError(`deployment: deployment ${id} is ${deployment.status}; deploy the model again (synapse plugin run deployment ...)`);
+      if (deployment.ready === 0) ctx.logMessage(`deployment ${id} has no ready replica yet: pages retry until it has`, 'WARNING');
+      ctx.logMessage(`predicting "${target}" of the tasks of project "${project.name}" with deployment ${id} (threshold ${ctx.params.confidence_threshold})`);
+      return;
+    }
     ctx.logMessage(
       `importing "${target}" files into the tasks of project "${project.name}"${ctx.params.agent !== undefined ? ` for agent ${ctx.params.agent}` : ''}`,
     );
   }
 
   async processTask(task: PlatformTask, ctx: TaskRunContext<Params>): Promise<TaskOutcome> {
+    if (ctx.params.method === 'inference') return this.infer(task, ctx);
     const { target_specification_name: target, pre_processor, pre_processor_params: pp } = ctx.params;
     const file = task.dataUnit.files[target];
     if (!file) throw new Error(`data unit "${task.dataUnit.uniqueKey}" has no "${target}" file`);
@@ -84,6 +114,28 @@ export class ToTask extends ToTaskPages<Params> {
       annotations,
       data: { format, file: file.key, boxes: annotations.annotations.length, ...(ctx.params.agent !== undefined ? { agent: ctx.params.agent } : {}) },
     };
+  }
+
+  /** Method inference: the task's image to the deployment, its answer as annotations. */
+  private async infer(task: PlatformTask, ctx: TaskRunContext<Params>): Promise<TaskOutcome> {
+    const { target_specification_name: target, confidence_threshold: threshold } = ctx.params;
+    const deployment = ctx.params.deployment as string;
+    this.project ??= await ctx.platform.getProject(ctx.params.project);
+    const file = task.dataUnit.files[target];
+    if (!file) throw new Error(`data unit "${task.dataUnit.uniqueKey}" has no "${target}" file`);
+    const image = await ctx.platform.readFile(file);
+    const answer = await ctx.platform.predict(deployment, { image: image.toString('base64') });
+    const size = pngSize(image);
+    const { annotations, below } = predictionAnnotations(answer, { threshold, classes: this.project.classes, ...(size ? { size } : {}) });
+    const data = {
+      deployment,
+      file: file.key,
+      predictions: annotations.length,
+      ...(below.length ? { below } : {}),
+      ...(ctx.params.agent !== undefined ? { agent: ctx.params.agent } : {}),
+    };
+    if (annotations.length === 0) return { status: 'skipped', data };
+    return { annotations: { data_type: this.project.dataType, annotations }, data };
   }
 }
 

@@ -78,7 +78,8 @@ export function parseTuneParams(cls: TrainerClass, raw: unknown, subjectText = '
   const fixed = fixedRaw !== null && typeof fixedRaw === 'object' && !Array.isArray(fixedRaw) ? (fixedRaw as Record<string, unknown>) : {};
   const searched = search ? Object.keys(search.search_space) : [];
   for (const key of searched) {
-    if (key in fixed) problems.push({ path: `hyperparameters.${key}`, message: `also in search_space: a hyperparameter is fixed or searched, not both` });
+    if (Object.hasOwn(fixed, key))
+      problems.push({ path: `hyperparameters.${key}`, message: `also in search_space: a hyperparameter is fixed or searched, not both` });
   }
 
   // The train params with one point of the space (each dimension's first probe value).
@@ -118,7 +119,7 @@ export function parseTuneParams(cls: TrainerClass, raw: unknown, subjectText = '
 function blame(p: Problem, search: TuneSearch | undefined, point: Record<string, ParamValue>): Problem {
   const m = /^hyperparameters\.([^.]+)$/.exec(p.path);
   const key = m?.[1];
-  if (!search || key === undefined || !(key in search.search_space)) return p;
+  if (!search || key === undefined || !Object.hasOwn(search.search_space, key)) return p;
   return { path: `search_space.${key}`, message: `the trainer's hyperparameters refuse ${key} = ${JSON.stringify(point[key])}: ${p.message}` };
 }
 

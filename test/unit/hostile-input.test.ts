@@ -15,6 +15,8 @@ import { collectPluginFiles, packPluginDir } from '../../engine/plugin-archive.j
 import { findPlugin, loadAction, readPluginConfig } from '../../engine/plugin-loader.js';
 import { parsePluginConfig } from '../../sdk/config.js';
 import { checkExportPath, checkUploadSources } from '../../client/input-checks.js';
+import { parseTuneParams } from '../../client/shapes/tune.js';
+import { ObjectiveTrainer } from '../fixtures/plugins/tune-objective/plugin/objective.js';
 
 const tmpDirs: string[] = [];
 function tmpDir(): string {
@@ -79,6 +81,20 @@ describe('action names that Object.prototype holds', () => {
     await loadAction(plugin, name).catch((err: unknown) => (caught = err));
     expect(caught).toBeInstanceOf(NotFoundError);
     expect((caught as Error).message).toBe(`plugin demo-validation has no action "${name}" (it has: validation)`);
+  });
+});
+
+describe('hyperparameter names that Object.prototype holds', () => {
+  it('a searched `constructor` is a hyperparameter like any other, not "also fixed" (Object.prototype has one)', () => {
+    const params = parseTuneParams(ObjectiveTrainer, {
+      name: 'm',
+      dataset: 1,
+      metric: 'score',
+      mode: 'min',
+      search_space: { constructor: { type: 'uniform', low: 0, high: 1 } },
+      num_trials: 2,
+    });
+    expect(Object.keys(params.search_space)).toEqual(['constructor']);
   });
 });
 

@@ -32,6 +32,10 @@ fi
 gw=$(go_tool versitygw VERSITYGW_PATH github.com/versity/versitygw/cmd/versitygw@v1.7.0)
 echo "setup: versitygw at $gw"
 
+# tools/deploy-check (compose-go and BuildKit's Dockerfile linter) for test/unit/deploy-files.test.ts,
+# which builds it again from the module cache filled here (the first build takes a few minutes).
+go -C tools/deploy-check build -o /dev/null . && echo "setup: tools/deploy-check builds"
+
 # Temporal's time-skipping test server (Java, from Maven Central) for the fast workflow tests
 # (test/unit/workflow-*.test.ts); without Java and Maven they run on the dev server instead.
 if ts=$(bash scripts/test-server.sh); then

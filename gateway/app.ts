@@ -15,7 +15,10 @@ import { HttpProblem, problemBody, problemHandler, sendProblem } from './problem
 import { deploymentsRouter } from './routes/deployments.js';
 import { docsRouter } from './routes/docs.js';
 import { healthRouter } from './routes/health.js';
+import { PlatformHandle } from './platform-handle.js';
 import { pluginsRouter } from './routes/plugins.js';
+import { resourcesRouter } from './routes/resources.js';
+import { runFilesRouter } from './routes/run-files.js';
 import { runsRouter } from './routes/runs.js';
 import { RunStateCache, type StateCacheOptions } from './state-cache.js';
 import type { TokenStore } from './token-store.js';
@@ -83,7 +86,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   v1.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
   const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
   v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
-  v1.use(pluginsRouter());
+  const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
+  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
   v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
 

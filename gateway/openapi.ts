@@ -3,6 +3,7 @@
  * (gateway/schemas.ts), so the document and the behaviour cannot disagree.
  */
 import { z } from 'zod';
+import { resourcePaths } from './openapi-resources.js';
 import { apiSchemas, EventsQuery, ListRunsQuery } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -194,6 +195,8 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
           },
         },
       },
+      // Platform resources, run logs and artifacts, resume, GET / (gateway/openapi-resources.ts).
+      ...resourcePaths(),
       '/healthz': { get: { operationId: 'health', summary: 'The process answers', security: [], responses: { '200': json('Health', 'alive') } } },
       '/readyz': {
         get: {

@@ -50,6 +50,10 @@ export const ListRunsQuery = z
 export const EventsQuery = z
   .strictObject({
     after: z.coerce.number().int().min(0).optional().describe('resume after this event id (like the Last-Event-ID header)'),
+    kind: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('only these kinds, comma-separated or repeated: log, event, progress, metrics, status (client/event-kinds.ts); unknown kinds are a 400'),
   })
   .register(apiSchemas, { id: 'EventsQuery' });
 
@@ -152,6 +156,7 @@ export const PluginSummarySchema = z
     category: z.enum(CATEGORIES),
     description: z.string().optional(),
     actions: z.array(z.string()),
+    source: z.enum(['folder', 'release']).describe('a plugin folder of the server, or a published release (the newest version)'),
   })
   .register(apiSchemas, { id: 'PluginSummary' });
 
@@ -161,6 +166,11 @@ export const PluginDetailResponse = z
   .object({
     code: z.string(),
     version: z.string(),
+    name: z.string(),
+    category: z.enum(CATEGORIES),
+    source: z.enum(['folder', 'release']),
+    environment: z.record(z.string(), z.unknown()).describe('runtime, packageManager, dataType, tasks'),
+    releases: z.array(z.object({ version: z.string(), checksum: z.string(), createdAt: z.string() })).describe('published releases, newest first'),
     config: z.record(z.string(), z.unknown()).describe('the plugin config.yaml, parsed'),
     actions: z.record(
       z.string(),

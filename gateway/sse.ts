@@ -19,6 +19,8 @@ export interface SseOptions {
   shutdown?: AbortSignal;
   onOpen?: () => void;
   onClose?: () => void;
+  /** Only events of these kinds (`?kind=`); the `end` message always comes. Default: every kind. */
+  kinds?: ReadonlySet<string>;
 }
 
 /** The JSON of one run event in a `data:` line. */
@@ -54,8 +56,9 @@ export async function streamRunEvents(runs: RunsClient, runId: string, afterId: 
   try {
     for await (const item of runs.follow(runId, { afterId, pollMs: options.pollMs ?? 250, signal: abort.signal })) {
       if (abort.signal.aborted) break;
-      if (item.type === 'event') res.write(message(item.event.data.kind, eventJson(item.event), item.event.id));
-      else res.write(message('end', item.state));
+      if (item.type === 'event') {
+        if (!options.kinds || options.kinds.has(item.event.data.kind)) res.write(message(item.event.data.kind, eventJson(item.event), item.event.id));
+      } else res.write(message('end', item.state));
     }
   } catch (err) {
     // Headers are gone already: report in-band, then close.

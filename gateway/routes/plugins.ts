@@ -1,58 +1,63 @@
-/** /v1/plugins: the plugins this gateway can start, and each action's params as JSON Schema. */
+/**
+ * /v1/plugins: the plugins this gateway can start (its plugin folders, and published
+ * releases of codes no folder holds, newest version), and one plugin described as
+ * `synapse plugin describe` does (engine/plugin-describe.ts): each action's params as JSON
+ * Schema, the environment, where it was found, and its published releases.
+ */
 import { Router } from 'express';
-import { z } from 'zod';
 import { InvalidInputError } from '../../contracts/errors.js';
-import { findPlugin, listPlugins, loadAction } from '../../engine/plugin-loader.js';
+import { describeLoadedPlugin } from '../../engine/plugin-describe.js';
+import { findPlugin, listPlugins } from '../../engine/plugin-loader.js';
+import { compareVersions, listPluginReleases } from '../../platform/repositories/index.js';
 import { requireScope } from '../auth.js';
 import { clientText } from '../client-text.js';
+import type { PlatformHandle } from '../platform-handle.js';
 import { zodIssues } from '../problem.js';
 import { PluginRef } from '../schemas.js';
 
-/** JSON Schema of an action's params as a caller sends them (defaults optional). */
-export function paramsJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  delete json.$schema;
-  return json;
-}
-
-export function pluginsRouter(): Router {
+export function pluginsRouter({ platform }: { platform: PlatformHandle }): Router {
   const router = Router();
 
   router.get('/plugins', requireScope('runs:read'), async (_req, res) => {
     const plugins = await listPlugins();
-    res.json({
-      plugins: plugins.map(({ config }) => ({
-        code: config.code,
-        name: config.name,
-        version: config.version,
-        category: config.category,
-        ...(config.description ? { description: config.description } : {}),
-        actions: Object.keys(config.actions),
-      })),
+    const folders = plugins.map(({ config }) => ({
+      code: config.code,
+      name: config.name,
+      version: config.version,
+      category: config.category,
+      ...(config.description ? { description: config.description } : {}),
+      actions: Object.keys(config.actions),
+      source: 'folder' as const,
+    }));
+    // Published releases of codes that no plugin folder holds: `--plugin code` runs the newest.
+    const newest = new Map<string, Awaited<ReturnType<typeof listPluginReleases>>[number]>();
+    for (const r of await listPluginReleases(await platform.db())) {
+      if (folders.some((f) => f.code === r.code)) continue;
+      const seen = newest.get(r.code);
+      if (!seen || compareVersions(r.version, seen.version) > 0) newest.set(r.code, r);
+    }
+    const released = [...newest.values()].map((r) => {
+      const c = r.config as { name?: unknown; category?: unknown; description?: unknown; actions?: unknown };
+      return {
+        code: r.code,
+        name: typeof c.name === 'string' ? c.name : r.code,
+        version: r.version,
+        category: c.category,
+        ...(typeof c.description === 'string' ? { description: c.description } : {}),
+        actions: c.actions && typeof c.actions === 'object' ? Object.keys(c.actions) : [],
+        source: 'release' as const,
+      };
     });
+    res.json({ plugins: [...folders, ...released.sort((a, b) => a.code.localeCompare(b.code))] });
   });
 
   router.get('/plugins/:code', requireScope('runs:read'), async (req, res) => {
     const ref = PluginRef.safeParse(req.params.code);
     if (!ref.success) throw new InvalidInputError('invalid plugin', zodIssues(ref.error, 'code'));
     const plugin = await findPlugin(ref.data);
-    const actions: Record<string, unknown> = {};
-    for (const [name, action] of Object.entries(plugin.config.actions)) {
-      const base = { method: action.method, ...(action.description ? { description: action.description } : {}) };
-      try {
-        const resolved = await loadAction(plugin, name);
-        actions[name] = { ...base, paramsSchema: paramsJsonSchema(resolved.cls.params), progressCategories: resolved.progressCategories };
-      } catch (err) {
-        // A broken action is still listed, with why it cannot run.
-        actions[name] = {
-          ...base,
-          paramsSchema: {},
-          progressCategories: {},
-          error: clientText(err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)),
-        };
-      }
-    }
-    res.json({ code: plugin.config.code, version: plugin.config.version, config: plugin.config, actions });
+    const description = await describeLoadedPlugin(plugin, { db: await platform.db(), dataDir: platform.dataDir });
+    for (const action of Object.values(description.actions)) if (action.error) action.error = clientText(action.error);
+    res.json({ ...description, config: plugin.config });
   });
 
   return router;

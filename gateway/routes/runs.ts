@@ -4,6 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { parseEventKinds } from '../../client/event-kinds.js';
 import type { RunsClient } from '../../client/runs.js';
 import { uploadRootsFromEnv } from '../../client/input-checks.js';
 import { runUiUrl } from '../../client/settings.js';
@@ -118,6 +119,7 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
   router.get('/runs/:id/events', requireScope('runs:read'), async (req, res) => {
     const id = runId(req);
     const q = parseOr400(EventsQuery, req.query, 'invalid query');
+    const kinds = parseEventKinds(q.kind);
     const header = req.get('Last-Event-ID');
     let after = q.after ?? 0;
     if (header !== undefined && header.trim() !== '') {
@@ -129,6 +131,7 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
     if (!(await runs.store.getRun(id))) await runs.state(id);
     await streamRunEvents(runs, id, after, res, {
       ...sse,
+      ...(kinds ? { kinds } : {}),
       onOpen: () => metrics.sseClients.inc(),
       onClose: () => metrics.sseClients.dec(),
     });

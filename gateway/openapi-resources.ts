@@ -1,0 +1,213 @@
+/**
+ * The /openapi.json paths of the platform resource routes (gateway/routes/resources.ts) and
+ * of what a run leaves behind (gateway/routes/run-files.ts), and `GET /`. Kept beside
+ * gateway/openapi.ts, which spreads them into its `paths`; the schemas come from
+ * gateway/resource-schemas.ts, registered in the same registry, so `components.schemas`
+ * lists them too.
+ */
+import { z } from 'zod';
+// Importing the schemas registers them (and the request bodies below) in the API's registry.
+import { LogsQuery, ModelsQuery, ReleasesQuery, VersionsQuery } from './resource-schemas.js';
+
+type Json = Record<string, unknown>;
+
+const ref = (id: string): Json => ({ $ref: `#/components/schemas/${id}` });
+const problem = (description: string): Json => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
+const listOf = (key: string, id: string, description: string): Json =>
+  json({ type: 'object', properties: { [key]: { type: 'array', items: ref(id) } }, required: [key] }, description);
+const file = (description: string): Json => ({ description, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } });
+
+const AUTH_ERRORS = {
+  '401': problem('missing, malformed, unknown or revoked token'),
+  '403': problem('the token lacks the scope this route needs'),
+  '429': problem('rate limited'),
+  '503': problem('Temporal or the database unreachable'),
+};
+
+function inline(schema: z.ZodType): Json {
+  const s = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+  delete s.$schema;
+  return s;
+}
+
+function query(schema: z.ZodObject): Json[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const s = inline(field as z.ZodType);
+    const description = s.description;
+    delete s.description;
+    return { name, in: 'query', required: false, schema: s, ...(description ? { description } : {}) };
+  });
+}
+
+const pathParam = (name: string, description: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const body = (id: string): Json => ({ required: true, content: { 'application/json': { schema: ref(id) } } });
+
+export function resourcePaths(): Record<string, Json> {
+  return {
+    '/': {
+      get: {
+        operationId: 'root',
+        summary: 'Where the API docs are (/docs, /openapi.json); browsers are redirected to /docs',
+        security: [],
+        responses: { '200': json({ type: 'object' }, 'links to the docs and the API'), '302': { description: 'to /docs (Accept: text/html)' } },
+      },
+    },
+    '/v1/collections': {
+      get: {
+        operationId: 'listCollections',
+        summary: 'Data collections with file specifications and unit counts (scope runs:read)',
+        responses: { '200': listOf('collections', 'DataCollection', 'collections'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'createCollection',
+        summary: 'Create a data collection with its file specifications; the same again changes nothing (scope runs:write)',
+        requestBody: body('CreateCollectionRequest'),
+        responses: {
+          '201': json(ref('DataCollection'), 'created'),
+          '200': json(ref('DataCollection'), 'it existed with the same specifications'),
+          '400': problem('invalid body, or the name is taken with other specifications: `errors` names each field'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/v1/collections/{ref}': {
+      get: {
+        operationId: 'getCollection',
+        summary: 'One data collection (scope runs:read)',
+        parameters: [pathParam('ref', 'id or name')],
+        responses: { '200': json(ref('DataCollection'), 'the collection'), '404': problem('unknown collection'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/projects': {
+      get: {
+        operationId: 'listProjects',
+        summary: 'Projects with their collection and tasks per status (scope runs:read)',
+        responses: { '200': listOf('projects', 'Project', 'projects'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'createProject',
+        summary: 'Create a project of a data collection; the same again changes nothing (scope runs:write)',
+        requestBody: body('CreateProjectRequest'),
+        responses: {
+          '201': json(ref('Project'), 'created'),
+          '200': json(ref('Project'), 'it existed with the same settings'),
+          '400': problem('invalid body, or the name is taken: `errors` names each field'),
+          '404': problem('unknown collection'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/v1/projects/{ref}': {
+      get: {
+        operationId: 'getProject',
+        summary: 'One project (scope runs:read)',
+        parameters: [pathParam('ref', 'id or name')],
+        responses: { '200': json(ref('Project'), 'the project'), '404': problem('unknown project'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/ground-truth-versions': {
+      get: {
+        operationId: 'listGroundTruthVersions',
+        summary: 'Ground-truth versions with their dataset and unit counts (scope runs:read)',
+        parameters: query(VersionsQuery),
+        responses: { '200': listOf('versions', 'GroundTruthVersion', 'versions'), '404': problem('unknown dataset'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/ground-truth-versions/{id}': {
+      get: {
+        operationId: 'getGroundTruthVersion',
+        summary: 'One ground-truth version (scope runs:read)',
+        parameters: [pathParam('id', 'version id')],
+        responses: { '200': json(ref('GroundTruthVersion'), 'the version'), '400': problem('not an id'), '404': problem('unknown version'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/models': {
+      get: {
+        operationId: 'listModels',
+        summary: 'Models train runs registered (scope runs:read)',
+        parameters: query(ModelsQuery),
+        responses: { '200': listOf('models', 'Model', 'models'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/models/{ref}': {
+      get: {
+        operationId: 'getModel',
+        summary: 'One model (scope runs:read)',
+        parameters: [pathParam('ref', 'id, or name (the newest model of that name)')],
+        responses: { '200': json(ref('Model'), 'the model'), '404': problem('unknown model'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/models/{ref}/file': {
+      get: {
+        operationId: 'downloadModel',
+        summary: "The model's file (scope runs:read)",
+        parameters: [pathParam('ref', 'id or name')],
+        responses: { '200': file('the bytes; Content-Disposition names the file'), '404': problem('unknown model, or it has no file'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/releases': {
+      get: {
+        operationId: 'listReleases',
+        summary: 'Published plugin releases, newest version of each plugin first (scope runs:read)',
+        parameters: query(ReleasesQuery),
+        responses: { '200': listOf('releases', 'PluginRelease', 'releases'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/releases/{code}/{version}': {
+      get: {
+        operationId: 'getRelease',
+        summary: 'One release; version `newest` for the highest published (scope runs:read)',
+        parameters: [pathParam('code', 'plugin code'), pathParam('version', 'a version, or newest')],
+        responses: { '200': json(ref('PluginRelease'), 'the release'), '404': problem('unknown release'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/runs/{id}/logs': {
+      get: {
+        operationId: 'runLogs',
+        summary: "A run's log as text lines (as `synapse run logs`), or JSON; `kind` picks the event kinds (default log) (scope runs:read)",
+        parameters: [pathParam('id', 'run id'), ...query(LogsQuery)],
+        responses: {
+          '200': {
+            description: 'the events; X-Next-After is the last event id read',
+            content: { 'text/plain': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object' } } },
+          },
+          '400': problem('invalid query: an unknown kind names the allowed ones'),
+          '404': problem('unknown run'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/v1/runs/{id}/artifacts': {
+      get: {
+        operationId: 'runArtifacts',
+        summary: "The files a run produced: a train run's model file, an export's files (scope runs:read)",
+        parameters: [pathParam('id', 'run id')],
+        responses: { '200': listOf('artifacts', 'RunArtifact', 'the artifacts, each with its download href'), '404': problem('unknown run'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/runs/{id}/artifacts/{name}': {
+      get: {
+        operationId: 'downloadArtifact',
+        summary: "One artifact's bytes; the name may hold `/` (scope runs:read)",
+        parameters: [pathParam('id', 'run id'), pathParam('name', 'artifact name, as listed')],
+        responses: { '200': file('the bytes'), '404': problem('unknown run or artifact (the detail lists the run has)'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/runs/{id}/resume': {
+      post: {
+        operationId: 'resumeRun',
+        summary: "A new run from an ended train or tune run's last checkpoint (scope runs:write)",
+        parameters: [pathParam('id', 'the ended run')],
+        requestBody: { required: false, content: { 'application/json': { schema: ref('ResumeRunRequest') } } },
+        responses: {
+          '202': json({ type: 'object' }, 'started: runId, resumedFrom, links'),
+          '400': problem('invalid body, or the run cannot resume (it says what resumes)'),
+          '404': problem('unknown run'),
+          '409': problem('the run is still going'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
@@ -7,6 +7,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'sdk/**/*.test.ts', 'workflows/**/*.test.ts', 'client/**/*.test.ts', 'cli/**/*.test.ts'],
+    // The production suite runs on its own cluster: vitest.production.config.ts.
+    exclude: [...configDefaults.exclude, 'test/production/**'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     // Integration tests share one dev server and a 2-core machine: a few files at a time.

@@ -5,12 +5,13 @@
  * The pure checks behind these are in test/unit/hostile-input.test.ts and cli/io.test.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { INPUT_LIMITS } from '../../contracts/input-limits.js';
+import { readTarGz } from '../../engine/plugin-archive.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
 import { connectRuns, ROOT, runCli, testSettings } from '../helpers.js';
@@ -245,5 +246,39 @@ describe('upload sources over HTTP: only under the declared roots', () => {
     expect(res.status).toBe(400);
     expect(res.body.errors?.[0]).toMatchObject({ path: 'params.path', message: expect.stringContaining('absolute') as string });
     await expectNothingStarted('upload-relative-1');
+  });
+});
+
+describe('plugin publish leaves secrets out', () => {
+  it('.env.local, .npmrc, id_rsa, keys and .git stay out of the release, .synapseignore is honoured, and the command lists what went in', async () => {
+    const dir = path.join(work, 'secret-plugin');
+    cpSync(path.join(ROOT, 'plugins/demo-validation'), dir, { recursive: true });
+    writeFileSync(path.join(dir, 'config.yaml'), readFileSync(path.join(dir, 'config.yaml'), 'utf8').replace(/^code: .*$/m, 'code: secret-demo'));
+    writeFileSync(path.join(dir, 'package.json'), '{ "private": true, "type": "module" }\n');
+    for (const f of ['.env.local', '.npmrc', 'id_rsa', 'server.pem']) writeFileSync(path.join(dir, f), 'SECRET_VALUE=hunter2\n');
+    mkdirSync(path.join(dir, '.git'));
+    writeFileSync(path.join(dir, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    mkdirSync(path.join(dir, 'scratch'));
+    writeFileSync(path.join(dir, 'scratch', 'notes.txt'), 'local notes\n');
+    writeFileSync(path.join(dir, '.synapseignore'), 'scratch/\n!.env.local\n');
+
+    const res = await runCli(['plugin', 'publish', dir], settings);
+    expect(res.code, res.stderr).toBe(0);
+    for (const f of ['.synapseignore', 'README.md', 'config.yaml', 'package.json', 'plugin/validate.ts']) expect(res.stdout).toContain(`  + ${f}\n`);
+    expect(res.stdout).toMatch(/left out \(secrets, VCS data, caches, \.synapseignore\): \.env\.local, \.git, \.npmrc, id_rsa, scratch, server\.pem/);
+
+    const json = await runCli(['plugin', 'publish', dir, '--json'], settings);
+    const out = JSON.parse(json.stdout) as { status: string; key: string; files: string[]; storage: { name: string } };
+    expect(out.status).toBe('unchanged');
+    const archive = readFileSync(path.join(settings.dataDir, 'storage', out.storage.name, ...out.key.split('/')));
+    const entries = await readTarGz(archive, out.key);
+    expect(entries.filter((e) => e.type === 'file').map((e) => e.path)).toEqual([
+      '.synapseignore',
+      'README.md',
+      'config.yaml',
+      'package.json',
+      'plugin/validate.ts',
+    ]);
+    expect(entries.some((e) => e.data.toString('utf8').includes('hunter2'))).toBe(false);
   });
 });

@@ -54,13 +54,20 @@ export function actionModuleFiles(plugin: Plugin): string[] {
   return [...files].sort();
 }
 
-/** A hash of the plugin folder's files: relative path, size and modification time of each. */
+/**
+ * A hash of the plugin folder's files: relative path, size and modification time of each.
+ * Throws NonRetriableError for a folder with a symbolic link or too many files.
+ */
 export function pluginFolderHash(dir: string): string {
   const hash = createHash('sha256');
   let count = 0;
   const walk = (folder: string) => {
     for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(folder, entry.name);
+      if (entry.isSymbolicLink()) {
+        // Node's permission model follows links: one in the folder the host may read would lead out of it.
+        throw new NonRetriableError(`plugin folder ${dir} holds a symbolic link (${path.relative(dir, full)}): plugin hosts refuse them`);
+      }
       if (entry.isDirectory()) {
         if (!SKIPPED_DIRS.has(entry.name)) walk(full);
       } else if (entry.isFile()) {

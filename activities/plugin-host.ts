@@ -454,9 +454,14 @@ export function closePluginHosts(reason = 'the worker is stopping'): void {
   for (const host of all) host.kill(new PluginHostError(`the plugin host was stopped: ${reason}`, 'crash'));
 }
 
-/** How many plugin hosts are alive (tests). */
+/** How many plugin hosts are alive (tests, benches). */
 export function pluginHostCount(): number {
   return all.size;
+}
+
+/** The pids of the plugin hosts alive (benches). */
+export function pluginHostPids(): number[] {
+  return [...all].flatMap((h) => (h.alive && h.pid !== undefined ? [h.pid] : []));
 }
 
 process.once('exit', () => closePluginHosts());

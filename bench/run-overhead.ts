@@ -6,6 +6,9 @@
  *
  * Both kinds run one at a time (it measures latency, not throughput), in alternating
  * blocks so that both see the same server conditions (history growth, GC, CPU frequency).
+ * The no-op plugin's code runs in a plugin host (activities/plugin-host.ts, issue 18): the
+ * warm host of its plugin version, started by the warm-up; the table names the host's pid and
+ * how many hosts the measured runs started (1 when every run reused the warm one).
  * See bench/README.md for what each side includes.
  */
 import { randomUUID } from 'node:crypto';
@@ -25,6 +28,7 @@ import { connectClient, connectNative } from '../client/temporal.js';
 import { startDevServer, type DevServer } from '../workers/dev-server.js';
 import { startWorker } from '../workers/worker.js';
 import type { RunState } from '../contracts/run-state.js';
+import { pluginHostCount, pluginHostPids } from '../activities/plugin-host.js';
 import { bareActivities } from './bare-activities.js';
 import type { bareWorkflow } from './bare-workflow.js';
 import { procPeakRssMiB } from './memory.js';
@@ -196,7 +200,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 // ---------------------------------------------------------------------------------------
 
 /** The runs: `warmup` of each unmeasured, then `runs` of each in alternating blocks. */
-async function measure(subjects: [Subject, Subject], options: Options, signal: AbortSignal): Promise<number[][]> {
+async function measure(subjects: [Subject, Subject], options: Options, signal: AbortSignal, hosts: Hosts): Promise<number[][]> {
   const samples: number[][] = subjects.map(() => []);
   const once = async (s: Subject): Promise<number> => {
     if (options.pauseMs > 0) await abortable(sleep(options.pauseMs), signal);
@@ -205,6 +209,7 @@ async function measure(subjects: [Subject, Subject], options: Options, signal: A
 
   progress(`warm-up: ${options.warmup} run(s) of each`);
   for (let i = 0; i < options.warmup; i++) for (const s of subjects) await once(s);
+  hosts.afterWarmup = pluginHostPids();
 
   progress(`measuring: ${options.runs} run(s) of each, blocks of ${options.block}`);
   let nextReport = 50;
@@ -230,7 +235,13 @@ interface Load {
   after: number;
 }
 
-function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryReport, load: Load): string {
+/** The plugin hosts alive after the warm-up and after the measured runs. */
+interface Hosts {
+  afterWarmup: number[];
+  afterRuns: number[];
+}
+
+function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryReport, load: Load, hosts: Hosts): string {
   const cols = ['n', 'mean', 'p50', 'p95', 'p99', 'min', 'max'] as const;
   const ms = (x: number) => x.toFixed(2);
   const row = (label: string, cells: string[]) => label.padEnd(26) + cells.map((c) => c.padStart(9)).join('');
@@ -252,6 +263,9 @@ function formatTable(options: Options, base: Stats, subj: Stats, memory: MemoryR
     statsRow(`subject (${SUBJECT.plugin}/${SUBJECT.action})`, subj),
     row('subject / baseline', ['', ratio('mean'), ratio('p50'), ratio('p95'), ratio('p99'), '', '']),
     row('subject - baseline', ['', ms(subj.mean - base.mean), ms(subj.p50 - base.p50), ms(subj.p95 - base.p95), ms(subj.p99 - base.p99), '', '']),
+    '',
+    `Plugin hosts: pid ${hosts.afterWarmup.join(', ') || 'none'} after the warm-up, pid ${hosts.afterRuns.join(', ') || 'none'} after the runs` +
+      (hosts.afterWarmup.join() === hosts.afterRuns.join() ? ' (every measured run reused the warm host)' : ''),
     '',
     'Memory (MiB)',
     `  bench process RSS, idle before runs     ${memory.rssIdleMiB.toFixed(1).padStart(8)}`,
@@ -356,7 +370,10 @@ async function main(): Promise<void> {
 
     const rssIdle = process.memoryUsage.rss();
     const loadBefore = os.loadavg()[0] ?? NaN;
-    const [baseSamples, subjSamples] = (await measure([baseline, subject], options, interrupt.signal)) as [number[], number[]];
+    const hosts: Hosts = { afterWarmup: [], afterRuns: [] };
+    const [baseSamples, subjSamples] = (await measure([baseline, subject], options, interrupt.signal, hosts)) as [number[], number[]];
+    hosts.afterRuns = pluginHostPids();
+    if (pluginHostCount() === 0) throw new Error('no plugin host ran the subject: its code ran in the worker');
 
     const load: Load = { before: loadBefore, after: os.loadavg()[0] ?? NaN };
     const base = summarize(baseSamples);
@@ -369,7 +386,7 @@ async function main(): Promise<void> {
       ...(serverPeakMiB !== undefined ? { serverPeakMiB } : {}),
     };
 
-    if (options.json !== '-') process.stdout.write(`\n${formatTable(options, base, subj, memory, load)}\n`);
+    if (options.json !== '-') process.stdout.write(`\n${formatTable(options, base, subj, memory, load, hosts)}\n`);
     if (options.json !== undefined) {
       const results = {
         benchmark: 'run-overhead',
@@ -381,6 +398,7 @@ async function main(): Promise<void> {
         subject: { ...subj, plugin: SUBJECT.plugin, action: SUBJECT.action },
         ratio: { mean: subj.mean / base.mean, p50: subj.p50 / base.p50, p95: subj.p95 / base.p95, p99: subj.p99 / base.p99 },
         memory,
+        pluginHosts: hosts,
         samples: { baseline: baseSamples, subject: subjSamples },
       };
       const text = `${JSON.stringify(results, null, 2)}\n`;

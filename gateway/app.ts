@@ -20,6 +20,10 @@ import { pluginsRouter } from './routes/plugins.js';
 import { resourcesRouter } from './routes/resources.js';
 import { runFilesRouter } from './routes/run-files.js';
 import { runsRouter } from './routes/runs.js';
+import { codecRouter } from './routes/codec.js';
+import { methodNotAllowed } from './method-not-allowed.js';
+import { openApiDocument } from './openapi.js';
+import { RevocationWatcher } from './revocation.js';
 import { RunStateCache, type StateCacheOptions } from './state-cache.js';
 import type { TokenStore } from './token-store.js';
 
@@ -38,6 +42,10 @@ export interface GatewayOptions {
   stateCache?: StateCacheOptions | false;
   /** Prometheus process metrics (off in benchmarks that build many apps). Default on. */
   defaultMetrics?: boolean;
+  /** How often open event streams' tokens are checked for revocation (gateway/revocation.ts). Default 1 s. */
+  revocationCheckMs?: number;
+  /** Browser origins allowed to call /codec (the Temporal Web UI). Default: SYNAPSE_CODEC_CORS_ORIGINS, else the known UI's origin. */
+  codecCorsOrigins?: string[];
 }
 
 export interface Gateway {
@@ -52,6 +60,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { runs, tokens } = options;
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const streams = new AbortController();
+  const revocations = new RevocationWatcher(tokens, options.revocationCheckMs, log);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -82,6 +91,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
   }
   v1.use(authenticate(tokens));
+  // A revoked token's open event streams end (gateway/revocation.ts).
+  v1.use(revocations.middleware());
   v1.use(requireJsonBody);
   v1.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
   const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
@@ -90,10 +101,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   v1.use(pluginsRouter({ platform }), resourcesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
   v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
+  // The Temporal Web UI's codec server (payloads encrypted by client/codec.ts).
+  app.use('/codec', codecRouter({ tokens, settings: runs.settings, ...(options.codecCorsOrigins ? { corsOrigins: options.codecCorsOrigins } : {}) }));
+
+  app.use(methodNotAllowed(openApiDocument().paths as Record<string, Record<string, unknown>>));
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new HttpProblem(404, `no route ${req.method} ${req.path}`)));
   app.use(problemHandler(log));
-  return { app, metrics, closeStreams: () => streams.abort() };
+  return {
+    app,
+    metrics,
+    closeStreams: () => {
+      revocations.close();
+      streams.abort();
+    },
+  };
 }
 
 /** A request that carries a body must carry JSON (415 otherwise); bodiless requests pass. */

@@ -28,11 +28,14 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   401: ['unauthorized', 'Missing or invalid token'],
   403: ['forbidden', 'Not allowed'],
   404: ['not-found', 'Not found'],
+  405: ['method-not-allowed', 'Method not allowed'],
+  408: ['request-timeout', 'Request timeout'],
   409: ['conflict', 'Conflict'],
   413: ['too-large', 'Request body too large'],
   415: ['unsupported-media-type', 'Unsupported media type'],
   429: ['rate-limited', 'Too many requests'],
   500: ['internal', 'Internal error'],
+  501: ['not-configured', 'Not configured'],
   503: ['unavailable', 'Service unavailable'],
 };
 

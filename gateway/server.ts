@@ -3,7 +3,7 @@
  * connections closed). `openGateway` builds everything it needs from Settings, as
  * `synapse gateway` and `synapse dev` do; tests and the bench pass their own client.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RunsClient } from '../client/runs.js';
 import type { Settings } from '../client/settings.js';
@@ -18,19 +18,42 @@ export interface GatewayServer extends Gateway {
   close(): Promise<void>;
 }
 
-export async function listenGateway(options: GatewayOptions & { port?: number; host?: string }): Promise<GatewayServer> {
+/**
+ * How long a client may take to send a request (docs/gateway.md, "Timeouts"). A client that
+ * trickles its headers or its body (one byte every 2 s, with or without a token) gets
+ * 408 and its connection closed; event streams are not affected (their request is complete
+ * once its headers are in). Checked every `checkMs`, so a cut comes at most that much late.
+ */
+export interface GatewayTimeouts {
+  /** Request line and headers. Default 10 s. */
+  headersMs?: number;
+  /** The whole request, headers and body. Default 60 s. */
+  requestMs?: number;
+  /** How often open connections are checked against the two. Default 1 s. */
+  checkMs?: number;
+}
+
+export const DEFAULT_TIMEOUTS: Required<GatewayTimeouts> = { headersMs: 10_000, requestMs: 60_000, checkMs: 1000 };
+
+export async function listenGateway(options: GatewayOptions & { port?: number; host?: string; timeouts?: GatewayTimeouts }): Promise<GatewayServer> {
   const gateway = createGateway(options);
   const host = options.host ?? '127.0.0.1';
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = gateway.app.listen(options.port ?? 8080, host, (err?: Error) => (err ? reject(err) : resolve(s)));
-    s.once('error', reject);
+  const t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const server = createServer(
+    // Node wants headersTimeout <= requestTimeout.
+    { headersTimeout: Math.min(t.headersMs, t.requestMs), requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkMs },
+    gateway.app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new UnavailableError(`port ${options.port} on ${host} is already in use; pick another with --port`);
     throw err;
   });
-  // Slow clients cannot hold a socket forever before sending their headers.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 0; // event streams live as long as their run
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
@@ -51,7 +74,7 @@ export async function listenGateway(options: GatewayOptions & { port?: number; h
 /** The gateway for these settings, with its own Temporal client, run store and token store. */
 export async function openGateway(
   settings: Settings,
-  options: Omit<GatewayOptions, 'runs' | 'tokens'> & { port?: number; host?: string },
+  options: Omit<GatewayOptions, 'runs' | 'tokens'> & { port?: number; host?: string; timeouts?: GatewayTimeouts },
 ): Promise<GatewayServer> {
   const runs = await RunsClient.connect(settings);
   let tokens: TokenStore;

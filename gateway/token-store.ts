@@ -11,9 +11,15 @@ import { openDatabase, type OpenDatabaseOptions, type PlatformDb } from '../plat
 import type { ApiTokenTable } from '../platform/schema.js';
 import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
 
-/** What a token may do. `runs:read` covers reading runs, events and plugins. */
-export const SCOPES = ['runs:read', 'runs:write'] as const;
+/**
+ * What a token may do. `runs:read` covers reading runs, events and plugins; `codec` lets the
+ * Temporal Web UI decode (and encode) payloads through /codec (every run's params and results
+ * in clear), so it is given only when asked for.
+ */
+export const SCOPES = ['runs:read', 'runs:write', 'codec'] as const;
 export type Scope = (typeof SCOPES)[number];
+/** What a token gets when no scope is named. */
+export const DEFAULT_SCOPES: readonly Scope[] = ['runs:read', 'runs:write'];
 
 export interface TokenInfo {
   id: string;
@@ -45,7 +51,7 @@ const storedHash = (value: string | Buffer): Buffer => (typeof value === 'string
 const DUMMY_HASH = sha256('synapse-no-such-token');
 
 export function parseScopes(value: string | undefined): Scope[] {
-  if (value === undefined || value.trim() === '') return [...SCOPES];
+  if (value === undefined || value.trim() === '') return [...DEFAULT_SCOPES];
   const scopes = value
     .split(',')
     .map((s) => s.trim())
@@ -59,6 +65,7 @@ export function parseScopes(value: string | undefined): Scope[] {
 
 export class TokenStore {
   private readonly lastTouched = new Map<string, number>();
+  private readonly revokeListeners = new Set<(id: string) => void>();
 
   constructor(private readonly platform: PlatformDb) {}
 
@@ -75,7 +82,7 @@ export class TokenStore {
     return this.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async create(name: string, scopes: Scope[] = [...SCOPES]): Promise<CreatedToken> {
+  async create(name: string, scopes: Scope[] = [...DEFAULT_SCOPES]): Promise<CreatedToken> {
     if (!/^[\w.@:-]{1,100}$/.test(name)) {
       throw new InvalidInputError('invalid option', [{ path: 'name', message: 'use 1-100 letters, digits, "_", "-", ".", "@" or ":"' }]);
     }
@@ -130,7 +137,29 @@ export class TokenStore {
     if (row.revoked_at) return toInfo(row);
     const revokedAt = new Date().toISOString();
     await this.db.updateTable('api_tokens').set({ revoked_at: revokedAt }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    for (const listener of this.revokeListeners) listener(id);
     return toInfo({ ...row, revoked_at: revokedAt });
+  }
+
+  /**
+   * Of these token ids, those that can no longer authenticate: revoked, or gone from the table.
+   * One query, for the gateway's watch over open event streams (gateway/revocation.ts).
+   */
+  async revokedAmong(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'revoked_at'])
+      .where('id', 'in', [...ids])
+      .execute();
+    const active = new Set(rows.filter((r) => !r.revoked_at).map((r) => r.id));
+    return new Set(ids.filter((id) => !active.has(id)));
+  }
+
+  /** Called with the token id whenever `revoke` (in this process) revokes one. Returns the unsubscribe. */
+  onRevoke(listener: (id: string) => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
   }
 
   async list(): Promise<TokenInfo[]> {

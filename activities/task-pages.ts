@@ -1,6 +1,7 @@
 /**
  * The task-page run's activities (workflows/task-pages.ts): prepare (the plugin's fatal
- * checks, then count the project's tasks matching `task_filters`), plan (the id windows of
+ * checks, then count the project's tasks matching `task_filters`, the collection's data units,
+ * or a ground-truth version's entries), plan (the id windows of
  * the next pages), page (call `processTask` per task and write what it returns) and finalize
  * (the counts from the stored results, the plugin's `finish`: a report file, a summary).
  *
@@ -20,8 +21,12 @@ import {
   findDataUnits,
   findTaskIds,
   findTasks,
+  getGroundTruthDataset,
+  getGroundTruthVersion,
   getProject,
   inTransaction,
+  listGroundTruthEventIds,
+  listGroundTruthEvents,
   itemResultsFor,
   listItemResults,
   upsertAssignments,
@@ -140,9 +145,20 @@ export function createTaskPagesActivities({ platform, store, steps }: StepDeps) 
     return getProject(db, params.project);
   }
 
-  /** Ids of the run's items (tasks, or the collection's data units) in a window, in id order. */
+  /** The ground-truth version of a run over one; NonRetriableError naming the param when it is not of the project. */
+  async function versionOf(params: TaskPagesParams, project: Project): Promise<number> {
+    const id = params.groundTruthVersion as number;
+    const version = await getGroundTruthVersion(db, id);
+    const dataset = await getGroundTruthDataset(db, version.datasetId);
+    if (dataset.projectId !== project.id)
+      throw new NonRetriableError(`ground_truth_version: version ${id} (dataset "${dataset.name}") is not of project "${project.name}"`);
+    return id;
+  }
+
+  /** Ids of the run's items (tasks, the collection's data units, or a ground-truth version's events) in a window, in id order. */
   async function itemIds(params: TaskPagesParams, project: Project, window: { afterId: number; limit: number }): Promise<number[]> {
     if (params.source === 'data_units') return (await findDataUnits(db, project.collectionId, params.unitFilter, window)).map((u) => u.id);
+    if (params.source === 'ground_truth') return listGroundTruthEventIds(db, { versionId: params.groundTruthVersion as number, ...window });
     return findTaskIds(db, project.id, params.filter, window);
   }
 
@@ -158,6 +174,21 @@ export function createTaskPagesActivities({ platform, store, steps }: StepDeps) 
     if (params.source === 'data_units') {
       const units = await findDataUnits(db, project.collectionId, params.unitFilter, window);
       return units.map((u) => ({ id: u.id, item: unitItemKey(u.id), run: () => action.processDataUnit!(u, tctx) }));
+    }
+    if (params.source === 'ground_truth') {
+      const entries = [];
+      for (let after = input.afterId; ;) {
+        const batch = await listGroundTruthEvents(db, { versionId: params.groundTruthVersion as number, afterId: after, limit: 1000 });
+        const inWindow = batch.filter((e) => e.id <= input.upToId);
+        entries.push(...inWindow);
+        if (batch.length < 1000 || inWindow.length < batch.length) break;
+        after = batch[batch.length - 1]!.id;
+      }
+      return entries.map((e) => ({
+        id: e.id,
+        item: unitItemKey(e.dataUnitId),
+        run: () => action.processGroundTruth!({ id: e.id, versionId: e.versionId, dataUnit: e.dataUnit, annotations: e.annotations }, tctx),
+      }));
     }
     const tasks = await findTasks(db, project.id, params.filter, window);
     return tasks.map((task) => {
@@ -179,6 +210,10 @@ export function createTaskPagesActivities({ platform, store, steps }: StepDeps) 
         const project = await projectOf(params).catch((err: unknown) => {
           throw new NonRetriableError(err instanceof Error ? err.message : String(err));
         });
+        if (params.source === 'ground_truth')
+          await versionOf(params, project).catch((err: unknown) => {
+            throw err instanceof NonRetriableError ? err : new NonRetriableError(`ground_truth_version: ${err instanceof Error ? err.message : String(err)}`);
+          });
         const { action, ctx: tctx } = actionFor(input, cls, ctx);
         // The plugin's fatal checks: they run before any page, so nothing is written when they fail.
         await action.prepare?.(tctx);

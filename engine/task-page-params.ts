@@ -19,6 +19,8 @@ export interface TaskPagesParams {
   source: TaskPagesSource;
   filter: ParsedTaskFilter;
   unitFilter: ParsedDataUnitFilter;
+  /** Source `ground_truth`: the version whose entries the pages go over. */
+  groundTruthVersion?: number;
 }
 
 export function parseTaskPagesParams(action: ResolvedAction, raw: unknown, subject: string): TaskPagesParams {
@@ -30,5 +32,17 @@ export function parseTaskPagesParams(action: ResolvedAction, raw: unknown, subje
   }
   const scope = TaskPageScope.safeParse(params);
   if (!scope.success) throw new ParamsError(subject, zodProblems(scope.error));
+  const version = scope.data.ground_truth_version;
+  if (version !== undefined) {
+    // A ground-truth version instead of the tasks: only an action that can go over one takes it.
+    const proto = (action.cls as { prototype?: { processGroundTruth?: unknown } }).prototype;
+    if (typeof proto?.processGroundTruth !== 'function')
+      throw new ParamsError(subject, [
+        { path: 'ground_truth_version', message: `${action.plugin.config.code} ${action.name} cannot go over a ground-truth version` },
+      ]);
+    if (Object.keys(scope.data.task_filters).length > 0)
+      throw new ParamsError(subject, [{ path: 'task_filters', message: 'task filters do not apply to a ground-truth version; give one or the other' }]);
+    return { params, project: scope.data.project, source: 'ground_truth', filter: {}, unitFilter: {}, groundTruthVersion: version };
+  }
   return { params, project: scope.data.project, source: 'tasks', filter: scope.data.task_filters, unitFilter: {} };
 }

@@ -40,6 +40,15 @@ export interface PlatformTask {
   dataUnit: PlatformDataUnit;
 }
 
+/** A data unit as it is in a ground-truth version: its annotations there. */
+export interface PlatformGroundTruthEntry {
+  /** The version's event id (entries page in its order). */
+  id: number;
+  versionId: number;
+  dataUnit: PlatformDataUnit;
+  annotations: AnnotationDocument;
+}
+
 export interface PlatformAssignment {
   id: number;
   taskId: number;

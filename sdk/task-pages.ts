@@ -24,7 +24,7 @@ import { isActionClass, type ActionClass } from './action.js';
 import type { AnnotationDocumentInput } from './annotations.js';
 import { PostAnnotationAction, PreAnnotationAction, ToTaskAction, ValidationAction } from './category-actions.js';
 import { RecordRef } from './params.js';
-import type { ItemResult, PlatformDataUnit, PlatformRunContext, PlatformTask } from './platform-api.js';
+import type { ItemResult, PlatformDataUnit, PlatformGroundTruthEntry, PlatformRunContext, PlatformTask } from './platform-api.js';
 import { DataUnitFilterSchema, TaskFilterSchema } from './platform-filters.js';
 
 /** The seed's progress category of task-page runs. */
@@ -78,12 +78,24 @@ export interface TaskPageHooks<P = unknown> {
   processTask?(task: PlatformTask, ctx: TaskRunContext<P>): Promise<TaskOutcome | null | undefined>;
   /** Source `data_units`: one data unit's work (no annotations to write: there is no task). */
   processDataUnit?(unit: PlatformDataUnit, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;
+  /**
+   * A tasks action may also go over a ground-truth version: when it has this hook and its
+   * params give `ground_truth_version` (a version id of a dataset of `project`), the pages go
+   * over the version's data units with their annotations there instead of the tasks. Item
+   * keys are `data_unit:<id>`; nothing is written back to the version.
+   */
+  processGroundTruth?(entry: PlatformGroundTruthEntry, ctx: TaskRunContext<P>): Promise<Omit<TaskOutcome, 'annotations'> | null | undefined>;
   /** Runs once after every page: a report file, a summary. Its return value joins the run's result. */
   finish?(summary: TaskPagesSummary, ctx: TaskRunContext<P>): Promise<Record<string, unknown> | void>;
 }
 
-/** What the pages go over: the project's tasks (`task_filters`), or its collection's data units (`data_unit_filters`). */
-export type TaskPagesSource = 'tasks' | 'data_units';
+/**
+ * What the pages go over: the project's tasks (`task_filters`), its collection's data units
+ * (`data_unit_filters`), or a ground-truth version's entries (`ground_truth_version`, a tasks
+ * action with processGroundTruth). A class declares `tasks` or `data_units`; `ground_truth` is
+ * chosen by the params.
+ */
+export type TaskPagesSource = 'tasks' | 'data_units' | 'ground_truth';
 
 export type TaskPagesClass = ActionClass & {
   taskPages: true;
@@ -185,4 +197,9 @@ export const DataUnitPageScope = z.looseObject({ project: RecordRef, data_unit_f
  * The run's project and task filters, read from params an action's own schema parsed (it
  * extends TaskPageParams); ParamsError-worthy problems come back as zod issues.
  */
-export const TaskPageScope = z.looseObject({ project: RecordRef, task_filters: TaskFilterSchema.default({}) });
+export const TaskPageScope = z.looseObject({
+  project: RecordRef,
+  task_filters: TaskFilterSchema.default({}),
+  /** A ground-truth version id instead of the tasks (actions with processGroundTruth). */
+  ground_truth_version: z.number().int().positive().optional(),
+});

@@ -16,6 +16,9 @@ import type { RunRecord } from '../platform/run-store.js';
 import { wrapTemporalError } from './run-read.js';
 import type { RunsClient } from './runs.js';
 
+/** The actions that run as deployments (client/shapes/deployment.ts). */
+const DEPLOYMENT_ACTIONS: readonly string[] = ['deployment', 'gradio'];
+
 /** How old a ready replica's row may be before it no longer takes requests. */
 export const DEFAULT_STALE_MS = 5000;
 
@@ -47,10 +50,10 @@ export class Deployments {
     return this.platform;
   }
 
-  /** The deployment's run record. @throws NotFoundError when no deployment run has this id. */
+  /** The deployment's run record (a `deployment` or `gradio` run: client/shapes/deployment.ts). @throws NotFoundError when no deployment run has this id. */
   async record(id: string): Promise<RunRecord> {
     const run = await this.runs.store.getRun(id);
-    if (!run || run.action !== 'deployment') throw new NotFoundError(`no deployment ${id}`);
+    if (!run || !DEPLOYMENT_ACTIONS.includes(run.action)) throw new NotFoundError(`no deployment ${id}`);
     return run;
   }
 
@@ -88,7 +91,14 @@ export class Deployments {
 
   /** Deployments in the run store (running ones unless `all`), newest first. */
   async list(options: { all?: boolean; limit?: number } = {}): Promise<DeploymentStatus[]> {
-    const runs = await this.runs.store.listRuns({ action: 'deployment', ...(options.all ? {} : { status: 'running' }), limit: options.limit ?? 100 });
+    const limit = options.limit ?? 100;
+    const lists = await Promise.all(
+      DEPLOYMENT_ACTIONS.map((action) => this.runs.store.listRuns({ action, ...(options.all ? {} : { status: 'running' }), limit })),
+    );
+    const runs = lists
+      .flat()
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
     return Promise.all(runs.map((r) => this.status(r.id)));
   }
 

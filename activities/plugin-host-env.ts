@@ -3,8 +3,10 @@
  * needs (PATH, locale, time zone), a scratch HOME and TMPDIR of its own (so `~/.aws` or the
  * worker's home is not where it looks), and the variables the plugin declares in config.yaml
  * `envs` (sdk/config.ts refuses the worker's own configuration there), with their values on
- * this worker. A declared variable the worker does not have is left out.
+ * this worker. A declared variable the worker does not have is left out. Python processes of
+ * a plugin (training) get the same, and what the interpreter, CUDA and BLAS libraries read.
  */
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Plugin } from '../engine/plugin-loader.js';
@@ -12,10 +14,27 @@ import type { Plugin } from '../engine/plugin-loader.js';
 /** Variables every host gets from the worker, when the worker has them. */
 const BASICS = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ'];
 
+/** What a Python process needs of the worker's environment besides the basics: interpreter, CUDA and BLAS settings. */
+const PYTHON_BASICS = /^(PYTHON[A-Z_]*|VIRTUAL_ENV|LD_LIBRARY_PATH|CUDA_[A-Z_]*|NVIDIA_[A-Z_]*|OMP_[A-Z_]*|MKL_[A-Z_]*|OPENBLAS_[A-Z_]*)$/;
+
 /** The scrubbed environment of `plugin`'s hosts. */
 export function pluginHostEnv(plugin: Plugin, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return scrubbed(plugin, from, { NODE_ENV: 'production' }, () => false);
+}
+
+/**
+ * The scrubbed environment of `plugin`'s Python processes (python-runtime.ts): the same, and
+ * the interpreter's, CUDA's and the BLAS libraries' own variables of the worker.
+ */
+export function pythonProcessEnv(plugin: Plugin, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return scrubbed(plugin, from, {}, (name) => PYTHON_BASICS.test(name));
+}
+
+function scrubbed(plugin: Plugin, from: NodeJS.ProcessEnv, extra: Record<string, string>, keep: (name: string) => boolean): Record<string, string> {
   const scratch = path.join(os.tmpdir(), `synapse-plugin-${plugin.config.code.replace(/[^\w-]/g, '_')}`);
-  const env: Record<string, string> = { HOME: scratch, TMPDIR: scratch, NODE_ENV: 'production' };
+  mkdirSync(scratch, { recursive: true });
+  const env: Record<string, string> = { HOME: scratch, TMPDIR: scratch, ...extra };
+  for (const [name, value] of Object.entries(from)) if (value !== undefined && keep(name)) env[name] = value;
   for (const name of [...BASICS, ...(plugin.config.envs ?? [])]) {
     const value = from[name];
     if (value !== undefined) env[name] = value;

@@ -182,12 +182,18 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
   }
 
   const answer = (id: number, work: Promise<unknown>) => {
+    const retireIfPolluted = () => {
+      if (polluted()) fatal(new Error('Object.prototype was modified (prototype pollution): this plugin host is retired'));
+    };
     work.then(
       (value) => {
         send({ type: 'result', id, value });
-        if (polluted()) fatal(new Error('Object.prototype was modified (prototype pollution): this plugin host is retired'));
+        retireIfPolluted();
       },
-      (err: unknown) => send({ type: 'error', id, error: describeError(err) }),
+      (err: unknown) => {
+        send({ type: 'error', id, error: describeError(err) });
+        retireIfPolluted();
+      },
     );
   };
 

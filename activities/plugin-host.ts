@@ -19,8 +19,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -186,8 +185,6 @@ export class PluginHost {
       this.readyReject = reject;
     });
     this.ready.catch(() => {});
-    const scratch = env.HOME ?? os.tmpdir();
-    mkdirSync(scratch, { recursive: true });
     this.child = fork(bundle.file, [], {
       cwd: bundle.pluginDir,
       env,

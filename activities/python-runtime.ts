@@ -388,8 +388,16 @@ const idle = new Map<string, { proc: PythonProcess; timer: NodeJS.Timeout }[]>()
 /** How long an unused process waits for the next step before it exits. */
 export const IDLE_PROCESS_MS = 120_000;
 
-/** A ready process for the plugin: a warm one when there is one, else a new one. */
-export async function acquirePython(python: string, pluginDir: string, onStart?: (pid: number) => void): Promise<PythonProcess> {
+/**
+ * A ready process for the plugin: a warm one when there is one, else a new one, started with
+ * `env` (the plugin's scrubbed environment: activities/plugin-host-env.ts pythonProcessEnv).
+ */
+export async function acquirePython(
+  python: string,
+  pluginDir: string,
+  onStart?: (pid: number) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PythonProcess> {
   const key = `${python}\0${pluginDir}`;
   const list = idle.get(key) ?? [];
   while (list.length > 0) {
@@ -400,7 +408,7 @@ export async function acquirePython(python: string, pluginDir: string, onStart?:
       return entry.proc;
     }
   }
-  const proc = new PythonProcess(python, pluginDir);
+  const proc = new PythonProcess(python, pluginDir, env);
   const pid = await proc.ready;
   onStart?.(pid);
   return proc;

@@ -17,6 +17,7 @@ import type { TrainerClass } from './action-kinds.js';
 import type { ActivityRunContext } from './activity-run-context.js';
 import type { CachedDataset } from './dataset-cache.js';
 import { acquirePython, ensurePythonEnv, PythonRuntimeError, releasePython, type PythonProcess } from './python-runtime.js';
+import { pythonProcessEnv } from './plugin-host-env.js';
 
 /** A trainer instance (TypeScript). */
 export type TrainerInstance = InstanceType<TrainerClass>;
@@ -84,10 +85,16 @@ export function trainerHost(dataDir: string): TrainerHost {
         return ts(instance);
       }
       const python = await ensurePythonEnv(trainer.action.plugin, dataDir, (line) => ctx.logMessage(line, 'DEBUG'));
-      const proc = await acquirePython(python, trainer.python.pluginDir, (pid) => {
-        ctx.logMessage(`python runtime pid ${pid} started (${python})`);
-        ctx.log('python_started', { pid });
-      });
+      const proc = await acquirePython(
+        python,
+        trainer.python.pluginDir,
+        (pid) => {
+          ctx.logMessage(`python runtime pid ${pid} started (${python})`);
+          ctx.log('python_started', { pid });
+        },
+        // Never the worker's database URL, storage keys or tokens (issue 18).
+        pythonProcessEnv(trainer.action.plugin),
+      );
       let healthy = false;
       try {
         const value = await py(proc, Math.max(5, call.heartbeatTimeoutSeconds) * 1000);

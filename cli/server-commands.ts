@@ -153,8 +153,10 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .option('--worker-deployment <name>', 'worker versioning: join this worker deployment; each run stays on the version it started on (docs/production.md)')
     .option('--build-id <id>', "this worker's version in the deployment (default: the workflow code's hash)")
     .option('--make-current', 'make this version the current one once polling: new runs start on it')
-    .action(async (opts: { methods?: string; concurrency?: string; workerDeployment?: string; buildId?: string; makeCurrent?: boolean }, cmd: Command) => {
+    .option('--class <name>', 'resource class to serve: runs of plugins with resource_class: <name> (default SYNAPSE_WORKER_CLASS or cpu)')
+    .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const methods = parseMethods(opts.methods);
+      const resourceClass = workerClass(opts.class);
       if (!opts.workerDeployment && (opts.buildId || opts.makeCurrent)) {
         throw new InvalidInputError('invalid option', [{ path: opts.buildId ? 'build-id' : 'make-current', message: 'needs --worker-deployment' }]);
       }
@@ -175,6 +177,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
         ...(methods ? { methods } : {}),
         ...(deployment ? { deployment } : {}),
         ...(concurrency ? { maxConcurrentActivities: concurrency } : {}),
+        resourceClass,
         log: say,
         onReady: () => say('worker ready (Ctrl-C stops it gracefully)'),
       });
@@ -306,4 +309,27 @@ function untilSignal(): Promise<void> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+}
+
+interface WorkerCommandOptions {
+  methods?: string;
+  concurrency?: string;
+  workerDeployment?: string;
+  buildId?: string;
+  makeCurrent?: boolean;
+  class?: string;
+}
+
+/** `--class`, else SYNAPSE_WORKER_CLASS, else cpu; a bad name is exit 2 naming where it came from. */
+function workerClass(option: string | undefined): string {
+  const value = option ?? process.env.SYNAPSE_WORKER_CLASS ?? 'cpu';
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(value)) {
+    throw new InvalidInputError('invalid option', [
+      {
+        path: option === undefined ? 'SYNAPSE_WORKER_CLASS' : 'class',
+        message: `${JSON.stringify(value)} is not a resource class such as cpu or gpu (lowercase letters, digits, -)`,
+      },
+    ]);
+  }
+  return value;
 }

@@ -193,7 +193,8 @@ async function startAction(parts: RunsParts, action: ResolvedAction, req: StartR
       workflowId: runId,
       // A run id names one run forever: its events and checkpoints are keyed by it.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      taskQueue: taskQueueFor(settings, action.method),
+      // The plugin's resource class (config.yaml `resource_class`, an action's own first): only its workers take the run.
+      taskQueue: taskQueueFor(settings, action.method, action.config.resource_class ?? plugin.config.resource_class),
       args: [{ ...input, ...extras }],
       typedSearchAttributes: [
         { key: SA_PLUGIN_CODE, value: code },

@@ -108,8 +108,15 @@ export function loadSettings(overrides: SettingsOverrides = {}, env: NodeJS.Proc
   };
 }
 
-export function taskQueueFor(settings: Settings, method: Method): string {
-  return `${settings.taskQueuePrefix}-${method}`;
+/** The default resource class: its task queues keep the plain names `<prefix>-<method>`. */
+export const DEFAULT_RESOURCE_CLASS = 'cpu';
+
+/**
+ * The task queue of a method's runs for a resource class (sdk/config.ts ResourceClassSchema):
+ * `<prefix>-<method>` for `cpu`, `<prefix>-<class>-<method>` for any other (`synapse-gpu-job`).
+ */
+export function taskQueueFor(settings: Settings, method: Method, resourceClass: string = DEFAULT_RESOURCE_CLASS): string {
+  return resourceClass === DEFAULT_RESOURCE_CLASS ? `${settings.taskQueuePrefix}-${method}` : `${settings.taskQueuePrefix}-${resourceClass}-${method}`;
 }
 
 export function runStoreFile(settings: Settings): string {

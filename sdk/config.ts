@@ -33,6 +33,15 @@ const HyperparametersJsonSchema = z.record(z.string(), z.unknown()).superRefine(
   }
 });
 
+/**
+ * A resource class: which workers may run a plugin's runs (`cpu`, `gpu`, or a name of the
+ * deployment's own such as `gpu-a100`). Runs of class X go to the task queues
+ * `<prefix>-X-<method>` (`cpu`: `<prefix>-<method>`), served by `synapse worker --class X`.
+ */
+export const ResourceClassSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a resource class name such as cpu or gpu (lowercase letters, digits and -)');
+
 export const ActionConfigSchema = z.strictObject({
   /** Dotted path to the class: `plugin.train.TrainAction` is export `TrainAction` of `plugin/train.ts`. */
   entrypoint: z.string().regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)+$/, 'must look like plugin.module.ClassName'),
@@ -42,6 +51,8 @@ export const ActionConfigSchema = z.strictObject({
   runtime: z.enum(RUNTIMES).optional(),
   /** Seconds without a heartbeat after which a job step is considered lost and retried. */
   heartbeat_timeout: z.number().positive().optional(),
+  /** Overrides the plugin-level resource class for this action's runs. */
+  resource_class: ResourceClassSchema.optional(),
   /** Upload actions: limits enforced on the Excel metadata file. */
   excel_config: ExcelConfigSchema.optional(),
   /**
@@ -79,6 +90,8 @@ export const PluginConfigSchema = z
     tasks: z.array(z.string()).optional(),
     /** Language of the plugin's code (default typescript). */
     runtime: z.enum(RUNTIMES).default('typescript'),
+    /** The workers its runs go to (default `cpu`): `gpu` sends them to `synapse worker --class gpu`. */
+    resource_class: ResourceClassSchema.optional(),
     /**
      * The environment variables the plugin's code may read (`ctx.envs`), with their values on the
      * worker; nothing else of the worker's environment reaches a plugin host. The worker's own
@@ -89,7 +102,10 @@ export const PluginConfigSchema = z
         z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
-          .refine((name) => !/^(DATABASE_URL|AWS_.*|TEMPORAL_.*|SYNAPSE_.*|PG[A-Z]*|NODE_OPTIONS)$/i.test(name), "is the worker's own configuration, never given to plugin code"),
+          .refine(
+            (name) => !/^(DATABASE_URL|AWS_.*|TEMPORAL_.*|SYNAPSE_.*|PG[A-Z]*|NODE_OPTIONS)$/i.test(name),
+            "is the worker's own configuration, never given to plugin code",
+          ),
       )
       .max(100)
       .optional(),

@@ -8,12 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { connectClient, connectNative, dataConverterFor, ensureSearchAttributes } from '../client/temporal.js';
-import { taskQueueFor, type Settings } from '../client/settings.js';
+import { DEFAULT_RESOURCE_CLASS, taskQueueFor, type Settings } from '../client/settings.js';
 import { platformAccess } from '../activities/platform-access.js';
 import { openDatabase } from '../platform/db.js';
 import { KyselyRunStore } from '../platform/kysely-run-store.js';
@@ -47,6 +48,11 @@ export interface WorkerOptions {
   databasePoolSize?: number;
   /** Worker versioning (workers/versioning.ts): runs stay pinned to the version they started on. */
   deployment?: WorkerDeployment;
+  /**
+   * The resource class it serves (default `cpu`): the task queues of the plugins whose
+   * config.yaml says `resource_class: <class>` (client/settings.ts taskQueueFor).
+   */
+  resourceClass?: string;
 }
 
 /**
@@ -113,12 +119,15 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     connection = await connectNative(settings);
     const workflowBundle = await cachedWorkflowBundle(settings.dataDir);
     const methods = options.methods ?? (['job', 'task', 'restapi'] as Method[]);
+    const resourceClass = options.resourceClass ?? DEFAULT_RESOURCE_CLASS;
     const workers = await Promise.all(
       methods.map((method) =>
         Worker.create({
           connection,
           namespace: settings.temporal.namespace,
-          taskQueue: taskQueueFor(settings, method),
+          taskQueue: taskQueueFor(settings, method, resourceClass),
+          // Shown in each task's history event: which process (and class) ran it.
+          identity: `${process.pid}@${os.hostname()}/${resourceClass}`,
           // Payloads encrypted with the codec key, as every client sends them (client/codec.ts).
           dataConverter: dataConverterFor(settings),
           workflowBundle,
@@ -138,7 +147,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         }),
       ),
     );
-    log(`worker polling ${methods.map((m) => taskQueueFor(settings, m)).join(', ')} on ${settings.temporal.address}`);
+    log(`worker (class ${resourceClass}) polling ${methods.map((m) => taskQueueFor(settings, m, resourceClass)).join(', ')} on ${settings.temporal.address}`);
     const running = Promise.all(workers.map((w) => w.run()));
     const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     if (options.signal?.aborted) stop();

@@ -191,7 +191,8 @@ export function createPlatformApi(platform: PlatformAccess, options: PlatformApi
 
 async function deploymentOf(db: Db, runs: Pick<RunStore, 'getRun'>, id: string): Promise<PlatformDeployment> {
   const run = await runs.getRun(id);
-  if (!run || run.action !== 'deployment') throw new NotFoundError(`no deployment ${id}`);
+  // Every served action is a restapi run (deployment, gradio, auto_label: client/shapes/deployment.ts).
+  if (!run || run.method !== 'restapi') throw new NotFoundError(`no deployment ${id}`);
   const ready = (await listReplicas(db, id)).filter((r) => isServing(r, REPLICA_STALE_MS)).length;
   return { id, status: run.status, ready };
 }

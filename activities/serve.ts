@@ -34,6 +34,7 @@ import { isPythonServeClass } from '../engine/python-serve.js';
 import { pythonServeHost } from './serve-python.js';
 import { serveSchemas, servedActionNames } from '../engine/serve-schemas.js';
 import { PythonRuntimeError } from './python-runtime.js';
+import { createPlatformApi } from './platform-api.js';
 
 /** A ServeAction subclass as the plugin exports it (concrete). */
 type ServeClass = Omit<ServeActionClass, 'prototype'> & (new () => ServeAction);
@@ -70,7 +71,7 @@ export interface ServeReplicaOutput {
   served: number;
 }
 
-export function createServeActivities({ platform, steps, data, dataDir }: TrainingDeps) {
+export function createServeActivities({ platform, store, steps, data, dataDir }: TrainingDeps) {
   const { db } = platform;
   return {
     /** Hosts one replica until cancelled (see the file header). */
@@ -96,6 +97,7 @@ export function createServeActivities({ platform, steps, data, dataDir }: Traini
               modelBytes,
               logMessage: (m: string, l?: LogLevel) => ctx.logMessage(`replica ${slot}: ${m}`, l),
               signal: ctx.signal,
+              platform: createPlatformApi(platform, { runId: deploymentId, attempt: ctx.attempt, pluginCode: input.plugin.code, runs: store }),
             });
         } catch (err) {
           python?.close();

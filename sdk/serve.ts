@@ -21,6 +21,7 @@ import { DeploymentAction } from './category-actions.js';
 
 export { DeploymentParams } from '../contracts/deployment.js';
 import type { LogLevel } from './run-context.js';
+import type { PlatformApi } from './platform-api.js';
 
 /** What `load` gets. */
 export interface ServeContext<P = DeploymentParams> {
@@ -33,6 +34,8 @@ export interface ServeContext<P = DeploymentParams> {
   logMessage(message: string, level?: LogLevel): void;
   /** Aborted when the replica stops (scale down, undeploy). */
   signal: AbortSignal;
+  /** The platform (sdk/platform-api.ts): tasks, files, other deployments' predictions (auto_label). Keep it for predict. */
+  platform: PlatformApi;
 }
 
 export abstract class ServeAction<I = unknown, O = unknown, P extends DeploymentParams = DeploymentParams> extends DeploymentAction<P, never> {

@@ -30,7 +30,7 @@ let api: PlatformApi;
 let store: KyselyRunStore;
 const servers: Server[] = [];
 
-async function createRun(id: string, action: string): Promise<void> {
+async function createRun(id: string, action: string, method = 'restapi'): Promise<void> {
   const at = new Date().toISOString();
   await store.createRun({
     id,
@@ -38,7 +38,7 @@ async function createRun(id: string, action: string): Promise<void> {
     pluginVersion: '1.0.0',
     action,
     category: 'neural_net',
-    method: 'restapi',
+    method,
     status: 'running',
     params: {},
     createdAt: at,
@@ -168,7 +168,7 @@ describe('PlatformApi', () => {
 
   it('finds deployments and predicts through a ready replica', async () => {
     await expect(api.getDeployment('no-such-deployment')).rejects.toBeInstanceOf(NotFoundError);
-    await createRun('not-a-deployment', 'train');
+    await createRun('not-a-deployment', 'train', 'job');
     await expect(api.predict('not-a-deployment', {})).rejects.toBeInstanceOf(NotFoundError);
 
     await createRun('dep-1', 'deployment');

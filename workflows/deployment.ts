@@ -14,24 +14,53 @@
  * - Undeploy: cancelling the run cancels every replica; it waits for them to drain and
  *   deregister, then the run is `cancelled`.
  *
+ * - Long deployments: every change (a replica ended, a scale) adds events to the history.
+ *   After `budget.changesPerRun` changes in one execution (default 500), or when Temporal
+ *   suggests it (history size or length), and no scale update is in flight, the replicas are
+ *   drained and the run continues as new (continueWithCarry) with the desired replicas, the
+ *   failures and the run's attempt and start time; the new execution starts the replicas
+ *   again. Callers see 503 + Retry-After for the time the replicas take to load again; scale
+ *   updates are refused meanwhile.
+ *
  * Metrics category `deployment` (the workflow's own): desired, running, failures.
  */
-import { CancellationScope, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { deploymentQuery, MAX_REPLICAS, scaleUpdate, type DeploymentView } from '../contracts/deployment-messages.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import type { RunState } from '../contracts/run-state.js';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.js';
-import { runShape } from './run-shape.js';
-import { trackRun } from './run-tracker.js';
+import { budgetSpent, continueWithCarry, runShape } from './run-shape.js';
+import { trackRun, type RunCarry } from './run-tracker.js';
 import { stepOptions, type Activities } from './steps.js';
 
 export const DEPLOYMENT_METRICS_CATEGORY = 'deployment';
+/** Changes (replica endings, scales) one execution takes before it continues as new. */
+export const CHANGES_PER_RUN = 500;
+
+/** What an execution hands to the next one of a continued deployment. */
+export interface DeploymentCarry extends RunCarry {
+  failures: number;
+}
 
 export interface DeploymentWorkflowInput extends RunActionInput {
   /** Replicas to start with (the params' `replicas`). */
   replicas: number;
   /** Where the replicas run when not the run's own queue (`<prefix>-gpu-restapi` when num_gpus > 0). */
   replicaTaskQueue?: string;
+  /** Set by the previous execution when the run continued as new. */
+  carry?: DeploymentCarry;
+  /** Tests: a smaller budget of changes per execution. */
+  budget?: { changesPerRun?: number };
 }
 
 interface Slot {
@@ -41,7 +70,7 @@ interface Slot {
 }
 
 export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promise<RunState> {
-  const run = trackRun(input, { own: { metrics: [DEPLOYMENT_METRICS_CATEGORY] } });
+  const run = trackRun(input, { carry: input.carry, own: { metrics: [DEPLOYMENT_METRICS_CATEGORY] } });
   // Retried without limit (no maximumAttempts): a lost worker must never end a deployment.
   const { maximumAttempts: _bounded, ...unbounded } = DEFAULT_RETRY_POLICY;
   const { serveReplica } = proxyActivities<Activities>({
@@ -51,7 +80,12 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
   });
   const runId = workflowInfo().workflowId;
   let desired = Math.min(MAX_REPLICAS, Math.max(1, input.replicas));
-  let failures = 0;
+  let failures = input.carry?.failures ?? 0;
+  const changesPerRun = input.budget?.changesPerRun ?? CHANGES_PER_RUN;
+  let changesThisRun = 0;
+  let continuing = false;
+  // Deployments started before continue-as-new existed keep running as they were (replay).
+  const mayContinue = patched('deployment-continue-as-new');
   let fatal: unknown;
   let changed = true;
   const slots = new Map<number, Slot>();
@@ -77,6 +111,7 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
         if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
           throw new Error(`replicas must be a whole number from 1 to ${MAX_REPLICAS}, not ${String(replicas)}`);
         if (run.state.status !== 'running') throw new Error(`the deployment is ${run.state.status}`);
+        if (continuing) throw new Error('the deployment is moving to a new history (continue-as-new); try again in a few seconds');
       },
     },
   );
@@ -132,7 +167,24 @@ export async function deploymentWorkflow(input: DeploymentWorkflowInput): Promis
         }
         await run.step(`serving ${desired} replica${desired === 1 ? '' : 's'}`, async () => show());
         changed = false;
-        await condition(() => changed);
+        changesThisRun++;
+        const spent = () => mayContinue && budgetSpent(changesThisRun, changesPerRun) && allHandlersFinished();
+        await condition(() => changed || spent());
+        if (!changed && spent()) {
+          continuing = true;
+          await run.step(`continuing as new: draining ${slots.size} replica${slots.size === 1 ? '' : 's'}`, () => stop(() => true));
+          // Undeployed while draining: end cancelled, not continued.
+          if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('undeployed while continuing as new');
+          if (fatal === undefined) {
+            const { carry: _previous, ...rest } = input;
+            await continueWithCarry<DeploymentCarry, DeploymentWorkflowInput>(
+              run,
+              { ...rest, replicas: desired },
+              { failures, attempt: run.state.attempt, startedAt: run.state.startedAt },
+            );
+          }
+          continuing = false; // a replica failed while draining: the loop fails the run
+        }
       }
     } catch (err) {
       // Undeploy: the replicas got the cancellation too; the run ends once they drained.

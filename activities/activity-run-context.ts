@@ -28,6 +28,8 @@ export interface ActivityRunContextOptions<P> {
   activity: Context;
   store: RunStore;
   progressCategories: Record<string, ProgressCategoryDef>;
+  /** What `ctx.envs` holds: the variables the plugin declares in config.yaml `envs` (plugin-host-env.ts), never the worker's whole environment. */
+  envs?: Record<string, string>;
   /** How often buffered events are written to the run store. */
   flushIntervalMs?: number;
   /** How often, at most, progress is signalled to the workflow. */
@@ -44,7 +46,7 @@ const MAX_BUFFERED_EVENTS = 500;
 export class ActivityRunContext<P = unknown> implements RunContext<P> {
   readonly runId: string;
   readonly params: P;
-  readonly envs: Readonly<Record<string, string | undefined>> = process.env;
+  readonly envs: Readonly<Record<string, string | undefined>>;
   readonly signal: AbortSignal;
   readonly attempt: number;
 
@@ -75,6 +77,7 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     this.activity = options.activity;
     this.store = options.store;
     this.progressCategories = options.progressCategories;
+    this.envs = Object.freeze({ ...options.envs });
     this.signal = options.activity.cancellationSignal;
     this.attempt = options.activity.info.attempt;
     this.lastCheckpoint = this.findResumeCheckpoint(storedCheckpoint);

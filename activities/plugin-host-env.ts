@@ -41,3 +41,13 @@ function scrubbed(plugin: Plugin, from: NodeJS.ProcessEnv, extra: Record<string,
   }
   return env;
 }
+
+/** What `ctx.envs` holds: the declared variables the worker has, and nothing else. */
+export function declaredEnvs(plugin: Plugin, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const envs: Record<string, string> = {};
+  for (const name of plugin.config.envs ?? []) {
+    const value = from[name];
+    if (value !== undefined) envs[name] = value;
+  }
+  return envs;
+}

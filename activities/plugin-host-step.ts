@@ -16,7 +16,7 @@ import { Action, type ActionClass } from '../sdk/action.js';
 import type { Method } from '../sdk/categories.js';
 import type { RunContext } from '../sdk/run-context.js';
 import { pluginBundle } from './plugin-host-bundle.js';
-import { pluginHostEnv } from './plugin-host-env.js';
+import { declaredEnvs, pluginHostEnv } from './plugin-host-env.js';
 import { errorFromHost } from './plugin-host-errors.js';
 import { acquirePluginHost, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
 import type { HostDescription, HostParamsParser } from './plugin-host-protocol.js';
@@ -128,8 +128,7 @@ export async function loadHostedAction(
     lease.release(host.alive && !host.retired);
     throw err;
   }
-  const declared: Record<string, string> = {};
-  for (const name of plugin.config.envs ?? []) if (env[name] !== undefined) declared[name] = env[name];
+  const declared = declaredEnvs(plugin);
   const cls = standIn(description, (ctx) =>
     host.call(
       {

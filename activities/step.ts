@@ -28,6 +28,7 @@ import type { PlatformAccess } from './platform-access.js';
 import { ActivityRunContext } from './activity-run-context.js';
 import { asFailure, rethrowAsFailure } from './failures.js';
 import { loadHostedAction, type HostLease } from './plugin-host-step.js';
+import { declaredEnvs } from './plugin-host-env.js';
 import { PluginHostError, pluginHostLimits } from './plugin-host.js';
 import type { HostParamsParser } from './plugin-host-protocol.js';
 import { scrubbingStore, scrubError } from './secret-scrub.js';
@@ -139,6 +140,7 @@ export function stepRunner(store: RunStore): StepRunner {
         activity,
         store: scrubbingStore(store, secrets),
         progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
+        envs: declaredEnvs(loaded.action.plugin),
       });
       const { attempt, activityType } = activity.info;
       let hostFailed = false;

@@ -13,7 +13,7 @@ export interface RunContext<P = unknown> {
   readonly runId: string;
   /** The action's params, already validated by its schema. */
   readonly params: P;
-  /** Environment the action runs with (the worker's environment). Never logged. */
+  /** The environment variables config.yaml `envs` declares, with their values on the worker. Never logged. */
   readonly envs: Readonly<Record<string, string | undefined>>;
   /** Fires when the run is cancelled; long loops should check it and stop. */
   readonly signal: AbortSignal;

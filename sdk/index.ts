@@ -32,4 +32,5 @@ export * from './platform-api.js';
 export * from './platform-filters.js';
 export * from './task-pages.js';
 export * from './predictions.js';
+export * from './auto-label.js';
 export { REDACTED, secret } from './secret.js';

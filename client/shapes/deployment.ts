@@ -15,8 +15,11 @@ import { taskQueueFor } from '../settings.js';
 export const deploymentShape = defineRunShape<DeploymentParams>({
   name: 'deployment',
   // `gradio` is a deployment too: its replicas serve the page the gateway builds (gateway/demo-page.ts).
+  // smart_tool `auto_label` too: suggestions served to annotation tools (sdk/auto-label.ts, plugins/auto-label).
   matches: (action) =>
-    action.plugin.config.category === 'neural_net' && (action.name === 'deployment' || action.name === 'gradio') && isServeActionClass(action.cls),
+    isServeActionClass(action.cls) &&
+    ((action.plugin.config.category === 'neural_net' && (action.name === 'deployment' || action.name === 'gradio')) ||
+      (action.plugin.config.category === 'smart_tool' && action.name === 'auto_label')),
   parseParams: (action, raw) => {
     const schema = isServeActionClass(action.cls) ? action.cls.params : DeploymentParams;
     const parsed = schema.safeParse(raw ?? {});

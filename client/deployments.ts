@@ -17,7 +17,7 @@ import { wrapTemporalError } from './run-read.js';
 import type { RunsClient } from './runs.js';
 
 /** The actions that run as deployments (client/shapes/deployment.ts). */
-const DEPLOYMENT_ACTIONS: readonly string[] = ['deployment', 'gradio'];
+const DEPLOYMENT_ACTIONS: readonly string[] = ['deployment', 'gradio', 'auto_label'];
 
 /** How old a ready replica's row may be before it no longer takes requests. */
 export const DEFAULT_STALE_MS = 5000;

@@ -32,8 +32,7 @@ WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 ENV NODE_ENV=production \
     SYNAPSE_DATA_DIR=/data \
-    SYNAPSE_ROLE=worker \
-    PATH=/app/bin:$PATH
+    SYNAPSE_ROLE=worker
 VOLUME ["/data"]
 USER synapse:synapse
 EXPOSE 8080

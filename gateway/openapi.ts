@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { resourcePaths } from './openapi-resources.js';
 import { apiSchemas, EventsQuery, ListRunsQuery } from './schemas.js';
+import { finalizePaths } from './openapi-params.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,7 +55,7 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
       schemas,
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'syn_<id>_<secret>, from `synapse token create`' } },
     },
-    paths: {
+    paths: finalizePaths({
       '/v1/runs': {
         post: {
           operationId: 'startRun',
@@ -96,7 +97,10 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
             { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'resume after this event id' },
           ],
           responses: {
-            '200': { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' }, itemSchema: ref('RunEvent') } } },
+            '200': {
+              description: 'the event stream: each `data:` line a RunEvent (components.schemas.RunEvent), then `event: end` with the RunState',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
             '404': problem('unknown run'),
             ...AUTH_ERRORS,
           },
@@ -197,6 +201,9 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
       },
       // Platform resources, run logs and artifacts, resume, GET / (gateway/openapi-resources.ts).
       ...resourcePaths(),
+      // The Temporal Web UI's codec server (gateway/routes/codec.ts).
+      '/codec/decode': codecOperation('decode'),
+      '/codec/encode': codecOperation('encode'),
       '/healthz': { get: { operationId: 'health', summary: 'The process answers', security: [], responses: { '200': json('Health', 'alive') } } },
       '/readyz': {
         get: {
@@ -213,6 +220,36 @@ export function openApiDocument(options: { version?: string; serverUrl?: string 
           security: [],
           responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
         },
+      },
+    }),
+  };
+}
+
+/** One of the codec-server operations (POST, payloads in and out). */
+function codecOperation(direction: 'encode' | 'decode'): Json {
+  return {
+    post: {
+      operationId: `codec_${direction}`,
+      summary: `${direction === 'decode' ? 'Decrypt' : 'Encrypt'} Temporal payloads for the Web UI (the codec-server protocol; scope codec)`,
+      description:
+        'Bearer token or the `synapse_token` cookie; CORS for the Temporal UI origin (SYNAPSE_CODEC_CORS_ORIGINS). Point the UI at `<gateway>/codec` (README, "Secrets").',
+      parameters: [
+        {
+          name: 'X-Namespace',
+          in: 'header',
+          required: false,
+          schema: { type: 'string' },
+          description: 'sent by the Web UI; every namespace uses the same keys',
+        },
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('CodecPayloads') } } },
+      responses: {
+        '200': json('CodecPayloads', 'the payloads, encoded or decoded, in the same order'),
+        '400': problem('invalid body, or a payload under a key this gateway does not have'),
+        '413': problem('body over the size limit (8 MB)'),
+        '415': problem('not application/json'),
+        '501': problem('no codec key configured on this gateway'),
+        ...AUTH_ERRORS,
       },
     },
   };

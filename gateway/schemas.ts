@@ -186,3 +186,20 @@ export const PluginDetailResponse = z
   .register(apiSchemas, { id: 'PluginDetail' });
 
 export const HealthResponse = z.object({ status: z.literal('ok'), checks: z.record(z.string(), z.string()).optional() }).register(apiSchemas, { id: 'Health' });
+
+/** One payload of the Temporal codec-server protocol (gateway/routes/codec.ts). */
+const Base64 = z
+  .string()
+  .max(8 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)');
+
+const CodecPayloadSchema = z.strictObject({
+  metadata: z.record(z.string().max(256), Base64).optional().describe('each value base64'),
+  data: Base64.optional(),
+});
+
+export const CodecBody = z
+  .strictObject({ payloads: z.array(CodecPayloadSchema).max(10_000) })
+  .register(apiSchemas, { id: 'CodecPayloads', description: 'Temporal codec-server payloads: metadata values and data in base64' });
+
+export type CodecPayload = z.output<typeof CodecPayloadSchema>;

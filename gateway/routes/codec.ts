@@ -12,29 +12,14 @@
  * A preflight needs no token.
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
 import { payloadCodecFor } from '../../client/codec.js';
 import type { Settings } from '../../client/settings.js';
 import { InvalidInputError } from '../../contracts/errors.js';
 import { authenticate, requireScope } from '../auth.js';
 import { HttpProblem, zodIssues } from '../problem.js';
-import { apiSchemas } from '../schemas.js';
+import { CodecBody, type CodecPayload } from '../schemas.js';
 import type { TokenStore } from '../token-store.js';
-
-const Base64 = z
-  .string()
-  .max(8 * 1024 * 1024)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)');
-
-export const CodecPayload = z.strictObject({
-  metadata: z.record(z.string().max(256), Base64).optional().describe('each value base64'),
-  data: Base64.optional(),
-});
-
-export const CodecBody = z
-  .strictObject({ payloads: z.array(CodecPayload).max(10_000) })
-  .register(apiSchemas, { id: 'CodecPayloads', description: 'Temporal codec-server payloads: metadata values and data in base64' });
 
 /** The largest body /codec accepts. */
 export const CODEC_BODY_LIMIT = '8mb';
@@ -54,14 +39,14 @@ export function codecCorsOrigins(settings: Settings, env: NodeJS.ProcessEnv = pr
   }
 }
 
-function toPayload(p: z.output<typeof CodecPayload>): Payload {
+function toPayload(p: CodecPayload): Payload {
   return {
     metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
     data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
   };
 }
 
-function fromPayload(p: Payload): z.output<typeof CodecPayload> {
+function fromPayload(p: Payload): CodecPayload {
   return {
     metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),

@@ -7,6 +7,7 @@ import express, { Router } from 'express';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { openApiDocument } from '../openapi.js';
+import { finalizeDocument } from '../openapi-params.js';
 import { servedActionSchemas, withDeploymentSchemas } from '../openapi-deployments.js';
 
 const SWAGGER_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -60,7 +61,8 @@ export function docsRouter(): Router {
   });
   router.get('/openapi.json', async (_req, res) => {
     document ??= servedActionSchemas().then(
-      (served) => JSON.stringify(withDeploymentSchemas(openApiDocument(), served)),
+      // Patterns and 400s for the paths the served actions add too (gateway/openapi-params.ts).
+      (served) => JSON.stringify(finalizeDocument(withDeploymentSchemas(openApiDocument(), served))),
       () => JSON.stringify(openApiDocument()),
     );
     res.type('application/json').send(await document);

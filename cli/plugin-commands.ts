@@ -18,6 +18,7 @@ interface RunOptions {
   debug?: boolean;
   verbose?: boolean;
   heartbeatTimeout?: string;
+  port?: string;
 }
 
 export function pluginCommands(program: Command, exit: (code: number) => void): void {
@@ -36,6 +37,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--debug', 'run in this process without Temporal, printing everything the action reports')
     .option('--verbose', 'show DEBUG log lines in the terminal view (hidden by default)')
     .option('--heartbeat-timeout <seconds>', 'seconds without a heartbeat before a step is retried elsewhere')
+    .option('--port <port>', 'with --debug, a served (restapi) action listens on this port of 127.0.0.1 (default 8000; 0: a free one)')
     .action(async (actionName: string, paramsArg: string, opts: RunOptions, cmd: Command) => {
       const params = parseParamsArg(paramsArg);
       const heartbeat = opts.heartbeatTimeout === undefined ? undefined : Number(opts.heartbeatTimeout);
@@ -45,7 +47,9 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
       // --plugin code@version that no plugin folder holds: its published release, cached in the data dir.
       const { useReleases } = await import('../engine/plugin-releases.js');
       useReleases({ dataDir: settingsFrom(cmd).dataDir });
-      if (opts.debug) return exit(await runDebug(pluginRef, actionName, params, opts));
+      if (opts.port !== undefined && !opts.debug)
+        throw new InvalidInputError('invalid option', [{ path: 'port', message: '--port serves an action locally: use it with --debug' }]);
+      if (opts.debug) return exit(await runDebug(pluginRef, actionName, params, opts, settingsFrom(cmd).dataDir));
       const [{ RunsClient }, { followToEnd }] = await Promise.all([import('../client/runs.js'), import('./follow.js')]);
       const runs = await RunsClient.connect(settingsFrom(cmd));
       try {
@@ -208,7 +212,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     });
 }
 
-async function runDebug(pluginRef: string, actionName: string, rawParams: unknown, opts: RunOptions): Promise<number> {
+async function runDebug(pluginRef: string, actionName: string, rawParams: unknown, opts: RunOptions, dataDir: string): Promise<number> {
   const [{ findPlugin, loadAction, parseParams }, { DebugRunContext }, { TerminalRunView, summariseResult }] = await Promise.all([
     import('../engine/plugin-loader.js'),
     import('../engine/debug-run-context.js'),
@@ -216,7 +220,13 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
   ]);
   const plugin = await findPlugin(pluginRef);
   const action = await loadAction(plugin, actionName);
+  // A served action (restapi, a ServeAction) is served on a port until Ctrl-C (cli/serve-debug.ts).
+  const serving = await import('./serve-debug.js');
+  const served = serving.isServedAction(action);
+  if (!served && opts.port !== undefined)
+    throw new InvalidInputError('invalid option', [{ path: 'port', message: `${actionName} is not a served (restapi) action: nothing listens on a port` }]);
   const params = parseParams(action, rawParams);
+  if (served) return serving.serveDebug(action, params, opts, dataDir);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   const view = useTerminal(opts.json)

@@ -27,6 +27,7 @@ export function scrubbingStore(store: RunStore, secrets: readonly string[]): Run
     createRun: (run) => store.createRun(run),
     updateRun: (id, patch) => store.updateRun(id, scrubValue(patch, secrets)),
     getRun: (id) => store.getRun(id),
+    deletePendingRun: (id) => store.deletePendingRun(id),
     listRuns: (filter) => store.listRuns(filter),
     appendEvents: (events: RunEventInput[]) => store.appendEvents(events.map((e) => ({ ...e, data: scrubValue(e.data, secrets) }))),
     readEvents: (runId, afterId, limit) => store.readEvents(runId, afterId, limit),

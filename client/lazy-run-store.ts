@@ -36,6 +36,9 @@ export class LazyRunStore implements RunStore {
   async getRun(id: string): Promise<RunRecord | undefined> {
     return (await this.store()).getRun(id);
   }
+  async deletePendingRun(id: string): Promise<boolean> {
+    return (await this.store()).deletePendingRun(id);
+  }
   async listRuns(filter?: RunFilter): Promise<RunRecord[]> {
     return (await this.store()).listRuns(filter);
   }

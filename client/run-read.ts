@@ -245,8 +245,27 @@ export function runEvents(parts: RunsParts, runId: string, afterId = 0, limit = 
 export function wrapTemporalError(settings: Settings, err: unknown): Error {
   if (err instanceof SynapseError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(message)) return unreachable(settings, err);
+  // The client wraps gRPC errors ("ServiceError: Failed to start Workflow"): the code is in the cause.
+  const reason = errorChainMessage(err);
+  if (/UNAVAILABLE|ECONNREFUSED|DEADLINE_EXCEEDED|No connection established/i.test(reason)) return unreachable(settings, reasonError(err));
   return err instanceof Error ? err : new Error(message);
+}
+
+/** The messages of an error and its causes, joined (a few levels; cycles end it). */
+export function errorChainMessage(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}
+
+/** The innermost cause of an error (what the user should read), or the error itself. */
+function reasonError(err: unknown): unknown {
+  let e = err;
+  for (let depth = 0; depth < 5 && e instanceof Error && e.cause !== undefined; depth++) e = e.cause;
+  return e;
 }
 
 /** The highest attempt of the run's pending activities (0 when none). */

@@ -13,7 +13,16 @@ import type { RunActionInput } from '../contracts/run-input.js';
 import { TERMINAL_STATUSES } from '../contracts/run-state.js';
 import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
-import { describeRun, reconcileRunningRuns, reconcileStoreStatus, runState, statusOf, wrapTemporalError, type RunsParts } from './run-read.js';
+import {
+  describeRun,
+  errorChainMessage,
+  reconcileRunningRuns,
+  reconcileStoreStatus,
+  runState,
+  statusOf,
+  wrapTemporalError,
+  type RunsParts,
+} from './run-read.js';
 import { resumeParams, startedRunInput, storedParams } from './run-secrets.js';
 import type { ExtraInputContext, ResumePoint, RunShape } from './run-shape.js';
 import { resumableShapeNames, runShapeFor } from './run-shapes.js';
@@ -211,6 +220,9 @@ async function startAction(parts: RunsParts, action: ResolvedAction, req: StartR
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new InvalidInputError('cannot start the run', [{ path: 'job-id', message: `run id "${runId}" is already in use` }]);
     }
+    // No workflow, so no run: the `pending` row would stay in every list for ever. Not after a
+    // deadline, though: the server may have started the workflow before the answer was lost.
+    if (!/DEADLINE_EXCEEDED/i.test(errorChainMessage(err))) await store.deletePendingRun(runId).catch(() => false);
     throw wrapTemporalError(settings, err);
   }
   const uiUrl = runUiUrl(settings, runId);

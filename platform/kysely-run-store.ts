@@ -62,6 +62,16 @@ export class KyselyRunStore implements RunStore {
     return row && toRecord(row);
   }
 
+  async deletePendingRun(id: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const deleted = await trx.deleteFrom('runs').where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+      if (Number(deleted.numDeletedRows) === 0) return false;
+      await trx.deleteFrom('run_events').where('run_id', '=', id).execute();
+      await trx.deleteFrom('run_checkpoints').where('run_id', '=', id).execute();
+      return true;
+    });
+  }
+
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     let q = this.db.selectFrom('runs').selectAll();
     if (filter.pluginCode) q = q.where('plugin_code', '=', filter.pluginCode);

@@ -62,6 +62,12 @@ export interface RunStore {
   createRun(run: RunRecord): Promise<void>;
   updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'result' | 'error'>>): Promise<void>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  /**
+   * Deletes a run that never started: its row while its status is still `pending`, with any
+   * events and checkpoint under its id. Resolves true when a row was deleted; a run of any
+   * other status is left as it is (false). For a start whose workflow could not be created.
+   */
+  deletePendingRun(id: string): Promise<boolean>;
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
   /** Appends many events in one transaction. */
   appendEvents(events: RunEventInput[]): Promise<void>;

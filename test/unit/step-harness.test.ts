@@ -27,6 +27,9 @@ class MemoryStore implements RunStore {
   async getRun(): Promise<RunRecord | undefined> {
     return undefined;
   }
+  async deletePendingRun(): Promise<boolean> {
+    return false;
+  }
   async listRuns(): Promise<RunRecord[]> {
     return [];
   }

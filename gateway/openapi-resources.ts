@@ -6,6 +6,7 @@
  * lists them too.
  */
 import { z } from 'zod';
+import { RUN_ID_PATTERN } from '../client/ids.js';
 // Importing the schemas registers them (and the request bodies below) in the API's registry.
 import { LogsQuery, ModelsQuery, ReleasesQuery, VersionsQuery } from './resource-schemas.js';
 
@@ -40,11 +41,38 @@ function query(schema: z.ZodObject): Json[] {
   });
 }
 
-const pathParam = (name: string, description: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+/** Path parameters with the pattern the route checks (a value outside it is the documented 400). */
+const PATTERNS = {
+  id: RUN_ID_PATTERN.source,
+  ref: '^[\\w.@+-]{1,200}$',
+  versionId: '^\\d{1,15}$',
+  code: '^[\\w.@+-]{1,200}$',
+  version: '^[\\w.@+-]{1,200}$',
+  name: '^.{1,1000}$',
+};
+const pathParam = (name: keyof typeof PATTERNS, description: string, param: string = name): Json => ({
+  name: param,
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: PATTERNS[name] },
+  description,
+});
+const BAD_PATH = problem('a path parameter outside its pattern, or an invalid query');
 const body = (id: string): Json => ({ required: true, content: { 'application/json': { schema: ref(id) } } });
 
+/** Every operation that takes parameters or a body documents its 400 (the routes check them all). */
+function with400(paths: Record<string, Record<string, Json>>): Record<string, Json> {
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      const responses = op.responses as Json;
+      if ((Array.isArray(op.parameters) || op.requestBody) && !('400' in responses)) responses['400'] = BAD_PATH;
+    }
+  }
+  return paths;
+}
+
 export function resourcePaths(): Record<string, Json> {
-  return {
+  return with400({
     '/': {
       get: {
         operationId: 'root',
@@ -118,7 +146,7 @@ export function resourcePaths(): Record<string, Json> {
       get: {
         operationId: 'getGroundTruthVersion',
         summary: 'One ground-truth version (scope runs:read)',
-        parameters: [pathParam('id', 'version id')],
+        parameters: [pathParam('versionId', 'version id', 'id')],
         responses: { '200': json(ref('GroundTruthVersion'), 'the version'), '400': problem('not an id'), '404': problem('unknown version'), ...AUTH_ERRORS },
       },
     },
@@ -209,5 +237,5 @@ export function resourcePaths(): Record<string, Json> {
         },
       },
     },
-  };
+  });
 }

@@ -149,7 +149,8 @@ export function createPlatformApi(platform: PlatformAccess, options: PlatformApi
     },
     getDeployment: (id) => deploymentOf(db, options.runs, id),
     async predict(deployment, input, opts) {
-      const timeoutMs = opts?.timeoutMs ?? 30_000;
+      // AbortSignal.timeout takes whole milliseconds.
+      const timeoutMs = Math.max(1, Math.ceil(opts?.timeoutMs ?? 30_000));
       const found = await deploymentOf(db, options.runs, deployment);
       if (found.status !== 'running' && found.status !== 'pending') throw new NotFoundError(`deployment ${deployment} is ${found.status}`);
       const replicas = (await listReplicas(db, deployment)).filter((r) => isServing(r, REPLICA_STALE_MS) && r.address);

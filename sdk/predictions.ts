@@ -6,8 +6,9 @@
  * Answers understood (docs/serving.md):
  * - a classifier's `{ "label": "red", "scores": { "red": 0.9, ... } }` (`confidence` may stand
  *   in for the scores): one annotation of the label's class, confidence `scores[label]`. A
- *   `classification` class gives a classification; a `bbox` class a box over `region` (the
- *   part of the image that was classified) or, without one, the whole image (`size`).
+ *   `classification` class gives a classification; a `bbox` class the answer's box of that
+ *   label when it has `boxes` (`[{label, x, y, width, height}]`, in the image as sent), else a
+ *   box over `region` (the part of the image that was classified) or the whole image (`size`).
  * - a detector's `{ "annotations": [ ... ] }` in the platform's format, each with its
  *   `confidence` (none means 1): boxes and polygons are moved by `region`'s corner, since the
  *   model saw the crop.
@@ -51,6 +52,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The first of a classifier's `boxes` with the label (train-image-classifier's shape box), moved by the region's corner. */
+function shapeBox(boxes: unknown, label: string, region: Region | undefined): Region | undefined {
+  if (!Array.isArray(boxes)) return undefined;
+  const b: unknown = boxes.find((x: unknown) => isRecord(x) && x.label === label);
+  if (!isRecord(b) || ![b.x, b.y, b.width, b.height].every((v) => typeof v === 'number') || (b.width as number) <= 0 || (b.height as number) <= 0)
+    return undefined;
+  return { x: (b.x as number) + (region?.x ?? 0), y: (b.y as number) + (region?.y ?? 0), width: b.width as number, height: b.height as number };
+}
+
 function show(answer: unknown): string {
   const text = JSON.stringify(answer) ?? String(answer);
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
@@ -75,7 +85,7 @@ export function predictionAnnotations(answer: unknown, options: PredictionOption
     if (cls.type === 'classification') {
       out.annotations.push({ id: `${prefix}-0`, type: 'classification', class_name: label, confidence });
     } else if (cls.type === 'bbox') {
-      const box = options.region ?? (options.size ? { x: 0, y: 0, ...options.size } : undefined);
+      const box = shapeBox(answer.boxes, label, options.region) ?? options.region ?? (options.size ? { x: 0, y: 0, ...options.size } : undefined);
       if (!box) throw new Error(`class "${label}" is a bbox class: a classifier's label needs a region or the image size`);
       out.annotations.push({ id: `${prefix}-0`, type: 'bbox', class_name: label, confidence, x: box.x, y: box.y, width: box.width, height: box.height });
     } else {

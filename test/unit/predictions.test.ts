@@ -27,6 +27,11 @@ describe('predictionAnnotations', () => {
       { id: 'pred-0', type: 'bbox', class_name: 'circle', confidence: 1, x: 0, y: 0, width: 64, height: 48 },
     ]);
     expect(() => predictionAnnotations({ label: 'circle' }, { threshold: 0.5, classes })).toThrow(/needs a region or the image size/);
+    // A classifier's own box of the label (train-image-classifier's `boxes`), moved by the region's corner.
+    const boxes = [{ label: 'circle', score: 0.9, x: 3, y: 4, width: 5, height: 6 }];
+    expect(predictionAnnotations({ label: 'circle', scores: { circle: 0.9 }, boxes }, { threshold: 0.5, classes, region }).annotations).toEqual([
+      { id: 'pred-0', type: 'bbox', class_name: 'circle', confidence: 0.9, x: 13, y: 9, width: 5, height: 6 },
+    ]);
   });
 
   it('keeps what reaches the threshold and lists the rest', () => {

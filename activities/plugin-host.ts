@@ -17,9 +17,9 @@
  * killed (SIGKILL) and the call fails with a PluginHostError naming what happened. A cancelled
  * call gets `cancelGraceMs` to end after its ctx.signal fired, then its host is killed.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -121,6 +121,9 @@ export type HostCall = Extract<ToHost, { type: 'describe' | 'invoke' }> extends 
 /** The error a host reported, as the worker's own class where it is one (plugin-host-errors.ts). */
 export type HostErrorMapper = (error: HostError) => Error;
 
+/** util-linux's setpriv, to set the host's parent-death signal (Linux); without it a host outlives a killed worker until its IPC channel closes. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_BYTES = 4096;
 const WATCHDOG_MS = 100;
@@ -185,19 +188,24 @@ export class PluginHost {
       this.readyReject = reject;
     });
     this.ready.catch(() => {});
-    this.child = fork(bundle.file, [], {
+    const node = [
+      process.execPath,
+      '--experimental-permission',
+      `--allow-fs-read=${bundle.file}`,
+      `--allow-fs-read=${bundle.pluginDir}${path.sep}`,
+      '--disable-warning=ExperimentalWarning',
+      `--max-old-space-size=${Math.floor(this.limits.heapMb)}`,
+      '--disallow-code-generation-from-strings',
+      bundle.file,
+    ];
+    // The kernel kills the host when the worker dies (even SIGKILLed): a host busy in plugin
+    // code cannot notice its parent is gone. setpriv execs node, so the pid is the host's.
+    const command = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...node] : node;
+    this.child = spawn(command[0] as string, command.slice(1), {
       cwd: bundle.pluginDir,
       env,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      execArgv: [
-        '--experimental-permission',
-        `--allow-fs-read=${bundle.file}`,
-        `--allow-fs-read=${bundle.pluginDir}${path.sep}`,
-        '--disable-warning=ExperimentalWarning',
-        `--max-old-space-size=${Math.floor(this.limits.heapMb)}`,
-        '--disallow-code-generation-from-strings',
-      ],
     });
     this.child.on('error', (err) => this.fail(new PluginHostError(`cannot start the plugin host: ${err.message}`, 'crash')));
     this.child.on('exit', (code, signal) => {

@@ -2,13 +2,13 @@
  * A worker asked to stop while a step's plugin code ignores ctx.signal (issue 18: it took
  * 115 s with the code in the worker): the step gets the worker's grace period, then its host
  * is killed and the worker's stop resolves; the step is retried on another worker, in a new
- * host there.
+ * host there. A worker killed outright leaves no host behind.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { startWorker, type RunningWorker } from '../../workers/worker.js';
-import { connectRuns, ROOT, testSettings, waitFor } from '../helpers.js';
+import { connectRuns, ROOT, spawnWorker, testSettings, waitFor } from '../helpers.js';
 
 const HOSTILE = path.join(ROOT, 'test', 'fixtures', 'hostile-plugin');
 const settings = testSettings('plugin-host-stop');
@@ -63,5 +63,21 @@ describe('worker shutdown with plugin hosts', () => {
     expect(pids.at(-1)).not.toBe(pid);
     await runs.cancel(runId);
     await waitFor(async () => ((await runs.state(runId)).status === 'cancelled' ? true : undefined));
+  });
+
+  it('a worker killed with SIGKILL takes its hosts with it, even one in a busy loop (the kernel kills them: parent-death signal)', async () => {
+    const child = await spawnWorker(settings);
+    // Spinning, the host never sees its IPC channel close: only the kernel can end it.
+    const { runId } = await runs.start({ plugin: HOSTILE, action: 'busy_loop', params: {} });
+    const [pid] = await waitFor(async () => {
+      const pids = await hostPids(runId);
+      return pids.length > 0 ? pids : undefined;
+    });
+    expect(alive(pid as number)).toBe(true);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    await waitFor(() => (alive(pid as number) ? undefined : true), 10_000, `host ${pid} to be gone`);
+    await runs.temporal.workflow.getHandle(runId).terminate('test over');
   });
 });

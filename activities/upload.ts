@@ -213,7 +213,9 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
           // What this attempt stored is recorded (with what earlier ones did), so a run that
           // fails for good can delete it (uploadDiscard); a later attempt replaces the record.
           await recordPartial(store, input.batch, soFar).catch(() => {});
-          throw err;
+          // A put cut short by the run's cancel fails with the storage's abort error: the step
+          // was cancelled, and says so (else the run would end failed, not cancelled).
+          throw activity.cancellationSignal.aborted ? (activity.cancellationSignal.reason as unknown) : err;
         }
         await store.putStored(input.batch, result);
         let stored = 0;

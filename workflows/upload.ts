@@ -98,16 +98,26 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
 
   const perRun = Math.max(1, input.budget?.batchesPerRun ?? BATCHES_PER_RUN);
   let ranThisRun = 0;
+  /** Set when the run fails or is cancelled: no further batch starts. */
+  let stopping = false;
+  /** Batch steps running now: the clean-up waits for them, so none stores after it. */
+  const running = new Set<Promise<void>>();
   /** Runs the phase's batches from `carry.next` on, `limit` in flight; true when none is left, false when the run's budget ran out. */
   const batches = async (limit: number, step: (batch: number) => Promise<void>): Promise<boolean> => {
-    const startWhile = (): boolean => ranThisRun < perRun && !workflowInfo().continueAsNewSuggested;
+    const startWhile = (): boolean => !stopping && ranThisRun < perRun && !workflowInfo().continueAsNewSuggested;
     await inWindow(
       range(carry.next, carry.batches),
       limit,
       async (batch) => {
         carry.next = batch + 1;
         ranThisRun++;
-        await step(batch);
+        const done = step(batch);
+        running.add(done);
+        try {
+          await done;
+        } finally {
+          running.delete(done);
+        }
       },
       { startWhile },
     );
@@ -132,8 +142,12 @@ export async function uploadWorkflow(input: UploadWorkflowInput): Promise<RunSta
       return await steps();
     } catch (err) {
       if (err instanceof ContinueAsNew) throw err;
+      stopping = true;
       try {
-        const out = await CancellationScope.nonCancellable(() => uploadDiscard({ runId: base.runId }));
+        const out = await CancellationScope.nonCancellable(async () => {
+          await Promise.allSettled([...running]);
+          return uploadDiscard({ runId: base.runId });
+        });
         log.info('upload discarded', { ...out });
       } catch (cleanup) {
         log.warn('upload clean-up failed', { error: String(cleanup) });

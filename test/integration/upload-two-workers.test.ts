@@ -2,8 +2,8 @@
  * No worker-local state (issue 16 item 2): an upload whose steps land on two `synapse worker`
  * processes with separate data dirs (as two machines would have), one PostgreSQL platform
  * database (DATABASE_URL) and one S3 storage. Worker A plans the upload and stores some
- * batches; worker B starts, A stops gracefully, B finishes: with the plan on A's disk B failed
- * every step ("the upload's plan ... is not on this worker"). Also: a cancelled upload deletes
+ * batches, then stops gracefully; worker B starts and finishes the run: with the plan on A's
+ * disk B failed every step ("the upload's plan ... is not on this worker"). Also: a cancelled upload deletes
  * what it stored except what a data unit points at (no orphans); a missing bucket is created
  * when the storage allows it, and named in the run's error when it does not.
  */
@@ -135,7 +135,7 @@ describe('an upload on two workers with separate data dirs', () => {
     else process.env.DATABASE_URL = previousUrl;
   });
 
-  it('plans on one worker, stores and registers on both, every file once and no plan left', async () => {
+  it('plans and stores on one worker, finishes on the other: every file once, no plan left', async () => {
     const root = tempDir('up-two');
     const shas = makeFiles(root, 120, 'two');
     const a = await spawnWorker(settings);
@@ -146,10 +146,11 @@ describe('an upload on two workers with separate data dirs', () => {
       budget: { unitsPerBatch: 1, batchesInFlight: 2, batchesPerRun: 60 },
     });
     await waitFor(async () => ((await keysIn(storage)).length >= 10 ? true : undefined), 120_000, 'worker A to store files');
-    workers.push(await spawnWorker(settingsB));
-    // A stops gracefully (its running steps finish): everything left runs on B.
+    // A stops gracefully (its running steps finish, it takes no new one), then B starts:
+    // everything left runs on B, from A's plan. (B first would race A to the end.)
     a.kill('SIGTERM');
     await once(a, 'exit');
+    workers.push(await spawnWorker(settingsB));
 
     const final = await ended(runs, runId);
     expect(final.status, final.error ?? '').toBe('completed');
@@ -200,7 +201,7 @@ describe('an upload on two workers with separate data dirs', () => {
     await waitFor(async () => ((await keysIn(storage)).length >= before.size + 10 ? true : undefined), 120_000, 'stored files of the run');
     await runs.temporal.workflow.getHandle(runId).cancel();
     const final = await ended(runs, runId);
-    expect(final.status).toBe('cancelled');
+    expect(final.status, final.error ?? '').toBe('cancelled');
     // The clean-up runs before the run is marked ended: what is left is what was there before.
     expect(await keysIn(storage)).toEqual([...before].sort());
     expect(shas.size).toBe(150);
@@ -221,7 +222,7 @@ describe('an upload on two workers with separate data dirs', () => {
       params: { name: 'missing', path: root, storage: 's3-missing', data_collection: 'blobs' },
     });
     const final = await ended(runs, runId);
-    expect(final.status).toBe('failed');
+    expect(final.status, final.error ?? '').toBe('failed');
     expect(final.error).toMatch(/the bucket "missing-\d+" does not exist at http:\/\/127\.0\.0\.1:\d+/);
     expect(final.error).toContain('createBucket');
   });

@@ -93,3 +93,10 @@ if ! "$tools/bin/python" -c 'import datumaro, pycocotools' >/dev/null 2>&1; then
   "$sys_py" -m venv --system-site-packages "$tools"
   "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'datumaro==1.13.12'
 fi
+# schemathesis (PyPI) for the gateway's bounded property-based run against /openapi.json
+# (test/integration/gateway-openapi.test.ts, settings in test/schemathesis.toml).
+if [ ! -x "$tools/bin/schemathesis" ]; then
+  echo "setup: schemathesis into $tools"
+  "$sys_py" -m venv --system-site-packages "$tools"
+  "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+fi

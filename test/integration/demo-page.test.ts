@@ -6,7 +6,8 @@
  * goes in the form (never in the URL), the form built from the action's input schema takes
  * an uploaded PNG, Predict shows the label, each class's score and the shape's box drawn on
  * the image: the same answer the API gives for that image. A wrong token is refused on the
- * page. Screenshots go to .cache/test-output/demo-page/ (SYNAPSE_TEST_OUTPUT overrides).
+ * page. The seed-style path (`POST /v1/deployments/{id}/<action>`) and the schema route reach
+ * the replica too. Screenshots go to .cache/test-output/demo-page/ (SYNAPSE_TEST_OUTPUT overrides).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -100,6 +101,26 @@ describe('the demo page of a deployment in chromium', () => {
     const expected = (await api.json()) as { label: string; scores: Record<string, number>; boxes: unknown[] };
     expect(api.status, JSON.stringify(expected)).toBe(200);
     expect(expected.boxes).toHaveLength(1);
+    // The seed-style path: the action's own name (and the plugin's other served action of the same class) reach the replica too.
+    const post = (action: string) =>
+      fetch(`${gateway.url}/v1/deployments/${id}/${action}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ image: png.toString('base64') }),
+      });
+    for (const action of ['gradio', 'deployment']) {
+      const res = await post(action);
+      expect(res.status, action).toBe(200);
+      expect(await res.json()).toEqual(expected);
+    }
+    const notServed = await post('train');
+    expect(notServed.status).toBe(404);
+    expect(((await notServed.json()) as { detail: string }).detail).toContain('/gradio');
+    const schema = (await (await fetch(`${gateway.url}/v1/deployments/${id}/schema`, { headers: { Authorization: `Bearer ${token}` } })).json()) as {
+      actions: string[];
+      input: { required: string[] };
+    };
+    expect(schema).toMatchObject({ actions: ['deployment', 'gradio'], input: { required: ['image'] } });
 
     const page = await browser.newPage();
     const pageErrors: string[] = [];

@@ -165,14 +165,15 @@ export async function findSchemaDir(): Promise<string> {
   return dir;
 }
 
-interface PgTarget {
+export interface PgTarget {
   host: string;
   port: number;
   user: string;
   password: string;
 }
 
-function parseDatabaseUrl(url: string): PgTarget {
+/** Host, port, user and password of a postgres:// URL; an InvalidInputError naming `database-url` otherwise. */
+export function parseDatabaseUrl(url: string): PgTarget {
   let u: URL;
   try {
     u = new URL(url);

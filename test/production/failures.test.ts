@@ -105,51 +105,57 @@ describe('failures on the production topology', () => {
 
   it('an upload planned on one worker finishes on another with a separate data dir; every file and unit once', async () => {
     for (const w of sys.workers) await w.kill();
-    const planner = await sys.spawnWorker();
+    await sys.spawnWorker();
+    await sys.spawnWorker();
     const root = tempDir('prod-upload-cross');
     const files: Record<string, Buffer> = {};
-    for (let i = 0; i < 60; i++) files[`image/d${i % 4}/f${String(i).padStart(3, '0')}.bin`] = Buffer.alloc(256 * 1024, i);
+    for (let i = 0; i < 90; i++) files[`image/d${i % 4}/f${String(i).padStart(3, '0')}.bin`] = Buffer.alloc(512 * 1024, i);
     writeTree(root, files);
     await setupCollection(sys.settings, 'cross', [{ name: 'image', required: true, extensions: ['.bin'] }]);
     const { runId, firstExecutionRunId } = await startUpload(sys.runs, sys.settings, {
       plugin: { code: 'upload-files', version: '1.0.0' },
       params: { name: 'cross', path: root, storage: 'default', data_collection: 'cross' },
-      budget: { unitsPerBatch: 3, batchesInFlight: 1, batchesPerRun: 6 },
+      budget: { unitsPerBatch: 2, batchesInFlight: 1, batchesPerRun: 8 },
       heartbeatTimeoutSeconds: 3,
     });
-    // The plan is made and a few batches stored on the first worker; then it dies.
-    await waitFor(
+    // Once the plan is made and a few files stored, the worker that made the plan dies.
+    const planner = await waitFor(
       async () => {
+        const steps = await activityWorkers(sys.runs, runId, firstExecutionRunId);
+        const discover = sys.workerOf(steps.find((s) => s.type === 'uploadDiscover')?.identity);
+        if (!discover) return undefined;
         const s = sys.bucketStorage();
         let n = 0;
         for await (const _ of s.list('uploads/')) n++;
         await s.close?.();
-        return n >= 6 ? true : undefined;
+        return n >= 6 ? discover : undefined;
       },
       60_000,
-      'a few stored files',
+      'the plan and a few stored files',
     );
-    const finisher = await sys.spawnWorker();
+    expect((await sys.runs.temporal.workflow.getHandle(runId).describe()).status.name, 'the upload ended before the kill').toBe('RUNNING');
     await planner.kill();
+    const finisher = sys.workers.find((w) => w !== planner && alive(w))!;
 
     const final = await finish(runId);
     expect(final.status, final.error).toBe('completed');
-    expect(final.result).toMatchObject({ planned_units: 60, uploaded_files: 60, failed_files: 0, data_units_registered: 60 });
+    expect(final.result).toMatchObject({ planned_units: 90, uploaded_files: 90, failed_files: 0, data_units_registered: 90 });
     const units = (await dataUnits(sys.settings, 'cross')).filter((u) => u.uniqueKey.startsWith('cross/'));
-    expect(units).toHaveLength(60);
+    expect(units).toHaveLength(90);
     const storage = sys.bucketStorage();
     const stored: string[] = [];
     for await (const o of storage.list('uploads/')) stored.push(o.key);
     await storage.close?.();
-    // Every file stored once (keys name content; 60 distinct contents), nothing left over.
-    expect(stored).toHaveLength(60);
+    // Every file stored once (keys name content; 90 distinct contents), nothing left over.
+    expect(stored).toHaveLength(90);
     expect(new Set(units.map((u) => u.files.image!.key))).toEqual(new Set(stored));
-    // The plan was made on the first worker, steps ran on both, and on no other.
+    // Steps ran on both workers and on no other; the last execution's on the one that lived.
     const steps = await activityWorkers(sys.runs, runId, firstExecutionRunId);
-    expect(sys.workerOf(steps.find((s) => s.type === 'uploadDiscover')?.identity)).toBe(planner);
-    expect(steps.some((s) => sys.workerOf(s.identity) === planner)).toBe(true);
     expect(steps.some((s) => sys.workerOf(s.identity) === finisher)).toBe(true);
     expect(steps.every((s) => [planner, finisher].includes(sys.workerOf(s.identity)!))).toBe(true);
+    const last = await activityWorkers(sys.runs, runId);
+    expect(last.length).toBeGreaterThan(0);
+    expect(last.every((s) => sys.workerOf(s.identity) === finisher)).toBe(true);
   });
 
   it('the history service killed mid-run and started again: the runs in flight complete, every item once', async () => {

@@ -17,6 +17,7 @@ import { payloadCodecFor } from '../../client/codec.js';
 import type { Settings } from '../../client/settings.js';
 import { InvalidInputError } from '../../contracts/errors.js';
 import { authenticate, requireScope } from '../auth.js';
+import { codecLoginRouter } from './codec-login.js';
 import { HttpProblem, zodIssues } from '../problem.js';
 import { CodecBody, type CodecPayload } from '../schemas.js';
 import type { TokenStore } from '../token-store.js';
@@ -85,6 +86,8 @@ export function codecRouter(options: CodecRouteOptions): Router {
     }
     next();
   });
+  // The browser sign-in that sets the cookie the Web UI sends (before the token check).
+  router.use(codecLoginRouter(options.tokens));
   router.use(authenticate(options.tokens), requireScope('codec'));
   router.use((req: Request, _res: Response, next: NextFunction) => {
     if (!req.is(['application/json', 'application/*+json'])) {

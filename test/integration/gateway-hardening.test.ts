@@ -208,6 +208,26 @@ describe('/codec (Temporal Web UI codec server)', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('/codec/login sets the cookie the Web UI sends (path /codec only), for a token with the codec scope', async () => {
+    const login = (token: string) => fetch(`${gateway.url}/codec/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+    const refused = await login((await tokens.create('no-codec-2')).token);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('set-cookie')).toBeNull();
+    const token = (await tokens.create('ui-browser', ['codec'])).token;
+    const ok = await login(token);
+    expect(ok.status).toBe(200);
+    const cookie = ok.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^synapse_token=syn_/);
+    expect(cookie).toMatch(/Path=\/codec/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(await ok.text()).not.toContain(token);
+    // The cookie alone (what the browser sends with credentials) authenticates /codec.
+    const res = await post('/codec/decode', { payloads: [] }, { Cookie: cookie.split(';')[0]!, Origin: UI_ORIGIN });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ payloads: [] });
+  });
+
   it('answers 501 naming SYNAPSE_CODEC_KEY on a gateway without a key', async () => {
     const plainRuns = await RunsClient.connect({ ...settings, codec: undefined } as Settings);
     const plain = await listenGateway({ runs: plainRuns, tokens, port: 0, rateLimit: false });

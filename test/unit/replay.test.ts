@@ -20,6 +20,7 @@ const files = readdirSync(DIR)
 describe('replaying recorded histories', () => {
   it('has recordings for each ending of a run', () => {
     expect(files).toEqual([
+      'deployment-cancelled-v1.json',
       'export-completed-v1.json',
       'export-completed.json',
       'run-action-cancelled.json',

@@ -25,7 +25,7 @@ import { NonRetriableError } from '../contracts/errors.js';
 import type { RunStore } from '../platform/run-store.js';
 import type { ActionKind } from './action-kinds.js';
 import type { PlatformAccess } from './platform-access.js';
-import { ActivityRunContext } from './activity-run-context.js';
+import { ActivityRunContext, HEARTBEAT_INTERVAL_MS } from './activity-run-context.js';
 import { asFailure, rethrowAsFailure } from './failures.js';
 import { loadHostedAction, type HostLease } from './plugin-host-step.js';
 import { declaredEnvs } from './plugin-host-env.js';
@@ -130,18 +130,31 @@ export function stepRunner(store: RunStore): StepRunner {
   return {
     async step(input, spec, options, fn) {
       const activity = Context.current();
-      const { lease, ...loaded } = await load(input, spec);
-      // Values of the action's secret params never reach the run's events or its error.
-      const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
-      if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' }).catch((err: unknown) => (lease?.release(true), Promise.reject(err)));
-      const ctx = await ActivityRunContext.create({
-        runId: input.runId,
-        params: loaded.params,
-        activity,
-        store: scrubbingStore(store, secrets),
-        progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
-        envs: declaredEnvs(loaded.action.plugin),
-      });
+      // Until the run context heartbeats: loading may build a plugin host's bundle and start it.
+      const stopBeating = keepAlive(activity);
+      let lease: HostLease | undefined;
+      const { loaded, secrets, ctx } = await (async () => {
+        const { lease: held, ...loaded } = await load(input, spec);
+        lease = held;
+        // Values of the action's secret params never reach the run's events or its error.
+        const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
+        if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
+        const ctx = await ActivityRunContext.create({
+          runId: input.runId,
+          params: loaded.params,
+          activity,
+          store: scrubbingStore(store, secrets),
+          progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
+          envs: declaredEnvs(loaded.action.plugin),
+        });
+        return { loaded, secrets, ctx };
+      })()
+        .catch((err: unknown) => {
+          // Loading released the host itself when it failed; a failure after it leaves the host healthy.
+          lease?.release(true);
+          throw err;
+        })
+        .finally(stopBeating);
       const { attempt, activityType } = activity.info;
       let hostFailed = false;
       if (lease) ctx.log('plugin_host', { pid: lease.host.pid });
@@ -166,7 +179,8 @@ export function stepRunner(store: RunStore): StepRunner {
     },
 
     async bareStep(input, spec, options, fn) {
-      const { lease, ...loaded } = await load(input, spec);
+      const stopBeating = keepAlive(Context.current());
+      const { lease, ...loaded } = await load(input, spec).finally(stopBeating);
       const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
       let hostFailed = false;
       return asFailure(async () => {
@@ -189,4 +203,16 @@ function notRetriedPast(err: unknown, attempt: number): unknown {
   const { maxCrashAttempts } = pluginHostLimits();
   if (!(err instanceof PluginHostError) || attempt < maxCrashAttempts) return err;
   return new NonRetriableError(`${err.message} (attempt ${attempt}: a plugin host failed ${attempt} times, not retried)`);
+}
+
+/**
+ * Heartbeats every second (with the details the attempt started with, so a checkpoint in them
+ * is kept) until the returned function is called: a step's heartbeat timeout runs from its
+ * start, and loading its action may take seconds on a busy machine.
+ */
+function keepAlive(activity: Context): () => void {
+  const beat = () => activity.heartbeat(activity.info.heartbeatDetails);
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  return () => clearInterval(timer);
 }

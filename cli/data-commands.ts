@@ -162,13 +162,18 @@ export function dataCommands(program: Command): void {
       const problems = specs.filter((s): s is Problem => 'path' in s);
       if ((opts.fileSpec ?? []).length === 0) problems.push({ path: 'file-spec', message: 'give at least one, e.g. --file-spec image:required:.png,.jpg' });
       if (problems.length) throw new InvalidInputError('invalid option', problems);
-      const { createDataCollection, dataCollectionSummary } = await import('../platform/repositories/index.js');
+      const { createDataCollection, createNamed, dataCollectionSummary, getDataCollection } = await import('../platform/repositories/index.js');
       await withPlatformDb(cmd, async (p) => {
-        const created = await createDataCollection(p.db, {
-          name,
-          files: specs as FileSpecInput[],
-          ...(opts.description !== undefined ? { description: opts.description } : {}),
-        });
+        // The same again changes nothing; the name holding other specifications is exit 5.
+        const { value: created } = await createNamed(
+          () => getDataCollection(p.db, name),
+          () =>
+            createDataCollection(p.db, {
+              name,
+              files: specs as FileSpecInput[],
+              ...(opts.description !== undefined ? { description: opts.description } : {}),
+            }),
+        );
         const c = await dataCollectionSummary(p.db, created.id);
         if (opts.json) return printJson(c);
         printLines(collectionLines(c), '');
@@ -242,9 +247,12 @@ export function dataCommands(program: Command): void {
         if (problems.length) throw new InvalidInputError('invalid option', problems);
         configuration = { data_type: opts.dataType, classes };
       }
-      const { createProject, projectSummary } = await import('../platform/repositories/index.js');
+      const { createNamed, createProject, getProject, projectSummary } = await import('../platform/repositories/index.js');
       await withPlatformDb(cmd, async (p) => {
-        const created = await createProject(p.db, { name, collection: opts.collection, configuration });
+        const { value: created } = await createNamed(
+          () => getProject(p.db, name),
+          () => createProject(p.db, { name, collection: opts.collection, configuration }),
+        );
         const x = await projectSummary(p.db, created.id);
         if (opts.json) return printJson(x);
         printLines(projectLines(x), '');

@@ -12,6 +12,9 @@ import type { RunEventData } from '../platform/run-store.js';
 export const RUN_EVENT_KINDS = ['log', 'event', 'progress', 'metrics', 'status'] as const satisfies readonly RunEventData['kind'][];
 export type RunEventKind = (typeof RUN_EVENT_KINDS)[number];
 
+/** One or more kinds, comma-separated, as a JSON Schema pattern (for /openapi.json; parseEventKinds checks). */
+export const KIND_PATTERN = `^(${RUN_EVENT_KINDS.join('|')})(,(${RUN_EVENT_KINDS.join('|')}))*$`;
+
 /**
  * Kinds from a comma-separated value (or several values, as a repeated query parameter
  * gives); undefined when none was given (no filter). `field` names the flag or parameter

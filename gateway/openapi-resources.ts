@@ -94,7 +94,8 @@ export function resourcePaths(): Record<string, Json> {
         responses: {
           '201': json(ref('DataCollection'), 'created'),
           '200': json(ref('DataCollection'), 'it existed with the same specifications'),
-          '400': problem('invalid body, or the name is taken with other specifications: `errors` names each field'),
+          '400': problem('invalid body: `errors` names each field'),
+          '409': problem('a collection of that name exists with other specifications'),
           ...AUTH_ERRORS,
         },
       },
@@ -120,7 +121,8 @@ export function resourcePaths(): Record<string, Json> {
         responses: {
           '201': json(ref('Project'), 'created'),
           '200': json(ref('Project'), 'it existed with the same settings'),
-          '400': problem('invalid body, or the name is taken: `errors` names each field'),
+          '400': problem('invalid body: `errors` names each field'),
+          '409': problem('a project of that name exists with another collection or configuration'),
           '404': problem('unknown collection'),
           ...AUTH_ERRORS,
         },

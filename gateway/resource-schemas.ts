@@ -4,9 +4,13 @@
  * /openapi.json lists them from the very objects that validate the requests.
  */
 import { z } from 'zod';
-import { ProjectConfigurationSchema } from '../platform/repositories/projects.js';
-import { RUN_EVENT_KINDS } from '../client/event-kinds.js';
+import { ANNOTATION_TYPES, AttributeDefSchema, DATA_TYPES } from '../sdk/annotations.js';
+import { KIND_PATTERN, RUN_EVENT_KINDS } from '../client/event-kinds.js';
+import { NAME } from '../platform/repositories/storages.js';
 import { apiSchemas, RunIdParam } from './schemas.js';
+
+/** A platform name (platform/repositories/storages.ts NAME), its refinement spelled out for /openapi.json. */
+const Name = NAME.meta({ pattern: '^(?![0-9]+$)[a-z0-9][a-z0-9_.-]{0,99}$', description: '1-100 lowercase letters, digits, ".", "_" or "-", not all digits' });
 
 /** An id (digits) or a name, in a path. */
 export const RefParam = z
@@ -19,14 +23,17 @@ export const IdParam = z.string().regex(/^\d{1,15}$/, 'an id (a whole number)');
 
 export const CreateCollectionBody = z
   .strictObject({
-    name: z.string().describe('lowercase letters, digits, ".", "_", "-"'),
+    name: Name,
     description: z.string().max(10_000).optional(),
     files: z
       .array(
         z.strictObject({
-          name: z.string().describe('1-64 lowercase letters, digits or "_"'),
+          name: z.string().regex(/^[a-z0-9_]{1,64}$/, 'use 1-64 lowercase letters, digits or "_"'),
           required: z.boolean().optional().describe('default true'),
-          extensions: z.array(z.string()).optional().describe('such as ".png"; empty or absent allows any'),
+          extensions: z
+            .array(z.string().regex(/^\.?[A-Za-z0-9]{1,16}$/, 'an extension such as ".png"'))
+            .optional()
+            .describe('such as ".png"; empty or absent allows any'),
         }),
       )
       .min(1)
@@ -34,11 +41,29 @@ export const CreateCollectionBody = z
   })
   .register(apiSchemas, { id: 'CreateCollectionRequest' });
 
+/**
+ * A project's configuration as /openapi.json shows it: ProjectConfigurationSchema's fields,
+ * with what its refinements check spelled out as a pattern (class names without control
+ * characters, lone surrogates, U+FFFE/U+FFFF, or white space at either end). The repository
+ * checks the real schema (and unique class names) when the project is created.
+ */
+const ClassName = z
+  .string()
+  .min(1)
+  .max(200)
+  .meta({ pattern: '^(?![\\s\\uFEFF])(?!.*[\\s\\uFEFF]$)[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF\\uFFFE\\uFFFF]+$' });
+const ProjectConfiguration = z.strictObject({
+  data_type: z.enum(DATA_TYPES),
+  classes: z
+    .array(z.strictObject({ name: ClassName, type: z.enum(ANNOTATION_TYPES), attributes: z.array(AttributeDefSchema).optional() }))
+    .describe('unique names'),
+});
+
 export const CreateProjectBody = z
   .strictObject({
-    name: z.string().describe('lowercase letters, digits, ".", "_", "-"'),
+    name: Name,
     collection: z.union([z.number().int().positive(), z.string().min(1)]).describe('data collection id or name'),
-    configuration: ProjectConfigurationSchema,
+    configuration: ProjectConfiguration,
   })
   .register(apiSchemas, { id: 'CreateProjectRequest' });
 
@@ -46,8 +71,10 @@ export const ModelsQuery = z.strictObject({ plugin: z.string().min(1).optional()
 export const VersionsQuery = z.strictObject({ dataset: z.string().min(1).optional().describe('only versions of this ground-truth dataset (id or name)') });
 export const ReleasesQuery = z.strictObject({ code: z.string().min(1).optional().describe('only releases of this plugin code') });
 
+// The pattern documents what parseEventKinds accepts; it gives the 400 that names the unknown kind.
+const Kinds = z.string().meta({ pattern: KIND_PATTERN });
 export const KindQuery = z
-  .union([z.string(), z.array(z.string())])
+  .union([Kinds, z.array(Kinds)])
   .optional()
   .describe(`only these kinds, comma-separated or repeated: ${RUN_EVENT_KINDS.join(', ')}; an unknown kind is a 400 naming the allowed ones`);
 

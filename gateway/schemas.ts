@@ -3,8 +3,9 @@
  * them; /openapi.json is generated from the very same objects, so the two cannot drift.
  */
 import { z } from 'zod';
+import { KIND_PATTERN } from '../client/event-kinds.js';
 import { RUN_ID_PATTERN } from '../client/ids.js';
-import { CATEGORIES, METHODS } from '../sdk/categories.js';
+import { CATEGORIES, METHODS, RUNTIMES } from '../sdk/categories.js';
 import type { RunStatus } from '../contracts/run-state.js';
 import { ProblemSchema } from './problem.js';
 
@@ -51,7 +52,7 @@ export const EventsQuery = z
   .strictObject({
     after: z.coerce.number().int().min(0).optional().describe('resume after this event id (like the Last-Event-ID header)'),
     kind: z
-      .union([z.string(), z.array(z.string())])
+      .union([z.string().meta({ pattern: KIND_PATTERN }), z.array(z.string().meta({ pattern: KIND_PATTERN }))])
       .optional()
       .describe('only these kinds, comma-separated or repeated: log, event, progress, metrics, status (client/event-kinds.ts); unknown kinds are a 400'),
   })
@@ -168,6 +169,7 @@ export const PluginDetailResponse = z
     version: z.string(),
     name: z.string(),
     category: z.enum(CATEGORIES),
+    description: z.string().optional(),
     source: z.enum(['folder', 'release']),
     environment: z.record(z.string(), z.unknown()).describe('runtime, packageManager, dataType, tasks'),
     releases: z.array(z.object({ version: z.string(), checksum: z.string(), createdAt: z.string() })).describe('published releases, newest first'),
@@ -177,6 +179,8 @@ export const PluginDetailResponse = z
       z.object({
         method: z.enum(METHODS),
         description: z.string().optional(),
+        runtime: z.enum(RUNTIMES).optional(),
+        heartbeatTimeout: z.number().optional().describe('seconds, when config.yaml sets it'),
         paramsSchema: z.record(z.string(), z.unknown()).describe("JSON Schema of the action's params"),
         progressCategories: z.record(z.string(), z.object({ weight: z.number(), label: z.string().optional() })),
         error: z.string().optional().describe('why the action cannot be loaded, if it cannot'),

@@ -60,20 +60,20 @@ export function resourcesRouter({ platform }: { platform: PlatformHandle }): Rou
   router.post('/collections', write, async (req, res) => {
     const body = parseOr400(CreateCollectionBody, req.body ?? {}, 'invalid request body');
     const db = await platform.db();
-    const existed = await repo.dataCollectionSummary(db, body.name).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    });
-    const created = await repo.createDataCollection(db, {
-      name: body.name,
-      files: body.files.map((f) => ({
-        name: f.name,
-        ...(f.required !== undefined ? { required: f.required } : {}),
-        ...(f.extensions ? { extensions: f.extensions } : {}),
-      })),
-      ...(body.description !== undefined ? { description: body.description } : {}),
-    });
-    // 201 when made now; 200 when the same collection existed (creating is idempotent).
+    // 201 when made now; 200 when the same collection existed (creating is idempotent); 409 when the name holds another.
+    const { value: created, existed } = await repo.createNamed(
+      () => repo.getDataCollection(db, body.name),
+      () =>
+        repo.createDataCollection(db, {
+          name: body.name,
+          files: body.files.map((f) => ({
+            name: f.name,
+            ...(f.required !== undefined ? { required: f.required } : {}),
+            ...(f.extensions ? { extensions: f.extensions } : {}),
+          })),
+          ...(body.description !== undefined ? { description: body.description } : {}),
+        }),
+    );
     res
       .status(existed ? 200 : 201)
       .location(`/v1/collections/${created.id}`)
@@ -90,11 +90,10 @@ export function resourcesRouter({ platform }: { platform: PlatformHandle }): Rou
   router.post('/projects', write, async (req, res) => {
     const body = parseOr400(CreateProjectBody, req.body ?? {}, 'invalid request body');
     const db = await platform.db();
-    const existed = await repo.projectSummary(db, body.name).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    });
-    const created = await repo.createProject(db, body);
+    const { value: created, existed } = await repo.createNamed(
+      () => repo.getProject(db, body.name),
+      () => repo.createProject(db, body),
+    );
     res
       .status(existed ? 200 : 201)
       .location(`/v1/projects/${created.id}`)

@@ -10,3 +10,4 @@ export * from './task-queries.js';
 export * from './item-results.js';
 export * from './deployments.js';
 export * from './summaries.js';
+export * from './create-named.js';

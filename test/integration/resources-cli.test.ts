@@ -44,7 +44,7 @@ describe('collections, projects, ground-truth versions', () => {
     expect((await cli('gt-version', 'show', 'abc')).code).toBe(2);
   });
 
-  it('collection create with file specifications, again (no change), bad specifications exit 2 naming each', async () => {
+  it('collection create with file specifications, again (no change), the name with other specifications exit 5, bad specifications exit 2 naming each', async () => {
     const created = await cli('collection', 'create', 'scans', '--file-spec', 'image:required:.png,JPG', '--file-spec', 'meta:optional', '--json');
     expect(created.code, created.stderr).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({
@@ -56,8 +56,8 @@ describe('collections, projects, ground-truth versions', () => {
     });
     expect((await cli('collection', 'create', 'scans', '--file-spec', 'image:required:.png,JPG', '--file-spec', 'meta:optional')).code).toBe(0);
     const clash = await cli('collection', 'create', 'scans', '--file-spec', 'image');
-    expect(clash.code).toBe(2);
-    expect(clash.stderr).toContain('name: a data collection named "scans" exists with other file specifications');
+    expect(clash.code).toBe(5);
+    expect(clash.stderr).toBe('error: a data collection named "scans" exists with other file specifications\n');
     const bad = await cli('collection', 'create', 'x', '--file-spec', 'Image', '--file-spec', 'a:sometimes');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('file-spec[1]: "Image": a name of 1-64 lowercase letters');

@@ -131,7 +131,7 @@ describe('data collections, projects, ground-truth versions', () => {
     expect(unknown.body.detail).toBe('unknown data collection "nope"');
   });
 
-  it('POST /v1/collections creates one (201), again the same (200), other specifications under the name (400), bad fields (400 naming each)', async () => {
+  it('POST /v1/collections creates one (201), again the same (200), other specifications under the name (409), bad fields (400 naming each)', async () => {
     const body = {
       name: 'scans',
       description: 'CT',
@@ -149,8 +149,8 @@ describe('data collections, projects, ground-truth versions', () => {
     ]);
     expect((await api('POST', '/v1/collections', body)).status).toBe(200);
     const clash = await api<Problem>('POST', '/v1/collections', { ...body, files: [{ name: 'image' }] });
-    expect(clash.status).toBe(400);
-    expect(clash.body.errors).toEqual([{ path: 'name', message: 'a data collection named "scans" exists with other file specifications' }]);
+    expect(clash.status).toBe(409);
+    expect(clash.body.detail).toBe('a data collection named "scans" exists with other file specifications');
     const bad = await api<Problem>('POST', '/v1/collections', { name: 'x', files: [{ name: 'Image', extensions: ['p n g'] }], color: 'red' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors?.map((e) => e.path)).toEqual(expect.arrayContaining(['color']));
@@ -161,7 +161,7 @@ describe('data collections, projects, ground-truth versions', () => {
     expect((await api('POST', '/v1/collections', body, readOnly)).status).toBe(403);
   });
 
-  it('projects: list with tasks per status, read by name, create (201/200), unknown collection 404', async () => {
+  it('projects: list with tasks per status, read by name, create (201/200/409), unknown collection 404', async () => {
     const list = await api<{ projects: { name: string; tasks: Record<string, number>; collection: { name: string } }[] }>('GET', '/v1/projects');
     expect(list.body.projects).toEqual([expect.objectContaining({ name: 'res', collection: expect.objectContaining({ name: 'res' }) })]);
     const tasks = list.body.projects[0]!.tasks;
@@ -177,6 +177,7 @@ describe('data collections, projects, ground-truth versions', () => {
     expect((await api('POST', '/v1/projects', { name: 'ct', collection: 'scans', configuration })).status).toBe(200);
     expect((await api<{ name: string }>('GET', `/v1/projects/${created.body.id}`)).body.name).toBe('ct');
     expect((await api('POST', '/v1/projects', { name: 'ct2', collection: 'nope', configuration })).status).toBe(404);
+    expect((await api('POST', '/v1/projects', { name: 'ct', collection: 'res', configuration })).status).toBe(409);
     const bad = await api<Problem>('POST', '/v1/projects', { name: 'ct3', collection: 'scans', configuration: { data_type: 'smell', classes: [] } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors?.[0]?.path).toBe('configuration.data_type');

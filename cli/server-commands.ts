@@ -223,12 +223,28 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
     .option('--json', 'print JSON lines')
     .option('--port <port>', "the dev server's gRPC port, when one is started", '7233')
     .option('--ui-port <port>', "the dev server's Web UI port, when one is started", '8233')
-    .action(async (opts: { count: string; json?: boolean } & PortOptions, cmd: Command) => {
+    .option(
+      '--pipeline',
+      'the annotation pipeline instead (cli/demo-pipeline.ts): upload -> to_task -> validation -> auto_label -> post_annotation -> COCO -> train',
+    )
+    .option('--epochs <n>', 'with --pipeline: epochs of each of its two trainings', '3')
+    .action(async (opts: { count: string; json?: boolean; pipeline?: boolean; epochs: string } & PortOptions, cmd: Command) => {
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 1 || count > 10_000) {
         throw new InvalidInputError('invalid option', [{ path: 'count', message: 'must be an integer from 1 to 10000' }]);
       }
-      exit(await runDemo(await ensureDevServer(settingsFrom(cmd), devPorts(opts)), count, useTerminal(opts.json)));
+      const epochs = Number(opts.epochs);
+      if (!Number.isInteger(epochs) || epochs < 1 || epochs > 100)
+        throw new InvalidInputError('invalid option', [{ path: 'epochs', message: 'must be an integer from 1 to 100' }]);
+      const settings = await ensureDevServer(settingsFrom(cmd), devPorts(opts));
+      if (opts.pipeline) {
+        // 400 images by default: two trainings and an auto_label per task stay a few minutes on a laptop.
+        const given = cmd.getOptionValueSource('count') === 'cli';
+        const { runPipelineDemo } = await import('./demo-pipeline.js');
+        exit(await runPipelineDemo(settings, { count: given ? count : 400, epochs, terminal: useTerminal(opts.json), say }));
+        return;
+      }
+      exit(await runDemo(settings, count, useTerminal(opts.json)));
     });
 }
 

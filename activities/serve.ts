@@ -11,18 +11,15 @@
  * leaves a row that goes stale; the heartbeat timeout hands the replica to another worker,
  * whose attempt replaces the row.
  *
- * HTTP of a replica (the gateway is its only client): `POST /predict` (or `POST /<action>`,
- * any restapi action of the plugin with the same entrypoint: the seed-style path) with the
- * JSON body of the action's `static input` -> 200 with predict's value; 400 problem+json
- * naming each invalid field; 503 while not ready; `GET /health` -> 200 when ready;
- * `GET /schema` -> the input and output JSON Schemas (engine/serve-schemas.ts). Every answer carries
- * `X-Synapse-Replica: <slot>` and `X-Synapse-Replica-Status`.
+ * HTTP of a replica (the gateway is its only client): activities/serve-http.ts, the same
+ * server `plugin run --debug` serves with: `POST /predict` (or `POST /<action>`, the
+ * seed-style path) -> predict's value, 400 naming each invalid field, 503 while not ready;
+ * `GET /health`; `GET /schema`. Every answer carries `X-Synapse-Replica: <slot>` and
+ * `X-Synapse-Replica-Status`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { zodProblems } from '../contracts/problems.js';
-import { NonRetriableError, ParamsError, type Problem } from '../contracts/errors.js';
+import { NonRetriableError, ParamsError } from '../contracts/errors.js';
 import type { DeploymentParams, ReplicaStatus } from '../contracts/deployment.js';
 import { registerReplica, removeReplica, touchReplica } from '../platform/repositories/deployments.js';
 import { isServeActionClass, type ServeAction, type ServeActionClass } from '../sdk/serve.js';
@@ -32,7 +29,7 @@ import type { StepInput, StepSpec } from './step.js';
 import type { TrainingDeps } from './train.js';
 import { isPythonServeClass } from '../engine/python-serve.js';
 import { pythonServeHost } from './serve-python.js';
-import { serveSchemas, servedActionNames } from '../engine/serve-schemas.js';
+import { createServeHttp } from './serve-http.js';
 import { PythonRuntimeError } from './python-runtime.js';
 import { createPlatformApi } from './platform-api.js';
 
@@ -53,8 +50,6 @@ const SERVE: StepSpec<ServeClass, DeploymentParams> = {
   },
 };
 
-/** Largest predict body a replica reads (the gateway's own limit is lower). */
-export const REPLICA_BODY_LIMIT = 8 * 1024 * 1024;
 /** How often a ready replica refreshes its row (load, sign of life). */
 export const REPLICA_REFRESH_MS = 1000;
 /** Every this many requests, one is logged as a `predict` run event (sampled request log). */
@@ -106,45 +101,17 @@ export function createServeActivities({ platform, store, steps, data, dataDir }:
           throw new NonRetriableError(`replica ${slot}: the model failed to load: ${reason}`);
         }
 
-        let status: ReplicaStatus = 'starting';
-        let inFlight = 0;
-        let served = 0;
-        const schemas = { plugin: action.plugin.config.code, action: action.name, actions: servedActionNames(action.plugin, action), ...serveSchemas(action) };
-        const routes = new Set(['predict', ...schemas.actions]);
-        const server = createServer((req, res) => {
-          res.setHeader('X-Synapse-Replica', String(slot));
-          res.setHeader('X-Synapse-Replica-Status', status);
-          void answer(req, res);
+        const http = createServeHttp({
+          action,
+          slot,
+          input: cls.input,
+          predict: (body) => instance.predict(body),
+          onPredicted: (served, ms) => {
+            if (served === 1 || served % LOG_EVERY === 0) ctx.log('predict', { replica: slot, served, ms: Math.round(ms * 10) / 10 });
+          },
         });
-        const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-          const path = (req.url ?? '/').split('?')[0] ?? '/';
-          if (req.method === 'GET' && path === '/health') return send(res, status === 'ready' ? 200 : 503, { replica: slot, status, inFlight, served });
-          if (req.method === 'GET' && path === '/schema') return send(res, 200, schemas);
-          if (req.method !== 'POST' || !routes.has(path.slice(1)))
-            return problem(res, 404, `no route ${req.method} ${path} (POST /predict or /${schemas.actions.join(', /')})`);
-          if (status !== 'ready') return problem(res, 503, `replica ${slot} is ${status}`);
-          inFlight++;
-          try {
-            const body = await readJson(req);
-            if (body.error) return problem(res, body.error.status, body.error.detail);
-            const parsed = cls.input.safeParse(body.value);
-            if (!parsed.success) return problem(res, 400, 'the body fails the input schema', zodProblems(parsed.error));
-            const started = performance.now();
-            const value = await instance.predict(parsed.data);
-            served++;
-            if (served === 1 || served % LOG_EVERY === 0)
-              ctx.log('predict', { replica: slot, served, ms: Math.round((performance.now() - started) * 10) / 10 });
-            return send(res, 200, value);
-          } catch (err) {
-            if (err instanceof ParamsError) return problem(res, 400, 'the body fails the input schema', err.problems);
-            return problem(res, 500, `predict failed: ${err instanceof Error ? err.message : String(err)}`);
-          } finally {
-            inFlight--;
-          }
-        };
-
-        const address = await listen(server);
-        status = 'ready';
+        const address = await http.listen(0, '127.0.0.1');
+        http.status = 'ready';
         await register('ready', address);
         ctx.log('replica_ready', { replica: slot, address, worker });
         ctx.logMessage(`replica ${slot} ready on ${address} (worker ${worker}, attempt ${ctx.attempt})`);
@@ -153,7 +120,7 @@ export function createServeActivities({ platform, store, steps, data, dataDir }:
         let crashed: string | undefined;
         await new Promise<void>((resolve) => {
           const timer = setInterval(() => {
-            touchReplica(db, deploymentId, slot, { inFlight, served }).catch((err: unknown) =>
+            touchReplica(db, deploymentId, slot, { inFlight: http.inFlight, served: http.served }).catch((err: unknown) =>
               ctx.logMessage(`replica ${slot}: refresh failed: ${String(err)}`, 'WARNING'),
             );
           }, REPLICA_REFRESH_MS);
@@ -170,66 +137,16 @@ export function createServeActivities({ platform, store, steps, data, dataDir }:
         });
 
         // Draining: no new requests, the ones in flight finish, then the row goes.
-        status = 'draining';
-        await touchReplica(db, deploymentId, slot, { inFlight, served, status: 'draining' }).catch(() => {});
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        http.status = 'draining';
+        await touchReplica(db, deploymentId, slot, { inFlight: http.inFlight, served: http.served, status: 'draining' }).catch(() => {});
+        await http.close();
         python?.close();
         await removeReplica(db, deploymentId, slot, worker);
         // A retryable failure: Temporal starts the replica again (a fresh Python process).
         if (crashed !== undefined) throw new PythonRuntimeError(`replica ${slot}: ${crashed}`);
-        ctx.logMessage(`replica ${slot} stopped after ${served} predictions`);
-        return { replica: slot, served };
+        ctx.logMessage(`replica ${slot} stopped after ${http.served} predictions`);
+        return { replica: slot, served: http.served };
       });
     },
   };
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve(`http://127.0.0.1:${port}`);
-    });
-  });
-}
-
-type Body = { value: unknown; error?: undefined } | { value?: undefined; error: { status: number; detail: string } };
-
-async function readJson(req: IncomingMessage): Promise<Body> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > REPLICA_BODY_LIMIT) return { error: { status: 413, detail: `the body is larger than ${REPLICA_BODY_LIMIT} bytes` } };
-    chunks.push(chunk);
-  }
-  try {
-    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
-  } catch (err) {
-    return { error: { status: 400, detail: `the body is not JSON: ${err instanceof Error ? err.message : String(err)}` } };
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(body));
-}
-
-function problem(res: ServerResponse, status: number, detail: string, errors?: Problem[]): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/problem+json');
-  res.end(
-    JSON.stringify({
-      type: 'about:blank',
-      title: detail,
-      status,
-      detail,
-      ...(errors ? { errors: errors.map((e) => ({ path: e.path, message: e.message })) } : {}),
-    }),
-  );
 }

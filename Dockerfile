@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # The Synapse image: `synapse worker` and `synapse gateway` (docker-compose.yml runs two workers
 # and a gateway from it). Multi-stage: the build stage has the compilers better-sqlite3 needs
-# and the dev dependencies that build the CLI (dist/); the runtime stage has Node, Python for
-# Python plugins, the production packages and the sources (plugins are imported from source),
+# and builds the CLI (dist/); the runtime stage has Node, Python for Python plugins, the
+# installed packages and the sources (plugins are imported from source),
 # and runs as the unprivileged user `synapse`. Base images are pinned to exact tags.
 # Checked without Docker by tools/deploy-check (BuildKit's parser and linter, test/unit/deploy-files.test.ts).
 
@@ -17,8 +17,9 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+# Dev dependencies stay: the worker bundles plugin hosts with esbuild at run time
+# (activities/plugin-host-bundle.ts), and esbuild is a devDependency in package.json.
+RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \

@@ -5,8 +5,8 @@
  * flowed: the worker was never stopped, frozen or polluted), the hostile run fails with the
  * limit or crash named, and the hostile code saw none of the worker's secrets or files.
  *
- * The host limits are small here (3 s of CPU, 600 MiB RSS, 256 MiB heap, a crash not retried
- * from attempt 2) so that each mode trips them quickly.
+ * The host limits are small here (3 s of CPU and 15 s of wall-clock time per step, 600 MiB RSS,
+ * 256 MiB heap, a crash not retried from attempt 2) so that each mode trips them quickly.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,7 +38,7 @@ beforeAll(async () => {
     savedEnv[name] = process.env[name];
     process.env[name] = value;
   }
-  previousLimits = setPluginHostLimits({ cpuSecondsPerCall: 3, rssMb: 600, heapMb: 256, cancelGraceMs: 1000, maxCrashAttempts: 2 });
+  previousLimits = setPluginHostLimits({ cpuSecondsPerCall: 3, wallSecondsPerCall: 15, rssMb: 600, heapMb: 256, cancelGraceMs: 1000, maxCrashAttempts: 2 });
   runs = await connectRuns(settings);
   worker = await startWorker(settings);
 });
@@ -114,6 +114,12 @@ describe('hostile plugin code runs in a plugin host, beside a normal run', () =>
     const h = await beside('busy_loop');
     expect(h.status).toBe('failed');
     expect(h.error).toContain('CPU-time limit of 3 s');
+  });
+
+  it('a step that hangs (awaits forever, ignoring ctx.signal) is killed at its wall-clock limit', async () => {
+    const h = await beside('hang');
+    expect(h.status).toBe('failed');
+    expect(h.error).toContain('wall-clock limit of 15 s');
   });
 
   it('2 GiB allocated and touched is killed at the RSS limit', async () => {

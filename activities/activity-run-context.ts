@@ -5,7 +5,8 @@
  * - appends run events to the run store in batches (logs as they come, progress and
  *   metrics coalesced to their latest value per flush; timer flushes are fire-and-forget,
  *   written in order, and a failed write is logged and retried with the next flush),
- * - reports a progress snapshot to the workflow by signal, throttled, for the query and UI,
+ * - reports a progress snapshot to the workflow by signal, at most every 5 s and at the step's
+ *   end, for the query and UI (bounded history: PROGRESS_REPORT_INTERVAL_MS),
  * - makes checkpoints durable in the run store before `checkpoint()` resolves.
  */
 import type { Context } from '@temporalio/activity';
@@ -32,7 +33,7 @@ export interface ActivityRunContextOptions<P> {
   envs?: Record<string, string>;
   /** How often buffered events are written to the run store. */
   flushIntervalMs?: number;
-  /** How often, at most, progress is signalled to the workflow. */
+  /** How often, at most, progress is signalled to the workflow (default PROGRESS_REPORT_INTERVAL_MS). */
   reportIntervalMs?: number;
 }
 
@@ -40,6 +41,14 @@ export interface ActivityRunContextOptions<P> {
 const MAX_HEARTBEAT_CHECKPOINT_BYTES = 64 * 1024;
 /** The longest between two heartbeats of a step, whatever its heartbeat timeout. */
 export const HEARTBEAT_INTERVAL_MS = 1000;
+/**
+ * How often, at most, a step signals its progress to the workflow (for the query and the Web
+ * UI), besides once at its end (close()). Each signal is four history events (the signal and a
+ * workflow task), so this bounds a run's history: at most 48 events a minute per running step,
+ * a 50 s training run under 100 events in all. `run watch` and the gateway read the run
+ * store, written every 250 ms, so they stay live.
+ */
+export const PROGRESS_REPORT_INTERVAL_MS = 5000;
 /** Buffered events past this count are written at once instead of waiting for the timer. */
 const MAX_BUFFERED_EVENTS = 500;
 
@@ -87,7 +96,7 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
     this.timers.push(
       setInterval(() => this.heartbeat(), heartbeatMs),
       setInterval(() => this.flush(), options.flushIntervalMs ?? 250),
-      setInterval(() => this.report(), options.reportIntervalMs ?? 1000),
+      setInterval(() => this.report(), options.reportIntervalMs ?? PROGRESS_REPORT_INTERVAL_MS),
     );
   }
 
@@ -153,6 +162,17 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   /** The latest progress and metrics, as the workflow should see them. */
   snapshot(): ProgressSnapshot {
     return { progress: { ...this.progress }, metrics: structuredClone(this.metrics), ...(this.step ? { step: this.step } : {}) };
+  }
+
+  /**
+   * The step's last progress report, handed over to travel with its result instead of a
+   * signal: close() then sends none for it (four history events fewer per step). The step
+   * returns it and its workflow merges it (run-tracker's `merge`); a step whose workflow sets
+   * the same progress itself may drop it. Changes after this call are signalled as usual.
+   */
+  takeFinalReport(): ProgressSnapshot & { attempt: number } {
+    this.reportDirty = false;
+    return { ...this.snapshot(), attempt: this.attempt };
   }
 
   /**

@@ -44,7 +44,7 @@ export interface PythonCallOptions {
   /** Kill the process when it says nothing for this long (a hang). */
   silenceLimitMs: number;
   /** A mid-epoch checkpoint: durable when it resolves, then Python continues. */
-  onCheckpoint?: (step: number, file: string) => Promise<void>;
+  onCheckpoint?: (step: number, file: string, totals?: Record<string, number>) => Promise<void>;
 }
 
 /**
@@ -129,7 +129,7 @@ type FromPython =
   | { type: 'progress'; current: number; total: number; category?: string }
   | { type: 'metrics'; values: MetricValues; category: string }
   | { type: 'heartbeat' }
-  | { type: 'checkpoint'; id: number; step: number; path: string }
+  | { type: 'checkpoint'; id: number; step: number; path: string; totals?: Record<string, number> }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; kind: 'retryable' | 'nonretryable' | 'cancelled'; message: string; traceback?: string };
 
@@ -355,7 +355,7 @@ export class PythonProcess {
         const ack = () => this.send({ type: 'ack', id: message.id });
         if (!save) ack();
         else
-          save(message.step, message.path).then(ack, (err: unknown) => {
+          save(message.step, message.path, message.totals).then(ack, (err: unknown) => {
             this.kill();
             p.reject(err);
           });

@@ -19,8 +19,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NonRetriableError, ParamsError, SynapseError } from '../contracts/errors.js';
-import type { MetricValues } from '../contracts/run-state.js';
-import type { ModelRef, RegisteredModel, TrainCheckpointState, TrainPrepareOutput, TrainResumePoint } from '../contracts/train.js';
+import type { MetricValues, ProgressSnapshot } from '../contracts/run-state.js';
+import type { EpochTotals, ModelRef, RegisteredModel, TrainCheckpointState, TrainPrepareOutput, TrainResumePoint } from '../contracts/train.js';
 import { assertNameFree } from '../platform/model-names.js';
 import { createModel } from '../platform/repositories/models.js';
 import { getStorage } from '../platform/repositories/storages.js';
@@ -53,6 +53,8 @@ export interface TrainEpochOutput {
   resumedAtStep: number;
   attempt: number;
   seconds: number;
+  /** The epoch's last progress (its final step), merged by the workflow: no signal for it (bounded history). */
+  report?: ProgressSnapshot;
 }
 
 export interface TrainRegisterInput extends TrainActivityInput {
@@ -71,6 +73,24 @@ export interface TrainingDeps extends StepDeps {
 /** The per-epoch seed: the same (seed, epoch) in every attempt and every resumed run. */
 export function epochSeed(seed: number, epoch: number): number {
   return (seed * 100_003 + epoch) % 2 ** 32;
+}
+
+/**
+ * A trainer's running sums, checked before they are saved with a mid-epoch checkpoint: an
+ * object of finite numbers. Anything else is the trainer's bug: NonRetriableError naming the key.
+ */
+export function epochTotals(totals: unknown): EpochTotals {
+  if (typeof totals !== 'object' || totals === null || Array.isArray(totals)) {
+    throw new NonRetriableError(`checkpointStep(step, totals): totals must be an object of numbers, got ${Array.isArray(totals) ? 'an array' : typeof totals}`);
+  }
+  const out: EpochTotals = {};
+  for (const [key, value] of Object.entries(totals)) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new NonRetriableError(`checkpointStep(step, totals): totals.${key} must be a finite number, got ${JSON.stringify(value) ?? String(value)}`);
+    }
+    out[key] = value;
+  }
+  return out;
 }
 
 export function checkpointKey(runId: string, epoch: number, partial = false): string {
@@ -127,6 +147,8 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
             ? `dataset: ${dataset.items.length} items, ${dataset.downloaded} files (${dataset.bytes} bytes) downloaded to ${dataset.dir}`
             : `dataset: ${dataset.items.length} items, reused from ${dataset.dir}`,
         );
+        // The workflow shows the dataset from this result: no signal for the last progress (bounded history).
+        ctx.takeFinalReport();
         return {
           epochs: params.hyperparameters.epochs,
           classes: dataset.classes,
@@ -155,9 +177,11 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         const saved = ctx.resumeState<TrainCheckpointState>();
         const partial = saved?.kind === 'train' && saved.partial?.epoch === epoch ? saved.partial : undefined;
         let startStep = 0;
+        let startTotals: EpochTotals = {};
         let source: { bytes: () => Promise<Buffer>; what: string } | undefined;
         if (partial) {
           startStep = partial.step;
+          startTotals = partial.totals ?? {};
           source = { bytes: async () => (await storageFor(partial.model.storage)).get(partial.model.key), what: `step ${partial.step} of epoch ${epoch}` };
         } else if (input.from) {
           const from = input.from;
@@ -169,13 +193,13 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         ctx.logMessage(`epoch ${epoch}/${epochs} starts${source ? ` from ${source.what}` : ' from a new model'} (attempt ${activity.info.attempt})`);
 
         const partialKey = checkpointKey(input.runId, epoch, true);
-        const saveStep = async (stepNo: number, bytes: Uint8Array): Promise<void> => {
+        const saveStep = async (stepNo: number, bytes: Uint8Array, totals: EpochTotals | undefined): Promise<void> => {
           await storage.put(partialKey, Buffer.from(bytes));
           const state: TrainCheckpointState = {
             kind: 'train',
             epoch: epoch - 1,
             model: input.from,
-            partial: { epoch, step: stepNo, model: { storage: storageNo, key: partialKey } },
+            partial: { epoch, step: stepNo, model: { storage: storageNo, key: partialKey }, ...(totals ? { totals } : {}) },
           };
           await ctx.checkpoint(state);
           ctx.log('step_checkpoint', { epoch, step: stepNo });
@@ -192,13 +216,23 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
             async (instance) => {
               // The epoch's state once it exists: checkpointStep saves its model as the trainer left it.
               const current: { state?: { model: unknown } } = {};
-              const tctx = trainContext(ctx, numCpus, async (stepNo) => {
+              const tctx = trainContext(ctx, numCpus, async (stepNo, totals) => {
                 if (!current.state) throw new Error('checkpointStep() is only available inside trainEpoch');
-                await saveStep(stepNo, await instance.save(current.state.model as never));
+                const checked = totals === undefined ? undefined : epochTotals(totals);
+                await saveStep(stepNo, await instance.save(current.state.model as never), checked);
               });
               await host.prepare(instance, tctx, dataset);
               const model = source ? await instance.load(await source.bytes(), dataset) : await instance.createModel(tctx, dataset);
-              const epochState = { epoch, epochs, seed, model, startStep, dataset: dataset as TrainDataset, hyperparameters: params.hyperparameters };
+              const epochState = {
+                epoch,
+                epochs,
+                seed,
+                model,
+                startStep,
+                totals: { ...startTotals },
+                dataset: dataset as TrainDataset,
+                hyperparameters: params.hyperparameters,
+              };
               current.state = epochState;
               const m = await instance.trainEpoch(tctx, epochState as never);
               if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -220,13 +254,14 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
                   model_in: source ? modelIn : null,
                   model_out: modelOut,
                   start_step: startStep,
+                  start_totals: startTotals,
                   partial_path: path.join(work, 'partial.ckpt'),
                 },
                 {
                   sink: pythonSink(ctx),
                   signal: ctx.signal,
                   silenceLimitMs,
-                  onCheckpoint: async (stepNo, file) => saveStep(stepNo, readFileSync(file)),
+                  onCheckpoint: async (stepNo, file, totals) => saveStep(stepNo, readFileSync(file), totals === undefined ? undefined : epochTotals(totals)),
                 },
               );
               await storage.put(epochKey, readFileSync(modelOut));
@@ -243,7 +278,8 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
         ctx.logMessage(`epoch ${epoch}/${epochs}: ${formatMetrics(metrics)}`);
         // The partial checkpoint is superseded by the epoch's.
         await storage.delete(partialKey);
-        return { metrics, checkpoint: model, resumedAtStep: startStep, attempt: activity.info.attempt, seconds: (performance.now() - started) / 1000 };
+        const { attempt: _attempt, ...report } = ctx.takeFinalReport();
+        return { metrics, checkpoint: model, resumedAtStep: startStep, attempt: activity.info.attempt, seconds: (performance.now() - started) / 1000, report };
       });
     },
 
@@ -256,6 +292,8 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
           (await storageFor(input.model.storage)).get(input.model.key),
         );
         ctx.logMessage(`evaluation on ${split} (${dataset.items.filter((i) => split === 'all' || i.split === split).length} items): ${formatMetrics(metrics)}`);
+        // The workflow records these metrics from the result: no signal for them (bounded history).
+        ctx.takeFinalReport();
         return { split, ...metrics };
       });
     },
@@ -306,6 +344,8 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
           runId: input.runId,
         });
         ctx.logMessage(`model ${model.id} "${model.name}" registered (${archive.length} bytes at ${key})`);
+        // model_upload is the workflow's own progress: no signal for it (bounded history).
+        ctx.takeFinalReport();
         return { id: model.id, name: model.name, file: { storage: storageNo, key }, metrics: model.metrics };
       });
     },

@@ -158,7 +158,11 @@ export function trainerHost(dataDir: string): TrainerHost {
 }
 
 /** The context a TypeScript trainer's hooks get: the run context's reporting, the CPUs to use, and mid-epoch checkpoints. */
-export function trainContext(ctx: ActivityRunContext<TrainParams>, numCpus: number, checkpointStep: (step: number) => Promise<void>): TrainContext {
+export function trainContext(
+  ctx: ActivityRunContext<TrainParams>,
+  numCpus: number,
+  checkpointStep: (step: number, totals?: Record<string, number>) => Promise<void>,
+): TrainContext {
   return {
     runId: ctx.runId,
     params: ctx.params,

@@ -54,7 +54,7 @@ const out = mkdtempSync(path.join(os.tmpdir(), 'synapse-baseline-ts-'));
 const results = [];
 for (let epoch = 1; epoch <= epochs; epoch++) {
   const t0 = performance.now();
-  const metrics = await trainer.trainEpoch(ctx, { epoch, epochs, seed: epochSeed(seed, epoch), model, startStep: 0, dataset, hyperparameters });
+  const metrics = await trainer.trainEpoch(ctx, { epoch, epochs, seed: epochSeed(seed, epoch), model, startStep: 0, totals: {}, dataset, hyperparameters });
   writeFileSync(path.join(out, `epoch-${epoch}.ckpt`), trainer.save(model));
   results.push({ epoch, seconds: (performance.now() - t0) / 1000, ...metrics });
 }

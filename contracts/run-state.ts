@@ -93,6 +93,24 @@ export function statusWords(state: Pick<RunState, 'status' | 'cancelRequested'>)
   return state.cancelRequested && state.status === 'running' ? 'running (cancellation requested)' : state.status;
 }
 
+/** Epoch rows the Web UI's details show at most: the newest, so the details box fits however long the run. */
+export const UI_EPOCH_ROWS = 10;
+
+/**
+ * The epoch table of a train run's details: one column per metric (a row per epoch stays one
+ * short line, not a cut-off list), every epoch up to UI_EPOCH_ROWS, else the latest ones under a
+ * line that says so ("latest 10 of 51 epochs").
+ */
+export function epochTableMarkdown(epochs: readonly EpochMetrics[]): string[] {
+  const shown = epochs.slice(-UI_EPOCH_ROWS);
+  const keys = [...new Set(shown.flatMap((e) => Object.keys(e.metrics)))];
+  const cell = (v: MetricValue | undefined): string => (v === undefined ? '' : typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v));
+  const lines = epochs.length > shown.length ? [`Epochs: latest ${shown.length} of ${epochs.length}`, ''] : [];
+  lines.push(`| epoch | ${keys.join(' | ')} |`, `|---|${keys.map(() => '---|').join('')}`);
+  for (const e of shown) lines.push(`| ${e.epoch} | ${keys.map((k) => cell(e.metrics[k])).join(' | ')} |`);
+  return lines;
+}
+
 /** Markdown for the Web UI's "current details" of a run. */
 export function describeForUi(state: RunState): string {
   const lines = [`**${state.plugin.code}@${state.plugin.version} · ${state.action}** — ${statusWords(state)}, ${state.percent}%`];
@@ -111,16 +129,7 @@ export function describeForUi(state: RunState): string {
       .join(', ');
     lines.push('', `Metrics (${cat}): ${shown}`);
   }
-  if (state.epochs && state.epochs.length > 0) {
-    // The newest few: the details stay short however long the run.
-    lines.push('', '| epoch | metrics |', '|---|---|');
-    for (const e of state.epochs.slice(-5)) {
-      const shown = Object.entries(e.metrics)
-        .map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : String(v)}`)
-        .join(', ');
-      lines.push(`| ${e.epoch} | ${shown} |`);
-    }
-  }
+  if (state.epochs && state.epochs.length > 0) lines.push('', ...epochTableMarkdown(state.epochs));
   // Tune runs: the best trials (their own pages are the run's children).
   if (state.trials && state.trials.length > 0) lines.push('', ...trialsMarkdown(state.trials));
   return lines.join('\n');

@@ -26,8 +26,15 @@ export interface TrainCheckpointState {
   kind: 'train';
   epoch: number;
   model: ModelRef | null;
-  partial?: { epoch: number; step: number; model: ModelRef };
+  /**
+   * A mid-epoch checkpoint: the model after `step` steps, and the trainer's running sums over
+   * those steps (`checkpointStep(step, totals)`), so a resumed epoch's metrics cover all its steps.
+   */
+  partial?: { epoch: number; step: number; model: ModelRef; totals?: EpochTotals };
 }
+
+/** Running sums of an epoch's steps (a loss sum, correct predictions, items seen): finite numbers by name. */
+export type EpochTotals = Record<string, number>;
 
 export interface RegisteredModel {
   id: number;

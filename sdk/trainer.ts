@@ -123,6 +123,13 @@ export interface EpochState<M, H = BaseHyperparameters> {
   model: M;
   /** Steps of this epoch already done (resumed from a mid-epoch checkpoint); skip them. */
   startStep: number;
+  /**
+   * The running sums saved with the mid-epoch checkpoint this epoch resumes from
+   * (`ctx.checkpointStep(step, totals)`); empty when the epoch starts at step 0. Start the
+   * epoch's sums from them, so its loss and accuracy cover every step, not only those after
+   * the resume: `let lossSum = state.totals.loss_sum ?? 0`.
+   */
+  totals: Readonly<Record<string, number>>;
   dataset: TrainDataset;
   hyperparameters: H;
 }
@@ -138,10 +145,12 @@ export type StepContext<P = unknown> = Omit<RunContext<P>, 'checkpoint' | 'resum
 export interface TrainContext<P = TrainParams> extends StepContext<P> {
   /**
    * Saves the model after `step` steps of this epoch (the engine calls `save`); a retried
-   * attempt resumes with `state.startStep === step` and this model. Durable when it resolves.
-   * Only inside `trainEpoch`.
+   * attempt resumes with `state.startStep === step`, this model and `state.totals === totals`
+   * (running sums over the steps done: finite numbers, e.g. `{ loss_sum, correct, seen }`).
+   * Durable when it resolves. Only inside `trainEpoch`. Errors: RangeError for a total that is
+   * not a finite number.
    */
-  checkpointStep(step: number): Promise<void>;
+  checkpointStep(step: number, totals?: Record<string, number>): Promise<void>;
   /** CPU threads to use (params.num_cpus, or the machine's). */
   readonly numCpus: number;
 }

@@ -88,6 +88,9 @@ export async function trainWorkflow(input: TrainWorkflowInput): Promise<RunState
         ]),
       );
       state.attempt = Math.max(state.attempt, out.attempt);
+      // The epoch's last progress comes with its result, not by signal (bounded history); older
+      // workers' results have none. No command: replays the same.
+      if (out.report) run.merge(out.report);
       carry.epoch = epoch;
       carry.model = out.checkpoint;
       carry.history.push({ epoch, metrics: out.metrics });

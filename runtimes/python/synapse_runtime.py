@@ -99,7 +99,7 @@ class Dataset:
 
 
 class EpochState:
-    def __init__(self, epoch, epochs, seed, model, start_step, dataset, hyperparameters):
+    def __init__(self, epoch, epochs, seed, model, start_step, dataset, hyperparameters, totals=None):
         self.epoch = epoch
         self.epochs = epochs
         self.seed = seed
@@ -107,6 +107,9 @@ class EpochState:
         self.start_step = start_step
         self.dataset = dataset
         self.hyperparameters = hyperparameters
+        # Running sums saved with the mid-epoch checkpoint this epoch resumes from
+        # (ctx.checkpoint_step(step, totals)); {} at step 0. Start the epoch's sums from them.
+        self.totals = dict(totals or {})
 
 
 class Trainer:
@@ -268,14 +271,28 @@ class Context:
         if self.cancelled:
             raise Cancelled("run cancelled")
 
-    def checkpoint_step(self, step):
-        """Saves the model after `step` steps of this epoch; returns once it is durable."""
+    def checkpoint_step(self, step, totals=None):
+        """Saves the model after `step` steps of this epoch; returns once it is durable.
+
+        `totals`: running sums over the steps done (a dict of finite numbers, e.g. loss_sum,
+        correct, seen); a resumed epoch gets them back as `state.totals`.
+        """
         state = self._state_box.get("state")
         path = self._state_box.get("partial_path")
         if state is None or path is None:
             raise RuntimeError("checkpoint_step() is only available inside train_epoch")
+        message = {"type": "checkpoint", "step": int(step), "path": path}
+        if totals is not None:
+            if not isinstance(totals, dict):
+                raise NonRetriableError("checkpoint_step(step, totals): totals must be a dict of numbers")
+            checked = {}
+            for k, v in totals.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise NonRetriableError("checkpoint_step(step, totals): totals[%r] must be a finite number, got %r" % (k, v))
+                checked[str(k)] = float(v)
+            message["totals"] = checked
         self._trainer.save(state.model, path)
-        self._channel.request({"type": "checkpoint", "step": int(step), "path": path})
+        self._channel.request(message)
 
 
 class _Runtime:
@@ -363,7 +380,7 @@ class _Runtime:
         self.ready(ctx, trainer, dataset, args)
         if cmd == "train_epoch":
             model = self.model(ctx, trainer, dataset, args.get("model_in"))
-            state = EpochState(args["epoch"], args["epochs"], args["seed"], model, args.get("start_step", 0), dataset, args.get("hyperparameters") or {})
+            state = EpochState(args["epoch"], args["epochs"], args["seed"], model, args.get("start_step", 0), dataset, args.get("hyperparameters") or {}, args.get("start_totals"))
             state_box["state"] = state
             state_box["partial_path"] = args["partial_path"]
             metrics = trainer.train_epoch(ctx, state)

@@ -58,13 +58,18 @@ def load_split(dataset, split):
     return images, labels
 
 
-def run_epoch(net, opt, images, labels, seed, batch_size, start_step=0, on_step=None):
-    """One epoch over (images, labels) in a seeded order; returns (mean loss, accuracy) of the steps run."""
+def run_epoch(net, opt, images, labels, seed, batch_size, start_step=0, on_step=None, totals=None):
+    """One epoch over (images, labels) in a seeded order; returns (mean loss, accuracy) over the epoch.
+
+    `totals` ({loss_sum, correct, seen} of the steps before `start_step`, from a mid-epoch
+    checkpoint) makes a resumed epoch's figures cover all its steps; `on_step(done, steps, totals)`.
+    """
     net.train()
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     steps = (len(labels) + batch_size - 1) // batch_size
     loss_fn = nn.CrossEntropyLoss()
-    total_loss, correct, seen = 0.0, 0, 0
+    totals = totals or {}
+    total_loss, correct, seen = float(totals.get("loss_sum", 0.0)), int(totals.get("correct", 0)), int(totals.get("seen", 0))
     for step in range(start_step, steps):
         idx = order[step * batch_size:(step + 1) * batch_size]
         x, y = images[idx], labels[idx]
@@ -77,7 +82,7 @@ def run_epoch(net, opt, images, labels, seed, batch_size, start_step=0, on_step=
         correct += (out.argmax(1) == y).sum().item()
         seen += len(y)
         if on_step is not None:
-            on_step(step + 1, steps)
+            on_step(step + 1, steps, {"loss_sum": total_loss, "correct": correct, "seen": seen})
     return (total_loss / seen if seen else 0.0), (correct / seen if seen else 0.0)
 
 
@@ -127,15 +132,15 @@ class ShapeClassifier(Trainer):
         if len(labels) == 0:
             raise NonRetriableError("the dataset has no labelled items in split 'train'")
 
-        def on_step(done, steps):
+        def on_step(done, steps, totals):
             ctx.set_progress(done, steps, "epoch")
             if h["step_delay_ms"]:
                 time.sleep(h["step_delay_ms"] / 1000.0)
             ctx.check_cancelled()
             if h["checkpoint_every"] and done % h["checkpoint_every"] == 0 and done < steps:
-                ctx.checkpoint_step(done)
+                ctx.checkpoint_step(done, totals)
 
-        loss, acc = run_epoch(model["net"], model["opt"], images, labels, state.seed, h["batch_size"], state.start_step, on_step)
+        loss, acc = run_epoch(model["net"], model["opt"], images, labels, state.seed, h["batch_size"], state.start_step, on_step, state.totals)
         val = accuracy(model["net"], *self._split(state.dataset, "val"))
         return {"loss": loss, "accuracy": acc, "val_accuracy": val["accuracy"]}
 

@@ -202,9 +202,10 @@ export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperp
     const model = state.model;
     const rows = shuffled(this.labelled(state.dataset, 'train'), state.seed);
     const steps = Math.ceil(rows.length / h.batch_size);
-    let loss = 0;
-    let correct = 0;
-    let seen = 0;
+    // Running sums over the epoch's steps; a resumed epoch starts from those of its checkpoint.
+    let loss = state.totals.loss_sum ?? 0;
+    let correct = state.totals.correct ?? 0;
+    let seen = state.totals.seen ?? 0;
     for (let step = state.startStep; step < steps; step++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const batch = rows.slice(step * h.batch_size, (step + 1) * h.batch_size);
@@ -226,10 +227,11 @@ export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperp
       model.bias.forEach((_, c) => (model.bias[c]! -= lr * gradB[c]!));
       ctx.setProgress(step + 1, steps); // the `epoch` category: steps of this epoch
       if (h.step_delay_ms > 0) await sleep(h.step_delay_ms);
-      if (h.checkpoint_every > 0 && (step + 1) % h.checkpoint_every === 0 && step + 1 < steps) await ctx.checkpointStep(step + 1);
+      if (h.checkpoint_every > 0 && (step + 1) % h.checkpoint_every === 0 && step + 1 < steps)
+        await ctx.checkpointStep(step + 1, { loss_sum: loss, correct, seen });
     }
     const val = await this.evaluate(ctx, model, state.dataset, 'val');
-    // Loss and accuracy of the steps this attempt ran (all of them unless it resumed mid-epoch).
+    // Loss and accuracy over every step of the epoch, those before a resume included.
     return { loss: seen ? loss / seen : 0, accuracy: seen ? correct / seen : 0, val_accuracy: val.accuracy ?? null };
   }
 

@@ -15,11 +15,8 @@
 import path from 'node:path';
 import { findPlugin, loadAction, parseParams, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
 import { setPluginModuleSource } from '../engine/plugin-import.js';
-import { isExporterClass } from '../sdk/exporter.js';
 import type { LogLevel, RunContext } from '../sdk/run-context.js';
 import { redactParams } from '../sdk/secret.js';
-import { isTrainerClass } from '../sdk/trainer.js';
-import { isUploaderClass } from '../sdk/uploader.js';
 import type { MetricValues } from '../contracts/run-state.js';
 import { FATAL_EXIT_CODE, type FromHost, type HostCtxInit, type HostDescription, type ToHost } from './plugin-host-protocol.js';
 import { describeError, errorFromHost } from './plugin-host-errors.js';
@@ -148,7 +145,6 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
     const cls = action.cls;
     return {
       className: cls.name,
-      bases: { action: true, exporter: isExporterClass(cls), uploader: isUploaderClass(cls), trainer: isTrainerClass(cls) },
       action: cls.action ?? null,
       category: cls.category ?? null,
       method: action.method,

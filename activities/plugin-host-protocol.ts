@@ -45,8 +45,6 @@ const METRIC_VALUES = z.record(z.string(), z.union([z.number(), z.string(), z.bo
 /** What `describe` answers: the class as the step harness checks it, and the parsed params. */
 export const HostDescription = z.strictObject({
   className: z.string().max(500),
-  /** The SDK bases the class extends (instanceof, checked in the host). */
-  bases: z.strictObject({ action: z.boolean(), exporter: z.boolean(), uploader: z.boolean(), trainer: z.boolean() }),
   action: z.string().max(200).nullable(),
   category: z.string().max(200).nullable(),
   method: z.string().max(50),

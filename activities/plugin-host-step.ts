@@ -1,7 +1,7 @@
 /**
  * The step harness's side of plugin hosts (step.ts): a step whose spec says how its params are
  * parsed in a host loads its action there instead of importing plugin code into the worker.
- * The host answers with a description of the class (its SDK bases and statics, checked there
+ * The host answers with a description of the class (its name and statics, checked there
  * with the engine's own loader) and the parsed params; the step gets a stand-in class built
  * from that description whose methods run in the host, so the shape's code (`new cls().start(ctx)`)
  * is the same wherever the plugin's code runs.

@@ -37,7 +37,7 @@ export const CreateCollectionBody = z
         }),
       )
       .min(1)
-      .describe('the file specifications: which files each data unit carries'),
+      .meta({ uniqueItems: true, description: 'the file specifications: which files each data unit carries (names are unique)' }),
   })
   .register(apiSchemas, { id: 'CreateCollectionRequest' });
 
@@ -51,12 +51,14 @@ const ClassName = z
   .string()
   .min(1)
   .max(200)
-  .meta({ pattern: '^(?![\\s\\uFEFF])(?!.*[\\s\\uFEFF]$)[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF\\uFFFE\\uFFFF]+$' });
+  // The excluded characters stand in the pattern as themselves (JSON escapes them), which every regex dialect reads alike;
+  // lone surrogates (refused too) cannot stand in a pattern that Rust or Python validators compile.
+  .meta({ pattern: '^(?![\\s\uFEFF])(?!.*[\\s\uFEFF]$)[^\u0000-\u001F\u007F-\u009F\uFFFE\uFFFF]+$' });
 const ProjectConfiguration = z.strictObject({
   data_type: z.enum(DATA_TYPES),
   classes: z
     .array(z.strictObject({ name: ClassName, type: z.enum(ANNOTATION_TYPES), attributes: z.array(AttributeDefSchema).optional() }))
-    .describe('unique names'),
+    .meta({ uniqueItems: true, description: 'each class once: names are unique' }),
 });
 
 export const CreateProjectBody = z

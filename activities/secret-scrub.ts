@@ -7,7 +7,7 @@
  * needs them as they were (they are encrypted in Temporal by the codec all the same).
  */
 import type { RunEventInput, RunStore } from '../platform/run-store.js';
-import { scrubSecrets } from '../sdk/secret.js';
+import { MIN_SCRUBBED, scrubSecrets } from '../sdk/secret.js';
 
 /** `value` with every string inside it scrubbed (plain data: objects, arrays, scalars). */
 export function scrubValue<T>(value: T, secrets: readonly string[], depth = 0): T {
@@ -47,4 +47,14 @@ export function scrubError(err: unknown, secrets: readonly string[]): unknown {
     return err;
   }
   return typeof err === 'string' ? scrubSecrets(err, secrets) : err;
+}
+
+/**
+ * A step's secrets: its secret params' values and the values of the variables its plugin
+ * declares in config.yaml `envs` (credentials the worker hands it: docs/secrets.md), those of
+ * MIN_SCRUBBED characters or more, longest first.
+ */
+export function withEnvSecrets(paramSecrets: readonly string[], envs: Readonly<Record<string, string>>): string[] {
+  const all = new Set([...paramSecrets, ...Object.values(envs).filter((v) => v.length >= MIN_SCRUBBED)]);
+  return [...all].sort((a, b) => b.length - a.length);
 }

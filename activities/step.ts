@@ -31,7 +31,7 @@ import { loadHostedAction, type HostLease } from './plugin-host-step.js';
 import { declaredEnvs } from './plugin-host-env.js';
 import { PluginHostError, pluginHostLimits } from './plugin-host.js';
 import type { HostParamsParser } from './plugin-host-protocol.js';
-import { scrubbingStore, scrubError } from './secret-scrub.js';
+import { scrubbingStore, scrubError, withEnvSecrets } from './secret-scrub.js';
 import { redactParams } from '../sdk/secret.js';
 
 /** What every step's input carries: the run, its plugin and action, the params as the client sent them. */
@@ -137,7 +137,7 @@ export function stepRunner(store: RunStore): StepRunner {
         const { lease: held, ...loaded } = await load(input, spec);
         lease = held;
         // Values of the action's secret params never reach the run's events or its error.
-        const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
+        const secrets = withEnvSecrets(loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets, declaredEnvs(loaded.action.plugin));
         if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
         const ctx = await ActivityRunContext.create({
           runId: input.runId,
@@ -181,7 +181,7 @@ export function stepRunner(store: RunStore): StepRunner {
     async bareStep(input, spec, options, fn) {
       const stopBeating = keepAlive(Context.current());
       const { lease, ...loaded } = await load(input, spec).finally(stopBeating);
-      const secrets = loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets;
+      const secrets = withEnvSecrets(loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets, declaredEnvs(loaded.action.plugin));
       let hostFailed = false;
       return asFailure(async () => {
         try {

@@ -18,6 +18,9 @@ import { ROOT, testSettings, waitFor } from '../helpers.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'plugins', 'secret-params');
 const PASSWORD = 'S3cret-Pa55word-7f2c';
+/** The value of a variable the plugin declares in config.yaml `envs`, on the worker. */
+const API_TOKEN = 'env-api-token-90af1';
+process.env.SECRET_PARAMS_TEST_TOKEN = API_TOKEN;
 
 const settings: Settings = { ...testSettings('secrets'), codec: { key: newCodecKey('test-key-1'), previousKeys: [] } };
 const workerLog: string[] = [];
@@ -63,10 +66,10 @@ function scan(value: unknown, needle: string, found: { hits: string[]; encrypted
   for (const [k, v] of Object.entries(record)) scan(v, needle, found, `${where}.${k}`);
 }
 
-async function historyScan(runId: string) {
+async function historyScan(runId: string, needle = PASSWORD) {
   const history = await raw.workflow.getHandle(runId).fetchHistory();
   const found = { hits: [] as string[], encrypted: new Map<string, number>() };
-  scan(history, PASSWORD, found);
+  scan(history, needle, found);
   return found;
 }
 
@@ -76,7 +79,11 @@ describe('secret params', () => {
     const state = await ended(runId);
     expect(state.status).toBe('completed');
     // The action got the real value.
-    expect(state.result).toEqual({ length: PASSWORD.length, reversed: [...PASSWORD].reverse().join('') });
+    expect(state.result).toEqual({
+      length: PASSWORD.length,
+      reversed: [...PASSWORD].reverse().join(''),
+      apiTokenReversed: [...API_TOKEN].reverse().join(''),
+    });
 
     const history = await historyScan(runId);
     expect(history.hits).toEqual([]);
@@ -94,6 +101,10 @@ describe('secret params', () => {
     expect(event?.data).toMatchObject({ data: { host: 'db.local', password: REDACTED, note: `pw=${REDACTED}` } });
     expect(JSON.stringify(events)).not.toContain(PASSWORD);
     expect(workerLog.join('\n')).not.toContain(PASSWORD);
+    // A declared env's value is scrubbed too (it never enters a payload: the worker reads it).
+    expect(events.some((e) => e.data.kind === 'log' && e.data.message === `api token ${REDACTED}`)).toBe(true);
+    expect(JSON.stringify(events)).not.toContain(API_TOKEN);
+    expect((await historyScan(runId, API_TOKEN)).hits).toEqual([]);
   });
 
   it("are scrubbed from the run's error, in the run store and in Temporal's failure", async () => {

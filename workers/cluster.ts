@@ -21,7 +21,7 @@
  * and `.../cmd/tools/sql@v1.29.1`); the schemas come from the same module in Go's module cache.
  */
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -621,9 +621,4 @@ export async function stopCluster(dir: string): Promise<ClusterInfo | undefined>
     writeClusterInfo(after);
   }
   return info;
-}
-
-/** Removes a stopped cluster's folder (its PostgreSQL data too, when it was ours). */
-export function removeCluster(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
 }

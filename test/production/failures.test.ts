@@ -182,6 +182,7 @@ describe('failures on the production topology', () => {
       60_000,
       'the validation under way',
     );
+    expect((await sys.runs.temporal.workflow.getHandle(slow.runId).describe()).status.name, 'the validation ended before the kill').toBe('RUNNING');
     const before = readClusterInfo(dir)!.pids.history;
     expect(signalClusterService(dir, 'history', 'SIGKILL')).toBe(before);
     await sleep(5_000);

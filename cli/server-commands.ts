@@ -227,7 +227,7 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
       '--pipeline',
       'the annotation pipeline instead (cli/demo-pipeline.ts): upload -> to_task -> validation -> auto_label -> post_annotation -> COCO -> train',
     )
-    .option('--epochs <n>', 'with --pipeline: epochs of each of its two trainings', '3')
+    .option('--epochs <n>', 'with --pipeline: epochs of each of its two trainings', '12')
     .action(async (opts: { count: string; json?: boolean; pipeline?: boolean; epochs: string } & PortOptions, cmd: Command) => {
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 1 || count > 10_000) {
@@ -238,10 +238,10 @@ export function serverCommands(program: Command, exit: (code: number) => void): 
         throw new InvalidInputError('invalid option', [{ path: 'epochs', message: 'must be an integer from 1 to 100' }]);
       const settings = await ensureDevServer(settingsFrom(cmd), devPorts(opts));
       if (opts.pipeline) {
-        // 400 images by default: two trainings and an auto_label per task stay a few minutes on a laptop.
+        // 600 images by default: enough for the first model to learn the shapes; two trainings stay a few minutes.
         const given = cmd.getOptionValueSource('count') === 'cli';
         const { runPipelineDemo } = await import('./demo-pipeline.js');
-        exit(await runPipelineDemo(settings, { count: given ? count : 400, epochs, terminal: useTerminal(opts.json), say }));
+        exit(await runPipelineDemo(settings, { count: given ? count : 600, epochs, terminal: useTerminal(opts.json), say }));
         return;
       }
       exit(await runDemo(settings, count, useTerminal(opts.json)));

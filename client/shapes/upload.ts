@@ -11,6 +11,7 @@ import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
 import { isUploaderClass, parseUploadParams } from '../../sdk/uploader.js';
 import { checkUploadSources } from '../input-checks.js';
 import { defineRunShape } from '../run-shape.js';
+import { uploadPreflight } from './upload-preflight.js';
 
 export const uploadShape = defineRunShape({
   name: 'upload',
@@ -29,4 +30,5 @@ export const uploadShape = defineRunShape({
     return params;
   },
   workflow: WORKFLOW_TYPES.upload,
+  preflight: uploadPreflight,
 });

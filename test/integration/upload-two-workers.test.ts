@@ -3,9 +3,10 @@
  * processes with separate data dirs (as two machines would have), one PostgreSQL platform
  * database (DATABASE_URL) and one S3 storage. Worker A plans the upload and stores some
  * batches, then stops gracefully; worker B starts and finishes the run: with the plan on A's
- * disk B failed every step ("the upload's plan ... is not on this worker"). Also: a cancelled upload deletes
- * what it stored except what a data unit points at (no orphans); a missing bucket is created
- * when the storage allows it, and named in the run's error when it does not.
+ * disk B failed every step ("the upload's plan ... is not on this worker"). Also: a cancelled
+ * upload deletes what it stored except what a data unit points at (no orphans); a missing
+ * bucket is created when the storage allows it, and named when it does not: in the refusal to
+ * start (the client's preflight) and, for a run started anyway, in its first step's error.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { UploadSummary } from '../../activities/upload.js';
 import type { RunsClient } from '../../client/runs.js';
+import { ParamsError } from '../../contracts/errors.js';
 import type { Settings } from '../../client/settings.js';
 import { openDatabase } from '../../platform/db.js';
 import type { RunRecord } from '../../platform/run-store.js';
@@ -211,6 +213,24 @@ describe('an upload on two workers with separate data dirs', () => {
     } finally {
       await platform.close();
     }
+  });
+
+  it('a missing bucket the storage may not create refuses the start, naming the bucket; no run is created', async () => {
+    const root = tempDir('up-missing-start');
+    makeFiles(root, 2, 'refused');
+    const err: unknown = await runs
+      .start({
+        plugin: 'upload-files',
+        action: 'upload',
+        params: { name: 'refused', path: root, storage: 's3-missing', data_collection: 'blobs' },
+        runId: 'refused-upload',
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ParamsError);
+    expect((err as ParamsError).problems).toEqual([
+      { path: 'storage', message: expect.stringMatching(/the bucket "missing-\d+" does not exist at http:\/\/127\.0\.0\.1:\d+: .*createBucket/) as unknown },
+    ]);
+    expect(await runs.store.getRun('refused-upload')).toBeUndefined();
   });
 
   it('a missing bucket the storage may not create fails the run at its first step, naming the bucket', async () => {

@@ -115,6 +115,8 @@ export function createServeActivities({ platform, store, steps, data, dataDir }:
         await register('ready', address);
         ctx.log('replica_ready', { replica: slot, address, worker });
         ctx.logMessage(`replica ${slot} ready on ${address} (worker ${worker}, attempt ${ctx.attempt})`);
+        // A gradio run is a demo: say where its page is (gateway/demo-page.ts; the gateway's address is not known here).
+        if (action.name === 'gradio' && slot === 0) ctx.logMessage(`demo page: <gateway>/v1/deployments/${deploymentId}/demo`);
 
         // Ready until cancelled (or, for Python code, until its process dies); the row says so every second.
         let crashed: string | undefined;

@@ -87,6 +87,16 @@ describe('the demo page of a deployment in chromium', () => {
     });
     await waitFor(async () => ((await deployments.replicas(id)).some((r) => r.serving) ? true : undefined), 120_000, 'a serving replica');
     const { token } = await tokens.create('demo-page');
+    // The gradio run says where its page is.
+    const logs = await waitFor(
+      async () => {
+        const messages = (await runs.events(id, 0, 1000)).filter((e) => e.data.kind === 'log').map((e) => (e.data as { message: string }).message);
+        return messages.some((m) => m.includes(`/v1/deployments/${id}/demo`)) ? messages : undefined;
+      },
+      30_000,
+      'the demo page log line',
+    );
+    expect(logs.some((m) => m.startsWith('demo page: '))).toBe(true);
 
     // The image a person uploads, and what the API answers for it.
     const item = sampleItem(99, 4, 'demo');

@@ -7,6 +7,7 @@ import { Router } from 'express';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { RunsClient } from '../../client/runs.js';
+import { clientText } from '../client-text.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { problemBody, sendProblem } from '../problem.js';
 import type { TokenStore } from '../token-store.js';
@@ -57,7 +58,8 @@ export function healthRouter(deps: ReadinessDeps & { metrics: GatewayMetrics }):
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const checks = await readiness(deps);
+    // Unauthenticated: what went wrong, without the server's paths (gateway/client-text.ts).
+    const checks = Object.fromEntries(Object.entries(await readiness(deps)).map(([k, v]) => [k, clientText(v)]));
     if (Object.values(checks).every((v) => v === 'ok')) {
       res.json({ status: 'ok', checks });
       return;

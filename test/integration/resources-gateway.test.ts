@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunsClient } from '../../client/runs.js';
+import { RunsClient } from '../../client/runs.js';
 import { publishPlugin, useReleases } from '../../engine/plugin-releases.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
@@ -317,6 +317,23 @@ describe('plugins, releases and client errors', () => {
       expect(res.text).not.toContain(ROOT.replace(/\/$/, ''));
       expect(res.text).not.toContain(os.tmpdir());
       expect(res.text).not.toMatch(/\/(work|home|tmp|usr|srv)\//);
+    }
+    // /readyz answers anyone: a data dir it cannot write is named as a server path, not by its path.
+    const missingDir = path.join(os.tmpdir(), `synapse-res-gw-missing-${Date.now()}`, 'data');
+    const elsewhere = await listenGateway({
+      runs: new RunsClient({ ...settings, dataDir: missingDir }, runs.temporal, runs.store),
+      tokens,
+      port: 0,
+      defaultMetrics: false,
+    });
+    try {
+      const ready = await fetch(`${elsewhere.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const text = await ready.text();
+      expect(text).toContain('"storage":"data dir a server path is not writable');
+      expect(text).not.toContain(missingDir);
+    } finally {
+      await elsewhere.close();
     }
     const started = await api<Problem>('POST', '/v1/runs', { plugin: 'no-such-plugin', action: 'validation' });
     expect(started.status).toBe(404);

@@ -17,9 +17,10 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Dev dependencies stay: the worker bundles plugin hosts with esbuild at run time
-# (activities/plugin-host-bundle.ts), and esbuild is a devDependency in package.json.
-RUN npm run build
+# The CLI is built with esbuild, then dev dependencies (linters, test tools) are pruned; esbuild
+# itself is a dependency: the worker bundles plugin hosts with it at run time.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \

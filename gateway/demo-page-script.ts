@@ -245,6 +245,7 @@ export const DEMO_PAGE_SCRIPT = String.raw`'use strict';
         $('#login').hidden = false;
         status('Your sign-in ended: sign in again.', 'error');
       } else if (!res.ok) {
+        $('#result').hidden = true; // an earlier answer is not this input's
         const fields = (answer.errors || []).map((e) => (e.path ? e.path + ': ' : '') + e.message).join('; ');
         status((answer.detail || 'HTTP ' + res.status) + (fields ? ' (' + fields + ')' : ''), 'error');
       } else render(answer, Math.round(performance.now() - started), res.headers.get('X-Synapse-Replica'));

@@ -200,6 +200,7 @@ describe('the demo page of a deployment in chromium', () => {
     await page.click('#predict');
     await page.waitForSelector('#status[data-state=error]', { timeout: 30_000 });
     expect(await page.$eval('#status', (el) => el.textContent)).toContain('image');
+    expect(await page.evaluate(`document.querySelector('#result').hidden`)).toBe(true); // the earlier answer is gone
     await page.screenshot({ path: path.join(OUTPUT, '4-refused-body.png') });
 
     await deployments.stop(id);

@@ -208,11 +208,10 @@ function notRetriedPast(err: unknown, attempt: number): unknown {
 /**
  * Heartbeats every second (with the details the attempt started with, so a checkpoint in them
  * is kept) until the returned function is called: a step's heartbeat timeout runs from its
- * start, and loading its action may take seconds on a busy machine.
+ * start, and loading its action may take seconds on a busy machine. None when loading takes
+ * less than a second (most steps: no heartbeat call to the server for them).
  */
 function keepAlive(activity: Context): () => void {
-  const beat = () => activity.heartbeat(activity.info.heartbeatDetails);
-  beat();
-  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  const timer = setInterval(() => activity.heartbeat(activity.info.heartbeatDetails), HEARTBEAT_INTERVAL_MS);
   return () => clearInterval(timer);
 }

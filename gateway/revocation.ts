@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { TokenStore } from './token-store.js';
 
-/** Default seconds between checks: a revoked token's streams end within about this long. */
+/** Default ms between checks: a revoked token's streams end within about this long. */
 export const REVOCATION_CHECK_MS = 1000;
 
 interface OpenRequest {

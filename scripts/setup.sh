@@ -19,8 +19,8 @@ echo "setup: Temporal CLI at $cli"
 
 # The real Temporal server and its SQL schema tool, for `synapse server start-cluster` and the
 # production tests (test/production/); the PostgreSQL schemas come with the module (docs/production.md).
-srv=$(go_tool server TEMPORAL_SERVER_PATH go.temporal.io/server/cmd/server@v1.29.1)
-sqltool=$(go_tool sql TEMPORAL_SQL_TOOL_PATH go.temporal.io/server/cmd/tools/sql@v1.29.1)
+srv=$(go_tool server TEMPORAL_SERVER_PATH go.temporal.io/server/cmd/server@v1.29.1 nopath)
+sqltool=$(go_tool sql TEMPORAL_SQL_TOOL_PATH go.temporal.io/server/cmd/tools/sql@v1.29.1 nopath)
 echo "setup: Temporal server at $srv, SQL tool at $sqltool"
 
 # PostgreSQL (Debian's package) for the platform tests and `scripts/postgres-server.sh`.

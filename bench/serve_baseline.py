@@ -17,6 +17,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.dont_write_bytecode = True  # no __pycache__ in the plugin's folder (the engine's runtime writes none either)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "runtimes", "python"))  # the plugin module imports synapse_runtime
 sys.path.insert(0, os.path.join(ROOT, "plugins", "train-image-classifier"))

@@ -3,7 +3,7 @@
  * `GET /v1/plugins/{code}` show the same. A person choosing params should not have to read
  * the plugin's TypeScript: each action's method, params as JSON Schema (as a caller sends
  * them: defaults optional) and progress categories; the plugin's environment (runtime,
- * package manager, data type, tasks); where it was found (a folder, or a published release
+ * package manager, data type, tasks, the env variables it reads, its resource class); where it was found (a folder, or a published release
  * extracted into the data dir's cache); and every published release of its code.
  */
 import { z } from 'zod';
@@ -42,7 +42,17 @@ export interface PluginDescription {
   description?: string;
   /** `folder`: a plugin folder (built in, SYNAPSE_PLUGIN_PATH, or a path); `release`: a published release. */
   source: 'folder' | 'release';
-  environment: { runtime: Runtime; packageManager?: string; packageManagerOptions?: string[]; dataType?: string; tasks?: string[] };
+  environment: {
+    runtime: Runtime;
+    packageManager?: string;
+    packageManagerOptions?: string[];
+    dataType?: string;
+    tasks?: string[];
+    /** The environment variables its code may read (config.yaml `envs`; their values come from the worker). */
+    envs?: string[];
+    /** The workers its runs go to (config.yaml `resource_class`, default cpu). */
+    resourceClass?: string;
+  };
   actions: Record<string, ActionDescription>;
   /** Published releases of this code, newest version first (empty without a platform database). */
   releases: { version: string; checksum: string; createdAt: string }[];
@@ -82,6 +92,8 @@ export async function describeLoadedPlugin(plugin: Plugin, opts: { db?: Db; data
       ...(config.package_manager_options?.length ? { packageManagerOptions: config.package_manager_options } : {}),
       ...(config.data_type ? { dataType: config.data_type } : {}),
       ...(config.tasks?.length ? { tasks: config.tasks } : {}),
+      ...(config.envs?.length ? { envs: config.envs } : {}),
+      ...(config.resource_class ? { resourceClass: config.resource_class } : {}),
     },
     actions,
     releases: releases.sort((a, b) => compareVersions(b.version, a.version)).map((r) => ({ version: r.version, checksum: r.checksum, createdAt: r.createdAt })),

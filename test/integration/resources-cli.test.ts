@@ -141,6 +141,9 @@ describe('plugin describe, releases, newest release', () => {
     };
     expect(json.actions.validation?.paramsSchema.properties.count).toMatchObject({ type: 'integer', default: 200 });
     expect((await cli('plugin', 'describe', 'no-such-plugin')).code).toBe(3);
+    // A folder path, and the environment variables a plugin declares (config.yaml envs).
+    const secrets = await cli('plugin', 'describe', 'test/fixtures/plugins/secret-params');
+    expect(secrets.stdout).toMatch(/^envs +SECRET_PARAMS_TEST_TOKEN \(values from the worker\)$/m);
   });
 
   it('--plugin code with no folder runs its newest published release; release list/show; describe says release', async () => {

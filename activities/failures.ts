@@ -8,10 +8,11 @@
  * Node reports a failed `fetch` as a TypeError too: that one carries a network cause (or says
  * `fetch failed` after crossing the plugin host's boundary) and is retried as before.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
 import { InvalidInputError, NonRetriableError, NotFoundError, SynapseError } from '../contracts/errors.js';
+import { pluginLocation } from '../engine/plugin-code-location.js';
+
+export { pluginLocation };
 
 /** Our own permanent errors become non-retryable failures named after their class. */
 export function rethrowAsFailure(err: unknown): never {
@@ -65,31 +66,4 @@ function isNetworkError(err: Error): boolean {
   if (err.message === 'fetch failed' || /^fetch failed\b/.test(err.message)) return true;
   const cause = err.cause as { code?: unknown } | undefined;
   return typeof cause?.code === 'string' && NETWORK_CODE.test(cause.code);
-}
-
-/**
- * `file:line:column` of the first stack frame inside `pluginDir`, relative to it
- * (`plugin/main.ts:12:7`); undefined when no frame is there. Frames are `at f (/abs/x.ts:1:2)`,
- * `at /abs/x.ts:1:2` or with `file://` URLs.
- */
-export function pluginLocation(stack: string | undefined, pluginDir: string): string | undefined {
-  if (!stack) return undefined;
-  const root = path.resolve(pluginDir);
-  for (const line of stack.split('\n').slice(1)) {
-    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
-    if (!m) continue;
-    let file = m[1] as string;
-    if (file.startsWith('file://')) {
-      try {
-        file = fileURLToPath(file);
-      } catch {
-        continue;
-      }
-    }
-    const rel = path.relative(root, file);
-    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel) && !rel.split(path.sep).includes('node_modules')) {
-      return `${rel.split(path.sep).join('/')}:${m[2]}:${m[3]}`;
-    }
-  }
-  return undefined;
 }

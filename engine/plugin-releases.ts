@@ -28,6 +28,7 @@ import { parsePluginConfig, PluginConfigSchema } from '../sdk/config.js';
 import { InvalidInputError, NonRetriableError, NotFoundError } from '../contracts/errors.js';
 import { DEFAULT_ARCHIVE_LIMITS, packPluginDir, readTarGz, RELEASE_MARKER, sha256, writeEntries, type ArchiveLimits } from './plugin-archive.js';
 import { findPlugin, loadAction, readPluginConfig, setReleaseFallback, type Plugin } from './plugin-loader.js';
+import { assertPluginFolder, codeLoadError } from './plugin-check.js';
 
 /** The archive of a release failed its checksum or does not hold the release it claims. Never retried. */
 export class ReleaseIntegrityError extends NonRetriableError {}
@@ -44,7 +45,7 @@ export function releaseCacheDir(dataDir: string, code: string, version: string):
 
 /** What `synapse plugin check` checks: config.yaml, and every action's entrypoint resolves to its class. */
 export async function checkPluginDir(dir: string): Promise<Plugin> {
-  const resolved = path.resolve(dir);
+  const resolved = await assertPluginFolder(dir);
   await readPluginConfig(path.join(resolved, 'config.yaml'));
   const plugin = await findPlugin(resolved);
   for (const name of Object.keys(plugin.config.actions)) {
@@ -58,7 +59,8 @@ export async function checkPluginDir(dir: string): Promise<Plugin> {
           { path: `actions.${name}.entrypoint`, message: 'the module is read as CommonJS: add a package.json with {"type": "module"} to the plugin folder' },
         ]);
       }
-      throw err;
+      // Code that does not load: where, relative to the plugin folder (plugin-check.ts).
+      throw codeLoadError(err, resolved, name, `plugin ${plugin.config.code}: action ${name} does not load`);
     }
   }
   return plugin;

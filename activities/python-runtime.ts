@@ -45,6 +45,12 @@ export interface PythonCallOptions {
   silenceLimitMs: number;
   /** A mid-epoch checkpoint: durable when it resolves, then Python continues. */
   onCheckpoint?: (step: number, file: string, totals?: Record<string, number>) => Promise<void>;
+  /**
+   * A platform request of a task-page hook (runtimes/python/synapse_task_pages.py): its answer
+   * goes back as `{type: 'reply', id, ok: true, value}`; a throw as `{ok: false, kind: <error
+   * class name>, message}`. Without it every platform request is refused.
+   */
+  onPlatform?: (method: string, args: unknown[]) => Promise<unknown>;
 }
 
 /**
@@ -130,10 +136,11 @@ type FromPython =
   | { type: 'metrics'; values: MetricValues; category: string }
   | { type: 'heartbeat' }
   | { type: 'checkpoint'; id: number; step: number; path: string; totals?: Record<string, number> }
+  | { type: 'platform'; id: number; method: string; args: unknown[] }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id: number; kind: 'retryable' | 'nonretryable' | 'cancelled'; message: string; traceback?: string };
 
-const KINDS = new Set(['ready', 'log', 'event', 'progress', 'metrics', 'heartbeat', 'checkpoint', 'result', 'error']);
+const KINDS = new Set(['ready', 'log', 'event', 'progress', 'metrics', 'heartbeat', 'checkpoint', 'platform', 'result', 'error']);
 
 function parseLine(line: string): FromPython | undefined {
   try {
@@ -359,6 +366,23 @@ export class PythonProcess {
             this.kill();
             p.reject(err);
           });
+        break;
+      }
+      case 'platform': {
+        const answer = p.options.onPlatform
+          ? p.options.onPlatform(String(message.method), Array.isArray(message.args) ? message.args : [])
+          : Promise.reject(new NonRetriableError('this step has no platform access'));
+        answer.then(
+          (value) => {
+            p.lastHeard = Date.now();
+            this.send({ type: 'reply', id: message.id, ok: true, value: value ?? null });
+          },
+          (err: unknown) => {
+            p.lastHeard = Date.now();
+            const kind = err instanceof Error ? err.name || err.constructor.name : 'Error';
+            this.send({ type: 'reply', id: message.id, ok: false, kind, message: err instanceof Error ? err.message : String(err) });
+          },
+        );
         break;
       }
       case 'result':

@@ -14,6 +14,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { NonRetriableError, UnavailableError } from '../contracts/errors.js';
+import { isPythonTaskPagesClass } from '../engine/python-task-pages.js';
 import { parseTaskPagesParams, type TaskPagesParams } from '../engine/task-page-params.js';
 import {
   annotationProblems,
@@ -38,6 +39,7 @@ import { isTaskPagesClass, type TaskOutcome, type TaskPageHooks, type TaskPagesC
 import type { ActionKind } from './action-kinds.js';
 import type { ActivityRunContext } from './activity-run-context.js';
 import { createPlatformApi, defaultAnnotator } from './platform-api.js';
+import { pythonTaskPageHooks } from './python-task-pages.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 
 /** The concrete class a plugin names (the bases are abstract; its subclass is not). */
@@ -131,14 +133,18 @@ function taskRunContext<P>(ctx: ActivityRunContext<unknown>, params: P, platform
   };
 }
 
-export function createTaskPagesActivities({ platform, store, steps }: StepDeps) {
+export function createTaskPagesActivities({ platform, store, steps, dataDir }: StepDeps) {
   const { db } = platform;
 
   /** The action instance and its context with the platform, for a step. */
   function actionFor(input: StepInput, cls: TaskPagesRunnable, ctx: ActivityRunContext<TaskPagesParams>) {
     const api = createPlatformApi(platform, { runId: input.runId, attempt: ctx.attempt, pluginCode: input.plugin.code, runs: store });
+    // A Python plugin's hooks run in its warm Python process (python-task-pages.ts).
+    const action = isPythonTaskPagesClass(cls)
+      ? pythonTaskPageHooks(cls, { dataDir, silenceSeconds: cls.python.plugin.config.actions[input.action]?.heartbeat_timeout })
+      : new cls();
     // The plugin sees its own params (what its schema made of them), not the engine's wrapper.
-    return { action: new cls(), ctx: taskRunContext<unknown>(ctx, ctx.params.params, api) };
+    return { action, ctx: taskRunContext<unknown>(ctx, ctx.params.params, api) };
   }
 
   async function projectOf(params: TaskPagesParams): Promise<Project> {

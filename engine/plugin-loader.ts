@@ -20,6 +20,7 @@ import { hasOwnTrainParams, hyperparametersFromJsonSchema, isTrainerClass, Pytho
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import { importPluginModule } from './plugin-import.js';
 import { PythonServeAction } from './python-serve.js';
+import { isPythonTaskPagesCategory, loadPythonTaskPagesClass } from './python-task-pages.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
@@ -206,6 +207,11 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
  */
 function loadPythonAction(plugin: Plugin, actionName: string, config: ActionConfig, modulePath: string, className: string, where: string): ResolvedAction {
   const field = `actions.${actionName}`;
+  if (isPythonTaskPagesCategory(plugin.config.category)) {
+    // A task-page action of an annotation category (engine/python-task-pages.ts).
+    const cls = loadPythonTaskPagesClass(plugin, actionName, config, modulePath, className, where);
+    return { plugin, name: actionName, config, cls, method: config.method, progressCategories: cls.progressCategories };
+  }
   if (plugin.config.category !== 'neural_net') {
     throw new ConfigError(where, [
       { path: `${field}.runtime`, message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is ' + plugin.config.category },

@@ -6,7 +6,11 @@ working directory and keeps the process for the next steps of the same plugin (i
 torch takes seconds; an epoch may take less). It speaks a line protocol:
 
   engine -> runtime, stdin, one JSON object a line:
-    {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict" | "serve_load" | "serve_predict", "args": {...}}
+    {"type": "call", "id": 1, "cmd": "train_epoch" | "evaluate" | "predict" | "serve_load" | "serve_predict" | "task_page", "args": {...}}
+
+  `task_page` runs a hook of a task-page action (synapse_task_pages.py), whose ctx.platform
+  asks the engine with {"type": "platform", "id": 4, "method", "args"} on fd 3 and reads
+  {"type": "reply", "id": 4, "ok", "value" | "kind", "message"} on stdin.
 
   A deployment replica (activities/serve-python.ts) keeps one process: `serve_load` loads the
   registered model once (the trainer's `load`), then one `serve_predict` per request calls the
@@ -153,6 +157,7 @@ class _Channel:
         self._acks = {}
         self._next_ack = 0
         self._acks_lock = threading.Lock()
+        self._replies = {}
         self.busy = False
         threading.Thread(target=self._read, name="synapse-stdin", daemon=True).start()
 
@@ -181,6 +186,13 @@ class _Channel:
                     event = self._acks.get(message.get("id"))
                 if event is not None:
                     event.set()
+            elif kind == "reply":
+                # The answer to a platform request (synapse_task_pages.py): kept for ask().
+                with self._acks_lock:
+                    slot = self._replies.get(message.get("id"))
+                if slot is not None:
+                    slot["reply"] = message
+                    slot["event"].set()
         # stdin closed: the engine is gone. Nothing to report to; stop at once.
         os._exit(0 if not self.busy else 70)
 
@@ -204,6 +216,25 @@ class _Channel:
         finally:
             with self._acks_lock:
                 self._acks.pop(ack_id, None)
+
+
+    def ask(self, message):
+        """Sends a request the engine answers with a reply (a platform call: {"type": "platform",
+        "method", "args"}) and returns the reply. Registered before it goes out, like request()."""
+        slot = {"event": threading.Event(), "reply": None}
+        with self._acks_lock:
+            self._next_ack += 1
+            ask_id = self._next_ack
+            self._replies[ask_id] = slot
+        try:
+            self.send({**message, "id": ask_id})
+            while not slot["event"].wait(0.5):
+                if self.cancelled.is_set():
+                    raise Cancelled("cancelled while waiting for the platform")
+            return slot["reply"]
+        finally:
+            with self._acks_lock:
+                self._replies.pop(ask_id, None)
 
 
 def _drain(call_id):
@@ -373,6 +404,11 @@ class _Runtime:
             return self.serve_load(call_id, args)
         if cmd == "serve_predict":
             return self.serve_predict(args)
+        if cmd == "task_page":
+            # A task-page action's hook (synapse_task_pages.py); it may ask the engine for platform data.
+            import synapse_task_pages
+
+            return synapse_task_pages.call(self.channel, args)
         state_box = {}
         trainer = self.trainer(args)
         ctx = Context(self.channel, call_id, args, trainer, state_box)

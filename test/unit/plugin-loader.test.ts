@@ -242,10 +242,10 @@ describe('loadAction', () => {
     });
   });
 
-  it('runtime python outside neural_net is ConfigError', async () => {
+  it('runtime python in data_validation runs only its task-page action (validation): another action is ConfigError', async () => {
     const err = await rejection(loadAction(await loaderPlugin(), 'python_step'), ConfigError);
     expect(err.problems).toEqual([
-      { path: 'actions.python_step.runtime', message: 'runtime "python" runs neural_net trainers (train, test, inference); this plugin is data_validation' },
+      { path: 'actions.python_step.runtime', message: 'runtime "python" runs data_validation task-page actions (validation); "python_step" is not one' },
     ]);
   });
 });

@@ -26,7 +26,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { ConfigError } from '../contracts/errors.js';
+import { ConfigError, SynapseError } from '../contracts/errors.js';
 
 /** The `encoding` metadata of an encrypted payload. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -58,9 +58,20 @@ const BASE64_PATTERN = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
 const utf8 = new TextEncoder();
 
-/** A codec key or payload problem: names the variable to fix, never the key. */
+/** A malformed key in the configuration: names the variable to fix, never the key. */
 function keyProblem(variable: string, message: string): ConfigError {
   return new ConfigError('payload codec', [{ path: variable, message }]);
+}
+
+/**
+ * A payload this process cannot decrypt: encrypted under a key id it lacks, tampered with, or
+ * not in the codec's format. The operator's configuration is at fault, not the caller's input:
+ * exit 2 (as a configuration error), HTTP 500; the gateway's /codec answers 400 instead, since
+ * there the payload is the caller's.
+ */
+export class PayloadKeyError extends SynapseError {
+  override readonly exitCode = 2;
+  override readonly httpStatus = 500;
 }
 const fromUtf8 = new TextDecoder();
 
@@ -165,14 +176,13 @@ export class AesGcmCodec implements PayloadCodec {
     const id = rawId ? fromUtf8.decode(rawId) : '';
     const entry = this.keys.get(id);
     if (!entry) {
-      throw keyProblem(
-        CODEC_KEY_VARIABLE,
+      throw new PayloadKeyError(
         `a payload is encrypted with key "${id}", which is neither ${CODEC_KEY_VARIABLE} nor in ${CODEC_PREVIOUS_KEYS_VARIABLE} here (keys known: ${[...this.keys.keys()].join(', ')})`,
       );
     }
     const data = Buffer.from(payload.data ?? new Uint8Array());
     if (data.length < 1 + IV_BYTES + TAG_BYTES || data[0] !== VERSION)
-      throw keyProblem(CODEC_KEY_VARIABLE, `a payload under key "${id}" is not in codec format ${VERSION}`);
+      throw new PayloadKeyError(`a payload under key "${id}" is not in codec format ${VERSION}`);
     const decipher = createDecipheriv('aes-256-gcm', entry.key, data.subarray(1, 1 + IV_BYTES));
     decipher.setAAD(utf8.encode(id));
     decipher.setAuthTag(data.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES));
@@ -180,10 +190,7 @@ export class AesGcmCodec implements PayloadCodec {
     try {
       plain = Buffer.concat([decipher.update(data.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
-      throw keyProblem(
-        CODEC_KEY_VARIABLE,
-        `a payload under key "${id}" does not decrypt with the configured key of that id (tampered, or another key with the same id)`,
-      );
+      throw new PayloadKeyError(`a payload under key "${id}" does not decrypt with the configured key of that id (tampered, or another key with the same id)`);
     }
     return deserialize(plain);
   }

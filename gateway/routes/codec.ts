@@ -13,7 +13,7 @@
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Payload } from '@temporalio/common';
-import { payloadCodecFor } from '../../client/codec.js';
+import { PayloadKeyError, payloadCodecFor } from '../../client/codec.js';
 import type { Settings } from '../../client/settings.js';
 import { InvalidInputError } from '../../contracts/errors.js';
 import { authenticate, requireScope } from '../auth.js';
@@ -102,7 +102,14 @@ export function codecRouter(options: CodecRouteOptions): Router {
     if (!parsed.success) throw new InvalidInputError('invalid request body', zodIssues(parsed.error));
     if (!codec) throw new HttpProblem(501, 'payload encryption is not configured on this gateway (set SYNAPSE_CODEC_KEY, as on the worker)');
     const payloads = parsed.data.payloads.map(toPayload);
-    const out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+    let out: Payload[];
+    try {
+      out = direction === 'encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+    } catch (err) {
+      // Here the payload is the caller's: one under a key this gateway lacks is bad input.
+      if (err instanceof PayloadKeyError) throw new InvalidInputError('cannot decode', [{ path: 'payloads', message: err.message }]);
+      throw err;
+    }
     res.json({ payloads: out.map(fromPayload) });
   };
   router.post('/encode', handle('encode'));

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newCodecKey } from '../../client/codec.js';
+import { AesGcmCodec, newCodecKey } from '../../client/codec.js';
 import { RunsClient } from '../../client/runs.js';
 import type { Settings } from '../../client/settings.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
@@ -192,6 +192,15 @@ describe('/codec (Temporal Web UI codec server)', () => {
     const bad = await post('/codec/decode', { payloads: [{ data: 'not base64!' }], extra: 1 }, { Authorization: `Bearer ${codecToken}` });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['extra', 'payloads.0.data']);
+    // A payload under a key this gateway lacks: 400 naming the key id.
+    const [foreign] = await new AesGcmCodec({ key: newCodecKey('elsewhere'), previousKeys: [] }).encode([{ metadata: {}, data: new Uint8Array([1]) }]);
+    const wire = {
+      metadata: { encoding: Buffer.from(foreign!.metadata!.encoding!).toString('base64'), 'encryption-key-id': Buffer.from('elsewhere').toString('base64') },
+      data: Buffer.from(foreign!.data!).toString('base64'),
+    };
+    const unknown = await post('/codec/decode', { payloads: [wire] }, { Authorization: `Bearer ${codecToken}` });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(await unknown.json())).toContain('key \\"elsewhere\\"');
 
     const preflight = (origin: string) =>
       fetch(`${gateway.url}/codec/decode`, {

@@ -4,13 +4,13 @@
  * text without server paths, `--file-spec` parsing and the plain tables.
  */
 import { describe, expect, it } from 'vitest';
-import { parseFileSpec } from '../../cli/data-commands.js';
-import { fields, table } from '../../cli/table.js';
-import { parseEventKinds } from '../../client/event-kinds.js';
-import { InvalidInputError } from '../../contracts/errors.js';
-import { pluginSearchDirs } from '../../engine/plugin-loader.js';
-import { clientText } from '../../gateway/client-text.js';
-import { compareVersions } from '../../platform/repositories/summaries.js';
+import { parseFileSpec } from './data-commands.js';
+import { fields, table } from './table.js';
+import { parseEventKinds } from '../client/event-kinds.js';
+import { InvalidInputError } from '../contracts/errors.js';
+import { pluginSearchDirs } from '../engine/plugin-loader.js';
+import { clientText } from '../gateway/client-text.js';
+import { compareVersions } from '../platform/repositories/summaries.js';
 
 describe('compareVersions (semver.org precedence)', () => {
   it('orders numerically, pre-releases before their release, build metadata ignored', () => {

@@ -13,8 +13,9 @@
  * replica. autocannon (in this process) loads each side for --duration seconds after a 2 s
  * warm-up, --connections at a time; rounds alternate which side goes first. Reported: p50 and
  * p99 latency and requests per second of each side, and the ratios (goal: p50 within 1.3x,
- * throughput at least 0.7x of the plain server). Every answer must be a 200 with the same
- * label on both sides. See bench/README.md.
+ * throughput at least 0.7x of the plain server). The replica's own address, without the
+ * gateway, is loaded too, to tell the gateway's share from the replica's. Every answer must
+ * be a 200 with the same label on every side. See bench/README.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,8 +138,13 @@ try {
 
     log('deploying 1 replica');
     const { runId: id } = await runs.start({ plugin: 'train-image-classifier', action: 'deployment', params: { replicas: 1, model: modelId } });
+    let replicaAddress = '';
     for (let i = 0; ; i++) {
-      if ((await deployments.replicas(id)).some((r) => r.serving)) break;
+      const ready = (await deployments.replicas(id)).find((r) => r.serving && r.address);
+      if (ready) {
+        replicaAddress = ready.address as string;
+        break;
+      }
       if (i > 600) throw new Error(`no replica of ${id} serving after 120 s: ${JSON.stringify(await runs.state(id))}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -150,6 +156,8 @@ try {
     const body = JSON.stringify({ image: renderItem(item).toString('base64') });
     const sides = {
       gateway: { url: `${gateway.url}/v1/deployments/${id}/predict`, headers: { Authorization: `Bearer ${token}` } },
+      // The replica without the gateway: splits the path's cost between the gateway and the replica.
+      replica: { url: `${replicaAddress}/predict`, headers: {} },
       plain: { url: started.url, headers: {} },
     };
     // The same answer on both sides.
@@ -159,11 +167,11 @@ try {
       if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
       labels[name] = ((await res.json()) as { label: string }).label;
     }
-    if (labels.gateway !== labels.plain) throw new Error(`the sides disagree: ${JSON.stringify(labels)}`);
+    if (labels.gateway !== labels.plain || labels.replica !== labels.plain) throw new Error(`the sides disagree: ${JSON.stringify(labels)}`);
 
-    const results: Record<'gateway' | 'plain', Side[]> = { gateway: [], plain: [] };
+    const results: Record<'gateway' | 'replica' | 'plain', Side[]> = { gateway: [], replica: [], plain: [] };
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? (['gateway', 'plain'] as const) : (['plain', 'gateway'] as const);
+      const order = round % 2 === 0 ? (['gateway', 'replica', 'plain'] as const) : (['plain', 'replica', 'gateway'] as const);
       for (const name of order) {
         const side = sides[name];
         await load(side.url, side.headers, body, 2); // warm-up
@@ -180,12 +188,14 @@ try {
       rounds: list,
     });
     const g = summary(results.gateway);
+    const r = summary(results.replica);
     const p = summary(results.plain);
     const ratios = { p50: g.p50Ms / p.p50Ms, p99: g.p99Ms / p.p99Ms, throughput: g.requestsPerSec / p.requestsPerSec };
-    Object.assign(report, { label: labels.gateway, gateway: g, plain: p, ratios, loadavgAtEnd: os.loadavg()[0] });
+    Object.assign(report, { label: labels.gateway, gateway: g, replica: r, plain: p, ratios, loadavgAtEnd: os.loadavg()[0] });
     process.stdout.write(
       `\npredict of one 64x64 PNG, ${connections} connections, ${duration} s x ${rounds} rounds (medians of the rounds), ${os.availableParallelism()} CPUs\n` +
         `  gateway -> replica   p50 ${g.p50Ms.toFixed(2)} ms  p99 ${g.p99Ms.toFixed(2)} ms  ${g.requestsPerSec.toFixed(0)} req/s\n` +
+        `  replica directly     p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.requestsPerSec.toFixed(0)} req/s\n` +
         `  plain Python server  p50 ${p.p50Ms.toFixed(2)} ms  p99 ${p.p99Ms.toFixed(2)} ms  ${p.requestsPerSec.toFixed(0)} req/s\n` +
         `  ratios: p50 ${ratios.p50.toFixed(2)}x (goal <= 1.3), p99 ${ratios.p99.toFixed(2)}x, throughput ${ratios.throughput.toFixed(2)}x (goal >= 0.7)\n`,
     );

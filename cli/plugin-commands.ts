@@ -113,7 +113,7 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
     .option('--name <name>', 'display name (default: from the code)')
     .option('--description <text>', 'one line for config.yaml (default: "<name>: a <category> plugin")')
     .option('--action <actions>', "the category's actions to scaffold, comma-separated (default: its first)")
-    .option('--runtime <runtime>', 'typescript (default) | python (neural_net trainers)')
+    .option('--runtime <runtime>', 'typescript (default) | python (neural_net trainers; pre_annotation, data_validation, post_annotation task pages)')
     .action(
       async (dir: string | undefined, opts: { category?: string; code?: string; name?: string; description?: string; action?: string; runtime?: string }) => {
         const [{ createPluginScaffold }, { allGiven, promptMissing, PromptCancelled }] = await Promise.all([
@@ -225,6 +225,19 @@ async function runDebug(pluginRef: string, actionName: string, rawParams: unknow
   const served = serving.isServedAction(action);
   if (!served && opts.port !== undefined)
     throw new InvalidInputError('invalid option', [{ path: 'port', message: `${actionName} is not a served (restapi) action: nothing listens on a port` }]);
+  if (!served) {
+    // Category shapes (export, upload, train, tune, task pages) are workflows of several steps
+    // with a worker's storage and database: --debug runs only a single start(ctx) in-process.
+    const shape = (await import('../client/run-shapes.js')).runShapeFor(action);
+    if (shape.name !== 'action') {
+      throw new InvalidInputError('--debug cannot run this action', [
+        {
+          path: 'debug',
+          message: `--debug runs a simple action's start() in this process; ${plugin.config.code} ${actionName} runs as the ${shape.name} workflow, whose steps run on a worker: drop --debug (with \`synapse dev\` running)`,
+        },
+      ]);
+    }
+  }
   const params = parseParams(action, rawParams);
   if (served) return serving.serveDebug(action, params, opts, dataDir);
   const abort = new AbortController();

@@ -171,7 +171,7 @@ export async function runState(parts: RunsParts, runId: string): Promise<RunStat
 }
 
 /**
- * One page of runs from Temporal visibility, newest first. `nextPageToken` (opaque) is
+ * One page of runs from Temporal visibility, newest first (by start, within the page). `nextPageToken` (opaque) is
  * absent on the last page; pass it back as `pageToken` for the next one. A token of another
  * query is an InvalidInputError.
  */
@@ -232,6 +232,10 @@ export async function listRunPage(
       ...(closedAt ? { closedAt } : {}),
     };
   });
+  // Visibility lists open executions before closed ones (by close time), so a run started an
+  // hour ago that still runs came before one started a minute ago that ended: newest first by
+  // start within the page, as people read a list.
+  runs.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
   const token = response.nextPageToken;
   return { runs, ...(token && token.length > 0 ? { nextPageToken: `${queryTag}.${Buffer.from(token).toString('base64url')}` } : {}) };
 }

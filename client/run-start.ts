@@ -89,10 +89,13 @@ export async function resumeRun(parts: RunsParts, runId: string, options: { runI
     ]);
     status = statusOf(await describeRun(parts, runId));
   }
-  if (status === 'running' || status === 'completed') {
+  if (status === 'running') {
     throw new InvalidInputError('cannot resume', [
-      { path: 'run', message: `run ${runId} is ${status}; only an ended, unfinished run resumes (cancel it first)` },
+      { path: 'run', message: `run ${runId} is running; cancel it first (\`synapse run cancel ${runId}\`), then resume it` },
     ]);
+  }
+  if (status === 'completed') {
+    throw new InvalidInputError('cannot resume', [{ path: 'run', message: `run ${runId} completed: there is nothing left to resume; ${resumableWords()}` }]);
   }
   // Terminated or timed out: its workflow could not record that it ended.
   await reconcileStoreStatus(parts.store, runId, status);
@@ -146,6 +149,13 @@ async function startedPluginDir(parts: RunsParts, runId: string): Promise<string
 export function workflowExtras(shape: RunShape, ctx: ExtraInputContext<unknown, ResumePoint>): Record<string, unknown> {
   if (ctx.resume && !shape.resumePoint) throw notResumable(shape);
   return shape.extraInput?.(ctx) ?? {};
+}
+
+/** What resumes, for a person who asked to resume something that does not: "only cancelled, failed, ... train and tune runs resume". */
+function resumableWords(): string {
+  const names = resumableShapeNames();
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
+  return list ? `only a cancelled, failed, terminated or timed-out ${list} run resumes, from its last checkpoint` : 'no run resumes from a checkpoint';
 }
 
 function notResumable(shape: RunShape): InvalidInputError {

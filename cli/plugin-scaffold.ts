@@ -15,6 +15,7 @@ import { CATEGORIES, CATEGORY_ACTIONS, RUNTIMES, type Category, type Runtime } f
 import * as categoryActions from '../sdk/category-actions.js';
 import { parsePluginConfig } from '../sdk/config.js';
 import { InvalidInputError, type Problem } from '../contracts/errors.js';
+import { isPythonTaskPageAction, pythonTaskPagesModule, pythonTaskPagesRunLine } from './plugin-scaffold-python.js';
 
 export interface ScaffoldOptions {
   dir: string;
@@ -72,8 +73,16 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
   }
   const runtime = (opts.runtime ?? 'typescript') as Runtime;
   if (!RUNTIMES.includes(runtime)) problems.push({ path: '--runtime', message: `must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(opts.runtime)}` });
-  else if (runtime === 'python' && !(category === 'neural_net' && ['train', 'test', 'inference'].includes(action))) {
-    problems.push({ path: '--runtime', message: 'python runs neural_net trainers (train, test, inference); use --category neural_net' });
+  else if (
+    runtime === 'python' &&
+    !(category === 'neural_net' && ['train', 'test', 'inference'].includes(action)) &&
+    !isPythonTaskPageAction(category, action)
+  ) {
+    problems.push({
+      path: '--runtime',
+      message:
+        'python runs neural_net trainers (train, test, inference) and the task pages of pre_annotation (pre_annotation, to_task), data_validation (validation) and post_annotation; use one of those categories',
+    });
   } else if (runtime === 'python' && chosen.length > 1) problems.push({ path: '--action', message: 'a python scaffold has one action' });
   if (opts.description !== undefined && opts.description.trim() === '') problems.push({ path: '--description', message: 'must not be empty' });
   if (opts.name !== undefined && opts.name.trim() === '') problems.push({ path: '--name', message: 'must not be empty' });
@@ -95,7 +104,11 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
     'package.json': packageJson(t),
     'README.md': readme(templates),
     ...(runtime === 'python'
-      ? { [`plugin/${action}.py`]: pythonTrainer(t), 'plugin/__init__.py': '', 'requirements.txt': '# Python packages this plugin needs, one per line\n' }
+      ? {
+          [`plugin/${action}.py`]: isPythonTaskPageAction(category, action) ? pythonTaskPagesModule(t) : pythonTrainer(t),
+          'plugin/__init__.py': '',
+          'requirements.txt': '# Python packages this plugin needs, one per line\n',
+        }
       : Object.fromEntries(templates.map((x) => [`plugin/${x.action}.ts`, typescriptModule(x)]))),
   };
   // The template must give a config that passes the schema; fail here rather than in `check`.
@@ -200,6 +213,7 @@ See docs/plugins.md in the synapse project for what each file does.
 
 /** How to run one action, for the README. */
 function runLines(t: Template): string {
+  if (t.runtime === 'python' && isPythonTaskPageAction(t.category, t.action)) return pythonTaskPagesRunLine(t.action);
   const kind = kindOf(t.category, t.action);
   const run =
     kind === 'action'

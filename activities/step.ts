@@ -26,7 +26,7 @@ import type { RunStore } from '../platform/run-store.js';
 import type { ActionKind } from './action-kinds.js';
 import type { PlatformAccess } from './platform-access.js';
 import { ActivityRunContext, HEARTBEAT_INTERVAL_MS } from './activity-run-context.js';
-import { asFailure, rethrowAsFailure } from './failures.js';
+import { asFailure, asPluginBug, rethrowAsFailure } from './failures.js';
 import { loadHostedAction, type HostLease } from './plugin-host-step.js';
 import { declaredEnvs } from './plugin-host-env.js';
 import { PluginHostError, pluginHostLimits } from './plugin-host.js';
@@ -168,7 +168,8 @@ export function stepRunner(store: RunStore): StepRunner {
           ctx.logMessage(`${options.scope ?? 'step'} cancelled`, 'WARNING');
           throw activity.cancellationSignal.reason;
         }
-        const scrubbed = scrubError(notRetriedPast(err, attempt), secrets);
+        // A bug in plugin code (a TypeError, ...) is not retried, and says where (failures.ts).
+        const scrubbed = scrubError(asPluginBug(notRetriedPast(err, attempt), loaded.action.plugin.dir), secrets);
         const message = scrubbed instanceof Error ? scrubbed.message : String(scrubbed);
         ctx.logMessage(options.scope === 'run' ? `attempt ${attempt} failed: ${message}` : `attempt ${attempt} of ${activityType} failed: ${message}`, 'ERROR');
         return rethrowAsFailure(scrubbed);
@@ -189,7 +190,7 @@ export function stepRunner(store: RunStore): StepRunner {
           return await fn(loaded);
         } catch (err) {
           hostFailed = err instanceof PluginHostError;
-          throw scrubError(notRetriedPast(err, Context.current().info.attempt), secrets);
+          throw scrubError(asPluginBug(notRetriedPast(err, Context.current().info.attempt), loaded.action.plugin.dir), secrets);
         } finally {
           lease?.release(!hostFailed);
         }

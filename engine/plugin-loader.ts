@@ -21,6 +21,7 @@ import type { ProgressCategoryDef } from '../contracts/run-state.js';
 import { importPluginModule } from './plugin-import.js';
 import { PythonServeAction } from './python-serve.js';
 import { isPythonTaskPagesCategory, loadPythonTaskPagesClass } from './python-task-pages.js';
+import { codeLoadError } from './plugin-check.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
@@ -159,7 +160,10 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
   if (!file) {
     throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` }]);
   }
-  const mod = await importPluginModule(pathToFileURL(file).href);
+  // A module that does not load says where, relative to the plugin folder (plugin-check.ts).
+  const mod = await importPluginModule(pathToFileURL(file).href).catch((err: unknown) => {
+    throw codeLoadError(err, plugin.dir, actionName, `plugin ${plugin.config.code}: action ${actionName} does not load`);
+  });
   const cls = mod[exportName];
   if (!isActionClass(cls)) {
     throw new ConfigError(where, [

@@ -17,8 +17,19 @@ import { findPlugin, loadAction, parseParams, type Plugin, type ResolvedAction }
 import { setPluginModuleSource } from '../engine/plugin-import.js';
 import type { LogLevel, RunContext } from '../sdk/run-context.js';
 import { redactParams } from '../sdk/secret.js';
+import { parseTaskPagesParams } from '../engine/task-page-params.js';
+import { isTaskPagesClass, type TaskPagesClass } from '../sdk/task-pages.js';
+import type { ItemResult } from '../sdk/platform-api.js';
 import type { MetricValues } from '../contracts/run-state.js';
-import { FATAL_EXIT_CODE, type FromHost, type HostCtxInit, type HostDescription, type ToHost } from './plugin-host-protocol.js';
+import {
+  FATAL_EXIT_CODE,
+  TASK_PAGE_HOOKS,
+  type FromHost,
+  type HostCtxInit,
+  type HostDescription,
+  type HostParamsParser,
+  type ToHost,
+} from './plugin-host-protocol.js';
 import { describeError, errorFromHost } from './plugin-host-errors.js';
 
 /** The plugin's modules, by file URL, as the bundle's entry hands them over. */
@@ -40,7 +51,21 @@ function polluted(): boolean {
 }
 
 /** What a ctx call asks the worker for. */
-type CtxCall = { op: 'checkpoint'; state: unknown } | { op: 'platform'; method: string; args: unknown[] };
+type CtxCall = { op: 'checkpoint'; state: unknown } | { op: 'platform'; method: string; args: unknown[] } | { op: 'results'; after: string };
+
+/** A task-page class's statics and hooks, as `describe` reports them. */
+function taskPagesOf(cls: unknown): HostDescription['taskPages'] {
+  if (!isTaskPagesClass(cls)) return undefined;
+  const c = cls as TaskPagesClass;
+  const proto = c.prototype as unknown as Record<string, unknown>;
+  return {
+    source: c.source,
+    pageSize: c.pageSize,
+    writeBatch: c.writeBatch,
+    ...(c.concurrency !== undefined ? { concurrency: c.concurrency } : {}),
+    hooks: TASK_PAGE_HOOKS.filter((h) => typeof proto[h] === 'function'),
+  };
+}
 
 /** A run context whose calls are messages to the worker's ActivityRunContext. */
 class HostRunContext<P> implements RunContext<P> {
@@ -140,9 +165,27 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
   const asked = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   let nextSeq = 1;
 
+  /** The params as the parser reads them, and what plugin code sees as ctx.params. */
+  const parse = (action: ResolvedAction, raw: unknown, parser: HostParamsParser | undefined): { parsed: unknown; own: unknown } => {
+    if (parser === 'task-pages') {
+      const parsed = parseTaskPagesParams(action, raw, `invalid params for ${action.plugin.config.code} ${action.name}`);
+      return { parsed, own: parsed.params };
+    }
+    const parsed = parseParams(action, raw);
+    return { parsed, own: parsed };
+  };
+  // A page's hooks come one item at a time with the same params: parsed once per action and params.
+  let lastParsed: { key: string; own: unknown } | undefined;
+  const ownParams = (action: ResolvedAction, raw: unknown, parser: HostParamsParser | undefined): unknown => {
+    const key = `${action.name}\0${parser ?? 'action'}\0${JSON.stringify(raw)}`;
+    if (lastParsed?.key !== key) lastParsed = { key, own: parse(action, raw, parser).own };
+    return lastParsed.own;
+  };
+
   async function describe(message: Extract<ToHost, { type: 'describe' }>): Promise<HostDescription> {
     const action = await load(message.action);
     const cls = action.cls;
+    const taskPages = taskPagesOf(cls);
     return {
       className: cls.name,
       action: cls.action ?? null,
@@ -150,14 +193,15 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
       method: action.method,
       progressCategories: action.progressCategories,
       metricsCategories: cls.metricsCategories,
-      params: parseParams(action, message.params),
+      params: parse(action, message.params, message.parser).parsed,
       secrets: redactParams(cls.params, message.params).secrets,
+      ...(taskPages ? { taskPages } : {}),
     };
   }
 
   async function invoke(message: Extract<ToHost, { type: 'invoke' }>): Promise<unknown> {
     const action = await load(message.action);
-    const params = parseParams(action, message.params);
+    const params = ownParams(action, message.params, message.parser);
     const abort = new AbortController();
     running.set(message.id, abort);
     try {
@@ -169,8 +213,24 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
         });
       const ctx = new HostRunContext(message.id, params, message.ctx, abort.signal, ask, message.platform);
       // The class is concrete: the loader found it exported and named in config.yaml.
-      const instance = new (action.cls as unknown as new () => { start(ctx: RunContext): Promise<unknown> })();
-      const value = await instance.start(ctx);
+      const instance = new (action.cls as unknown as new () => Record<string, unknown>)();
+      const method = instance[message.method];
+      if (typeof method !== 'function') throw new Error(`${action.cls.name} has no method ${message.method}()`);
+      const args = message.args ?? [];
+      if (message.method === 'finish') {
+        // The summary's results() reads the run's item results from the worker, a page at a time.
+        const counts = args[0] as { total: number; success: number; failed: number; skipped: number };
+        const results = async function* (): AsyncGenerator<ItemResult> {
+          for (let after = ''; ;) {
+            const page = (await ask({ op: 'results', after })) as { items: ItemResult[]; next: string | null };
+            yield* page.items;
+            if (page.next === null) return;
+            after = page.next;
+          }
+        };
+        return ((await (method as (s: unknown, c: RunContext) => Promise<unknown>).call(instance, { ...counts, results }, ctx)) ?? null) as unknown;
+      }
+      const value: unknown = await (method as (...a: unknown[]) => Promise<unknown>).call(instance, ...args, ctx);
       return value ?? null;
     } finally {
       running.delete(message.id);

@@ -23,15 +23,40 @@ export interface HostCtxInit {
   envs: Record<string, string>;
 }
 
-/** Which parser the host applies to a step's raw params (the parser lives with the class). */
-export type HostParamsParser = 'action';
+/**
+ * Which parser the host applies to a step's raw params (the parser lives with the class):
+ * `action` the class's schema (parseParams), `task-pages` the task-page run's
+ * (engine/task-page-params.ts: the class's schema, then the project and filters).
+ */
+export type HostParamsParser = 'action' | 'task-pages';
+
+/** The hooks of a task-page action (sdk/task-pages.ts TaskPageHooks) a host may be asked to run. */
+export const TASK_PAGE_HOOKS = ['prepare', 'processTask', 'processDataUnit', 'processGroundTruth', 'finish'] as const;
+export type TaskPageHook = (typeof TASK_PAGE_HOOKS)[number];
+
+/** The methods of an action a host runs: a job's `start(ctx)`, or a task-page hook. */
+export type HostMethod = 'start' | TaskPageHook;
 
 /** worker -> host */
 export type ToHost =
   /** Loads the action (config.yaml checks, class checks) and parses the params. */
   | { type: 'describe'; id: number; action: string; params: unknown; parser: HostParamsParser }
-  /** Calls `method` on a fresh instance of the action's class; `ctx` is the step's run context. */
-  | { type: 'invoke'; id: number; action: string; method: 'start'; params: unknown; ctx: HostCtxInit; platform: boolean }
+  /**
+   * Calls `method` on a fresh instance of the action's class with `args` then the run context
+   * (`start(ctx)`, `processTask(task, ctx)`; `finish` gets the run's counts and builds its
+   * summary's results() from `results` calls); `parser` reads the params as `describe` did.
+   */
+  | {
+      type: 'invoke';
+      id: number;
+      action: string;
+      method: HostMethod;
+      args?: unknown[];
+      parser?: HostParamsParser;
+      params: unknown;
+      ctx: HostCtxInit;
+      platform: boolean;
+    }
   /** Fires the call's `ctx.signal` (the step was cancelled). */
   | { type: 'cancel'; id: number }
   /** The answer to a `ctx-call` of the host. */
@@ -53,6 +78,16 @@ export const HostDescription = z.strictObject({
   params: z.unknown(),
   /** The values of the params' secret fields (sdk/secret.ts), to scrub from the run's events. */
   secrets: z.array(z.string().max(64 * 1024)).max(1000),
+  /** A task-page action's statics (sdk/task-pages.ts TaskPagesClass) and the hooks its class has. */
+  taskPages: z
+    .strictObject({
+      source: z.enum(['tasks', 'data_units', 'ground_truth']),
+      pageSize: z.number().finite(),
+      writeBatch: z.number().finite(),
+      concurrency: z.number().finite().optional(),
+      hooks: z.array(z.enum(TASK_PAGE_HOOKS)).max(TASK_PAGE_HOOKS.length),
+    })
+    .optional(),
 });
 export type HostDescription = z.infer<typeof HostDescription>;
 
@@ -88,6 +123,8 @@ export const FromHost = z.union([
   z.strictObject({ type: z.literal('metrics'), id: z.number().int(), values: METRIC_VALUES, category: z.string().max(200) }),
   /** A call that needs the worker's answer (a checkpoint is durable when it is answered). */
   z.strictObject({ type: z.literal('ctx-call'), id: z.number().int(), seq: z.number().int(), op: z.literal('checkpoint'), state: z.unknown() }),
+  /** A page of a task-page run's item results after `after` (its `finish` summary's results()). */
+  z.strictObject({ type: z.literal('ctx-call'), id: z.number().int(), seq: z.number().int(), op: z.literal('results'), after: z.string().max(10_000) }),
   /** A method of the step's `ctx.platform` (sdk/platform-api.ts), run by the worker. */
   z.strictObject({
     type: z.literal('ctx-call'),
@@ -101,3 +138,19 @@ export const FromHost = z.union([
   z.strictObject({ type: z.literal('fatal'), error: HostError }),
 ]);
 export type FromHost = z.infer<typeof FromHost>;
+
+/**
+ * What a task-page item hook returns (sdk/task-pages.ts TaskOutcome), or null / undefined for
+ * skipped: checked in the worker, a result that does not match fails its item naming why.
+ */
+export const HostTaskOutcome = z
+  .strictObject({
+    status: z.enum(['success', 'failed', 'skipped']).optional(),
+    annotations: z.unknown().optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .nullable()
+  .optional();
+
+/** What a task-page action's `finish` returns: fields joining the run's result, or nothing. */
+export const HostFinishResult = z.record(z.string(), z.unknown()).nullable().optional();

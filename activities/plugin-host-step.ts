@@ -18,8 +18,9 @@ import type { RunContext } from '../sdk/run-context.js';
 import { pluginBundle } from './plugin-host-bundle.js';
 import { declaredEnvs, pluginHostEnv } from './plugin-host-env.js';
 import { errorFromHost } from './plugin-host-errors.js';
-import { acquirePluginHost, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
-import type { HostDescription, HostParamsParser } from './plugin-host-protocol.js';
+import { acquirePluginHost, PluginHostError, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
+import type { HostDescription, HostMethod, HostParamsParser } from './plugin-host-protocol.js';
+import { taskPagesStandIn } from './plugin-host-task-pages.js';
 
 /** Where the hosts' bundles are written (one file per plugin version and worker process). */
 export const PLUGIN_HOST_BUNDLE_DIR = path.join(os.tmpdir(), 'synapse-plugin-hosts');
@@ -129,19 +130,38 @@ export async function loadHostedAction(
     throw err;
   }
   const declared = declaredEnvs(plugin);
-  const cls = standIn(description, (ctx) =>
-    host.call(
-      {
-        type: 'invoke',
-        action: actionName,
-        method: 'start',
-        params: rawParams,
-        ctx: { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared },
-        platform: 'platform' in ctx,
-      },
-      { sink: sinkOf(ctx), signal: ctx.signal },
-    ),
-  );
+  /**
+   * One method of the action in a host: the step's, or, while a call of it runs (a task page's
+   * items `concurrency` at a time), another host of the plugin for this call only.
+   */
+  const invoke = async (method: HostMethod, args: unknown[], ctx: RunContext, results?: HostSink['results']): Promise<unknown> => {
+    const extra = host.busy ? await acquirePluginHost(bundle, env, errorFromHost, (pid) => ctx.log('plugin_host', { pid })) : undefined;
+    const target = extra ?? host;
+    let healthy = false;
+    try {
+      const value = await target.call(
+        {
+          type: 'invoke',
+          action: actionName,
+          method,
+          args,
+          parser,
+          params: rawParams,
+          ctx: { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared },
+          platform: 'platform' in ctx,
+        },
+        { sink: { ...sinkOf(ctx), ...(results ? { results } : {}) }, signal: ctx.signal },
+      );
+      healthy = true;
+      return value;
+    } catch (err) {
+      healthy = !(err instanceof PluginHostError) && !ctx.signal.aborted;
+      throw err;
+    } finally {
+      if (extra) releasePluginHost(extra, healthy);
+    }
+  };
+  const cls = description.taskPages ? taskPagesStandIn(description, invoke) : standIn(description, (ctx) => invoke('start', [], ctx));
   const action: ResolvedAction = {
     plugin,
     name: actionName,

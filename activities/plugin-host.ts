@@ -26,6 +26,7 @@ import type { Readable } from 'node:stream';
 import { NonRetriableError, SynapseError } from '../contracts/errors.js';
 import type { MetricValues } from '../contracts/run-state.js';
 import type { LogLevel } from '../sdk/run-context.js';
+import type { ItemResult } from '../sdk/platform-api.js';
 import type { PluginBundle } from './plugin-host-bundle.js';
 import { describeError } from './plugin-host-errors.js';
 import { FATAL_EXIT_CODE, FromHost, type HostError, type ToHost } from './plugin-host-protocol.js';
@@ -107,6 +108,8 @@ export interface HostSink {
   checkpoint(state: unknown): Promise<void>;
   /** The step's `ctx.platform`, whose own methods the host may call. */
   platform?: object;
+  /** A task-page `finish`: the run's item results after `after` (`next` null on the last page). */
+  results?(after: string): Promise<{ items: ItemResult[]; next: string | null }>;
 }
 
 export interface HostCallOptions {
@@ -383,7 +386,14 @@ export class PluginHost {
           sink.setMetrics(message.values, message.category);
           break;
         case 'ctx-call': {
-          const work = message.op === 'checkpoint' ? sink.checkpoint(message.state) : callPlatform(sink.platform, message.method, message.args);
+          const work =
+            message.op === 'checkpoint'
+              ? sink.checkpoint(message.state)
+              : message.op === 'results'
+                ? sink.results
+                  ? sink.results(message.after)
+                  : Promise.reject(new NonRetriableError('results() is only for a task-page finish'))
+                : callPlatform(sink.platform, message.method, message.args);
           work.then(
             (value) => this.send({ type: 'ctx-reply', seq: message.seq, ok: true, value: value ?? null }),
             (err: unknown) => this.send({ type: 'ctx-reply', seq: message.seq, ok: false, error: describeError(err) }),

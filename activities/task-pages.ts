@@ -40,6 +40,7 @@ import type { ActionKind } from './action-kinds.js';
 import type { ActivityRunContext } from './activity-run-context.js';
 import { createPlatformApi, defaultAnnotator } from './platform-api.js';
 import { pythonTaskPageHooks } from './python-task-pages.js';
+import { PluginHostError } from './plugin-host.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 
 /** The concrete class a plugin names (the bases are abstract; its subclass is not). */
@@ -53,6 +54,8 @@ const TASK_PAGES_KIND: ActionKind<TaskPagesRunnable> = {
 const TASK_PAGES: StepSpec<TaskPagesRunnable, TaskPagesParams> = {
   kind: TASK_PAGES_KIND,
   params: (raw, { action, subject }) => parseTaskPagesParams(action, raw, subject),
+  // TypeScript hooks run in a plugin host (plugin-host-task-pages.ts); Python ones in their runtime.
+  host: 'task-pages',
 };
 
 export interface TaskPagesPrepareOutput {
@@ -99,9 +102,13 @@ export interface TaskPagesSummaryOutput {
   [key: string]: unknown;
 }
 
-/** UnavailableError by name too: plugin code may hold its own copy of the SDK's classes. */
+/**
+ * UnavailableError by name too: plugin code may hold its own copy of the SDK's classes. A
+ * plugin host that crashed or passed a limit (PluginHostError) fails the page the same way:
+ * the item is not failed, Temporal retries the page with a fresh host (plugin-host.ts rules).
+ */
 function isUnavailable(err: unknown): boolean {
-  return err instanceof UnavailableError || (err instanceof Error && err.name === 'UnavailableError');
+  return err instanceof UnavailableError || err instanceof PluginHostError || (err instanceof Error && err.name === 'UnavailableError');
 }
 
 export const taskItemKey = (taskId: number): string => `task:${taskId}`;

@@ -22,6 +22,7 @@ import { importPluginModule } from './plugin-import.js';
 import { PythonServeAction } from './python-serve.js';
 import { isPythonTaskPagesCategory, loadPythonTaskPagesClass } from './python-task-pages.js';
 import { codeLoadError } from './plugin-check.js';
+import { cachedPluginConfig } from './plugin-config-cache.js';
 
 /** The folder holding the built-in plugins of this project. */
 export const BUILTIN_PLUGINS_DIR = path.resolve(import.meta.dirname, '..', 'plugins');
@@ -59,6 +60,7 @@ export interface ResolvedAction {
  * Finds a plugin by folder path, or by `code` / `code@version` in the search folders
  * (built-ins first, then each folder of `SYNAPSE_PLUGIN_PATH`), or else by a bare folder name
  * in the current folder (`--plugin my-plugin` right after `plugin create my-plugin`).
+ * Each config.yaml is read once and then only stat'ed while it is unchanged (plugin-config-cache.ts).
  */
 export async function findPlugin(ref: string, searchDirs: string[] = pluginSearchDirs()): Promise<Plugin> {
   const looksLikePath = ref.includes('/') || ref.startsWith('.') || ref.includes(path.sep);
@@ -66,7 +68,7 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
     const dir = path.resolve(ref);
     const configFile = path.join(dir, 'config.yaml');
     if (!existsSync(configFile)) throw new NotFoundError(`no plugin at ${dir}: config.yaml not found`);
-    return { dir, config: await readPluginConfig(configFile) };
+    return { dir, config: await cachedPluginConfig(configFile, readPluginConfig) };
   }
   const [code, version] = ref.split('@') as [string, string | undefined];
   const found: Plugin[] = [];
@@ -78,7 +80,7 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
       if (!statSync(dir).isDirectory() || !existsSync(configFile)) continue;
       let config: PluginConfig;
       try {
-        config = await readPluginConfig(configFile);
+        config = await cachedPluginConfig(configFile, readPluginConfig);
       } catch (err) {
         // A broken plugin is only an error when it is the one asked for.
         if (entry === code) throw err;
@@ -97,7 +99,8 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   }
   // A bare folder name in the current folder (what `plugin create x` makes and prints `next:` for).
   const local = path.resolve(ref);
-  if (!version && existsSync(path.join(local, 'config.yaml'))) return { dir: local, config: await readPluginConfig(path.join(local, 'config.yaml')) };
+  if (!version && existsSync(path.join(local, 'config.yaml')))
+    return { dir: local, config: await cachedPluginConfig(path.join(local, 'config.yaml'), readPluginConfig) };
   // `code` alone that no folder holds: its newest published release.
   const newest = !version && releaseFallback ? await releaseFallback(code, undefined) : undefined;
   if (newest) return newest;

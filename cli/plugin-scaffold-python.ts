@@ -28,6 +28,24 @@ interface PythonTemplate {
   cls: string;
 }
 
+/** The params of each action in config.yaml (JSON Schema, added to the base params and checked before a run starts). */
+export function pythonTaskPagesParams(action: string): string {
+  const own: Record<string, string> = {
+    to_task: 'specification: { type: string, minLength: 1, default: annotation }',
+    validation: 'min_boxes: { type: integer, minimum: 0, default: 1 }',
+    post_annotation: 'dataset: { type: string, minLength: 1, default: reviewed }',
+  };
+  const line = own[action];
+  if (!line) return '';
+  return `    # This action's own params (JSON Schema), besides project and task_filters: unknown keys
+    # and bad values are refused before a run starts; the code reads them as ctx.params.
+    params:
+      type: object
+      properties:
+        ${line}
+`;
+}
+
 /** How to run it, for the README: task pages run on a worker (no --debug for this shape yet). */
 export function pythonTaskPagesRunLine(action: string): string {
   const params = action === 'pre_annotation' ? '{"project": 1, "data_unit_filters": {}}' : '{"project": 1, "task_filters": {"status": "pending"}}';
@@ -43,7 +61,8 @@ the platform (get_project, list_tasks / list_assignments / list_data_units with 
 filters, assignments_of, read_file, write_file, write_annotations, create_tasks,
 write_ground_truth, write_results, predict); records are dicts as in the TypeScript SDK.
 Params: \`project\` and \`task_filters\` (to_task, validation, post_annotation) or
-\`data_unit_filters\` (pre_annotation), checked before the run starts.
+\`data_unit_filters\` (pre_annotation), and the action's own under \`params\` in config.yaml,
+all checked before the run starts.
 """
 `;
 
@@ -56,13 +75,10 @@ import json
 
 from synapse_task_pages import ToTaskPages
 
-# The file specification holding each data unit's annotations (the platform's annotation JSON).
-SPECIFICATION = "annotation"
-
-
 class ${t.cls}(ToTaskPages):
     def process_task(self, task, ctx):
-        file = task["dataUnit"]["files"].get(SPECIFICATION)
+        # params.specification (config.yaml): the file specification holding the platform's annotation JSON.
+        file = task["dataUnit"]["files"].get(ctx.params["specification"])
         if file is None:
             return None  # skipped: nothing to import for this task
         document = json.loads(ctx.platform.read_file(file).decode("utf-8"))
@@ -101,7 +117,8 @@ class ${t.cls}(ValidationTaskPages):
         assignments = ctx.platform.assignments_of([task["id"]]).get(task["id"], [])
         boxes = [a for assignment in assignments for a in assignment["annotations"]["annotations"]]
         unknown = sorted({b["class_name"] for b in boxes} - classes)
-        problems = (["no annotations"] if not boxes else []) + ["unknown class %s" % c for c in unknown]
+        few = len(boxes) < ctx.params["min_boxes"]  # params.min_boxes (config.yaml)
+        problems = (["%d boxes, fewer than %d" % (len(boxes), ctx.params["min_boxes"])] if few else []) + ["unknown class %s" % c for c in unknown]
         if problems:
             return {"status": "failed", "data": {"boxes": len(boxes), "problems": problems}}
         return {"data": {"boxes": len(boxes)}}
@@ -117,10 +134,6 @@ class ${t.cls}(ValidationTaskPages):
       return `${HEADER(t, "each task's completed assignment put into a ground-truth version.")}
 from synapse_task_pages import PostAnnotationTaskPages
 
-# The ground-truth dataset the reviewed annotations go to (made when missing); one version per run.
-DATASET = "reviewed"
-
-
 class ${t.cls}(PostAnnotationTaskPages):
     def process_task(self, task, ctx):
         done = [a for a in ctx.platform.assignments_of([task["id"]]).get(task["id"], []) if a["status"] == "completed"]
@@ -128,8 +141,9 @@ class ${t.cls}(PostAnnotationTaskPages):
             return None  # skipped: nobody has completed it
         # More than one annotator: the first by name wins here; merge them for real in your plugin.
         chosen = sorted(done, key=lambda a: a["annotator"])[0]
+        # params.dataset (config.yaml): the ground-truth dataset (made when missing); one version per run.
         version = ctx.platform.write_ground_truth(
-            task["projectId"], DATASET, "run-%s" % ctx.run_id, [{"dataUnitId": task["dataUnit"]["id"], "annotations": chosen["annotations"]}]
+            task["projectId"], ctx.params["dataset"], "run-%s" % ctx.run_id, [{"dataUnitId": task["dataUnit"]["id"], "annotations": chosen["annotations"]}]
         )
         return {"data": {"version": version, "annotator": chosen["annotator"], "annotators": len(done)}}
 `;

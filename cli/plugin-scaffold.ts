@@ -15,7 +15,7 @@ import { CATEGORIES, CATEGORY_ACTIONS, RUNTIMES, type Category, type Runtime } f
 import * as categoryActions from '../sdk/category-actions.js';
 import { parsePluginConfig } from '../sdk/config.js';
 import { InvalidInputError, type Problem } from '../contracts/errors.js';
-import { isPythonTaskPageAction, pythonTaskPagesModule, pythonTaskPagesRunLine } from './plugin-scaffold-python.js';
+import { isPythonTaskPageAction, pythonTaskPagesModule, pythonTaskPagesParams, pythonTaskPagesRunLine } from './plugin-scaffold-python.js';
 
 export interface ScaffoldOptions {
   dir: string;
@@ -182,7 +182,7 @@ ${all
     (a) => `  ${a.action}:
     entrypoint: plugin.${a.action}.${a.cls}
     method: ${methodOf(a)}
-${a.runtime === 'python' && a.action === 'train' ? pythonHyperparameters() : ''}`,
+${a.runtime === 'python' && a.action === 'train' ? pythonHyperparameters() : ''}${a.runtime === 'python' && isPythonTaskPageAction(a.category, a.action) ? pythonTaskPagesParams(a.action) : ''}`,
   )
   .join('')}`;
 }

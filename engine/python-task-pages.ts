@@ -17,7 +17,17 @@ import { ConfigError } from '../contracts/errors.js';
 import type { ActionClass } from '../sdk/action.js';
 import type { ActionConfig, PluginConfig } from '../sdk/config.js';
 import type { PlatformDataUnit, PlatformTask } from '../sdk/platform-api.js';
-import { PostAnnotationTaskPages, PreAnnotationUnitPages, ToTaskPages, ValidationTaskPages, type TaskOutcome, type TaskPagesClass } from '../sdk/task-pages.js';
+import { z } from 'zod';
+import {
+  DataUnitPageParams,
+  PostAnnotationTaskPages,
+  PreAnnotationUnitPages,
+  TaskPageParams,
+  ToTaskPages,
+  ValidationTaskPages,
+  type TaskOutcome,
+  type TaskPagesClass,
+} from '../sdk/task-pages.js';
 
 /** Where a Python task-page class is, and the plugin it belongs to (for its environment). */
 export interface PythonTaskPagesRef {
@@ -89,6 +99,11 @@ export function loadPythonTaskPagesClass(
   if (!new RegExp(`^class\\s+${className}\\b`, 'm').test(readFileSync(file, 'utf8'))) {
     throw new ConfigError(where, [{ path: `${field}.entrypoint`, message: `${path.relative(plugin.dir, file)} has no class ${className}` }]);
   }
+  for (const key of ['hyperparameters', 'input_schema', 'output_schema'] as const) {
+    if (config[key] !== undefined)
+      throw new ConfigError(where, [{ path: `${field}.${key}`, message: `a task-page action has no ${key} (its own params go under params)` }]);
+  }
+  const params = ownParams(base === 'PreAnnotationUnitPages' ? DataUnitPageParams : TaskPageParams, config.params, `${field}.params`, where);
   const python: PythonTaskPagesRef = { plugin, module: path.relative(plugin.dir, file), className, base };
   let cls: ActionClass;
   if (base === 'PreAnnotationUnitPages') {
@@ -108,5 +123,29 @@ export function loadPythonTaskPagesClass(
     } as unknown as ActionClass;
   }
   Object.defineProperty(cls, 'name', { value: className });
+  (cls as { params: z.ZodType }).params = params;
   return cls;
+}
+
+/**
+ * The base params with the action's own from config.yaml `params` (a JSON Schema object):
+ * still strict (unknown keys refused), a declared key may not redefine a base one.
+ */
+function ownParams(baseParams: z.ZodObject, schema: Record<string, unknown> | undefined, field: string, where: string): z.ZodType {
+  if (schema === undefined) return baseParams;
+  const fail = (message: string): never => {
+    throw new ConfigError(where, [{ path: field, message }]);
+  };
+  if (schema.type !== 'object') fail('must be a JSON Schema with type: object');
+  let own: z.ZodType;
+  try {
+    own = z.fromJSONSchema({ ...schema, additionalProperties: false } as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch (err) {
+    return fail(`not a JSON Schema this engine reads: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!(own instanceof z.ZodObject)) return fail('must be a JSON Schema object with properties');
+  const clash = Object.keys(own.shape).filter((k) => Object.hasOwn(baseParams.shape, k));
+  if (clash.length)
+    fail(`${clash.join(', ')}: the base params already have ${clash.length === 1 ? 'it' : 'them'} (${Object.keys(baseParams.shape).join(', ')})`);
+  return baseParams.extend(own.shape);
 }

@@ -70,6 +70,13 @@ export const ActionConfigSchema = z.strictObject({
    */
   input_schema: z.record(z.string(), z.unknown()).optional(),
   output_schema: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Python task-page actions (annotation categories): the action's own params as a JSON Schema
+   * object (`type: object`, `properties`, `required`), added to the base params (`project`,
+   * `task_filters` / `data_unit_filters`); unknown keys are refused (engine/python-task-pages.ts).
+   * A TypeScript action declares them in code (`TaskPageParams.extend`).
+   */
+  params: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const PluginConfigSchema = z
@@ -125,8 +132,20 @@ export const PluginConfigSchema = z
           message: `"${name}" is a ${owner} action; a ${config.category} plugin's actions are ${CATEGORY_ACTIONS[config.category].join(', ')}`,
         });
       }
+      // `params` in config.yaml is for Python task-page actions only: elsewhere it would be ignored.
+      const action = config.actions[name]!;
+      const python = (action.runtime ?? config.runtime) === 'python';
+      if (action.params && !(python && PYTHON_TASK_PAGE_CATEGORIES.has(config.category)))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['actions', name, 'params'],
+          message: 'only a Python action of pre_annotation, data_validation or post_annotation declares params here; TypeScript declares them in code',
+        });
     }
   });
+
+/** The categories whose Python actions run as task pages and may declare `params` in config.yaml. */
+const PYTHON_TASK_PAGE_CATEGORIES = new Set<string>(['pre_annotation', 'data_validation', 'post_annotation']);
 
 /** Which category each of the seed's action names belongs to. */
 const ACTION_CATEGORY = new Map<string, Category>(

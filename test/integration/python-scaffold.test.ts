@@ -60,6 +60,11 @@ describe('plugin create --runtime python, annotation categories', () => {
     expect(final.result).toMatchObject({ total: 6, success: 6, failed: 0, report: `reports/${runId}.json` });
     const report = JSON.parse(readFileSync(path.join(settings.dataDir, 'storage', 'default', 'reports', `${runId}.json`), 'utf8')) as unknown;
     expect(report).toEqual({ total: 6, valid: 6, failed: [] });
+    // Its own param (config.yaml params) reaches the Python code.
+    const strict = await run(dir, 'validation', { project: data.project.id, min_boxes: 2 });
+    expect(strict.final.result).toMatchObject({ total: 6, success: 0, failed: 6 });
+    const results = await listItemResults(platform.db, strict.runId);
+    expect(results.map((r) => r.data.problems)).toEqual(Array(6).fill(['1 boxes, fewer than 2']));
   });
 
   it('to_task: the task whose unit has an annotation file gets it; the others are skipped', async () => {

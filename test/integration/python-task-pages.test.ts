@@ -73,12 +73,40 @@ describe('a Python validation plugin (task pages)', () => {
     for (const t of tasks.slice(2)) {
       const r = results.get(`task:${t.id}`)!;
       expect(r.status, JSON.stringify(r.data)).toBe('success');
-      expect(r.data).toMatchObject({ boxes: 1, png: true });
+      expect(r.data).toMatchObject({ boxes: 1, png: true, min_boxes: 1 });
       expect(r.data.image_bytes as number).toBeGreaterThan(8);
     }
 
     const report = JSON.parse(readFileSync(path.join(settings.dataDir, 'storage', 'default', reportKey), 'utf8')) as unknown;
     expect(report).toEqual({ total: 12, success: 10, failed: [`task:${tasks[0]!.id}`, `task:${tasks[1]!.id}`].sort() });
+  });
+
+  it('a Python process that dies mid-page: the page is retried in a fresh process, the results on record kept, nothing written twice', async () => {
+    const { runId } = await runs.start({ plugin: path.join(FIXTURES, 'python-crash-once'), action: 'validation', params: { project: data.project.id } });
+    const final = (await runs.temporal.workflow.getHandle(runId).result()) as RunState;
+    expect(final.status, final.error).toBe('completed');
+    expect(final.result).toMatchObject({ total: 12, success: 12, failed: 0 });
+    const results = await listItemResults(platform.db, runId);
+    expect(results).toHaveLength(12);
+    // Item keys sort as text; the first two tasks by id were done (and flushed) before the crash.
+    const byId = [...results].sort((a, b) => Number(a.item.slice(5)) - Number(b.item.slice(5)));
+    expect(byId.map((r) => r.attempt)).toEqual([1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(byId[0]!.data.pid).toBe(byId[1]!.data.pid);
+    expect(byId[2]!.data.pid).not.toBe(byId[0]!.data.pid);
+  });
+
+  it("the action's own params (config.yaml params) are checked at start: an unknown key or a bad value is refused, naming it", async () => {
+    const start = (params: Record<string, unknown>) =>
+      runs.start({ plugin: path.join(FIXTURES, 'validate-python'), action: 'validation', params: { project: data.project.id, ...params } }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    const unknown = await start({ min_box: 2 });
+    expect(unknown).toBeInstanceOf(InvalidInputError);
+    expect((unknown as InvalidInputError).problems).toEqual([{ path: 'min_box', message: 'unknown key "min_box"' }]);
+    const bad = await start({ min_boxes: -1 });
+    expect(bad).toBeInstanceOf(InvalidInputError);
+    expect((bad as InvalidInputError).problems.map((p) => p.path)).toEqual(['min_boxes']);
   });
 
   it('an unknown task_filters key is refused at start, naming it', async () => {

@@ -50,7 +50,8 @@ const cruiseArgs = (folders: string[], output: string) => [
 
 /** dependency-cruiser with the project's config, run from `cwd` over `folders`, its findings as JSON. */
 function cruise(cwd: string, folders: string[]): CruiseResult {
-  const r = spawnSync(process.execPath, cruiseArgs(folders, 'json'), { cwd, encoding: 'utf8' });
+  // The whole tree's JSON outgrew spawnSync's 1 MiB default buffer (cut mid-string, seen in CI).
+  const r = spawnSync(process.execPath, cruiseArgs(folders, 'json'), { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const out = JSON.parse(r.stdout) as {
     summary: { error: number; violations: { rule: { name: string }; from: string; to: string; cycle?: { name: string }[] }[] };
   };

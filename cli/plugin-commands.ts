@@ -96,12 +96,21 @@ export function pluginCommands(program: Command, exit: (code: number) => void): 
 
   plugin
     .command('check')
-    .description("validate a plugin folder: config.yaml and every action's entrypoint")
+    .description("validate a plugin folder: config.yaml, every action's entrypoint, and its TypeScript types (tsc)")
     .argument('[dir]', 'plugin folder', '.')
-    .action(async (dir: string) => {
+    .option('--no-types', 'skip the type check (tsc) of its TypeScript files')
+    .action(async (dir: string, opts: { types: boolean }) => {
       const { checkPluginDir } = await import('../engine/plugin-releases.js');
       const { config } = await checkPluginDir(dir);
-      process.stdout.write(`${config.code}@${config.version}: config.yaml and ${Object.keys(config.actions).length} action(s) OK\n`);
+      let types = '';
+      if (opts.types) {
+        const { typeCheckPlugin } = await import('../engine/plugin-typecheck.js');
+        const checked = await typeCheckPlugin(dir);
+        if ('skipped' in checked) types = `; type check skipped: ${checked.skipped}`;
+        else if (checked.problems.length > 0) throw new InvalidInputError(`${config.code}@${config.version} does not type-check`, checked.problems);
+        else types = `; ${checked.checked} TypeScript file(s) type-check`;
+      }
+      process.stdout.write(`${config.code}@${config.version}: config.yaml and ${Object.keys(config.actions).length} action(s) OK${types}\n`);
     });
 
   plugin

@@ -15,6 +15,7 @@ import { CATEGORIES, CATEGORY_ACTIONS, RUNTIMES, type Category, type Runtime } f
 import * as categoryActions from '../sdk/category-actions.js';
 import { parsePluginConfig } from '../sdk/config.js';
 import { InvalidInputError, type Problem } from '../contracts/errors.js';
+import { pluginTsconfigText } from '../engine/plugin-typecheck.js';
 import { isPythonTaskPageAction, pythonTaskPagesModule, pythonTaskPagesParams, pythonTaskPagesRunLine } from './plugin-scaffold-python.js';
 
 export interface ScaffoldOptions {
@@ -109,7 +110,11 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
           'plugin/__init__.py': '',
           'requirements.txt': '# Python packages this plugin needs, one per line\n',
         }
-      : Object.fromEntries(templates.map((x) => [`plugin/${x.action}.ts`, typescriptModule(x)]))),
+      : {
+          ...Object.fromEntries(templates.map((x) => [`plugin/${x.action}.ts`, typescriptModule(x)])),
+          // `@synapse/sdk` for editors and tsc, wherever the folder lives (engine/plugin-typecheck.ts).
+          'tsconfig.json': pluginTsconfigText(),
+        }),
   };
   // The template must give a config that passes the schema; fail here rather than in `check`.
   parsePluginConfig(files['config.yaml'] as string, 'config.yaml (template)');

@@ -32,7 +32,7 @@ describe('synapse plugin create', () => {
     const created = await runCli(['plugin', 'create', dir, '--category', category, '--name', `My ${category}`], settings);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['README.md', 'config.yaml', 'package.json', 'plugin']);
+    expect(readdirSync(dir).sort()).toEqual(['README.md', 'config.yaml', 'package.json', 'plugin', 'tsconfig.json']);
     const config = parsePluginConfig(readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
     expect(config).toMatchObject({ code: path.basename(dir), name: `My ${category}`, version: '0.1.0', category });
     const [action] = Object.keys(config.actions);
@@ -41,7 +41,7 @@ describe('synapse plugin create', () => {
     const check = await runCli(['plugin', 'check', dir], settings);
     expect(check.stderr).toBe('');
     expect(check.code).toBe(0);
-    expect(check.stdout).toContain(`${path.basename(dir)}@0.1.0: config.yaml and 1 action(s) OK`);
+    expect(check.stdout).toContain(`${path.basename(dir)}@0.1.0: config.yaml and 1 action(s) OK; 1 TypeScript file(s) type-check`);
   });
 
   it('each category gets its base: BaseExporter, BaseUploader, TrainAction, or the typed action', () => {

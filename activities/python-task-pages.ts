@@ -100,8 +100,10 @@ export function pythonTaskPageHooks(cls: PythonTaskPagesClass, options: PythonTa
     ).catch((err: unknown) => {
       throw err instanceof PythonRuntimeError ? new UnavailableError(`${className}: ${err.message}`) : err;
     });
-    const iterator = summary?.results()[Symbol.asyncIterator]();
-    const results = async (): Promise<{ items: ItemResult[]; next: string | null }> => {
+    // summary.results() in Python reads pages in order; a new results() (after '') starts over.
+    let iterator: AsyncIterator<ItemResult> | undefined;
+    const results = async (after: string): Promise<{ items: ItemResult[]; next: string | null }> => {
+      if (after === '' || !iterator) iterator = summary?.results()[Symbol.asyncIterator]();
       const items: ItemResult[] = [];
       while (iterator && items.length < 1000) {
         const next = await iterator.next();

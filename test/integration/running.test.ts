@@ -54,7 +54,8 @@ describe('running a plugin action', () => {
   });
 
   it('the query serves progress while the run is going, and the run has its search attributes', async () => {
-    const { runId } = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 400, delayMs: 10 } });
+    // About 12 s: steps signal progress to the workflow at most every 5 s (bounded history).
+    const { runId } = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 400, delayMs: 30 } });
     const handle = runs.temporal.workflow.getHandle(runId);
     const midway = await waitFor(async () => {
       const s = await handle.query(runStateQuery);

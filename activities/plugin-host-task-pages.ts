@@ -36,18 +36,26 @@ function checked<T>(
   throw new Error(`${what} returned what a task-page hook may not: ${problems}`);
 }
 
-/** The results() of a finish summary, as pages for the host's `results` calls (cursor: the count already sent). */
+/**
+ * The results() of a finish summary, as pages for the host's `results` calls (cursor: the count
+ * already sent). `after` '' starts over (results() called again reads from the first item, as
+ * in the worker); any other cursor must be where the last page ended (one reading at a time).
+ */
 function resultPages(summary: TaskPagesSummary): NonNullable<HostSink['results']> {
-  const iterator = summary.results()[Symbol.asyncIterator]();
+  let iterator: AsyncIterator<ItemResult> | undefined;
   let sent = 0;
   return async (after) => {
-    // The host asks for the pages in order; `after` is the count it has, so a repeat is refused, not skipped.
-    if (after !== (sent === 0 ? '' : String(sent))) throw new Error(`results() pages are read in order (asked after ${JSON.stringify(after)}, ${sent} sent)`);
+    if (after === '') {
+      iterator = summary.results()[Symbol.asyncIterator]();
+      sent = 0;
+    } else if (!iterator || after !== String(sent)) {
+      throw new Error(`results() is read one pass at a time (asked after ${JSON.stringify(after)}, ${sent} sent)`);
+    }
     const items: ItemResult[] = [];
     while (items.length < 1000) {
       const next = await iterator.next();
       if (next.done) {
-        sent += items.length;
+        iterator = undefined;
         return { items, next: null };
       }
       items.push(next.value);

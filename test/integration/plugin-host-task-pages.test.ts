@@ -95,7 +95,7 @@ describe('task-page hooks run in a plugin host, beside a normal validation', () 
     expect(h.status, h.error).toBe('completed');
     const tasks = await listTasks(platform.db, { projectId: data.project.id });
     const even = tasks.filter((t) => t.id % 2 === 0).length;
-    expect(h.result).toMatchObject({ total: 8, success: 8 - even, failed: even, seen: 8 });
+    expect(h.result).toMatchObject({ total: 8, success: 8 - even, failed: even, seen: 8, again: 8 });
     const hostPid = (h.result as { finishPid: number }).finishPid;
     expect(hostPid).not.toBe(process.pid);
 

@@ -193,7 +193,8 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
       method: action.method,
       progressCategories: action.progressCategories,
       metricsCategories: cls.metricsCategories,
-      params: parse(action, message.params, message.parser).parsed,
+      // Not a task-page class: the worker's kind check refuses it (by kind, before any params problem).
+      params: message.parser === 'task-pages' && !taskPages ? null : parse(action, message.params, message.parser).parsed,
       secrets: redactParams(cls.params, message.params).secrets,
       ...(taskPages ? { taskPages } : {}),
     };

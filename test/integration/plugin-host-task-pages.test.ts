@@ -15,6 +15,8 @@ import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plu
 import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { listItemResults, listTasks } from '../../platform/repositories/index.js';
+import { taskQueueFor } from '../../client/settings.js';
+import { WORKFLOW_TYPES, type RunActionInput } from '../../contracts/run-input.js';
 import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
 
 const HOSTILE = path.join(ROOT, 'test', 'fixtures', 'hostile-task-pages');
@@ -131,5 +133,37 @@ describe('task-page hooks run in a plugin host, beside a normal validation', () 
       // ctx.platform calls crossed to the worker and came back.
       expect(seen.project).toBe(data.project.name);
     }
+  });
+});
+
+describe('a hosted action that is not a task-page class', () => {
+  it('started as a task-page run is refused by its kind (not by a params problem), not retried', async () => {
+    // The client would pick the simple shape for it; the workflow is started directly, as a stale client might.
+    const input: RunActionInput = {
+      plugin: { code: 'hostile-plugin', version: '1.0.0', dir: path.join(ROOT, 'test', 'fixtures', 'hostile-plugin') },
+      action: 'whoami',
+      category: 'data_validation',
+      method: 'job',
+      params: {},
+      progressCategories: {},
+      heartbeatTimeoutSeconds: 30,
+      startToCloseSeconds: 600,
+    };
+    const handle = await runs.temporal.workflow.start(WORKFLOW_TYPES.taskPages, {
+      workflowId: `not-task-pages-${Date.now()}`,
+      taskQueue: taskQueueFor(settings, 'job'),
+      args: [input],
+    });
+    const error = await handle.result().then(
+      () => 'completed',
+      (err: unknown) => {
+        const messages: string[] = [];
+        for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) messages.push(e.message);
+        return messages.join(' <- ');
+      },
+    );
+    expect(error).toContain('WhoAmI is not a task-page action');
+    expect(error).not.toContain('project');
+    expect(await highestActivityAttempt(runs, handle.workflowId)).toBe(1);
   });
 });

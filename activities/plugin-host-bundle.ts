@@ -132,6 +132,10 @@ async function buildBundle(plugin: Plugin, pluginDir: string, key: string, outDi
       format: 'esm',
       target: 'node20',
       outfile: file,
+      // Stacks name the plugin's own files and lines (the host runs with --enable-source-maps),
+      // so a bug in plugin code is reported at plugin/x.ts:12:7 (failures.ts), not in the bundle.
+      sourcemap: 'inline',
+      sourcesContent: false,
       logLevel: 'silent',
       plugins: [sdkAlias],
       // CommonJS dependencies that require Node's modules need a `require` in an ES module.

@@ -199,6 +199,7 @@ export class PluginHost {
       '--disable-warning=ExperimentalWarning',
       `--max-old-space-size=${Math.floor(this.limits.heapMb)}`,
       '--disallow-code-generation-from-strings',
+      '--enable-source-maps',
       bundle.file,
     ];
     // The kernel kills the host when the worker dies (even SIGKILLed): a host busy in plugin

@@ -25,7 +25,7 @@ describe('a TypeError in plugin code', () => {
     const state = await runs.state(runId);
     expect(state.status).toBe('failed');
     expect(state.error).toMatch(
-      /^TypeError in plugin code( at plugin\/bug\.ts:13:\d+)?: Cannot read properties of undefined \(reading 'name'\) \(a bug in the plugin: not retried\)$/,
+      /^TypeError in plugin code at plugin\/bug\.ts:13:\d+: Cannot read properties of undefined \(reading 'name'\) \(a bug in the plugin: not retried\)$/,
     );
     console.log(`run error: ${state.error}`);
     expect(await highestActivityAttempt(runs, runId)).toBe(1);

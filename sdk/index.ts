@@ -29,6 +29,7 @@ export * from './trainer.js';
 export * from './serve.js';
 export * from './uploader.js';
 export * from './platform-api.js';
+export * from './png.js';
 export * from './platform-filters.js';
 export * from './task-pages.js';
 export * from './predictions.js';

@@ -22,8 +22,9 @@ import {
   type PlatformProject,
   type Predictions,
   type ServeContext,
+  cropPng,
+  decodePng,
 } from '@synapse/sdk';
-import { cropPng, decodePng } from './png.js';
 
 export const Params = DeploymentParams.extend({
   /** The model's deployment (its id: synapse deployment list); its input is {"image": <base64 PNG>}. */

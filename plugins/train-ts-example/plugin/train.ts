@@ -17,8 +17,8 @@ import {
   type TrainContext,
   type TrainDataset,
   type TrainDatasetItem,
+  decodePng,
 } from '@synapse/sdk';
-import { decodePng } from './png.js';
 
 const Hyperparameters = BaseHyperparameters.extend({
   learning_rate: z.number().positive().max(10).default(0.5),

@@ -1,7 +1,9 @@
 /**
- * PNG in and out for cropping a region before it goes to the model: a small decoder (8-bit
- * grey, RGB or RGBA, not interlaced) and an RGB encoder over node:zlib. The plugin carries its
- * own (a plugin ships alone; the engine's platform/png.ts is not its to import).
+ * PNG in and out for plugin code: a small decoder (8-bit grey, RGB or RGBA, not interlaced), an
+ * RGB encoder and a crop, over node:zlib (PNG: ISO/IEC 15948, https://www.w3.org/TR/png/).
+ * Trainers read dataset images with it, served actions decode request images, auto_label crops
+ * a region before it goes to the model, and the platform writes generated sample images.
+ * Errors: decodePng throws an Error naming `name` and what it cannot read; encodePng a RangeError.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
 

@@ -4,7 +4,10 @@
  *
  * - every path parameter carries the pattern (and lengths) its route parses it with, from the
  *   same zod schemas, so a value outside it is a documented 400, not a surprise;
- * - every operation that takes a path parameter, a query or a body documents its 400.
+ * - every operation that takes a path parameter, a query or a body documents its 400;
+ * - every operation with parameters documents 431: a URL and headers over Node's 16 KiB limit
+ *   (a query value far over its maxLength, say) are refused by the HTTP parser before any route
+ *   sees them, with an empty body (found by schemathesis with a 16 KiB pageToken).
  *
  * Idempotent: a parameter that has a pattern and an operation that has a 400 keep theirs.
  */
@@ -41,6 +44,8 @@ const badRequest = {
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 };
 
+const headersTooLarge = { description: "the request line and headers exceed the server's 16 KiB limit (Node's HTTP parser; empty body)" };
+
 /** Fills in path parameter patterns and 400 answers (see the file header). Changes `paths` in place and returns it. */
 export function finalizePaths(paths: Record<string, Json>): Record<string, Json> {
   for (const [template, item] of Object.entries(paths)) {
@@ -58,6 +63,7 @@ export function finalizePaths(paths: Record<string, Json>): Record<string, Json>
       }
       const responses = (op.responses as Json | undefined) ?? {};
       if (!('400' in responses) && (params.length > 0 || op.requestBody !== undefined)) op.responses = { ...responses, '400': badRequest };
+      if (params.length > 0 && !('431' in (op.responses as Json))) op.responses = { ...(op.responses as Json), '431': headersTooLarge };
     }
   }
   return paths;

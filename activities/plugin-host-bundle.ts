@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin as EsbuildPlugin } from 'esbuild';
 import type { Plugin } from '../engine/plugin-loader.js';
+import { ensurePluginDeps } from '../engine/plugin-deps.js';
 import { NonRetriableError } from '../contracts/errors.js';
 
 const HOST_MAIN = fileURLToPath(new URL('../activities/plugin-host-main.ts', import.meta.url));
@@ -124,9 +125,12 @@ async function buildBundle(plugin: Plugin, pluginDir: string, key: string, outDi
     ...modules.map((m) => `  ${JSON.stringify(pathToFileURL(m).href)}: () => import(${JSON.stringify(m)}),`),
     '});',
   ].join('\n');
+  // The plugin's own npm dependencies (engine/plugin-deps.ts) are bundled in from their install.
+  const nodeModules = await ensurePluginDeps(pluginDir);
   try {
     await build({
       stdin: { contents: entry, resolveDir: pluginDir, sourcefile: 'plugin-host-entry.mjs', loader: 'js' },
+      nodePaths: nodeModules ? [nodeModules] : [],
       bundle: true,
       platform: 'node',
       format: 'esm',

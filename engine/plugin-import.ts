@@ -28,6 +28,11 @@ export function setPluginModuleSource(fn: typeof source): void {
   source = fn;
 }
 
+/** True in a plugin host: its plugin's modules (and their npm dependencies) are bundled in. */
+export function pluginModulesAreBundled(): boolean {
+  return source !== undefined;
+}
+
 /** Imports a plugin module by file URL, after the preparation (once per process). */
 export async function importPluginModule(url: string): Promise<Record<string, unknown>> {
   if (source) return source(url);

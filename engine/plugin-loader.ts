@@ -18,7 +18,8 @@ import { ConfigError, NotFoundError, ParamsError } from '../contracts/errors.js'
 import { INPUT_LIMITS, ownValue } from '../contracts/input-limits.js';
 import { hasOwnTrainParams, hyperparametersFromJsonSchema, isTrainerClass, PythonTrainer, trainParamsSchema } from '../sdk/trainer.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
-import { importPluginModule } from './plugin-import.js';
+import { ensurePluginDeps } from './plugin-deps.js';
+import { importPluginModule, pluginModulesAreBundled } from './plugin-import.js';
 import { PythonServeAction } from './python-serve.js';
 import { isPythonTaskPagesCategory, loadPythonTaskPagesClass } from './python-task-pages.js';
 import { codeLoadError } from './plugin-check.js';
@@ -163,6 +164,8 @@ export async function loadAction(plugin: Plugin, actionName: string): Promise<Re
   if (!file) {
     throw new ConfigError(where, [{ path: `actions.${actionName}.entrypoint`, message: `module ${path.relative(plugin.dir, modulePath)}.ts not found` }]);
   }
+  // Its own npm dependencies first (plugin-deps.ts); a plugin host has them bundled in.
+  if (!pluginModulesAreBundled()) await ensurePluginDeps(plugin.dir);
   // A module that does not load says where, relative to the plugin folder (plugin-check.ts).
   const mod = await importPluginModule(pathToFileURL(file).href).catch((err: unknown) => {
     throw codeLoadError(err, plugin.dir, actionName, `plugin ${plugin.config.code}: action ${actionName} does not load`);

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Problem } from '../contracts/errors.js';
+import { ensurePluginDeps } from './plugin-deps.js';
 
 /** The synapse installation this code runs from (the sources or dist/: both sit one level down). */
 const INSTALL_ROOT = path.resolve(import.meta.dirname, '..');
@@ -73,7 +74,11 @@ export async function typeCheckPlugin(pluginDir: string): Promise<TypeCheckResul
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'synapse-typecheck-'));
   try {
     const config = path.join(tmp, 'tsconfig.json');
-    writeFileSync(config, JSON.stringify({ compilerOptions: pluginCompilerOptions(), files: files.map((f) => path.join(dir, f)) }));
+    // The plugin's own npm dependencies (and their types) from their install (plugin-deps.ts).
+    const nodeModules = await ensurePluginDeps(dir);
+    const options = pluginCompilerOptions();
+    if (nodeModules) options.paths = { ...(options.paths as Record<string, string[]>), '*': [path.join(nodeModules, '*')] };
+    writeFileSync(config, JSON.stringify({ compilerOptions: options, files: files.map((f) => path.join(dir, f)) }));
     const { stdout } = await promisify(execFile)(process.execPath, [TSC, '-p', config, '--pretty', 'false'], { maxBuffer: 16 * 1024 * 1024 }).catch(
       (err: { stdout?: string; code?: unknown }) => {
         if (typeof err.stdout === 'string' && err.stdout.length > 0) return { stdout: err.stdout };

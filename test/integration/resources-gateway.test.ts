@@ -269,7 +269,9 @@ describe('models, logs, artifacts, events by kind', () => {
     // A completed run does not resume: a 400 that says what does.
     const resume = await api<Problem>('POST', `/v1/runs/${validation.runId}/resume`, {});
     expect(resume.status).toBe(400);
-    expect(resume.body.errors?.[0]?.message).toContain('only an ended, unfinished run resumes');
+    expect(resume.body.errors?.[0]?.message).toMatch(
+      /completed: there is nothing left to resume; only a cancelled, failed, terminated or timed-out train and tune run resumes/,
+    );
   });
 });
 

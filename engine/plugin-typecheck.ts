@@ -79,12 +79,14 @@ export async function typeCheckPlugin(pluginDir: string): Promise<TypeCheckResul
     const options = pluginCompilerOptions();
     if (nodeModules) options.paths = { ...(options.paths as Record<string, string[]>), '*': [path.join(nodeModules, '*')] };
     writeFileSync(config, JSON.stringify({ compilerOptions: options, files: files.map((f) => path.join(dir, f)) }));
-    const { stdout } = await promisify(execFile)(process.execPath, [TSC, '-p', config, '--pretty', 'false'], { maxBuffer: 16 * 1024 * 1024 }).catch(
-      (err: { stdout?: string; code?: unknown }) => {
-        if (typeof err.stdout === 'string' && err.stdout.length > 0) return { stdout: err.stdout };
-        throw err;
-      },
-    );
+    const { stdout } = await promisify(execFile)(process.execPath, [TSC, '-p', config, '--pretty', 'false'], {
+      // tsc names files relative to its working folder: tmp, which the paths are resolved against below.
+      cwd: tmp,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: { stdout?: string; code?: unknown }) => {
+      if (typeof err.stdout === 'string' && err.stdout.length > 0) return { stdout: err.stdout };
+      throw err;
+    });
     const problems: Problem[] = [];
     for (const line of stdout.split('\n')) {
       const m = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/.exec(line);

@@ -119,3 +119,27 @@ async function install(pluginDir: string, dir: string, lockFile: string): Promis
   }
   return path.join(dir, 'node_modules');
 }
+
+/**
+ * tsc `paths` for a plugin's declared dependencies in their install: each name mapped to its
+ * declaration file (package.json `types` or `typings`, else `index.d.ts`, else `@types/<name>`),
+ * since tsc resolves bare imports from the importing file's folders, which do not hold them. A
+ * dependency with no declarations is left out (tsc then names it, as for any untyped package).
+ */
+export function dependencyTypePaths(pluginDir: string, nodeModules: string): Record<string, string[]> {
+  const paths: Record<string, string[]> = {};
+  for (const name of Object.keys(declaredDependencies(pluginDir) ?? {})) {
+    const dir = path.join(nodeModules, name);
+    let declared: string | undefined;
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { types?: unknown; typings?: unknown };
+      declared = typeof pkg.types === 'string' ? pkg.types : typeof pkg.typings === 'string' ? pkg.typings : undefined;
+    } catch {
+      // no readable package.json: try the defaults below
+    }
+    const typesPackage = path.join(nodeModules, '@types', name.startsWith('@') ? name.slice(1).replace('/', '__') : name, 'index.d.ts');
+    const file = [declared && path.join(dir, declared), path.join(dir, 'index.d.ts'), typesPackage].find((f): f is string => !!f && existsSync(f));
+    if (file) paths[name] = [file];
+  }
+  return paths;
+}

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Problem } from '../contracts/errors.js';
-import { ensurePluginDeps } from './plugin-deps.js';
+import { dependencyTypePaths, ensurePluginDeps } from './plugin-deps.js';
 
 /** The synapse installation this code runs from (the sources or dist/: both sit one level down). */
 const INSTALL_ROOT = path.resolve(import.meta.dirname, '..');
@@ -77,7 +77,7 @@ export async function typeCheckPlugin(pluginDir: string): Promise<TypeCheckResul
     // The plugin's own npm dependencies (and their types) from their install (plugin-deps.ts).
     const nodeModules = await ensurePluginDeps(dir);
     const options = pluginCompilerOptions();
-    if (nodeModules) options.paths = { ...(options.paths as Record<string, string[]>), '*': [path.join(nodeModules, '*')] };
+    if (nodeModules) options.paths = { ...(options.paths as Record<string, string[]>), ...dependencyTypePaths(dir, nodeModules) };
     writeFileSync(config, JSON.stringify({ compilerOptions: options, files: files.map((f) => path.join(dir, f)) }));
     const { stdout } = await promisify(execFile)(process.execPath, [TSC, '-p', config, '--pretty', 'false'], {
       // tsc names files relative to its working folder: tmp, which the paths are resolved against below.

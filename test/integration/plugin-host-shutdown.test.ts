@@ -4,6 +4,7 @@
  * is killed and the worker's stop resolves; the step is retried on another worker, in a new
  * host there. A worker killed outright leaves no host behind.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
@@ -30,10 +31,21 @@ async function hostPids(runId: string): Promise<number[]> {
   return events.flatMap((e) => (e.data.kind === 'event' && e.data.event === 'plugin_host' ? [e.data.data.pid as number] : []));
 }
 
+/**
+ * Whether the process still runs. A zombie does not: it is dead and waits to be reaped by its
+ * new parent, which here is PID 1 of the machine (no prompt reaper in every sandbox; seen in CI
+ * as a host "alive" 10 s after the kernel killed it).
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...", the state after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

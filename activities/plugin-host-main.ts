@@ -21,13 +21,21 @@ import { parseTaskPagesParams } from '../engine/task-page-params.js';
 import { isTaskPagesClass, type TaskPagesClass } from '../sdk/task-pages.js';
 import type { ItemResult } from '../sdk/platform-api.js';
 import type { MetricValues } from '../contracts/run-state.js';
+import { isExporterClass } from '../sdk/exporter.js';
+import { isUploaderClass } from '../sdk/uploader.js';
+import { isTrainerClass } from '../sdk/trainer.js';
+import { isServeActionClass } from '../sdk/serve.js';
+import { hostRunner } from './plugin-host-runners.js';
+import type { Remote } from './plugin-host-runner.js';
 import {
   FATAL_EXIT_CODE,
   TASK_PAGE_HOOKS,
   type FromHost,
   type HostCtxInit,
+  type HostClassKind,
   type HostDescription,
   type HostParamsParser,
+  type HostStatics,
   type ToHost,
 } from './plugin-host-protocol.js';
 import { describeError, errorFromHost } from './plugin-host-errors.js';
@@ -51,7 +59,34 @@ function polluted(): boolean {
 }
 
 /** What a ctx call asks the worker for. */
-type CtxCall = { op: 'checkpoint'; state: unknown } | { op: 'platform'; method: string; args: unknown[] } | { op: 'results'; after: string };
+type CtxCall =
+  | { op: 'checkpoint'; state: unknown }
+  | { op: 'platform'; method: string; args: unknown[] }
+  | { op: 'results'; after: string }
+  | { op: 'call'; target: string; method: string; args: unknown[] };
+
+/** The SDK base a class extends, as the worker's stand-in will (HOST_CLASS_KINDS). */
+function kindOf(cls: unknown): HostClassKind {
+  if (isExporterClass(cls)) return 'exporter';
+  if (isUploaderClass(cls)) return 'uploader';
+  if (isTrainerClass(cls)) return 'trainer';
+  if (isServeActionClass(cls)) return 'serve';
+  return 'action';
+}
+
+/** The class's static fields with primitive values, own and inherited (the subclass's win). */
+function staticsOf(cls: unknown): HostStatics {
+  const statics: HostStatics = {};
+  for (let c = cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
+    for (const key of Object.getOwnPropertyNames(c)) {
+      if (key === 'length' || key === 'name' || key === 'prototype' || Object.hasOwn(statics, key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(c, key);
+      const value: unknown = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+      if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') statics[key] = value;
+    }
+  }
+  return statics;
+}
 
 /** A task-page class's statics and hooks, as `describe` reports them. */
 function taskPagesOf(cls: unknown): HostDescription['taskPages'] {
@@ -188,6 +223,8 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
     const taskPages = taskPagesOf(cls);
     return {
       className: cls.name,
+      kind: kindOf(cls),
+      statics: staticsOf(cls),
       action: cls.action ?? null,
       category: cls.category ?? null,
       method: action.method,
@@ -200,18 +237,44 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
     };
   }
 
+  /** A call's ctx-calls to the worker: each resolves with the worker's answer. */
+  const asker =
+    (id: number) =>
+    (call: CtxCall): Promise<unknown> =>
+      new Promise<unknown>((resolve, reject) => {
+        const seq = nextSeq++;
+        asked.set(seq, { resolve, reject });
+        send({ type: 'ctx-call', id, seq, ...call });
+      });
+
+  async function run(message: Extract<ToHost, { type: 'run' }>): Promise<unknown> {
+    const runner = hostRunner(message.runner);
+    if (!runner) throw new Error(`this plugin host has no runner "${message.runner}"`);
+    const action = await load(message.action);
+    const params = ownParams(action, message.params, message.parser);
+    const abort = new AbortController();
+    running.set(message.id, abort);
+    try {
+      const ask = asker(message.id);
+      const ctx = new HostRunContext(message.id, params, message.ctx, abort.signal, ask, message.platform);
+      const remote = <T extends object>(target: string): Remote<T> =>
+        new Proxy({} as Remote<T>, {
+          get: (_object, method) =>
+            typeof method === 'string' && method !== 'then' ? (...args: unknown[]) => ask({ op: 'call', target, method, args }) : undefined,
+        });
+      return (await runner({ action, params, ctx, args: message.args, remote })) ?? null;
+    } finally {
+      running.delete(message.id);
+    }
+  }
+
   async function invoke(message: Extract<ToHost, { type: 'invoke' }>): Promise<unknown> {
     const action = await load(message.action);
     const params = ownParams(action, message.params, message.parser);
     const abort = new AbortController();
     running.set(message.id, abort);
     try {
-      const ask = (call: CtxCall) =>
-        new Promise<unknown>((resolve, reject) => {
-          const seq = nextSeq++;
-          asked.set(seq, { resolve, reject });
-          send({ type: 'ctx-call', id: message.id, seq, ...call });
-        });
+      const ask = asker(message.id);
       const ctx = new HostRunContext(message.id, params, message.ctx, abort.signal, ask, message.platform);
       // The class is concrete: the loader found it exported and named in config.yaml.
       const instance = new (action.cls as unknown as new () => Record<string, unknown>)();
@@ -262,6 +325,9 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
         break;
       case 'invoke':
         answer(message.id, invoke(message));
+        break;
+      case 'run':
+        answer(message.id, run(message));
         break;
       case 'cancel':
         running.get(message.id)?.abort(new Error('the step was cancelled'));

@@ -57,6 +57,23 @@ export type ToHost =
       ctx: HostCtxInit;
       platform: boolean;
     }
+  /**
+   * Runs a host runner (plugin-host-runners.ts) for a run shape whose steps drive the class's
+   * hooks themselves (export pages, upload, training, serving): the runner gets the loaded
+   * action, the parsed params, a run context, `args`, and proxies of the worker objects the
+   * call offers as `targets` (their methods answered by `ctx-call` op `call`).
+   */
+  | {
+      type: 'run';
+      id: number;
+      action: string;
+      runner: string;
+      args: unknown[];
+      parser?: HostParamsParser;
+      params: unknown;
+      ctx: HostCtxInit;
+      platform: boolean;
+    }
   /** Fires the call's `ctx.signal` (the step was cancelled). */
   | { type: 'cancel'; id: number }
   /** The answer to a `ctx-call` of the host. */
@@ -67,9 +84,19 @@ const LOG_LEVEL = z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']) satisfies z.ZodT
 const PROGRESS_CATEGORY = z.strictObject({ weight: z.number(), label: z.string().max(500).optional() });
 const METRIC_VALUES = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
 
+/** Which SDK base a described class extends (the worker's stand-in extends the same one, so the shapes' kind checks hold). */
+export const HOST_CLASS_KINDS = ['action', 'exporter', 'uploader', 'trainer', 'serve'] as const;
+export type HostClassKind = (typeof HOST_CLASS_KINDS)[number];
+
+/** A class's static fields with a string, number, boolean or null value (own and inherited: pageSize, itemConcurrency, ...). */
+export const HostStatics = z.record(z.string().max(200), z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]));
+export type HostStatics = z.infer<typeof HostStatics>;
+
 /** What `describe` answers: the class as the step harness checks it, and the parsed params. */
 export const HostDescription = z.strictObject({
   className: z.string().max(500),
+  kind: z.enum(HOST_CLASS_KINDS),
+  statics: HostStatics,
   action: z.string().max(200).nullable(),
   category: z.string().max(200).nullable(),
   method: z.string().max(50),
@@ -133,6 +160,16 @@ export const FromHost = z.union([
     op: z.literal('platform'),
     method: z.string().max(200),
     args: z.array(z.unknown()).max(100),
+  }),
+  /** A method of a worker object the `run` call offered under `target` (its own function properties only). */
+  z.strictObject({
+    type: z.literal('ctx-call'),
+    id: z.number().int(),
+    seq: z.number().int(),
+    op: z.literal('call'),
+    target: z.string().max(200),
+    method: z.string().max(200),
+    args: z.array(z.unknown()).max(1000),
   }),
   /** An error the host caught outside any call (a timer's throw, an unhandled rejection): the host exits after it. */
   z.strictObject({ type: z.literal('fatal'), error: HostError }),

@@ -19,7 +19,11 @@ import { pluginBundle } from './plugin-host-bundle.js';
 import { declaredEnvs, pluginHostEnv } from './plugin-host-env.js';
 import { errorFromHost } from './plugin-host-errors.js';
 import { acquirePluginHost, PluginHostError, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
-import type { HostDescription, HostMethod, HostParamsParser } from './plugin-host-protocol.js';
+import type { HostClassKind, HostDescription, HostMethod, HostParamsParser } from './plugin-host-protocol.js';
+import { BaseExporter } from '../sdk/exporter.js';
+import { BaseUploader } from '../sdk/uploader.js';
+import { TrainAction } from '../sdk/trainer.js';
+import { ServeAction } from '../sdk/serve.js';
 import { taskPagesStandIn } from './plugin-host-task-pages.js';
 
 /** Where the hosts' bundles are written (one file per plugin version and worker process). */
@@ -32,12 +36,35 @@ export interface HostLease {
   release(healthy: boolean): void;
 }
 
+/** Options of a host runner call. */
+export interface HostRunOptions {
+  /** The step's run context (reports, checkpoints, `ctx.platform`); without one the runner's reports are dropped. */
+  ctx?: RunContext;
+  /** Worker objects the runner may call by name (HostSink.targets): storages, dataset files, outputs. */
+  targets?: Record<string, object>;
+  /** Cancels the call (its ctx.signal in the host); defaults to `ctx.signal`. */
+  signal?: AbortSignal;
+}
+
+/** The plugin host of a step, for shapes that drive the class's hooks in it (plugin-host-runner.ts). */
+export interface HostRun {
+  /**
+   * Runs host runner `runner` (plugin-host-runners.ts) with `args` in the step's host, or, while
+   * that host is busy with another call of the step, in another host of the plugin.
+   * Rejects with the runner's error (mapped to the worker's classes), or PluginHostError.
+   */
+  run<T = unknown>(runner: string, args: unknown[], options?: HostRunOptions): Promise<T>;
+  /** The host's pid (its first host). */
+  readonly pid: number | undefined;
+}
+
 export interface HostedAction {
   action: ResolvedAction;
   params: unknown;
   /** The values of the params' secret fields. */
   secrets: string[];
   lease: HostLease;
+  host: HostRun;
 }
 
 /** The run's plugin folder: the client's when it holds the same code@version, else by code@version (as loadRunAction). */
@@ -76,17 +103,32 @@ const LOAD_SINK: HostSink = {
   checkpoint: () => Promise.reject(new Error('no checkpoint while an action loads')),
 };
 
+/** The SDK base of each kind a host describes: a stand-in extends the same one, so the shapes' kind checks hold. */
+const BASES: Record<HostClassKind, abstract new () => Action> = {
+  action: Action,
+  exporter: BaseExporter,
+  uploader: BaseUploader,
+  trainer: TrainAction,
+  serve: ServeAction,
+};
+
 /**
- * A class standing in for the plugin's: the statics of the description, and `start(ctx)`
- * running in `host` with the step's run context.
+ * A class standing in for the plugin's: the SDK base and primitive statics of the description,
+ * and `start(ctx)` running in `host` with the step's run context. Its other methods are the
+ * base's (never the plugin's overrides): shapes other than the simple one drive the plugin's
+ * hooks through HostRun.run, not through an instance of this class.
  */
 function standIn(description: HostDescription, run: (ctx: RunContext) => Promise<unknown>): ActionClass {
-  class Hosted extends Action {
+  const Base = BASES[description.kind] as unknown as new () => Action;
+  class Hosted extends Base {
     async start(ctx: RunContext): Promise<unknown> {
       return run(ctx);
     }
   }
   Object.defineProperty(Hosted, 'name', { value: description.className });
+  for (const [key, value] of Object.entries(description.statics)) {
+    Object.defineProperty(Hosted, key, { value, writable: true, configurable: true, enumerable: true });
+  }
   Object.assign(Hosted, {
     action: description.action ?? undefined,
     category: description.category ?? undefined,
@@ -109,6 +151,7 @@ export async function loadHostedAction(
   parser: HostParamsParser,
   rawParams: unknown,
   onStart?: (pid: number) => void,
+  runId = '',
 ): Promise<HostedAction | undefined> {
   const plugin = await findRunPlugin(ref);
   // Own properties only: an action named `constructor` or `__proto__` is not one.
@@ -161,6 +204,38 @@ export async function loadHostedAction(
       if (extra) releasePluginHost(extra, healthy);
     }
   };
+  const runIn = async <T>(runner: string, args: unknown[], options: HostRunOptions = {}): Promise<T> => {
+    const { ctx } = options;
+    const onStartExtra = (pid: number) => ctx?.log('plugin_host', { pid });
+    const extra = host.busy ? await acquirePluginHost(bundle, env, errorFromHost, onStartExtra) : undefined;
+    const target = extra ?? host;
+    let healthy = false;
+    const signal = options.signal ?? ctx?.signal;
+    try {
+      const value = await target.call<T>(
+        {
+          type: 'run',
+          action: actionName,
+          runner,
+          args,
+          parser,
+          params: rawParams,
+          ctx: ctx
+            ? { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared }
+            : { runId, attempt: 1, resume: undefined, envs: declared },
+          platform: ctx !== undefined && 'platform' in ctx,
+        },
+        { sink: { ...(ctx ? sinkOf(ctx) : LOAD_SINK), ...(options.targets ? { targets: options.targets } : {}) }, ...(signal ? { signal } : {}) },
+      );
+      healthy = true;
+      return value;
+    } catch (err) {
+      healthy = !(err instanceof PluginHostError) && !signal?.aborted;
+      throw err;
+    } finally {
+      if (extra) releasePluginHost(extra, healthy);
+    }
+  };
   const cls = description.taskPages ? taskPagesStandIn(description, invoke) : standIn(description, (ctx) => invoke('start', [], ctx));
   const action: ResolvedAction = {
     plugin,
@@ -170,5 +245,5 @@ export async function loadHostedAction(
     method: description.method as Method,
     progressCategories: description.progressCategories,
   };
-  return { action, params: description.params, secrets: description.secrets, lease };
+  return { action, params: description.params, secrets: description.secrets, lease, host: { run: runIn, pid: host.pid } };
 }

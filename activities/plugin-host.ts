@@ -110,6 +110,11 @@ export interface HostSink {
   platform?: object;
   /** A task-page `finish`: the run's item results after `after` (`next` null on the last page). */
   results?(after: string): Promise<{ items: ItemResult[]; next: string | null }>;
+  /**
+   * Worker objects a `run` call offers its runner (the export's output, a dataset's files):
+   * the host calls their own function properties by name, and gets what they resolve to.
+   */
+  targets?: Record<string, object>;
 }
 
 export interface HostCallOptions {
@@ -119,7 +124,7 @@ export interface HostCallOptions {
 }
 
 /** A message the host answers with `result` or `error`, before the call's id is set. */
-export type HostCall = Extract<ToHost, { type: 'describe' | 'invoke' }> extends infer M ? (M extends unknown ? Omit<M, 'id'> : never) : never;
+export type HostCall = Extract<ToHost, { type: 'describe' | 'invoke' | 'run' }> extends infer M ? (M extends unknown ? Omit<M, 'id'> : never) : never;
 
 /** The error a host reported, as the worker's own class where it is one (plugin-host-errors.ts). */
 export type HostErrorMapper = (error: HostError) => Error;
@@ -149,11 +154,32 @@ function sample(pid: number): { cpuSeconds: number; rssBytes: number } | undefin
  * A `ctx.platform` method asked for by name: only the API object's own function properties
  * (never `constructor`, `__proto__` or what Object.prototype has).
  */
-async function callPlatform(platform: object | undefined, method: string, args: unknown[]): Promise<unknown> {
-  if (!platform) throw new NonRetriableError('this step has no ctx.platform');
-  const fn: unknown = Object.hasOwn(platform, method) ? (platform as Record<string, unknown>)[method] : undefined;
-  if (typeof fn !== 'function') throw new NonRetriableError(`ctx.platform has no method "${method}"`);
-  return (fn as (...a: unknown[]) => Promise<unknown>).apply(platform, args);
+async function callOwn(object: object | undefined, what: string, method: string, args: unknown[]): Promise<unknown> {
+  if (!object) throw new NonRetriableError(`this step has no ${what}`);
+  const fn: unknown = Object.hasOwn(object, method) ? (object as Record<string, unknown>)[method] : undefined;
+  if (typeof fn !== 'function') throw new NonRetriableError(`${what} has no method "${method}"`);
+  return (fn as (...a: unknown[]) => Promise<unknown>).apply(object, args);
+}
+
+/** What a host's `ctx-call` asks the sink for. */
+function ctxCall(sink: HostSink, message: Extract<FromHost, { type: 'ctx-call' }>): Promise<unknown> {
+  switch (message.op) {
+    case 'checkpoint':
+      return sink.checkpoint(message.state);
+    case 'results':
+      return sink.results ? sink.results(message.after) : Promise.reject(new NonRetriableError('results() is only for a task-page finish'));
+    case 'platform':
+      return callOwn(sink.platform, 'ctx.platform', message.method, message.args);
+    case 'call': {
+      const targets = sink.targets ?? {};
+      return callOwn(
+        Object.hasOwn(targets, message.target) ? targets[message.target] : undefined,
+        `a worker object "${message.target}"`,
+        message.method,
+        message.args,
+      );
+    }
+  }
 }
 
 interface Pending {
@@ -387,14 +413,8 @@ export class PluginHost {
           sink.setMetrics(message.values, message.category);
           break;
         case 'ctx-call': {
-          const work =
-            message.op === 'checkpoint'
-              ? sink.checkpoint(message.state)
-              : message.op === 'results'
-                ? sink.results
-                  ? sink.results(message.after)
-                  : Promise.reject(new NonRetriableError('results() is only for a task-page finish'))
-                : callPlatform(sink.platform, message.method, message.args);
+          // A call that throws before it returns a promise is answered as one that rejected.
+          const work = Promise.resolve().then(() => ctxCall(sink, message));
           work.then(
             (value) => this.send({ type: 'ctx-reply', seq: message.seq, ok: true, value: value ?? null }),
             (err: unknown) => this.send({ type: 'ctx-reply', seq: message.seq, ok: false, error: describeError(err) }),

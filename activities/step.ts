@@ -27,7 +27,7 @@ import type { ActionKind } from './action-kinds.js';
 import type { PlatformAccess } from './platform-access.js';
 import { ActivityRunContext, HEARTBEAT_INTERVAL_MS } from './activity-run-context.js';
 import { asFailure, asPluginBug, rethrowAsFailure } from './failures.js';
-import { loadHostedAction, type HostLease } from './plugin-host-step.js';
+import { loadHostedAction, type HostLease, type HostRun } from './plugin-host-step.js';
 import { declaredEnvs } from './plugin-host-env.js';
 import { PluginHostError, pluginHostLimits } from './plugin-host.js';
 import type { HostParamsParser } from './plugin-host-protocol.js';
@@ -61,6 +61,12 @@ export interface LoadedStep<C, P> {
   params: P;
   /** The values of the params' secret fields, when a plugin host found them (it has the schema). */
   secrets?: string[];
+  /**
+   * The plugin host the action loaded in (specs with `host`, TypeScript actions): shapes that
+   * drive the class's hooks run them there with `host.run(runner, ...)` (plugin-host-runner.ts).
+   * Undefined for Python actions and specs without `host`.
+   */
+  host?: HostRun;
 }
 
 export interface StepOptions {
@@ -109,7 +115,7 @@ export function stepRunner(store: RunStore): StepRunner {
   /** Loads, checks and parses a step's action; our errors become Temporal failures. */
   async function load<C, P>(input: StepInput, spec: StepSpec<C, P>): Promise<LoadedStep<C, P> & { lease?: HostLease }> {
     return asFailure(async () => {
-      const hosted = spec.host ? await loadHostedAction(input.plugin, input.action, spec.host, input.params) : undefined;
+      const hosted = spec.host ? await loadHostedAction(input.plugin, input.action, spec.host, input.params, undefined, input.runId) : undefined;
       if (hosted) {
         const { action, lease } = hosted;
         if (!spec.kind.is(action.cls)) {
@@ -117,7 +123,7 @@ export function stepRunner(store: RunStore): StepRunner {
           throw new NonRetriableError(`${input.plugin.code} ${input.action}: ${action.cls.name} is not ${spec.kind.needs}`);
         }
         // Parsed in the host by the parser the spec names for its `params`.
-        return { action, cls: action.cls, params: hosted.params as P, secrets: hosted.secrets, lease };
+        return { action, cls: action.cls, params: hosted.params as P, secrets: hosted.secrets, lease, host: hosted.host };
       }
       const action = await loadRunAction(input.plugin, input.action);
       const cls = action.cls;

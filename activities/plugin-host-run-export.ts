@@ -1,0 +1,6 @@
+/**
+ * The export shape's host runners (see plugin-host-runner.ts): run inside a plugin host.
+ */
+import type { HostRunner } from './plugin-host-runner.js';
+
+export const EXPORT_RUNNERS: Record<string, HostRunner> = {};

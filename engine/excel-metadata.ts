@@ -282,6 +282,8 @@ async function parseRows(file: string, data: Buffer, limits: ExcelLimits): Promi
             if (c.col === 1) continue;
             const key = c.text.trim().normalize('NFC');
             if (keys.includes(key)) fail(file, `header ${JSON.stringify(key)} appears twice (cell ${c.address})`);
+            // A key that names an object's prototype would be dropped (or worse) by every object it lands in.
+            if (key === '__proto__') fail(file, `header "__proto__" (cell ${c.address}) is not a usable metadata key: rename the column`);
             keys[c.col - 2] = key;
           }
           continue;

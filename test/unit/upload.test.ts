@@ -208,6 +208,11 @@ describe('Excel metadata', () => {
     expect(await problemOf(readExcelMetadata(path.join(dir, 'd.xlsx'), limits))).toContain('file name "a" is on row 2 and again on row 3');
     writeXlsx(path.join(dir, 'h.xlsx'), [['filename', 'k', 'k']]);
     expect(await problemOf(readExcelMetadata(path.join(dir, 'h.xlsx'), limits))).toContain('header "k" appears twice (cell C1)');
+    writeXlsx(path.join(dir, 'p.xlsx'), [
+      ['filename', 'k', '__proto__'],
+      ['a', '1', 'x'],
+    ]);
+    expect(await problemOf(readExcelMetadata(path.join(dir, 'p.xlsx'), limits))).toContain('header "__proto__" (cell C1) is not a usable metadata key');
     writeFileSync(path.join(dir, 'not.xlsx'), 'plain text');
     expect(await problemOf(readExcelMetadata(path.join(dir, 'not.xlsx'), limits))).toContain('is not an .xlsx file (not a zip archive)');
     expect(await problemOf(readExcelMetadata(path.join(dir, 'missing.xlsx'), limits))).toContain('does not exist');

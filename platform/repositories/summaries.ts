@@ -8,7 +8,7 @@
 import { NotFoundError } from '../../contracts/errors.js';
 import { getDataCollection, listDataCollections, type DataCollection } from './collections.js';
 import { asId, type Db } from './common.js';
-import { getGroundTruthDataset, getGroundTruthVersion, type GroundTruthVersion } from './ground-truth.js';
+import { getGroundTruthDataset, getGroundTruthVersion, type GroundTruthDataset, type GroundTruthVersion } from './ground-truth.js';
 import { listModels, listPluginReleases, getModel, type Model, type PluginRelease } from './models.js';
 import { getProject, listProjects, TASK_STATUSES, type Project, type TaskStatus } from './projects.js';
 
@@ -27,6 +27,13 @@ export interface GroundTruthVersionSummary extends GroundTruthVersion {
   dataset: { id: number; name: string; projectId: number | null };
   /** Data units (with their annotations) in the version. */
   dataUnits: number;
+}
+
+export interface GroundTruthDatasetSummary extends GroundTruthDataset {
+  /** The project the dataset's data comes from (null when it has none). */
+  project: { id: number; name: string } | null;
+  /** Its versions, oldest first (no events). */
+  versions: { id: number; name: string; createdAt: string }[];
 }
 
 async function unitCounts(db: Db, collectionIds: number[]): Promise<Map<number, number>> {
@@ -142,6 +149,55 @@ export async function listGroundTruthVersionSummaries(db: Db, filter: { dataset?
 /** One ground-truth version by id (what export filters name: `ground_truth_dataset_version`). */
 export async function groundTruthVersionSummary(db: Db, id: number): Promise<GroundTruthVersionSummary> {
   return (await withDatasets(db, [await getGroundTruthVersion(db, id)]))[0] as GroundTruthVersionSummary;
+}
+
+/**
+ * Ground-truth datasets, oldest first (or only the one `ref` names, an id or a name:
+ * NotFoundError when there is none), each with its project and its versions. Two queries
+ * besides the datasets', never a scan of the events.
+ */
+export async function listGroundTruthDatasetSummaries(db: Db, ref?: string | number): Promise<GroundTruthDatasetSummary[]> {
+  const datasets: GroundTruthDataset[] =
+    ref !== undefined
+      ? [await getGroundTruthDataset(db, ref)]
+      : (await db.selectFrom('ground_truth_datasets').selectAll().orderBy('id').execute()).map((r) => ({
+          id: r.id,
+          name: r.name,
+          projectId: r.project_id === null ? null : Number(r.project_id),
+          description: r.description,
+          createdAt: r.created_at,
+        }));
+  if (datasets.length === 0) return [];
+  const projectIds = [...new Set(datasets.flatMap((d) => (d.projectId === null ? [] : [d.projectId])))];
+  const projects = new Map(
+    projectIds.length === 0
+      ? []
+      : (await db.selectFrom('projects').select(['id', 'name']).where('id', 'in', projectIds).execute()).map((p) => [
+          Number(p.id),
+          { id: Number(p.id), name: p.name },
+        ]),
+  );
+  const versions = await db
+    .selectFrom('ground_truth_versions')
+    .select(['id', 'dataset_id', 'name', 'created_at'])
+    .where(
+      'dataset_id',
+      'in',
+      datasets.map((d) => d.id),
+    )
+    .orderBy('id')
+    .execute();
+  const byDataset = new Map<number, GroundTruthDatasetSummary['versions']>();
+  for (const v of versions) {
+    const list = byDataset.get(Number(v.dataset_id)) ?? [];
+    list.push({ id: v.id, name: v.name, createdAt: v.created_at });
+    byDataset.set(Number(v.dataset_id), list);
+  }
+  return datasets.map((d) => ({
+    ...d,
+    project: d.projectId === null ? null : (projects.get(d.projectId) ?? null),
+    versions: byDataset.get(d.id) ?? [],
+  }));
 }
 
 /**

@@ -30,6 +30,24 @@ export function pythonProcessEnv(plugin: Plugin, from: NodeJS.ProcessEnv = proce
   return scrubbed(plugin, from, {}, (name) => PYTHON_BASICS.test(name));
 }
 
+/** What pip and uv read of the worker's environment to install a plugin's requirements: their own settings, proxies, certificates. */
+const INSTALLER_BASICS =
+  /^(PIP_[A-Z_]*|UV_[A-Z_]*|PYTHON[A-Z_]*|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|SSL_CERT_(FILE|DIR)|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)$/;
+
+/**
+ * The environment of the pip or uv run that installs a plugin's requirements
+ * (python-runtime.ts). Installing runs code the plugin chose (a package's build scripts), so
+ * it gets the basics, the worker's HOME (where pip's and uv's configuration and caches are),
+ * and the installers' own variables: never the worker's database URL, storage keys or tokens.
+ */
+export function pythonInstallerEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && (BASICS.includes(name) || name === 'HOME' || INSTALLER_BASICS.test(name))) env[name] = value;
+  }
+  return env;
+}
+
 function scrubbed(plugin: Plugin, from: NodeJS.ProcessEnv, extra: Record<string, string>, keep: (name: string) => boolean): Record<string, string> {
   const scratch = path.join(os.tmpdir(), `synapse-plugin-${plugin.config.code.replace(/[^\w-]/g, '_')}`);
   mkdirSync(scratch, { recursive: true });

@@ -21,6 +21,7 @@ import type { PluginConfig } from '../sdk/config.js';
 import { NonRetriableError, SynapseError } from '../contracts/errors.js';
 import type { LogLevel } from '../sdk/run-context.js';
 import type { MetricValues } from '../contracts/run-state.js';
+import { pythonInstallerEnv } from './plugin-host-env.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -110,7 +111,7 @@ async function makeEnv(dir: string, python: string, reqFile: string, manager: 'p
   mkdirSync(path.dirname(dir), { recursive: true });
   const run = async (file: string, args: string[]) => {
     try {
-      const { stdout, stderr } = await execFileAsync(file, args, { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout, stderr } = await execFileAsync(file, args, { maxBuffer: 16 * 1024 * 1024, env: pythonInstallerEnv() });
       for (const line of `${stdout}\n${stderr}`.split('\n').filter(Boolean).slice(-20)) log(line);
     } catch (err) {
       const e = err as { stderr?: string; message: string; code?: string };

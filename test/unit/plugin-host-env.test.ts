@@ -4,7 +4,7 @@
  * or tokens; config.yaml refuses to declare the worker's own configuration.
  */
 import { describe, expect, it } from 'vitest';
-import { pluginHostEnv, pythonProcessEnv } from '../../activities/plugin-host-env.js';
+import { pluginHostEnv, pythonInstallerEnv, pythonProcessEnv } from '../../activities/plugin-host-env.js';
 import { parsePluginConfig } from '../../sdk/config.js';
 import { ConfigError } from '../../contracts/errors.js';
 
@@ -43,6 +43,18 @@ describe('plugin host environment', () => {
   it("a Python process also gets the interpreter's, CUDA's and BLAS's variables, and no secret", () => {
     const env = pythonProcessEnv({ dir: '/plugins/p', config: config('[]') }, WORKER_ENV);
     expect(Object.keys(env).sort()).toEqual(['CUDA_VISIBLE_DEVICES', 'HOME', 'LANG', 'OMP_NUM_THREADS', 'PATH', 'PYTHONHASHSEED', 'TMPDIR']);
+  });
+
+  it("installing a plugin's requirements keeps pip's, uv's, proxy and certificate settings and the worker's HOME, and no secret", () => {
+    const env = pythonInstallerEnv({
+      ...WORKER_ENV,
+      PIP_INDEX_URL: 'https://mirror/simple',
+      UV_CACHE_DIR: '/c',
+      HTTPS_PROXY: 'http://p:3128',
+      SSL_CERT_FILE: '/ca.pem',
+    });
+    expect(Object.keys(env).sort()).toEqual(['HOME', 'HTTPS_PROXY', 'LANG', 'PATH', 'PIP_INDEX_URL', 'PYTHONHASHSEED', 'SSL_CERT_FILE', 'UV_CACHE_DIR']);
+    expect(env.HOME).toBe('/home/worker');
   });
 
   it("config.yaml may not declare the worker's own configuration as envs, naming each", () => {

@@ -44,6 +44,11 @@ export interface HostRunOptions {
   targets?: Record<string, object>;
   /** Cancels the call (its ctx.signal in the host); defaults to `ctx.signal`. */
   signal?: AbortSignal;
+  /**
+   * Absolute folders the runner's host may read (a trainer's dataset cache folder): the call
+   * runs in a host of the plugin started with them (warm per folder set), never the step's own.
+   */
+  readDirs?: readonly string[];
 }
 
 /** The plugin host of a step, for shapes that drive the class's hooks in it (plugin-host-runner.ts). */
@@ -206,8 +211,9 @@ export async function loadHostedAction(
   };
   const runIn = async <T>(runner: string, args: unknown[], options: HostRunOptions = {}): Promise<T> => {
     const { ctx } = options;
-    const onStartExtra = (pid: number) => ctx?.log('plugin_host', { pid });
-    const extra = host.busy ? await acquirePluginHost(bundle, env, errorFromHost, onStartExtra) : undefined;
+    const readDirs = options.readDirs ?? [];
+    const onStartExtra = (pid: number) => ctx?.log('plugin_host', { pid, ...(readDirs.length ? { readDirs } : {}) });
+    const extra = host.busy || readDirs.length > 0 ? await acquirePluginHost(bundle, env, errorFromHost, onStartExtra, readDirs) : undefined;
     const target = extra ?? host;
     let healthy = false;
     const signal = options.signal ?? ctx?.signal;

@@ -8,8 +8,9 @@
  * A host starts with:
  * - a scrubbed environment (plugin-host-env.ts): PATH, a scratch HOME and TMPDIR, the locale,
  *   and only the variables the plugin declares in config.yaml `envs`;
- * - Node's permission model: reads of its bundle file and its plugin folder only, no writes,
- *   no child processes, no worker threads, no native addons;
+ * - Node's permission model: reads of its bundle file and its plugin folder only (and the
+ *   folders a step's call names, e.g. a trainer's dataset cache folder: part of the pool key),
+ *   no writes, no child processes, no worker threads, no native addons;
  * - `--max-old-space-size` (heap), and a watchdog here that samples its RSS and CPU time.
  *
  * Per step (call) the watchdog enforces an RSS limit, a CPU-time limit and a wall-clock budget;
@@ -211,6 +212,8 @@ export class PluginHost {
     env: Record<string, string>,
     private readonly mapError: HostErrorMapper,
     readonly limits: PluginHostLimits = pluginHostLimits(),
+    /** Folders the host may read besides its bundle and plugin folder (absolute; a step's dataset cache folder). */
+    readonly readDirs: readonly string[] = [],
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
@@ -222,6 +225,7 @@ export class PluginHost {
       '--experimental-permission',
       `--allow-fs-read=${bundle.file}`,
       `--allow-fs-read=${bundle.pluginDir}${path.sep}`,
+      ...readDirs.map((dir) => `--allow-fs-read=${dir}${path.sep}`),
       '--disable-warning=ExperimentalWarning',
       `--max-old-space-size=${Math.floor(this.limits.heapMb)}`,
       '--disallow-code-generation-from-strings',
@@ -434,20 +438,28 @@ const idle = new Map<string, { host: PluginHost; timer: NodeJS.Timeout }[]>();
 /** Every host alive, for the worker's shutdown. */
 const all = new Set<PluginHost>();
 
-function poolKey(bundle: PluginBundle, env: Record<string, string>): string {
+function poolKey(bundle: PluginBundle, env: Record<string, string>, readDirs: readonly string[]): string {
   return `${bundle.key}\0${createHash('sha256')
-    .update(JSON.stringify(Object.entries(env).sort()))
+    .update(JSON.stringify([Object.entries(env).sort(), [...readDirs].sort()]))
     .digest('hex')}`;
 }
 
-/** A ready host for the bundle and environment: a warm one when there is one, else a new one. */
+/**
+ * A ready host for the bundle, environment and extra read-only folders: a warm one when there
+ * is one, else a new one. `readDirs` (absolute folders, e.g. one dataset's cache folder) are
+ * part of the pool key: a host never gains a folder it did not start with.
+ * Throws Error for a folder that is not absolute.
+ */
 export async function acquirePluginHost(
   bundle: PluginBundle,
   env: Record<string, string>,
   mapError: HostErrorMapper,
   onStart?: (pid: number) => void,
+  readDirs: readonly string[] = [],
 ): Promise<PluginHost> {
-  const key = poolKey(bundle, env);
+  for (const dir of readDirs)
+    if (!path.isAbsolute(dir) || dir.includes(',')) throw new Error(`a plugin host's extra read folder must be absolute, without ',': ${dir}`);
+  const key = poolKey(bundle, env, readDirs);
   const list = idle.get(key) ?? [];
   while (list.length > 0) {
     const entry = list.pop()!;
@@ -458,7 +470,7 @@ export async function acquirePluginHost(
     }
     entry.host.kill();
   }
-  const host = new PluginHost(bundle, key, env, mapError);
+  const host = new PluginHost(bundle, key, env, mapError, pluginHostLimits(), readDirs);
   all.add(host);
   host.child.once('exit', () => all.delete(host));
   const pid = await host.ready;

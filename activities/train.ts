@@ -11,8 +11,10 @@
  * The test and inference actions' steps are in model-actions.ts.
  *
  * Each runs in the step harness (step.ts); the trainer's code runs in the trainer host
- * (trainer-host.ts: TypeScript in this process, Python in a warm child process). Every step
- * is idempotent: keys are fixed per run and epoch, the model row is keyed by (run, name).
+ * (trainer-host.ts: TypeScript in the plugin's host process, plugin-host-run-train.ts; Python in
+ * a warm child process), never in the worker. Model bytes cross to and from the host; the
+ * storages, checkpoints and run events stay here. Every step is idempotent: keys are fixed per
+ * run and epoch, the model row is keyed by (run, name).
  */
 import { Context } from '@temporalio/activity';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,13 +26,14 @@ import type { EpochTotals, ModelRef, RegisteredModel, TrainCheckpointState, Trai
 import { assertNameFree } from '../platform/model-names.js';
 import { createModel } from '../platform/repositories/models.js';
 import { getStorage } from '../platform/repositories/storages.js';
-import { isPythonTrainerClass, parseTrainParams, type TrainDataset, type TrainDatasetItem, type TrainParams } from '../sdk/trainer.js';
+import { isPythonTrainerClass, type TrainDatasetItem, type TrainParams } from '../sdk/trainer.js';
 import { TRAINER, type TrainerClass } from './action-kinds.js';
 import { packTarGz } from './model-archive.js';
 import { ensurePythonEnv } from './python-runtime.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 import type { TrainData } from './train-data.js';
-import { formatMetrics, pythonSink, trainContext, trainerOf, type TrainerHost } from './trainer-host.js';
+import { formatMetrics, hostDataset, hostEpochResult, hostOptions, pythonSink, trainerOf, type TrainerHost } from './trainer-host.js';
+import { parseTrainerParams, type EpochTarget, type TrainEpochArgs } from './plugin-host-run-train.js';
 
 export interface TrainActivityInput extends StepInput {
   /** Seconds without a sign of life from the step before it is retried (Python: killed as hung). */
@@ -97,8 +100,12 @@ export function checkpointKey(runId: string, epoch: number, partial = false): st
   return `train/${runId}/epoch-${String(epoch).padStart(5, '0')}${partial ? '.partial' : ''}.ckpt`;
 }
 
-/** A train run's action: a trainer, params with its own hyperparameters. */
-const TRAIN: StepSpec<TrainerClass, TrainParams> = { kind: TRAINER, params: (raw, { cls, subject }) => parseTrainParams(cls, raw, subject) };
+/** A train run's action: a trainer, params with its own hyperparameters (a TypeScript trainer's parsed in its plugin host). */
+const TRAIN: StepSpec<TrainerClass, TrainParams> = {
+  kind: TRAINER,
+  params: (raw, { cls, subject }) => parseTrainerParams('train', cls, raw, subject) as TrainParams,
+  host: 'train',
+};
 
 export function createTrainActivities({ store, platform, dataDir, steps, data, host }: TrainingDeps) {
   const { db, storageFor } = platform;
@@ -162,9 +169,9 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
 
     async trainEpoch(input: TrainEpochInput): Promise<TrainEpochOutput> {
       const started = performance.now();
-      return steps.step(input, TRAIN, {}, async ({ action, cls, params, ctx }) => {
+      return steps.step(input, TRAIN, {}, async ({ action, cls, params, ctx, host: hosted }) => {
         const activity = Context.current();
-        const trainer = trainerOf(action, cls);
+        const trainer = trainerOf(action, cls, hosted);
         const { epoch, epochs } = input;
         const storage = await storageFor(params.storage);
         const storageNo = (await getStorage(db, params.storage)).id;
@@ -213,31 +220,33 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
             trainer,
             ctx,
             input,
-            async (instance) => {
-              // The epoch's state once it exists: checkpointStep saves its model as the trainer left it.
-              const current: { state?: { model: unknown } } = {};
-              const tctx = trainContext(ctx, numCpus, async (stepNo, totals) => {
-                if (!current.state) throw new Error('checkpointStep() is only available inside trainEpoch');
-                const checked = totals === undefined ? undefined : epochTotals(totals);
-                await saveStep(stepNo, await instance.save(current.state.model as never), checked);
-              });
-              await host.prepare(instance, tctx, dataset);
-              const model = source ? await instance.load(await source.bytes(), dataset) : await instance.createModel(tctx, dataset);
-              const epochState = {
+            async (hostRun) => {
+              // In the plugin's host: prepare (once per dataset there), load or createModel, trainEpoch, save.
+              const args: TrainEpochArgs = {
+                dataset: hostDataset(dataset),
                 epoch,
                 epochs,
                 seed,
-                model,
                 startStep,
-                totals: { ...startTotals },
-                dataset: dataset as TrainDataset,
-                hyperparameters: params.hyperparameters,
+                totals: startTotals,
+                numCpus,
+                model: source ? await source.bytes() : null,
               };
-              current.state = epochState;
-              const m = await instance.trainEpoch(tctx, epochState as never);
-              if (ctx.signal.aborted) throw ctx.signal.reason;
-              await storage.put(epochKey, Buffer.from(await instance.save(epochState.model as never)));
-              return m;
+              // The trainer's ctx.checkpointStep(step, totals): its model's bytes, checked here (they come from plugin code).
+              const target: EpochTarget = {
+                saveStep: async (stepNo: unknown, bytes: unknown, totals: unknown) => {
+                  if (typeof stepNo !== 'number' || !Number.isSafeInteger(stepNo) || stepNo < 0) {
+                    throw new NonRetriableError(
+                      `checkpointStep(step, totals): step must be a whole number >= 0, got ${JSON.stringify(stepNo) ?? String(stepNo)}`,
+                    );
+                  }
+                  if (!(bytes instanceof Uint8Array)) throw new NonRetriableError(`${cls.name}.save() must return a Uint8Array, got ${typeof bytes}`);
+                  await saveStep(stepNo, bytes, totals === undefined ? undefined : epochTotals(totals));
+                },
+              };
+              const out = hostEpochResult(await hostRun.run('train-epoch', [args], hostOptions(ctx, dataset, { epoch: target })), cls);
+              await storage.put(epochKey, Buffer.from(out.model));
+              return out.metrics;
             },
             async (proc, silenceLimitMs) => {
               const modelIn = path.join(work, 'in.ckpt');
@@ -284,11 +293,11 @@ export function createTrainActivities({ store, platform, dataDir, steps, data, h
     },
 
     async trainEvaluate(input: TrainActivityInput & { model: ModelRef; fingerprint?: string }): Promise<MetricValues> {
-      return steps.step(input, TRAIN, {}, async ({ action, cls, params, ctx }) => {
+      return steps.step(input, TRAIN, {}, async ({ action, cls, params, ctx, host: hosted }) => {
         ctx.setStep('evaluate');
         const dataset = await data.runDataset(params.dataset, input.fingerprint);
         const split = pickSplit(dataset.items);
-        const metrics = await host.evaluate(trainerOf(action, cls), ctx, input, dataset, split, params.num_cpus, async () =>
+        const metrics = await host.evaluate(trainerOf(action, cls, hosted), ctx, input, dataset, split, params.num_cpus, async () =>
           (await storageFor(input.model.storage)).get(input.model.key),
         );
         ctx.logMessage(`evaluation on ${split} (${dataset.items.filter((i) => split === 'all' || i.split === split).length} items): ${formatMetrics(metrics)}`);

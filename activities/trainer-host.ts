@@ -1,36 +1,43 @@
 /**
- * Where a trainer's code runs for a train, test or inference step. TypeScript trainers run
- * in this process, one instance per class kept between steps (like a warm Python process it
- * keeps what `prepare` made for a dataset); Python trainers run in a warm child process
- * (python-runtime.ts) over the line protocol, in the plugin's own environment. A step hands
- * the host both forms of its work, `ts(trainer)` and `py(proc, silenceLimitMs)`, and the host
- * runs the one the class needs. Also here: the TrainContext a TypeScript trainer gets, the
- * sink that forwards a Python trainer's reports, and the arguments every Python call shares.
+ * Where a trainer's code runs for a train, test or inference step. TypeScript trainers run in
+ * the plugin's host process (plugin-host*.ts: the host runners of plugin-host-run-train.ts,
+ * one instance per class per host, kept between steps with what `prepare` made), never in the
+ * worker (issue 18); Python trainers run in a warm child process (python-runtime.ts) over the
+ * line protocol, in the plugin's own environment. A step hands the host both forms of its
+ * work, `ts(host)` and `py(proc, silenceLimitMs)`, and the host runs the one the class needs.
+ * What a TypeScript trainer sends back (metrics, model bytes, predictions) is checked here with
+ * zod: it is untrusted input. Also here: the sink that forwards a Python trainer's reports and
+ * the arguments every Python call shares.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
+import { NonRetriableError } from '../contracts/errors.js';
+import { zodProblems } from '../contracts/problems.js';
 import type { MetricValues } from '../contracts/run-state.js';
 import type { ResolvedAction } from '../engine/plugin-loader.js';
+import { AnnotationDocumentSchema } from '../sdk/annotations.js';
 import type { RunContext } from '../sdk/run-context.js';
-import { EPOCH_PROGRESS, isPythonTrainerClass, trainerProgressCategory, type TrainContext, type TrainParams } from '../sdk/trainer.js';
+import { EPOCH_PROGRESS, isPythonTrainerClass, type Prediction } from '../sdk/trainer.js';
 import type { TrainerClass } from './action-kinds.js';
 import type { ActivityRunContext } from './activity-run-context.js';
 import type { CachedDataset } from './dataset-cache.js';
+import type { HostRun, HostRunOptions } from './plugin-host-step.js';
+import type { HostDatasetRef, ModelEvaluateArgs } from './plugin-host-run-train.js';
 import { acquirePython, ensurePythonEnv, PythonRuntimeError, releasePython, type PythonProcess } from './python-runtime.js';
 import { pythonProcessEnv } from './plugin-host-env.js';
 
-/** A trainer instance (TypeScript). */
-export type TrainerInstance = InstanceType<TrainerClass>;
-
-/** A step's trainer: its action and class, and where its Python class is when it is Python code. */
+/** A step's trainer: its action and class, where its Python class is when it is Python code, else the plugin host it runs in. */
 export interface Trainer {
   action: ResolvedAction;
   cls: TrainerClass;
   python?: { pluginDir: string; module: string; className: string };
+  /** The step's plugin host (LoadedStep.host): a TypeScript trainer's hooks run there. */
+  hosted?: HostRun;
 }
 
-export function trainerOf(action: ResolvedAction, cls: TrainerClass): Trainer {
-  return { action, cls, ...(isPythonTrainerClass(cls) ? { python: cls.python } : {}) };
+export function trainerOf(action: ResolvedAction, cls: TrainerClass, hosted?: HostRun): Trainer {
+  return { action, cls, ...(isPythonTrainerClass(cls) ? { python: cls.python } : hosted ? { hosted } : {}) };
 }
 
 /** What a trainer call needs of its step. */
@@ -43,16 +50,14 @@ export interface TrainerCall {
 }
 
 export interface TrainerHost {
-  /** Runs `ts` with this process's instance of a TypeScript trainer, or `py` with a warm Python process of the plugin. */
+  /** Runs `ts` with the step's plugin host (a TypeScript trainer), or `py` with a warm Python process of the plugin. */
   run<T>(
     trainer: Trainer,
     ctx: ActivityRunContext<unknown>,
     call: TrainerCall,
-    ts: (instance: TrainerInstance) => Promise<T>,
+    ts: (host: HostRun) => Promise<T>,
     py: (proc: PythonProcess, silenceLimitMs: number) => Promise<T>,
   ): Promise<T>;
-  /** Calls a TypeScript trainer's `prepare` once per dataset (fingerprint) per process. */
-  prepare(instance: TrainerInstance, tctx: TrainContext, data: CachedDataset): Promise<void>;
   /** The arguments every Python call shares. */
   pythonArgs(trainer: Trainer, call: TrainerCall, data: CachedDataset, numCpus: number | undefined, attempt: number): Record<string, unknown>;
   /** A step's scratch folder under `<data dir>/cache/train-work/`; the step removes it. */
@@ -69,20 +74,50 @@ export interface TrainerHost {
   ): Promise<MetricValues>;
 }
 
-/** TypeScript trainers of this process, one per class, and the dataset each has prepared. */
-const instances = new Map<TrainerClass, TrainerInstance>();
-const prepared = new WeakMap<TrainerInstance, string>();
+/** A dataset as a host runner names it: its cache folder (the only one of the data dir its host may read). */
+export function hostDataset(data: CachedDataset): HostDatasetRef {
+  return { dir: data.dir, fingerprint: data.fingerprint };
+}
+
+/** A host runner call's options for a trainer step: the step's context, and read access to the dataset's folder only. */
+export function hostOptions(ctx: ActivityRunContext<unknown>, data: CachedDataset, targets?: Record<string, object>): HostRunOptions {
+  return { ctx, readDirs: [data.dir], ...(targets ? { targets } : {}) };
+}
+
+const HostMetrics = z.record(z.string().max(200), z.union([z.number(), z.string().max(10_000), z.boolean(), z.null()]));
+const HostEpoch = z.strictObject({ metrics: HostMetrics, model: z.instanceof(Uint8Array) });
+const HostPredictions = z.array(z.object({ itemId: z.number().int(), annotations: AnnotationDocumentSchema }));
+
+/**
+ * What a TypeScript trainer's hook returned, checked: `what` names the hook in the error.
+ * @throws NonRetriableError naming the field that does not match (the trainer's bug).
+ */
+function fromTrainer<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = zodProblems(parsed.error)
+    .slice(0, 5)
+    .map((p) => `${p.path || '(the value)'}: ${p.message}`)
+    .join('; ');
+  throw new NonRetriableError(`${what} returned a value that does not match: ${problems}`);
+}
+
+/** `train-epoch`'s result, checked: the epoch's metrics and the model's bytes. */
+export function hostEpochResult(value: unknown, cls: TrainerClass): { metrics: MetricValues; model: Uint8Array } {
+  return fromTrainer(HostEpoch, value, `${cls.name}.trainEpoch() (metrics) or save() (model)`);
+}
+
+/** `model-predict`'s result, checked: predictions with annotation documents. */
+export function hostPredictions(value: unknown, cls: TrainerClass): Prediction[] {
+  return fromTrainer(HostPredictions, value, `${cls.name}.predict()`) as Prediction[];
+}
 
 export function trainerHost(dataDir: string): TrainerHost {
   const host: TrainerHost = {
     async run(trainer, ctx, call, ts, py) {
       if (!trainer.python) {
-        let instance = instances.get(trainer.cls);
-        if (!instance) {
-          instance = new trainer.cls();
-          instances.set(trainer.cls, instance);
-        }
-        return ts(instance);
+        if (!trainer.hosted) throw new NonRetriableError(`${trainer.cls.name}: a TypeScript trainer runs in a plugin host, and this step has none`);
+        return ts(trainer.hosted);
       }
       const python = await ensurePythonEnv(trainer.action.plugin, dataDir, (line) => ctx.logMessage(line, 'DEBUG'));
       const proc = await acquirePython(
@@ -109,12 +144,6 @@ export function trainerHost(dataDir: string): TrainerHost {
       }
     },
 
-    async prepare(instance, tctx, data) {
-      if (prepared.get(instance) === data.fingerprint) return;
-      await instance.prepare(tctx, data);
-      prepared.set(instance, data.fingerprint);
-    },
-
     pythonArgs(trainer, call, data, numCpus, attempt) {
       if (!trainer.python) throw new Error(`${trainer.cls.name} is not Python code`);
       return {
@@ -139,7 +168,10 @@ export function trainerHost(dataDir: string): TrainerHost {
         trainer,
         ctx,
         call,
-        async (instance) => instance.evaluate(ctx, await instance.load(await bytes(), data), data, split),
+        async (hosted) => {
+          const args: ModelEvaluateArgs = { dataset: hostDataset(data), split, model: await bytes() };
+          return fromTrainer(HostMetrics, await hosted.run('model-evaluate', [args], hostOptions(ctx, data)), `${trainer.cls.name}.evaluate()`);
+        },
         async (proc, silenceLimitMs) => {
           const work = host.workDir(call.runId, 'evaluate');
           try {
@@ -155,28 +187,6 @@ export function trainerHost(dataDir: string): TrainerHost {
     },
   };
   return host;
-}
-
-/** The context a TypeScript trainer's hooks get: the run context's reporting, the CPUs to use, and mid-epoch checkpoints. */
-export function trainContext(
-  ctx: ActivityRunContext<TrainParams>,
-  numCpus: number,
-  checkpointStep: (step: number, totals?: Record<string, number>) => Promise<void>,
-): TrainContext {
-  return {
-    runId: ctx.runId,
-    params: ctx.params,
-    envs: ctx.envs,
-    signal: ctx.signal,
-    attempt: ctx.attempt,
-    numCpus,
-    logMessage: (m, l) => ctx.logMessage(m, l),
-    log: (e, d) => ctx.log(e, d),
-    // Steps inside an epoch are the `epoch` category; `train` counts epochs (the workflow's).
-    setProgress: (c, t, cat) => ctx.setProgress(c, t, trainerProgressCategory(cat)),
-    setMetrics: (v, cat) => ctx.setMetrics(v, cat),
-    checkpointStep,
-  };
 }
 
 /** Where a Python trainer's reports go: the run context. */

@@ -7,15 +7,29 @@
  * Every activity is idempotent: pages write deterministic keys (a retried page overwrites the
  * same files and the same part file), and finalize derives everything from the part files.
  * Each runs in the step harness (step.ts); the items come from the platform repositories.
+ *
+ * The exporter's code never runs here (issue 18): the steps load it in a plugin host
+ * (`host: 'action'`; the host parses the params with the class's `static params`, which for an
+ * exporter is `exportParamsSchema(extraParams)`, as parseExportParams reads them), and a page's
+ * hooks and finalize run there through the host runners of plugin-host-run-export.ts. The
+ * worker keeps the database, the storages and their credentials: it fetches the items, reads
+ * their image headers, and answers the host's writes, streams, copies and reads (only under
+ * the export folder; copies only of the item's own files) through the `output` target, and
+ * finalize's `collected()` through `parts`. Class statics (`pageSize`, `itemConcurrency`) come
+ * with the host's description. What the host answers is checked with zod here.
  */
 import { Context } from '@temporalio/activity';
-import { Readable } from 'node:stream';
-import { parseExportParams, uniqueExportPath, type ErrorFileEntry, type ExportItem, type ExportOutput, type ExportParams } from '../sdk/exporter.js';
+import { PassThrough, Readable } from 'node:stream';
+import { z } from 'zod';
+import { parseExportParams, uniqueExportPath, type ErrorFileEntry, type ExportItem, type ExportParams } from '../sdk/exporter.js';
 import type { StorageProvider } from '../storage/index.js';
 import { exportImageSize } from '../sdk/export-boxes.js';
 import { imageHeaderSize } from '../engine/image-header.js';
+import { NonRetriableError } from '../contracts/errors.js';
 import { EXPORTER, type ExporterClass } from './action-kinds.js';
 import { checkFilter, countItems, fetchItems, itemIds, projectClasses } from './export-items.js';
+import type { HostRun } from './plugin-host-step.js';
+import type { ExportCopy, ExportFinalizeArgs, ExportOutputTarget, ExportPageArgs, ExportPartsTarget } from './plugin-host-run-export.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 
 export type ExportActivityInput = StepInput;
@@ -67,8 +81,15 @@ export interface ExportSummary {
   [key: string]: unknown;
 }
 
-/** What became of one item of a page. */
-type ItemOutcome = { kind: 'success'; collected: unknown } | { kind: 'skipped' } | { kind: 'failed'; entry: ErrorFileEntry };
+/** What became of one item of a page, as the host's `export-page` runner answers it. */
+const ItemOutcome = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('success'), collected: z.unknown() }),
+  z.strictObject({ kind: z.literal('skipped') }),
+  z.strictObject({ kind: z.literal('failed'), entry: z.tuple([z.string().max(100_000), z.string().max(100_000)]) }),
+]);
+
+/** What the exporter's finalize adds to the manifest's `files`. */
+const FinalizeFiles = z.record(z.string().max(1000), z.unknown());
 
 /** A page's record of what it did, read back by finalize. */
 interface PagePart {
@@ -83,27 +104,120 @@ interface PagePart {
 export const PARTS_DIR = '_parts';
 const FINAL_PART = '~final.json';
 
-/** An export run's action: a BaseExporter, params with its own `extraParams`. */
-const EXPORT: StepSpec<ExporterClass, ExportParams> = { kind: EXPORTER, params: (raw, { cls, subject }) => parseExportParams(cls, raw, subject) };
+/**
+ * An export run's action: a BaseExporter, params with its own `extraParams`, its code in a
+ * plugin host. The host's parser is `parseParams(action, raw)`, the class's `static params`:
+ * for an exporter that is `exportParamsSchema(extraParams)` (sdk/exporter.ts), what
+ * parseExportParams reads, with the same subject.
+ */
+const EXPORT: StepSpec<ExporterClass, ExportParams> = {
+  kind: EXPORTER,
+  params: (raw, { cls, subject }) => parseExportParams(cls, raw, subject),
+  host: 'action',
+};
+
+/** The step's plugin host: an exporter's hooks run nowhere else. */
+function hostOf(host: HostRun | undefined, input: StepInput): HostRun {
+  if (!host)
+    throw new NonRetriableError(
+      `${input.plugin.code} ${input.action}: an exporter's code runs in a plugin host, and this action has none (only TypeScript exporters run)`,
+    );
+  return host;
+}
+
+/** Where a host may write and read: under the export folder, nowhere else in the storage. */
+function checkExportKey(exportPath: string, key: unknown): string {
+  if (typeof key !== 'string' || !key.startsWith(`${exportPath}/`)) {
+    throw new NonRetriableError(`an exporter may only write and read under its export folder "${exportPath}/", not ${JSON.stringify(key)}`);
+  }
+  return key;
+}
+
+/** A host's bytes as a Buffer (a Buffer may arrive as a plain Uint8Array). */
+function bytesOf(body: unknown, what: string): string | Buffer {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  throw new NonRetriableError(`${what}: expected a string or bytes, got ${body === null ? 'null' : typeof body}`);
+}
 
 export function createExportActivities({ platform, steps }: StepDeps) {
   const { db, storageFor } = platform;
 
   /**
-   * The exporter's writes. They are not synced one by one: the page (or finalize) flushes them
-   * all at once before it records that it is done, so a completed page's files are durable.
+   * The export's output as the host's runners call it (ExportOutputTarget). Writes are not
+   * synced one by one: the page (or finalize) flushes them all at once before it records that
+   * it is done, so a completed page's files are durable. Each item's keys are remembered, so a
+   * failed item's files are deleted (`discard`); `items` are the page's, whose files alone may
+   * be copied (finalize has none).
    */
-  function makeOutput(storage: StorageProvider, exportPath: string, paths: Record<string, string>): ExportOutput {
+  function outputTarget(storage: StorageProvider, exportPath: string, items: readonly ExportItem[]): ExportOutputTarget & { close(): void } {
+    const activity = Context.current();
+    const written = new Map<number, string[]>();
+    const streams = new Map<number, { pass: PassThrough; done: Promise<void> }>();
+    let nextStream = 1;
+    const record = (item: number, key: string) => {
+      activity.heartbeat();
+      const keys = written.get(item);
+      if (keys) keys.push(key);
+      else written.set(item, [key]);
+    };
+    const streamOf = (id: number) => {
+      const stream = streams.get(id);
+      if (!stream) throw new NonRetriableError(`no open export stream ${id}`);
+      return stream;
+    };
     return {
-      exportPath,
-      paths,
-      write: async (key, body) => {
-        await storage.put(key, body, { sync: false });
+      write: async (item, key, body) => {
+        record(item, checkExportKey(exportPath, key));
+        await storage.put(key, bytesOf(body, `write ${key}`), { sync: false });
       },
-      writeStream: async (key, chunks) => {
-        await storage.put(key, Readable.from(chunks), { sync: false });
+      open: async (item, key) => {
+        record(item, checkExportKey(exportPath, key));
+        const pass = new PassThrough();
+        const done = storage.put(key, pass, { sync: false }).then(() => undefined);
+        // Seen by `chunk` and `end`; never an unhandled rejection while the host is between calls.
+        done.catch(() => undefined);
+        const id = nextStream++;
+        streams.set(id, { pass, done });
+        return id;
       },
-      read: (key) => storage.get(key),
+      chunk: async (id, data) => {
+        const { pass, done } = streamOf(id);
+        activity.heartbeat();
+        // Back-pressure: the host's next chunk waits until the storage took this one (or failed).
+        if (!pass.write(bytesOf(data, 'stream chunk'))) await Promise.race([new Promise((resolve) => pass.once('drain', resolve)), done]);
+      },
+      end: async (id, error) => {
+        const { pass, done } = streamOf(id);
+        streams.delete(id);
+        if (error === undefined) {
+          pass.end();
+          await done;
+        } else {
+          pass.destroy(new Error(`the exporter's stream failed: ${error}`));
+          await done.catch(() => undefined);
+        }
+      },
+      read: async (key) => storage.get(checkExportKey(exportPath, key)),
+      copy: async (item, copies: ExportCopy[]) => {
+        const own = items[item];
+        for (const copy of copies) {
+          const file = own && Object.values(own.files).find((f) => f.storage === copy.storage && f.key === copy.key);
+          if (!file) throw new NonRetriableError(`an exporter may only copy its item's own files, not ${JSON.stringify(copy.key)} of storage ${copy.storage}`);
+          record(item, checkExportKey(exportPath, copy.to));
+          const source = await storageFor(file.storage);
+          await storage.put(copy.to, await source.get(file.key), { sync: false });
+        }
+      },
+      discard: async (item) => {
+        for (const key of written.get(item) ?? []) await storage.delete(key);
+        written.delete(item);
+      },
+      /** Abandons the streams the host left open (a host that failed mid-stream). */
+      close: () => {
+        for (const { pass } of streams.values()) pass.destroy(new Error('the plugin host ended before the stream'));
+        streams.clear();
+      },
     };
   }
 
@@ -131,75 +245,29 @@ export function createExportActivities({ platform, steps }: StepDeps) {
     },
 
     async exportPage(input: ExportPageInput): Promise<ExportPageOutput> {
-      return steps.step(input, EXPORT, { progressCategories: 'none' }, async ({ cls, params, ctx }) => {
-        const activity = Context.current();
+      return steps.step(input, EXPORT, { progressCategories: 'none' }, async ({ cls, params, ctx, host }) => {
+        const hosted = hostOf(host, input);
         const storage = await storageFor(params.storage);
-        const exporter = new cls();
-        exporter.params = params;
-        exporter.ctx = ctx;
-        const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
-        const output = makeOutput(storage, input.exportPath, paths);
         const items = await fetchItems(db, params, input.afterId, input.pageSize);
-        const part: PagePart = { afterId: input.afterId, success: 0, failed: 0, skipped: 0, errors: [], collected: [] };
-
-        /** One item, whole or not at all: every key it wrote is removed when any of its steps fails. */
-        const exportItem = async (item: ExportItem): Promise<ItemOutcome> => {
-          let fileName = `${exporter.itemStem(item)}.json`;
-          const written: string[] = [];
-          const itemOutput: ExportOutput = {
-            ...output,
-            write: async (key, body) => {
-              written.push(key);
-              await output.write(key, body);
-            },
-            writeStream: async (key, chunks) => {
-              written.push(key);
-              await output.writeStream(key, chunks);
-            },
-          };
-          const errors: ErrorFileEntry[] = [];
-          try {
-            await addHeaderSize(item, storageFor);
-            const before = await exporter.beforeConvert(item);
-            if (!before) return { kind: 'skipped' };
-            const result = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
-            fileName = `${exporter.itemStem(result)}.json`;
-            const status = await exporter.saveAsJson(result, itemOutput, errors);
-            if (status !== 'success') throw new Error(errors.at(-1)?.[1] ?? 'save failed');
-            const folder = params.save_original_file ? exporter.originalFilesFolder(before, output) : undefined;
-            if (folder) {
-              for (const copy of exporter.originalCopies(result)) {
-                const source = await storageFor(copy.file.storage);
-                await itemOutput.write(`${folder}/${copy.copyName}`, await source.get(copy.file.key));
-              }
-            }
-            return { kind: 'success', collected: exporter.collect(result, before) };
-          } catch (err) {
-            const message = err instanceof Error ? err.message : String(err);
-            for (const key of written) await storage.delete(key);
-            ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
-            ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
-            // One entry per failed item (what saveAsJson listed is in the message already).
-            return { kind: 'failed', entry: [fileName, message] };
-          }
-        };
-
-        // Items run `itemConcurrency` at a time (their writes overlap); outcomes are recorded
-        // in item order, so the part is the same however the items interleaved.
-        const outcomes: ItemOutcome[] = new Array(items.length);
+        // The statics came with the host's description (the stand-in class has them).
         const limit = Math.max(1, Math.floor(cls.itemConcurrency));
-        let next = 0;
-        const lane = async (): Promise<void> => {
-          while (next < items.length) {
-            if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
-            const i = next++;
-            // Every item: a slow exporter must not outlast the heartbeat timeout (the SDK throttles the calls).
-            activity.heartbeat();
-            outcomes[i] = await exportItem(items[i] as ExportItem);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-        for (const outcome of outcomes) {
+        const headerErrors = await headerSizes(items, storageFor, limit);
+        const output = outputTarget(storage, input.exportPath, items);
+        const args: ExportPageArgs = { exportPath: input.exportPath, items, headerErrors };
+        let answer: unknown;
+        try {
+          answer = await hosted.run('export-page', [args], { ctx, targets: { output } });
+        } finally {
+          output.close();
+        }
+        const outcomes = z.array(ItemOutcome).length(items.length).safeParse(answer);
+        if (!outcomes.success) {
+          throw new NonRetriableError(
+            `${input.plugin.code} ${input.action}: the export-page runner answered ${outcomes.error.issues[0]?.path.join('.') || 'its value'}: ${outcomes.error.issues[0]?.message}`,
+          );
+        }
+        const part: PagePart = { afterId: input.afterId, success: 0, failed: 0, skipped: 0, errors: [], collected: [] };
+        for (const outcome of outcomes.data) {
           if (outcome.kind === 'skipped') part.skipped++;
           else if (outcome.kind === 'failed') {
             part.failed++;
@@ -217,7 +285,8 @@ export function createExportActivities({ platform, steps }: StepDeps) {
     },
 
     async exportFinalize(input: ExportFinalizeInput): Promise<ExportSummary> {
-      return steps.bareStep(input, EXPORT, {}, async ({ cls, params }) => {
+      return steps.bareStep(input, EXPORT, {}, async ({ params, host }) => {
+        const hosted = hostOf(host, input);
         const storage = await storageFor(params.storage);
         const partsPrefix = `${input.exportPath}/${PARTS_DIR}/`;
         const finalKey = `${partsPrefix}${FINAL_PART}`;
@@ -259,14 +328,27 @@ export function createExportActivities({ platform, steps }: StepDeps) {
           }
           await storage.put(`${input.exportPath}/error_file_list.json`, Readable.from(errorList()), { sync: false });
           const total = counts.success + counts.failed + counts.skipped;
-          const exporter = new cls();
-          exporter.params = params;
-          const paths = exporter.setupOutputDirectories(input.exportPath, params.save_original_file);
-          const output = makeOutput(storage, input.exportPath, paths);
-          async function* collected(): AsyncGenerator<unknown> {
-            for (const key of partKeys) yield* (await readPart(key)).collected;
+          // The exporter's finalize runs in the host; its collected() reads the parts here, one per call.
+          const output = outputTarget(storage, input.exportPath, []);
+          const parts: ExportPartsTarget = {
+            collected: async (index) => {
+              const key = Number.isSafeInteger(index) && index >= 0 ? partKeys[index] : undefined;
+              return key === undefined ? null : (await readPart(key)).collected;
+            },
+          };
+          const args: ExportFinalizeArgs = { exportPath: input.exportPath, classes: await projectClasses(db, params) };
+          let answer: unknown;
+          try {
+            answer = await hosted.run('export-finalize', [args], { targets: { output, parts }, signal: Context.current().cancellationSignal });
+          } finally {
+            output.close();
           }
-          const extra = await exporter.finalize({ collected, classes: await projectClasses(db, params) }, output);
+          const files = FinalizeFiles.safeParse(answer);
+          if (!files.success)
+            throw new NonRetriableError(
+              `${input.plugin.code} ${input.action}: finalize must resolve with an object of manifest files, not ${JSON.stringify(answer)?.slice(0, 200)}`,
+            );
+          const extra = files.data;
           const manifest = {
             name: params.name,
             ...(params.description !== undefined ? { description: params.description } : {}),
@@ -297,6 +379,30 @@ export function createExportActivities({ platform, steps }: StepDeps) {
       });
     },
   };
+}
+
+/**
+ * Every item's header size (addHeaderSize), `limit` items at once, before the items go to the
+ * host: per item, null or why its header could not be read (that item fails in the host).
+ */
+async function headerSizes(items: ExportItem[], storageFor: (ref: number | string) => Promise<StorageProvider>, limit: number): Promise<(string | null)[]> {
+  const activity = Context.current();
+  const errors: (string | null)[] = items.map(() => null);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+      const i = next++;
+      activity.heartbeat();
+      try {
+        await addHeaderSize(items[i] as ExportItem, storageFor);
+      } catch (err) {
+        errors[i] = err instanceof Error ? err.message : String(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return errors;
 }
 
 /**

@@ -1,6 +1,231 @@
 /**
- * The export shape's host runners (see plugin-host-runner.ts): run inside a plugin host.
+ * The export shape's host runners (see plugin-host-runner.ts): run inside a plugin host, so an
+ * exporter's hooks (beforeConvert, convertData, afterConvert, itemStem, saveAsJson,
+ * originalFilesFolder, originalCopies, collect, setupOutputDirectories, finalize), built-in
+ * exporters' too, never run in the worker (issue 18).
+ *
+ * - `export-page`: one page's items (fetched by the worker, header sizes already read) through
+ *   the per-item pipeline, `itemConcurrency` items at once; answers each item's outcome in
+ *   item order. Files go to the worker's output (`remote('output')`, ExportOutputTarget): one
+ *   message per file write, streamed files in chunks of about 256 KiB; original files are copied
+ *   by the worker, storage to storage (the host only names them); a failed item asks the
+ *   worker to delete what it wrote (`discard`), so an item is exported whole or not at all.
+ * - `export-finalize`: the exporter's `finalize`, its `collected()` paged from the worker's
+ *   part files (`remote('parts')`, ExportPartsTarget), one page's values per call.
+ *
+ * What crosses to the worker is structured-clone data; the worker checks the outcomes with zod
+ * (activities/export.ts). This file is bundled into every host: SDK imports only.
  */
-import type { HostRunner } from './plugin-host-runner.js';
+import {
+  isExporterClass,
+  type BaseExporter,
+  type ErrorFileEntry,
+  type ExportItem,
+  type ExportOutput,
+  type ExportParams,
+  type ExportResultItem,
+} from '../sdk/exporter.js';
+import type { AnnotationClass } from '../sdk/annotations.js';
+import type { HostRunner, HostRunnerCall, Remote } from './plugin-host-runner.js';
 
-export const EXPORT_RUNNERS: Record<string, HostRunner> = {};
+/** The item index the finalize step's writes carry (they belong to no item). */
+export const FINALIZE_ITEM = -1;
+
+/** An original file to copy: from `storage`/`key` (one of the item's own files) to `to` in the export. */
+export interface ExportCopy {
+  storage: number;
+  key: string;
+  to: string;
+}
+
+/**
+ * The worker's side of an export step's output (`targets.output`). `item` is the item's index
+ * in the page (FINALIZE_ITEM in finalize); every key is under the export folder.
+ */
+export interface ExportOutputTarget {
+  /** Writes one file of `item`. */
+  write(item: number, key: string, body: string | Uint8Array): Promise<void>;
+  /** Starts a streamed file of `item`; resolves with the stream's id for `chunk` and `end`. */
+  open(item: number, key: string): Promise<number>;
+  /** The next bytes of stream `stream`; resolves when the storage took them (back-pressure). */
+  chunk(stream: number, data: string | Uint8Array): Promise<void>;
+  /** Ends stream `stream`: stored when it resolves; with `error`, abandoned (nothing stored). */
+  end(stream: number, error?: string): Promise<void>;
+  /** A file the export wrote. */
+  read(key: string): Promise<Uint8Array>;
+  /** Copies `item`'s original files (each one of the item's own files), storage to storage. */
+  copy(item: number, copies: ExportCopy[]): Promise<void>;
+  /** Deletes every key `item` wrote (the item failed). */
+  discard(item: number): Promise<void>;
+}
+
+/** The worker's side of finalize's `collected()` (`targets.parts`). */
+export interface ExportPartsTarget {
+  /** What the items of page part `index` (in page order) collected, or null past the last part. */
+  collected(index: number): Promise<unknown[] | null>;
+}
+
+/** `export-page`'s argument. */
+export interface ExportPageArgs {
+  exportPath: string;
+  items: ExportItem[];
+  /** Per item, why reading its image header failed, or null. */
+  headerErrors: (string | null)[];
+}
+
+/** What became of one item of a page (`export-page` answers one per item, in item order). */
+export type ExportItemOutcome = { kind: 'success'; collected: unknown } | { kind: 'skipped' } | { kind: 'failed'; entry: ErrorFileEntry };
+
+/** `export-finalize`'s argument. */
+export interface ExportFinalizeArgs {
+  exportPath: string;
+  classes: AnnotationClass[];
+}
+
+/** Strings are joined, anything else sent as bytes, about this much per `chunk` call. */
+const CHUNK_BYTES = 256 * 1024;
+
+type Exporter = BaseExporter;
+
+/** The plugin's exporter, its params and ctx set as the engine sets them before any hook runs. */
+function exporterOf(call: HostRunnerCall): Exporter {
+  const cls = call.action.cls;
+  if (!isExporterClass(cls)) throw new Error(`${call.action.name}: ${String((cls as { name?: unknown }).name)} is not a BaseExporter subclass`);
+  const exporter = new (cls as unknown as new () => Exporter)();
+  exporter.params = call.params as ExportParams;
+  exporter.ctx = call.ctx as Exporter['ctx'];
+  return exporter;
+}
+
+function toBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** Sends `chunks` to a stream of the worker, batched to about CHUNK_BYTES per message. */
+async function streamTo(out: Remote<ExportOutputTarget>, item: number, key: string, chunks: AsyncIterable<string | Buffer>): Promise<void> {
+  const stream = await out.open(item, key);
+  let parts: (string | Buffer)[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (parts.length === 0) return;
+    const data = parts.every((p) => typeof p === 'string') ? parts.join('') : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    parts = [];
+    size = 0;
+    await out.chunk(stream, data);
+  };
+  try {
+    for await (const chunk of chunks) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= CHUNK_BYTES) await flush();
+    }
+    await flush();
+  } catch (err) {
+    await out.end(stream, err instanceof Error ? err.message : String(err)).catch(() => undefined);
+    throw err;
+  }
+  await out.end(stream);
+}
+
+/** The ExportOutput plugin code writes to: each call a message to the worker's output, as `item`. */
+function outputFor(out: Remote<ExportOutputTarget>, item: number, exportPath: string, paths: Record<string, string>, onWrite: () => void): ExportOutput {
+  return {
+    exportPath,
+    paths,
+    write: async (key, body) => {
+      onWrite();
+      await out.write(item, key, body);
+    },
+    writeStream: async (key, chunks) => {
+      onWrite();
+      await streamTo(out, item, key, chunks);
+    },
+    read: async (key) => toBuffer(await out.read(key)),
+  };
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** One page's items through the exporter's hooks (the seed's per-item pipeline). */
+const exportPage: HostRunner = async (call) => {
+  const { exportPath, items, headerErrors } = call.args[0] as ExportPageArgs;
+  const { ctx } = call;
+  const exporter = exporterOf(call);
+  const params = exporter.params;
+  const out = call.remote<ExportOutputTarget>('output');
+  const paths = exporter.setupOutputDirectories(exportPath, params.save_original_file);
+
+  /** One item, whole or not at all: the worker deletes every key it wrote when any of its steps fails. */
+  const exportItem = async (item: ExportItem, index: number): Promise<ExportItemOutcome> => {
+    let wrote = false;
+    const itemOutput = outputFor(out, index, exportPath, paths, () => {
+      wrote = true;
+    });
+    let fileName = `${item.target}_${item.id}.json`;
+    const errors: ErrorFileEntry[] = [];
+    try {
+      fileName = `${exporter.itemStem(item)}.json`;
+      const headerError = headerErrors[index];
+      if (headerError) throw new Error(headerError);
+      const before = await exporter.beforeConvert(item);
+      if (!before) return { kind: 'skipped' };
+      const result: ExportResultItem = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
+      fileName = `${exporter.itemStem(result)}.json`;
+      const status = await exporter.saveAsJson(result, itemOutput, errors);
+      if (status !== 'success') throw new Error(errors.at(-1)?.[1] ?? 'save failed');
+      const folder = params.save_original_file ? exporter.originalFilesFolder(before, itemOutput) : undefined;
+      if (folder) {
+        const copies = exporter.originalCopies(result).map((c): ExportCopy => ({ storage: c.file.storage, key: c.file.key, to: `${folder}/${c.copyName}` }));
+        if (copies.length > 0) {
+          wrote = true;
+          await out.copy(index, copies);
+        }
+      }
+      return { kind: 'success', collected: exporter.collect(result, before) };
+    } catch (err) {
+      const message = messageOf(err);
+      if (wrote) await out.discard(index);
+      ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
+      ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
+      // One entry per failed item (what saveAsJson listed is in the message already).
+      return { kind: 'failed', entry: [fileName, message] };
+    }
+  };
+
+  // Items run `itemConcurrency` at a time (their writes overlap); outcomes are answered in
+  // item order, so the page's part is the same however the items interleaved.
+  const cls = call.action.cls as unknown as { itemConcurrency: number };
+  const limit = Math.max(1, Math.floor(Number(cls.itemConcurrency) || 1));
+  const outcomes: ExportItemOutcome[] = new Array<ExportItemOutcome>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const i = next++;
+      outcomes[i] = await exportItem(items[i] as ExportItem, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return outcomes;
+};
+
+/** The exporter's aggregate files; resolves with what it adds to the manifest's `files`. */
+const exportFinalize: HostRunner = async (call) => {
+  const { exportPath, classes } = call.args[0] as ExportFinalizeArgs;
+  const exporter = exporterOf(call);
+  const out = call.remote<ExportOutputTarget>('output');
+  const parts = call.remote<ExportPartsTarget>('parts');
+  const paths = exporter.setupOutputDirectories(exportPath, exporter.params.save_original_file);
+  const output = outputFor(out, FINALIZE_ITEM, exportPath, paths, () => undefined);
+  async function* collected(): AsyncGenerator<unknown> {
+    for (let index = 0; ; index++) {
+      const values = await parts.collected(index);
+      if (values === null) return;
+      yield* values;
+    }
+  }
+  const extra: unknown = await exporter.finalize({ collected, classes }, output);
+  return extra ?? {};
+};
+
+export const EXPORT_RUNNERS: Record<string, HostRunner> = { 'export-page': exportPage, 'export-finalize': exportFinalize };

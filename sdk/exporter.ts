@@ -205,7 +205,8 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
    * its items in order either way.
    */
   static itemConcurrency = 1;
-  static override params: z.ZodType = ExportParams;
+  // `static params` is an accessor defined below the class: the export params with this class's
+  // own `extraParams` (so parseParams and parseExportParams read params alike, in a host too).
 
   /** Set by the engine before any hook runs. */
   params!: ExportParams<E>;
@@ -312,6 +313,30 @@ export abstract class BaseExporter<E = Record<string, unknown>> extends ExportAc
     );
   }
 }
+
+/** Each exporter class's params schema, made once per class and `extraParams` schema. */
+const PARAMS_OF = new WeakMap<object, { extra: z.ZodType; schema: z.ZodType }>();
+
+/**
+ * `BaseExporter.params` (and a subclass's, unless it sets its own): `exportParamsSchema` of the
+ * class's `extraParams`, so an exporter that sets only `static extraParams` is read alike by
+ * `parseParams(action, raw)` (plugin hosts, the loader, secret redaction) and by
+ * `parseExportParams(cls, raw)`. Assigning `Cls.params = schema` gives that class its own.
+ */
+Object.defineProperty(BaseExporter, 'params', {
+  configurable: true,
+  enumerable: true,
+  get(this: { extraParams: z.ZodType }): z.ZodType {
+    const known = PARAMS_OF.get(this);
+    if (known?.extra === this.extraParams) return known.schema;
+    const schema: z.ZodType = exportParamsSchema(this.extraParams);
+    PARAMS_OF.set(this, { extra: this.extraParams, schema });
+    return schema;
+  },
+  set(this: object, value: z.ZodType) {
+    Object.defineProperty(this, 'params', { value, writable: true, configurable: true, enumerable: true });
+  },
+});
 
 /** The split subsets: `train`, `val`, `test`. */
 export const SPLIT_SUBSETS = ['train', 'val', 'test'] as const;

@@ -5,12 +5,15 @@
  *
  * - `POST /predict`, or `POST /<action>` for each restapi action of the plugin with the same
  *   entrypoint (the seed-style path): the JSON body checked with the action's `static input`
- *   -> 200 with predict's value; 400 problem+json naming each invalid field (also a
- *   ParamsError from the code: Python's InvalidInput); 413 above REPLICA_BODY_LIMIT; 500 when
- *   predict throws; 503 while not ready.
+ *   (here when the caller gives the schema; a replica of TypeScript code has it checked in its
+ *   plugin host, which answers a ParamsError) -> 200 with predict's value; 400 problem+json
+ *   naming each invalid field (a ParamsError from the code too: Python's InvalidInput); 413
+ *   above REPLICA_BODY_LIMIT; 500 when predict throws or its plugin host failed (the message
+ *   names what happened); 503 while not ready.
  * - `GET /health` -> 200 when ready (503 otherwise) with the counters.
  * - `GET /schema` -> plugin, action, the actions served and the input / output JSON Schemas
- *   (engine/serve-schemas.ts).
+ *   (the caller's: a replica of TypeScript code gets them from its plugin host; else
+ *   engine/serve-schemas.ts on the action).
  * Every answer carries `X-Synapse-Replica: <slot>` and `X-Synapse-Replica-Status`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,7 +23,7 @@ import { ParamsError, type Problem } from '../contracts/errors.js';
 import type { ReplicaStatus } from '../contracts/deployment.js';
 import { zodProblems } from '../contracts/problems.js';
 import type { ResolvedAction } from '../engine/plugin-loader.js';
-import { servedActionNames, serveSchemas } from '../engine/serve-schemas.js';
+import { servedActionNames, serveSchemas, type ServeSchemas } from '../engine/serve-schemas.js';
 
 /** Largest predict body a replica reads (the gateway's own limit is lower). */
 export const REPLICA_BODY_LIMIT = 8 * 1024 * 1024;
@@ -29,8 +32,10 @@ export interface ServeHttpOptions {
   action: ResolvedAction;
   /** The slot named in X-Synapse-Replica (0 for a local --debug server). */
   slot: number;
-  /** The action's input schema (`static input`). */
-  input: z.ZodType;
+  /** The action's input schema (`static input`), checked here; absent when `predict` checks the body itself (a plugin host). */
+  input?: z.ZodType;
+  /** The JSON Schemas `GET /schema` answers; default: engine/serve-schemas.ts on `action` (a class loaded in this process). */
+  schemas?: ServeSchemas;
   predict(body: unknown): Promise<unknown>;
   /** After each answered prediction: its running count and how long predict took (ms). */
   onPredicted?(served: number, ms: number): void;
@@ -49,7 +54,12 @@ export interface ServeHttp {
 
 export function createServeHttp(options: ServeHttpOptions): ServeHttp {
   const { action, slot } = options;
-  const schemas = { plugin: action.plugin.config.code, action: action.name, actions: servedActionNames(action.plugin, action), ...serveSchemas(action) };
+  const schemas = {
+    plugin: action.plugin.config.code,
+    action: action.name,
+    actions: servedActionNames(action.plugin, action),
+    ...(options.schemas ?? serveSchemas(action)),
+  };
   const routes = new Set(['predict', ...schemas.actions]);
   let inFlight = 0;
   let served = 0;
@@ -82,7 +92,7 @@ export function createServeHttp(options: ServeHttpOptions): ServeHttp {
     try {
       const body = await readJson(req);
       if (body.error) return problem(res, body.error.status, body.error.detail);
-      const parsed = options.input.safeParse(body.value);
+      const parsed = options.input ? options.input.safeParse(body.value) : { success: true as const, data: body.value };
       if (!parsed.success) return problem(res, 400, 'the body fails the input schema', zodProblems(parsed.error));
       const started = performance.now();
       const value = await options.predict(parsed.data);

@@ -7,6 +7,11 @@
  * naming the field (the replica answers 400); the process is killed when the replica stops. A
  * process that dies while the replica serves ends the replica's step with a retryable error,
  * so Temporal starts the replica again with a fresh process.
+ *
+ * The process gets the plugin's scrubbed environment (activities/plugin-host-env.ts
+ * pythonProcessEnv: the basics, the interpreter's, CUDA's and BLAS's own variables and what
+ * config.yaml `envs` declares), never the worker's database URL or storage keys, as Python
+ * trainers (trainer-host.ts). Installing its virtual environment is the worker's own work.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +20,7 @@ import { NonRetriableError, ParamsError, type Problem } from '../contracts/error
 import type { PythonEntrypoint } from '../engine/python-serve.js';
 import type { ResolvedAction } from '../engine/plugin-loader.js';
 import { ensurePythonEnv, PythonProcess, type PythonSink } from './python-runtime.js';
+import { pythonProcessEnv } from './plugin-host-env.js';
 
 /** How long a model load may stay silent (importing torch, reading the file). */
 const LOAD_SILENCE_MS = 300_000;
@@ -43,7 +49,7 @@ export function pythonServeHost(entry: PythonEntrypoint, action: ResolvedAction,
     exited,
     async load(modelBytes, signal) {
       const python = await ensurePythonEnv(action.plugin, dataDir, (line) => sink.logMessage(line, 'DEBUG'));
-      proc = new PythonProcess(python, entry.pluginDir);
+      proc = new PythonProcess(python, entry.pluginDir, pythonProcessEnv(action.plugin));
       const started = proc;
       started.child.once('exit', (code, sig) => {
         if (!closed) onExit(`its Python process (pid ${started.pid}) ${sig ? `was killed by ${sig}` : `exited with code ${code}`}`);

@@ -6,7 +6,11 @@
  *   -> processFiles -> afterProcess -> validateFiles), a check that no unit key is taken,
  *   then the plan: one part per batch of units in the platform database (upload-plan.ts), so
  *   the batches may run on any worker. Workflow history carries only batch numbers and counts,
- *   never file lists.
+ *   never file lists. The hooks run in the uploader's plugin host (issue 18: plugin code never
+ *   runs in the worker), as the host runner `upload-organize` (plugin-host-run-upload.ts);
+ *   discovery and the Excel file stay here (the host may not read the upload's folders) and
+ *   are the runner's calls back. What the hooks hand back is parsed here with zod: a unit may
+ *   name only files this step's discovery found.
  * - `uploadBatch`: stores the files of one batch, a few at a time, heartbeating per file.
  *   Object keys derive from the content's sha256 (`uploads/<sha[0:2]>/<sha>/<name>`), so a
  *   retried batch overwrites the same objects instead of adding copies; a retry skips objects
@@ -20,7 +24,8 @@
  * No step keeps anything on its worker's disk: the plan is in the platform database, the
  * files in storage. The files to upload are read by path, so every worker must see the
  * upload's source folder at the same path (a shared mount), as it sees the plugin's code.
- * Files are stored by upload-files.ts; each plugin step runs in the step harness (step.ts).
+ * Files are stored by upload-files.ts. Discover and finalize run in the step harness (step.ts);
+ * batch and register steps run no plugin code and load none (planStep): they start no host.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,14 +34,27 @@ import { addDataUnits, existingUniqueKeys, getDataCollection, type NewDataUnit }
 import type { Db } from '../platform/repositories/common.js';
 import { getStorage } from '../platform/repositories/storages.js';
 import { ExcelConfigSchema } from '../sdk/config.js';
-import { InvalidInputError, type Problem } from '../contracts/errors.js';
+import { z } from 'zod';
+import { InvalidInputError, NonRetriableError, type Problem } from '../contracts/errors.js';
+import { zodProblems } from '../contracts/problems.js';
 import { DEFAULT_EXCEL_NAME, matchMetadata, readExcelMetadata } from '../engine/excel-metadata.js';
-import { assetRoots, discoverFiles, isInside, resolveInside, type UploadUnit } from '../engine/upload-discovery.js';
-import { parseUploadParams, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
+import {
+  assetRoots,
+  discoverFiles,
+  isInside,
+  resolveInside,
+  type AssetRoot,
+  type DiscoveredFile,
+  type Discovery,
+  type UploadUnit,
+} from '../engine/upload-discovery.js';
+import { BaseUploader, parseUploadParams, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
 import { UPLOADER, type UploaderClass } from './action-kinds.js';
+import { asFailure } from './failures.js';
+import { organizeUpload, UPLOAD_ORGANIZE, type UploadOrganizeArgs, type UploadWorkerTarget } from './plugin-host-run-upload.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 import { storeBatchFiles } from './upload-files.js';
-import { UploadPlanStore, type BatchResult, type Plan, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
+import { UploadPlanStore, type BatchResult, type Plan, type PlannedFile, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
 import { discardStored, type UploadDiscardOutput } from './upload-discard.js';
 
 export { contentKey, FILES_IN_FLIGHT } from './upload-files.js';
@@ -90,60 +108,100 @@ export interface UploadSummary {
 /** How many failures and rejections the run's result lists (all of them are run events). */
 const REPORT_LIMIT = 20;
 
-/** An upload run's action: a BaseUploader, params with its own `extraParams`. */
-const UPLOAD: StepSpec<UploaderClass, UploadParams> = { kind: UPLOADER, params: (raw, { cls, subject }) => parseUploadParams(cls, raw, subject) };
+/**
+ * An upload run's action: a BaseUploader, loaded in a plugin host (its params parsed there with
+ * the class's schema). The worker never uses what the host parsed: it reads the params' upload
+ * fields itself (workerParams), and the hooks get the uploader's own parse (upload-organize).
+ */
+const UPLOAD: StepSpec<UploaderClass, UploadParams> = {
+  kind: UPLOADER,
+  host: 'action',
+  params: (raw, { cls, subject }) => parseUploadParams(cls, raw, subject),
+};
+
+/**
+ * The params' upload fields as the worker reads them: the SDK's schema and path checks
+ * (parseUploadParams with BaseUploader's open `extra_params`), no plugin code. The plugin's
+ * host parses `extra_params` with the uploader's own schema; a host's output never decides
+ * which folders the worker reads.
+ */
+function workerParams(input: StepInput): UploadParams {
+  return parseUploadParams(BaseUploader, input.params, `invalid params for ${input.plugin.code} ${input.action}`);
+}
+
+/**
+ * A step that needs the plan and the params, never the plugin's code (uploadBatch,
+ * uploadRegister): it loads no action and starts no host. Our errors become failures as in
+ * the step harness.
+ */
+function planStep<T>(input: StepInput, fn: (params: UploadParams) => Promise<T>): Promise<T> {
+  return asFailure(() => fn(workerParams(input)));
+}
 
 export function createUploadActivities({ platform, steps }: StepDeps) {
   const { db, storageFor } = platform;
 
   return {
     async uploadDiscover(input: UploadDiscoverInput): Promise<UploadPlanSummary> {
-      return steps.step(input, UPLOAD, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, params, ctx }) => {
+      return steps.step(input, UPLOAD, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, host, ctx }) => {
         const activity = Context.current();
+        const params = workerParams(input);
         const excel = ExcelConfigSchema.parse(action.config.excel_config ?? {});
         const collection = await getDataCollection(db, params.data_collection);
         const storageRecord = await getStorage(db, params.storage);
         // Opens it and checks the bucket: a bad config or a missing bucket fails here, before any work.
         await (await storageFor(storageRecord.id)).ready?.();
-        const uploader = new cls();
-        uploader.params = params;
-        uploader.ctx = ctx;
-        uploader.specs = collection.files.map((f) => ({ name: f.name, required: f.required, extensions: [...f.extensions] }));
-        const specByName = new Map<string, UploadFileSpec>(uploader.specs.map((s) => [s.name, s]));
-        await uploader.setupDirectories();
-        const roots = await assetRoots(params, uploader.specs);
+        const specs: UploadFileSpec[] = collection.files.map((f) => ({ name: f.name, required: f.required, extensions: [...f.extensions] }));
         const beat = () => activity.heartbeat();
-        const discovery = await discoverFiles(roots, {
-          allowedExtensions: (spec) => uploader.allowedExtensions(specByName.get(spec)!).map((e) => e.toLowerCase()),
-          onProgress: beat,
-        });
-        ctx.logMessage(`found ${discovery.files.length} files in ${roots.length} folders (${discovery.skipped.length} skipped)`, 'INFO');
-        let units = await uploader.organizeFiles(discovery.files);
 
-        // Excel metadata: before the process hooks, so they can see and change it.
-        const metaPath = await excelPath(params);
+        // What the uploader's hooks (in the plugin host) ask of the worker: the parts that read the server's files.
+        let roots: AssetRoot[] = [];
+        let discovery: Discovery | undefined;
+        let discovering = false;
+        let metaPath: string | undefined;
         let matched = 0;
         let unmatched = 0;
-        if (metaPath) {
-          const metadata = await readExcelMetadata(metaPath, excel);
-          const used = new Set<number>();
-          for (const unit of units) {
-            const row = matchMetadata(metadata, unit);
-            if (!row) continue;
-            used.add(row.row);
-            unit.meta = { ...row.meta, ...unit.meta };
-          }
-          matched = used.size;
-          unmatched = metadata.rows.size - used.size;
-          ctx.logMessage(`metadata ${metaPath}: ${metadata.rows.size} rows, ${matched} matched a data unit`, 'INFO');
-        }
-        units = await uploader.beforeProcess(units);
-        units = await uploader.processFiles(units);
-        units = await uploader.afterProcess(units);
-        const validated = await uploader.validateFiles(units);
-        units = validated.units;
-
-        checkPlannedUnits(units, roots, params.name);
+        const worker: UploadWorkerTarget = {
+          discover: async (extensions) => {
+            if (discovering) throw new NonRetriableError("the upload's files are discovered once per step");
+            discovering = true;
+            const allowed = hostOutput(HostExtensions, extensions, 'allowedExtensions returned');
+            roots = await assetRoots(params, specs);
+            const own = (spec: string) => specs.find((s) => s.name === spec)?.extensions ?? [];
+            discovery = await discoverFiles(roots, {
+              allowedExtensions: (spec) => (Object.hasOwn(allowed, spec) ? allowed[spec]! : own(spec)),
+              onProgress: beat,
+            });
+            ctx.logMessage(`found ${discovery.files.length} files in ${roots.length} folders (${discovery.skipped.length} skipped)`, 'INFO');
+            return discovery.files;
+          },
+          withMetadata: async (raw) => {
+            // The hooks' own data, shape-checked: matchMetadata reads key, stem and the files' names.
+            const units = hostOutput(HostUnits, raw, 'organizeFiles returned') as unknown as UploadUnit[];
+            metaPath = await excelPath(params);
+            if (metaPath) {
+              const metadata = await readExcelMetadata(metaPath, excel);
+              const used = new Set<number>();
+              for (const unit of units) {
+                const row = matchMetadata(metadata, unit);
+                if (!row) continue;
+                used.add(row.row);
+                unit.meta = { ...row.meta, ...unit.meta };
+              }
+              matched = used.size;
+              unmatched = metadata.rows.size - used.size;
+              ctx.logMessage(`metadata ${metaPath}: ${metadata.rows.size} rows, ${matched} matched a data unit`, 'INFO');
+            }
+            return units;
+          },
+        };
+        const args: UploadOrganizeArgs = { rawParams: input.params, subject: `invalid params for ${input.plugin.code} ${input.action}`, specs };
+        // TypeScript uploaders run in their plugin host; an action that loaded without one runs here.
+        const result = host
+          ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: worker } })
+          : await organizeUpload(cls, args, ctx, worker);
+        const validated = hostOutput(HostValidated, result, 'validateFiles returned');
+        const units = plannedUnits(validated.units, roots, discovery?.files ?? [], params.name);
         await checkKeysFree(
           db,
           collection.id,
@@ -159,11 +217,7 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
         let bytes = 0;
         let batches = 0;
         for (let i = 0; i < units.length; i += perBatch) {
-          const planned: PlannedUnit[] = units.slice(i, i + perBatch).map((u) => ({
-            key: u.key,
-            meta: u.meta,
-            files: Object.fromEntries(Object.entries(u.files).map(([spec, f]) => [spec, { path: f.path, name: f.name, size: f.size }])),
-          }));
+          const planned = units.slice(i, i + perBatch);
           for (const f of planned.flatMap((u) => Object.values(u.files))) {
             fileCount++;
             bytes += f.size;
@@ -179,9 +233,9 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
           summary: { batches, units: units.length, files: fileCount, bytes, rejected: validated.rejected.length },
           report: {
             rejected: validated.rejected,
-            skipped: discovery.skipped,
-            systemSkipped: discovery.systemSkipped,
-            duplicatesReplaced: units.reduce((n, u) => n + (u.replaced?.length ?? 0), 0),
+            skipped: discovery?.skipped ?? [],
+            systemSkipped: discovery?.systemSkipped ?? 0,
+            duplicatesReplaced: validated.units.reduce((n, u) => n + (u.replaced?.length ?? 0), 0),
             metadataFile: metaPath ?? null,
             metadataMatched: matched,
             metadataUnmatched: unmatched,
@@ -193,7 +247,7 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
     },
 
     async uploadBatch(input: UploadBatchInput): Promise<UploadBatchOutput> {
-      return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
+      return planStep(input, async (params) => {
         const activity = Context.current();
         const store = new UploadPlanStore(db, input.runId);
         const plan = await store.plan();
@@ -229,7 +283,7 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
     },
 
     async uploadRegister(input: UploadBatchInput): Promise<UploadRegisterOutput> {
-      return steps.bareStep(input, UPLOAD, {}, async ({ params }) => {
+      return planStep(input, async (params) => {
         const activity = Context.current();
         const store = new UploadPlanStore(db, input.runId);
         const plan = await store.plan();
@@ -262,8 +316,9 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
     },
 
     async uploadFinalize(input: UploadActivityInput): Promise<UploadSummary> {
-      return steps.step(input, UPLOAD, { progressCategories: 'none' }, async ({ params, ctx }) => {
+      return steps.step(input, UPLOAD, { progressCategories: 'none' }, async ({ ctx }) => {
         const activity = Context.current();
+        const params = workerParams(input);
         const store = new UploadPlanStore(db, input.runId);
         const done = await store.summary<UploadSummary>();
         if (done) return done; // finalized already: a retried finalize
@@ -364,22 +419,76 @@ async function excelPath(params: UploadParams): Promise<string | undefined> {
   return resolveInside(params.path, DEFAULT_EXCEL_NAME, 'excel_metadata_path');
 }
 
-/** Hooks may rewrite units: every file must still lie inside its specification's root. */
-function checkPlannedUnits(units: readonly UploadUnit[], roots: readonly { spec: string; dir: string }[], name: string): void {
+/** Most units (and rejections) a plugin host may hand back for one upload. */
+const MAX_HOST_UNITS = 5_000_000;
+
+/** `allowedExtensions` per specification, as the host computed them. */
+const HostExtensions = z.record(z.string().max(200), z.array(z.string().max(200)).max(10_000));
+
+/** A unit's file as a hook returned it: its `name` is kept, the rest is taken from the worker's own discovery by `path`. */
+const HostFile = z.looseObject({ path: z.string().min(1).max(4096), name: z.string().min(1).max(1000), relativePath: z.string().max(4096).default('') });
+
+/** A unit as a hook returned it (sdk/upload-units.ts UploadUnit; other fields pass through to the next hook). */
+const HostUnit = z.looseObject({
+  key: z.string().min(1).max(1000),
+  stem: z.string().max(1000).default(''),
+  files: z.record(z.string().max(200), HostFile),
+  meta: z.record(z.string(), z.unknown()).default({}),
+  replaced: z.array(z.string().max(8192)).max(100_000).optional(),
+});
+type HostUnit = z.output<typeof HostUnit>;
+
+const HostUnits = z.array(HostUnit).max(MAX_HOST_UNITS);
+
+/** What `validateFiles` returned (sdk/uploader.ts ValidatedUnits): the runner's result. */
+const HostValidated = z.looseObject({
+  units: HostUnits,
+  rejected: z.array(z.looseObject({ key: z.string().max(1000), reason: z.string().max(10_000) })).max(MAX_HOST_UNITS),
+});
+
+/**
+ * What the plugin's hooks handed back (from its host: untrusted), checked once at the edge:
+ * InvalidInputError (not retried) naming each wrong field, `what` saying which hook it was.
+ */
+function hostOutput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(`the uploader's ${what} something the upload cannot use`, zodProblems(parsed.error).slice(0, 20));
+}
+
+/**
+ * The units the hooks chose, as the plan stores them. Hooks may regroup and rename, not add
+ * files: every file must lie inside its specification's folder and be one the worker's
+ * discovery found (its path and size are the discovery's). Keys are unique and at most 1000
+ * characters. Throws InvalidInputError listing the first 20 problems, each naming the file.
+ */
+function plannedUnits(units: readonly HostUnit[], roots: readonly AssetRoot[], discovered: readonly DiscoveredFile[], name: string): PlannedUnit[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
+  const found = new Map(discovered.map((f) => [path.resolve(f.path), f]));
+  const planned: PlannedUnit[] = [];
   for (const unit of units) {
     if (seen.has(uniqueKey(name, unit.key))) problems.push({ path: unit.key, message: 'two data units have this key' });
     seen.add(uniqueKey(name, unit.key));
     if (uniqueKey(name, unit.key).length > 1000) problems.push({ path: unit.key, message: 'the data unit key is longer than 1000 characters' });
+    const files: Record<string, PlannedFile> = {};
     for (const [spec, f] of Object.entries(unit.files)) {
       const root = roots.find((r) => r.spec === spec);
+      const file = found.get(path.resolve(f.path));
       if (!root || !isInside(root.dir, path.resolve(f.path)))
         problems.push({ path: `${unit.key}.${spec}`, message: `${f.path} is outside the folder of "${spec}"` });
+      else if (!file)
+        problems.push({
+          path: `${unit.key}.${spec}`,
+          message: `${f.path} is not one of the files the upload found (a hook may only use the files it was given)`,
+        });
+      else files[spec] = { path: file.path, name: f.name, size: file.size };
     }
+    planned.push({ key: unit.key, meta: unit.meta, files });
     if (problems.length >= 20) break;
   }
   if (problems.length) throw new InvalidInputError('cannot upload these data units', problems);
+  return planned;
 }
 
 /**

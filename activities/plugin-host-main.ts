@@ -18,6 +18,7 @@ import { setPluginModuleSource } from '../engine/plugin-import.js';
 import type { LogLevel, RunContext } from '../sdk/run-context.js';
 import { redactParams } from '../sdk/secret.js';
 import { parseTaskPagesParams } from '../engine/task-page-params.js';
+import { parseShapeParams, runFactsOf, shapeParserOf } from '../engine/run-params.js';
 import { isTaskPagesClass, type TaskPagesClass } from '../sdk/task-pages.js';
 import type { ItemResult } from '../sdk/platform-api.js';
 import type { MetricValues } from '../contracts/run-state.js';
@@ -26,6 +27,7 @@ import { isUploaderClass } from '../sdk/uploader.js';
 import { isTrainerClass } from '../sdk/trainer.js';
 import { isServeActionClass } from '../sdk/serve.js';
 import { hostRunner } from './plugin-host-runners.js';
+import { parseTrainerParams } from './plugin-host-run-train.js';
 import type { Remote } from './plugin-host-runner.js';
 import {
   FATAL_EXIT_CODE,
@@ -201,11 +203,22 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
   let nextSeq = 1;
 
   /** The params as the parser reads them, and what plugin code sees as ctx.params. */
-  const parse = (action: ResolvedAction, raw: unknown, parser: HostParamsParser | undefined): { parsed: unknown; own: unknown } => {
+  const parse = (action: ResolvedAction, raw: unknown, parser: HostParamsParser | undefined, baseDir?: string): { parsed: unknown; own: unknown } => {
     if (parser === 'task-pages') {
       const parsed = parseTaskPagesParams(action, raw, `invalid params for ${action.plugin.config.code} ${action.name}`);
       return { parsed, own: parsed.params };
     }
+    if (parser === 'train' || parser === 'model-test' || parser === 'model-inference') {
+      const parsed = parseTrainerParams(parser, action.cls, raw, `invalid params for ${action.plugin.config.code} ${action.name}`);
+      return { parsed, own: parsed };
+    }
+    if (parser === 'export' || parser === 'upload' || parser === 'tune' || parser === 'deployment' || parser === 'shape') {
+      // A run shape's parser (engine/run-params.ts); `shape`: the one the class runs as.
+      const shape = parser === 'shape' ? shapeParserOf(action.plugin.config.category, action.name, action.cls) : parser;
+      const parsed = parseShapeParams(action, shape, raw, baseDir !== undefined ? { baseDir } : {});
+      return { parsed, own: parsed };
+    }
+    if (parser === 'class') return { parsed: null, own: raw };
     const parsed = parseParams(action, raw);
     return { parsed, own: parsed };
   };
@@ -217,10 +230,31 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
     return lastParsed.own;
   };
 
+  /** The class half of a description (the same for every parser). */
+  const describeClass = (action: ResolvedAction) => ({
+    className: action.cls.name,
+    kind: kindOf(action.cls),
+    statics: staticsOf(action.cls),
+    action: action.cls.action ?? null,
+    category: action.cls.category ?? null,
+    method: action.method,
+    progressCategories: action.progressCategories,
+    metricsCategories: action.cls.metricsCategories,
+  });
+
   async function describe(message: Extract<ToHost, { type: 'describe' }>): Promise<HostDescription> {
     const action = await load(message.action);
     const cls = action.cls;
     const taskPages = taskPagesOf(cls);
+    if (message.parser === 'shape' || message.parser === 'class') {
+      // A client's run start (plugin-host-describe.ts): the shape, its parse, secrets and served schemas.
+      const run = runFactsOf(action, {
+        parse: message.parser === 'shape',
+        params: message.params,
+        ...(message.baseDir !== undefined ? { baseDir: message.baseDir } : {}),
+      });
+      return { ...describeClass(action), params: run.params ?? null, secrets: redactParams(cls.params, message.params).secrets, run };
+    }
     return {
       className: cls.name,
       kind: kindOf(cls),

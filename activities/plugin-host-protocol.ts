@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { LogLevel } from '../sdk/run-context.js';
+import { SHAPE_PARSERS } from '../engine/run-params.js';
 
 /** Exit code of a host that ended itself after a fatal error (a throw outside any call). */
 export const FATAL_EXIT_CODE = 70;
@@ -26,9 +27,18 @@ export interface HostCtxInit {
 /**
  * Which parser the host applies to a step's raw params (the parser lives with the class):
  * `action` the class's schema (parseParams), `task-pages` the task-page run's
- * (engine/task-page-params.ts: the class's schema, then the project and filters).
+ * (engine/task-page-params.ts: the class's schema, then the project and filters); `train`,
+ * `model-test`, `model-inference` a trainer step's (plugin-host-run-train.ts parseTrainerParams).
  */
-export type HostParamsParser = 'action' | 'task-pages';
+export type HostParamsParser = 'action' | 'task-pages' | 'train' | 'model-test' | 'model-inference' | HostShapeParser;
+
+/**
+ * The run shapes' parsers a client's describe uses (engine/run-params.ts, plugin-host-describe.ts):
+ * `export`, `upload`, `tune`, `deployment` that shape's parser; `shape` the parser of the shape
+ * the class runs as (chosen in the host from the class), with the run facts in the description;
+ * `class` no params parsed (`params` null), the run facts only (served actions' schemas).
+ */
+export type HostShapeParser = 'export' | 'upload' | 'tune' | 'deployment' | 'shape' | 'class';
 
 /** The hooks of a task-page action (sdk/task-pages.ts TaskPageHooks) a host may be asked to run. */
 export const TASK_PAGE_HOOKS = ['prepare', 'processTask', 'processDataUnit', 'processGroundTruth', 'finish'] as const;
@@ -40,7 +50,7 @@ export type HostMethod = 'start' | TaskPageHook;
 /** worker -> host */
 export type ToHost =
   /** Loads the action (config.yaml checks, class checks) and parses the params. */
-  | { type: 'describe'; id: number; action: string; params: unknown; parser: HostParamsParser }
+  | { type: 'describe'; id: number; action: string; params: unknown; parser: HostParamsParser; baseDir?: string }
   /**
    * Calls `method` on a fresh instance of the action's class with `args` then the run context
    * (`start(ctx)`, `processTask(task, ctx)`; `finish` gets the run's counts and builds its
@@ -105,6 +115,16 @@ export const HostDescription = z.strictObject({
   params: z.unknown(),
   /** The values of the params' secret fields (sdk/secret.ts), to scrub from the run's events. */
   secrets: z.array(z.string().max(64 * 1024)).max(1000),
+  /** Parsers `shape` and `class`: what a client's run start needs (engine/run-params.ts RunFacts). */
+  run: z
+    .strictObject({
+      shape: z.enum(SHAPE_PARSERS),
+      secretFields: z.array(z.string().max(2000)).max(1000),
+      serve: z.strictObject({ input: z.record(z.string(), z.unknown()), output: z.record(z.string(), z.unknown()) }).optional(),
+      params: z.unknown().optional(),
+      redactedParams: z.unknown().optional(),
+    })
+    .optional(),
   /** A task-page action's statics (sdk/task-pages.ts TaskPagesClass) and the hooks its class has. */
   taskPages: z
     .strictObject({

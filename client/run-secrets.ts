@@ -8,8 +8,7 @@
 import type { Payload } from '@temporalio/common';
 import { InvalidInputError } from '../contracts/errors.js';
 import type { RunActionInput } from '../contracts/run-input.js';
-import type { ResolvedAction } from '../engine/plugin-loader.js';
-import { redactParams, secretFieldPaths } from '../sdk/secret.js';
+import type { RunFacts } from '../engine/run-params.js';
 import { CODEC_KEY_VARIABLE } from './codec.js';
 import { wrapTemporalError, type RunsParts } from './run-read.js';
 import type { Settings } from './settings.js';
@@ -18,8 +17,8 @@ import type { Settings } from './settings.js';
  * The params as the run store keeps them: secret fields redacted. InvalidInputError naming
  * each secret field when no codec key is configured (they would be stored in Temporal in clear).
  */
-export function storedParams(action: ResolvedAction, params: unknown, settings: Settings): unknown {
-  const fields = secretFieldPaths(action.cls.params);
+export function storedParams(action: Pick<RunFacts, 'secretFields' | 'redactedParams'>, params: unknown, settings: Settings): unknown {
+  const fields = action.secretFields;
   if (fields.length === 0) return params;
   if (!settings.codec) {
     throw new InvalidInputError(
@@ -30,7 +29,8 @@ export function storedParams(action: ResolvedAction, params: unknown, settings: 
       })),
     );
   }
-  return redactParams(action.cls.params, params).params;
+  // The described params with each secret field "[secret]" (engine/run-params.ts, where the class is).
+  return action.redactedParams;
 }
 
 /**
@@ -61,8 +61,8 @@ export async function startedRunInput(parts: RunsParts, runId: string): Promise<
  * The params to resume a run with: the stored ones, with the secret fields taken from the run's
  * workflow input. InvalidInputError when that input is gone (the history passed its retention).
  */
-export async function resumeParams(parts: RunsParts, runId: string, action: ResolvedAction, stored: unknown): Promise<unknown> {
-  if (secretFieldPaths(action.cls.params).length === 0) return stored;
+export async function resumeParams(parts: RunsParts, runId: string, action: Pick<RunFacts, 'secretFields'>, stored: unknown): Promise<unknown> {
+  if (action.secretFields.length === 0) return stored;
   const input = await startedRunInput(parts, runId);
   if (!input || input.params === undefined) {
     throw new InvalidInputError('cannot resume', [

@@ -5,12 +5,21 @@
  * calls the hooks and never asks which category it holds; each shape lives in its own file
  * under `client/shapes/` and is listed once in `client/run-shapes.ts`.
  *
+ * A shape never sees the plugin's class: the action's description (engine/run-params.ts
+ * ActionDescription: its shape, its params parsed by the shape's parser, its secret fields)
+ * comes from a describer, which loads the class in a plugin host (the gateway) or in this
+ * process (the CLI). What a shape reads of an action is ActionFacts, which both have.
+ *
  * This file imports types only, so that shapes and the registry import it and never each other.
  */
 import type { WorkflowType } from '../contracts/run-input.js';
 import type { ResolvedAction } from '../engine/plugin-loader.js';
+import type { ShapeParser } from '../engine/run-params.js';
 import type { RunRecord, RunStore } from '../platform/run-store.js';
 import type { Settings } from './settings.js';
+
+/** What the hooks read of an action: its plugin and config (an ActionDescription, or a ResolvedAction). */
+export type ActionFacts = Pick<ResolvedAction, 'plugin' | 'name' | 'config' | 'method' | 'progressCategories'>;
 
 /**
  * Where a new run of a resumable shape starts: after `epoch` of the ended run `runId`. A
@@ -35,7 +44,7 @@ export interface StartEdge {
 
 /** What `preflight` gets: the action, its checked params, and where to look things up. */
 export interface PreflightContext<P> {
-  action: ResolvedAction;
+  action: ActionFacts;
   params: P;
   settings: Settings;
   store: RunStore;
@@ -43,7 +52,7 @@ export interface PreflightContext<P> {
 
 /** What `extraInput` gets; `resume` only for a shape with `resumePoint`, when resuming. */
 export interface ExtraInputContext<P, R extends ResumePoint> {
-  action: ResolvedAction;
+  action: ActionFacts;
   params: P;
   settings: Settings;
   resume?: R;
@@ -62,10 +71,16 @@ export interface ResumeContext {
 export interface RunShape<P = unknown, R extends ResumePoint = ResumePoint> {
   /** A name for messages and docs, e.g. `export`. */
   name: string;
-  /** Whether this shape runs the action. The registry asks each shape in turn; the first that matches wins. */
-  matches(action: ResolvedAction): boolean;
-  /** Checks the raw params once, at the edge; throws ParamsError / InvalidInputError naming every field. */
-  parseParams(action: ResolvedAction, raw: unknown, edge?: StartEdge): P;
+  /**
+   * The parser of the actions this shape runs (engine/run-params.ts shapeParserOf picks it from
+   * the class, where the class is); the describer parses the raw params with it, once, at the edge.
+   */
+  parser: ShapeParser;
+  /**
+   * Checks the parsed params against the edge (paths a local or remote caller may name);
+   * throws ParamsError naming every field. Returns the params the workflow gets.
+   */
+  checkParams?(action: ActionFacts, params: P, edge: StartEdge): P;
   /** The workflow type that runs it; its first argument is a RunActionInput plus `extraInput`. */
   workflow: WorkflowType;
   /**
@@ -82,7 +97,7 @@ export interface RunShape<P = unknown, R extends ResumePoint = ResumePoint> {
 /**
  * Declares a shape with its own params and resume point types (checked inside the shape),
  * and hands it to the registry as a plain RunShape (hook parameters are bivariant methods).
- * Sound because the client only ever passes a shape the output of its own `parseParams` and
+ * Sound because the client only ever passes a shape the output of its own parser and
  * of its own `resumePoint`.
  */
 export function defineRunShape<P, R extends ResumePoint = ResumePoint>(shape: RunShape<P, R>): RunShape {

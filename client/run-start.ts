@@ -3,15 +3,26 @@
  * before anything is created (plugin, action, params, the shape's preflight, the run id), then
  * the run store gets its row and Temporal its workflow. What differs per category comes from
  * the action's run shape (client/run-shapes.ts) through its hooks; nothing here names a category.
+ *
+ * The action's class is never needed here: a describer (engine/run-params.ts ActionDescriber)
+ * loads it, picks its run shape, parses the params with that shape's parser and answers a
+ * description the shape's hooks work from. Which describer is the caller's choice
+ * (RunsClient.describer): the gateway's loads the class in a plugin host
+ * (activities/plugin-host-describe.ts), so that no plugin module's top level ever runs in the
+ * gateway; the default, for the CLI, loads it in this process (`describeInProcess`): the code is
+ * the developer's own, as with `--debug`, and a host's start (a bundle build, a process) would
+ * slow every `plugin run` (bench/cli-startup.ts). Python actions load in-process either way
+ * (their loader imports no plugin code).
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
-import { assertParamsWithinLimits } from '../contracts/input-limits.js';
+import { assertParamsWithinLimits, ownValue } from '../contracts/input-limits.js';
 import type { RunActionInput } from '../contracts/run-input.js';
 import { TERMINAL_STATUSES } from '../contracts/run-state.js';
-import { findPlugin, loadAction, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
+import { findPlugin, type Plugin } from '../engine/plugin-loader.js';
+import { describeInProcess, type ActionDescriber, type ActionDescription, type DescribeRequest } from '../engine/run-params.js';
 import { newRunId, RUN_ID_PATTERN } from './ids.js';
 import {
   describeRun,
@@ -64,9 +75,35 @@ const START_TO_CLOSE_SECONDS: Record<string, number> = { job: 7 * 24 * 3600, tas
  * (params, params over INPUT_LIMITS, preflight, run id, a resume the shape does not take; exit 2),
  * UnavailableError (Temporal; exit 4).
  */
-export async function startRun(parts: RunsParts, req: StartRunRequest): Promise<StartedRun> {
+export async function startRun(parts: RunsParts, req: StartRunRequest, describer: ActionDescriber = describeInProcess): Promise<StartedRun> {
   const plugin = await findPlugin(req.plugin);
-  return startAction(parts, await loadAction(plugin, req.action), req);
+  assertActionExists(plugin, req.action);
+  return startAction(parts, await describeWithParams(describer, plugin, req.action, req.params, req.localRoots), req);
+}
+
+/** An unknown action is a NotFoundError before its params are looked at (as the loader says it). */
+function assertActionExists(plugin: Plugin, actionName: string): void {
+  if (!ownValue(plugin.config.actions, actionName)) {
+    throw new NotFoundError(`plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`);
+  }
+}
+
+/**
+ * The action described with its params parsed by its shape's parser. Size and depth first
+ * (contracts/input-limits.ts): before any schema walks the value or it crosses to a plugin
+ * host, and before a run row or a workflow exists (a 5 MB value left a pending row for 45 s).
+ * A local caller's relative upload paths are taken from its folder; the gateway's never.
+ */
+function describeWithParams(
+  describer: ActionDescriber,
+  plugin: Plugin,
+  actionName: string,
+  params: unknown,
+  localRoots: readonly string[] | undefined,
+): Promise<ActionDescription> {
+  assertParamsWithinLimits(params);
+  const request: DescribeRequest = { parse: true, params, ...(localRoots === undefined ? { baseDir: process.cwd() } : {}) };
+  return describer.describe(plugin, actionName, request);
 }
 
 /**
@@ -75,7 +112,12 @@ export async function startRun(parts: RunsParts, req: StartRunRequest): Promise<
  * the last finished epoch). A running or completed run, or one whose shape does not resume,
  * is an InvalidInputError.
  */
-export async function resumeRun(parts: RunsParts, runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<ResumedRun> {
+export async function resumeRun(
+  parts: RunsParts,
+  runId: string,
+  options: { runId?: string; heartbeatTimeoutSeconds?: number } = {},
+  describer: ActionDescriber = describeInProcess,
+): Promise<ResumedRun> {
   let status = statusOf(await describeRun(parts, runId));
   if (status === 'running' && TERMINAL_STATUSES.includes((await runState(parts, runId)).status)) {
     // Just cancelled or failed: the run says so (its query) a moment before its workflow
@@ -102,14 +144,17 @@ export async function resumeRun(parts: RunsParts, runId: string, options: { runI
   const record = await parts.store.getRun(runId);
   if (!record) throw new NotFoundError(`run ${runId} is not in the run store of ${parts.settings.dataDir}`);
   const plugin = await findRunPlugin(parts, runId, record.pluginCode, record.pluginVersion);
-  const action = await loadAction(plugin, record.action);
-  const shape = runShapeFor(action);
+  // The class first (its shape, its secret fields), then the params the run had, parsed again.
+  const facts = await describer.describe(plugin, record.action, { parse: false });
+  const shape = runShapeFor(facts);
   if (!shape.resumePoint) throw notResumable(shape);
   const point = await shape.resumePoint({ run: record, store: parts.store });
+  const params = await resumeParams(parts, runId, facts, record.params);
+  const action = await describeWithParams(describer, plugin, record.action, params, undefined);
   const started = await startAction(parts, action, {
     plugin: plugin.dir,
     action: record.action,
-    params: await resumeParams(parts, runId, action, record.params),
+    params,
     resume: point,
     ...(options.runId !== undefined ? { runId: options.runId } : {}),
     ...(options.heartbeatTimeoutSeconds !== undefined ? { heartbeatTimeoutSeconds: options.heartbeatTimeoutSeconds } : {}),
@@ -165,13 +210,12 @@ function notResumable(shape: RunShape): InvalidInputError {
   return new InvalidInputError('cannot resume', [{ path: 'run', message: `${which}; this is a ${shape.name} run` }]);
 }
 
-async function startAction(parts: RunsParts, action: ResolvedAction, req: StartRunRequest): Promise<StartedRun> {
+/** Starts the described action (its params parsed by its shape's parser, describeWithParams). */
+async function startAction(parts: RunsParts, action: ActionDescription, req: StartRunRequest): Promise<StartedRun> {
   const { settings, store } = parts;
   const shape = runShapeFor(action);
-  // Size and depth first (contracts/input-limits.ts): before any schema walks the value, and
-  // before a run row or a workflow exists (a 5 MB value left a pending row for 45 s).
-  assertParamsWithinLimits(req.params);
-  const params = shape.parseParams(action, req.params, req.localRoots ? { localRoots: req.localRoots } : {});
+  const edge = req.localRoots ? { localRoots: req.localRoots } : {};
+  const params = shape.checkParams ? shape.checkParams(action, action.params, edge) : action.params;
   // Model names are unique among running train and tune runs: rows of runs that ended
   // without recording it (terminated, timed out) must not hold a name.
   if (action.plugin.config.category === 'neural_net') await reconcileRunningRuns(parts, { category: 'neural_net' });

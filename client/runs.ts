@@ -27,6 +27,7 @@ import {
   type RunsParts,
   type RunSummary,
 } from './run-read.js';
+import type { ActionDescriber } from '../engine/run-params.js';
 import type { ResumedRun, StartedRun, StartRunRequest } from './run-start.js';
 import type { Settings } from './settings.js';
 import { connectClient } from './temporal.js';
@@ -36,6 +37,13 @@ export { isTerminal, type RunListFilter, type RunPage, type RunSummary } from '.
 export type { ResumedRun, StartedRun, StartRunRequest } from './run-start.js';
 
 export class RunsClient implements RunsParts {
+  /**
+   * Where start and resume load an action's class to describe it and parse its params
+   * (run-start.ts): undefined, in this process (the CLI: the developer's own code); the gateway
+   * sets a plugin-host describer (gateway/server.ts), so plugin code never runs in it.
+   */
+  describer: ActionDescriber | undefined;
+
   constructor(
     readonly settings: Settings,
     readonly temporal: Client,
@@ -63,12 +71,12 @@ export class RunsClient implements RunsParts {
 
   /** Validates everything it can before anything starts, then starts the run's workflow (run-start.ts). */
   async start(req: StartRunRequest): Promise<StartedRun> {
-    return (await import('./run-start.js')).startRun(this, req);
+    return (await import('./run-start.js')).startRun(this, req, this.describer);
   }
 
   /** `synapse run resume`: a new run from an ended run's resume point (run-start.ts). */
   async resume(runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<ResumedRun> {
-    return (await import('./run-start.js')).resumeRun(this, runId, options);
+    return (await import('./run-start.js')).resumeRun(this, runId, options, this.describer);
   }
 
   /**

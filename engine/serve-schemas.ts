@@ -6,6 +6,10 @@
  * (`static input` / `static output`, turned into JSON Schema by zod 4's toJSONSchema); a
  * Python plugin declares JSON Schema in config.yaml (`input_schema` / `output_schema` of the
  * action). Nothing declared: `{}` (any JSON).
+ *
+ * Computed where the class is: a replica's step and `--debug` in their own process, the
+ * gateway's OpenAPI in a plugin host (engine/run-params.ts runFactsOf `serve`, answered by
+ * activities/plugin-host-describe.ts), so the gateway never imports a served plugin's code.
  */
 import { z } from 'zod';
 import { isServeActionClass } from '../sdk/serve.js';

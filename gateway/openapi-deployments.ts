@@ -8,9 +8,15 @@
  * the seed-style path of each action name (`POST /v1/deployments/{id}/<action>`, its body
  * any of the inputs of the plugins with that action) and the predict body as any of all of
  * them. A plugin whose action does not load is left out (`synapse plugin check` says why).
+ *
+ * The schemas are computed where the action's class loads, never in the gateway: a TypeScript
+ * action's in a plugin host (activities/plugin-host-describe.ts, cached per plugin bundle key,
+ * so an edited plugin is described again), a Python action's from its config.yaml.
  */
-import { listPlugins, loadAction, type Plugin } from '../engine/plugin-loader.js';
-import { serveSchemas, type JsonSchema } from '../engine/serve-schemas.js';
+import { describeInPluginHosts } from '../activities/plugin-host-describe.js';
+import { listPlugins, type Plugin } from '../engine/plugin-loader.js';
+import type { ActionDescriber } from '../engine/run-params.js';
+import type { JsonSchema } from '../engine/serve-schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -21,15 +27,19 @@ export interface ServedActionSchemas {
   output: JsonSchema;
 }
 
-/** The served actions of `plugins` (default: every plugin the gateway finds) with their schemas. */
-export async function servedActionSchemas(plugins?: Plugin[]): Promise<ServedActionSchemas[]> {
+/**
+ * The served actions of `plugins` (default: every plugin the gateway finds) with their schemas,
+ * described by `describer` (default: in plugin hosts). A plugin whose action does not load,
+ * or whose host fails while describing it, is left out.
+ */
+export async function servedActionSchemas(plugins?: Plugin[], describer: ActionDescriber = describeInPluginHosts): Promise<ServedActionSchemas[]> {
   const out: ServedActionSchemas[] = [];
   for (const plugin of plugins ?? (await listPlugins())) {
     for (const [name, config] of Object.entries(plugin.config.actions)) {
       if (config.method !== 'restapi') continue;
       try {
-        const action = await loadAction(plugin, name);
-        out.push({ plugin: plugin.config.code, action: name, ...serveSchemas(action) });
+        const { serve } = await describer.describe(plugin, name, { parse: false });
+        if (serve) out.push({ plugin: plugin.config.code, action: name, input: serve.input, output: serve.output });
       } catch {
         // not servable as it is: `synapse plugin check` names the problem
       }

@@ -12,7 +12,7 @@ import { openDatabase } from '../../platform/db.js';
 import { getGroundTruthVersion } from '../../platform/repositories/ground-truth.js';
 import { getProject, listTaskIds } from '../../platform/repositories/projects.js';
 import { getStorage } from '../../platform/repositories/storages.js';
-import { isExporterClass, parseExportParams, type ExportParams } from '../../sdk/exporter.js';
+import type { ExportParams } from '../../sdk/exporter.js';
 import { checkExportPath } from '../input-checks.js';
 import { defineRunShape, type PreflightContext } from '../run-shape.js';
 
@@ -20,9 +20,9 @@ const subject = (code: string, name: string) => `invalid params for ${code} ${na
 
 export const exportShape = defineRunShape<ExportParams>({
   name: 'export',
-  matches: (action) => action.plugin.config.category === 'export' && isExporterClass(action.cls),
-  parseParams: (action, raw) => {
-    const params = parseExportParams(action.cls as unknown as Parameters<typeof parseExportParams>[0], raw, subject(action.plugin.config.code, action.name));
+  // The export params with the plugin's extra_params (engine/run-params.ts, where the class is).
+  parser: 'export',
+  checkParams: (action, params) => {
     // A `..`, NUL or newline in the folder is refused here, before the run exists.
     const problems = checkExportPath(params.path);
     if (problems.length) throw new ParamsError(subject(action.plugin.config.code, action.name), problems);

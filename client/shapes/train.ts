@@ -7,29 +7,23 @@
  */
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
 import type { TrainCheckpointState, TrainResumePoint } from '../../contracts/train.js';
-import { zodProblems } from '../../contracts/problems.js';
 import { NotFoundError, ParamsError, type Problem } from '../../contracts/errors.js';
 import type { EpochMetrics, MetricValues } from '../../contracts/run-state.js';
-import type { ResolvedAction } from '../../engine/plugin-loader.js';
 import { assertNameFree } from '../../platform/model-names.js';
 import { openDatabase } from '../../platform/db.js';
 import { getGroundTruthVersion } from '../../platform/repositories/ground-truth.js';
 import { getModel } from '../../platform/repositories/models.js';
 import { getStorage } from '../../platform/repositories/storages.js';
-import { isTrainerClass, ModelInferenceParams, ModelTestParams, parseTrainParams, type TrainParams } from '../../sdk/trainer.js';
-import { defineRunShape, type PreflightContext, type ResumeContext } from '../run-shape.js';
+import type { TrainParams } from '../../sdk/trainer.js';
+import { defineRunShape, type ActionFacts, type PreflightContext, type ResumeContext } from '../run-shape.js';
 import { taskQueueFor } from '../settings.js';
 
-const isTrainer = (action: ResolvedAction, name: string): boolean =>
-  action.plugin.config.category === 'neural_net' && action.name === name && isTrainerClass(action.cls);
-
-const subject = (action: ResolvedAction): string => `invalid params for ${action.plugin.config.code} ${action.name}`;
+const subject = (action: ActionFacts): string => `invalid params for ${action.plugin.config.code} ${action.name}`;
 
 export const trainShape = defineRunShape<TrainParams, TrainResumePoint>({
   name: 'train',
-  matches: (action) => isTrainer(action, 'train'),
-  // The seed's train params; the trainer's own schema checks `hyperparameters`.
-  parseParams: (action, raw) => parseTrainParams(action.cls as unknown as Parameters<typeof parseTrainParams>[0], raw, subject(action)),
+  // A trainer's `train` action; the seed's train params, the trainer's own schema checks `hyperparameters` (engine/run-params.ts).
+  parser: 'train',
   workflow: WORKFLOW_TYPES.train,
   preflight: trainPreflight,
   /**
@@ -47,25 +41,17 @@ export const trainShape = defineRunShape<TrainParams, TrainResumePoint>({
   resumePoint: trainResumePoint,
 });
 
-function strict<S extends typeof ModelTestParams | typeof ModelInferenceParams>(schema: S) {
-  return (action: ResolvedAction, raw: unknown): unknown => {
-    const parsed = schema.safeParse(raw ?? {});
-    if (!parsed.success) throw new ParamsError(subject(action), zodProblems(parsed.error));
-    return parsed.data;
-  };
-}
-
 export const modelTestShape = defineRunShape({
   name: 'test',
-  matches: (action) => isTrainer(action, 'test'),
-  parseParams: strict(ModelTestParams),
+  // A trainer's `test` action: ModelTestParams.
+  parser: 'test',
   workflow: WORKFLOW_TYPES.test,
 });
 
 export const modelInferenceShape = defineRunShape({
   name: 'inference',
-  matches: (action) => isTrainer(action, 'inference'),
-  parseParams: strict(ModelInferenceParams),
+  // A trainer's `inference` action: ModelInferenceParams.
+  parser: 'inference',
   workflow: WORKFLOW_TYPES.inference,
 });
 

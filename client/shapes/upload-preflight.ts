@@ -7,14 +7,13 @@
  * on the worker (activities/upload.ts), which makes the same one before storing anything.
  */
 import { InvalidInputError, NotFoundError, ParamsError } from '../../contracts/errors.js';
-import type { ResolvedAction } from '../../engine/plugin-loader.js';
 import { openDatabase } from '../../platform/db.js';
 import { getStorage } from '../../platform/repositories/storages.js';
 import type { UploadParams } from '../../sdk/uploader.js';
 import { openStorage, type StorageProvider } from '../../storage/index.js';
-import type { PreflightContext } from '../run-shape.js';
+import type { ActionFacts, PreflightContext } from '../run-shape.js';
 
-function subject(action: ResolvedAction): string {
+function subject(action: ActionFacts): string {
   return `cannot start ${action.plugin.config.code} ${action.name}`;
 }
 

@@ -8,25 +8,19 @@
  */
 import { ParamsError } from '../../contracts/errors.js';
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
-import { isUploaderClass, parseUploadParams } from '../../sdk/uploader.js';
+import type { UploadParams } from '../../sdk/uploader.js';
 import { checkUploadSources } from '../input-checks.js';
 import { defineRunShape } from '../run-shape.js';
 import { uploadPreflight } from './upload-preflight.js';
 
-export const uploadShape = defineRunShape({
+export const uploadShape = defineRunShape<UploadParams>({
   name: 'upload',
-  matches: (action) => action.plugin.config.category === 'upload' && isUploaderClass(action.cls),
-  parseParams: (action, raw, edge) => {
-    const subject = `invalid params for ${action.plugin.config.code} ${action.name}`;
-    const roots = edge?.localRoots;
-    const params = parseUploadParams(
-      action.cls as unknown as Parameters<typeof parseUploadParams>[0],
-      raw,
-      subject,
-      roots === undefined ? process.cwd() : undefined,
-    );
-    const problems = checkUploadSources(params, roots);
-    if (problems.length) throw new ParamsError(subject, problems);
+  // Relative paths were resolved from the caller's folder by the parser when the caller is local
+  // (run-start.ts passes its folder as the parse's baseDir only without upload roots).
+  parser: 'upload',
+  checkParams: (action, params, edge) => {
+    const problems = checkUploadSources(params, edge.localRoots);
+    if (problems.length) throw new ParamsError(`invalid params for ${action.plugin.config.code} ${action.name}`, problems);
     return params;
   },
   workflow: WORKFLOW_TYPES.upload,

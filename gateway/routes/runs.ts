@@ -9,7 +9,9 @@ import type { RunsClient } from '../../client/runs.js';
 import { uploadRootsFromEnv } from '../../client/input-checks.js';
 import { runUiUrl } from '../../client/settings.js';
 import { InvalidInputError, ParamsError, type Problem } from '../../contracts/errors.js';
-import { findPlugin, loadAction, parseParams } from '../../engine/plugin-loader.js';
+import { assertParamsWithinLimits } from '../../contracts/input-limits.js';
+import { findPlugin } from '../../engine/plugin-loader.js';
+import { describeInProcess, type ActionDescriber } from '../../engine/run-params.js';
 import { requireScope } from '../auth.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { HttpProblem, zodIssues } from '../problem.js';
@@ -45,14 +47,18 @@ function links(runs: RunsClient, id: string) {
 /**
  * The params' problems, prefixed `params.`, when plugin and action can be resolved; none
  * otherwise. Lets a 400 for a bad body also name every bad param, not only the first layer.
+ * The params are parsed where the run's describer loads the class (the gateway's: a plugin
+ * host), by the parser of the action's run shape, as a start would.
  */
-async function paramsProblems(body: Record<string, unknown>): Promise<Problem[]> {
+async function paramsProblems(body: Record<string, unknown>, describer: ActionDescriber): Promise<Problem[]> {
   if (typeof body.plugin !== 'string' || typeof body.action !== 'string' || !StartRunBody.shape.plugin.safeParse(body.plugin).success) return [];
   try {
-    parseParams(await loadAction(await findPlugin(body.plugin), body.action), body.params);
+    assertParamsWithinLimits(body.params); // over a limit: not parsed (nor sent to a host); the body is refused anyway
+    await describer.describe(await findPlugin(body.plugin), body.action, { parse: true, params: body.params });
     return [];
   } catch (err) {
-    return err instanceof InvalidInputError ? err.problems.map((p) => ({ path: p.path ? `params.${p.path}` : 'params', message: p.message })) : [];
+    // Params problems only: a plugin that does not load is the start's to report, not the body's.
+    return err instanceof ParamsError ? err.problems.map((p) => ({ path: p.path ? `params.${p.path}` : 'params', message: p.message })) : [];
   }
 }
 
@@ -64,7 +70,8 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
     const parsed = StartRunBody.safeParse(raw);
     if (!parsed.success) {
       const problems = zodIssues(parsed.error);
-      if (raw && typeof raw === 'object' && !Array.isArray(raw)) problems.push(...(await paramsProblems(raw as Record<string, unknown>)));
+      if (raw && typeof raw === 'object' && !Array.isArray(raw))
+        problems.push(...(await paramsProblems(raw as Record<string, unknown>, runs.describer ?? describeInProcess)));
       throw new InvalidInputError('invalid request body', problems);
     }
     const body = parsed.data;

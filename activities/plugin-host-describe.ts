@@ -1,0 +1,130 @@
+/**
+ * Describing actions in plugin hosts, for processes that must never import plugin code: the
+ * gateway (it holds the token database and the platform database; a hostile module's top
+ * level, `process.exit`, a busy loop, prototype pollution, would run in it on a
+ * `POST /v1/runs` or a `GET /openapi.json`). The host loads the action with the engine's own
+ * checks, picks the run shape its class runs as, parses the params with that shape's parser,
+ * and answers the run facts (engine/run-params.ts); the client's run shapes work from them.
+ *
+ * Python actions are described in this process (their loader reads config.yaml and checks a
+ * file, it imports no plugin code), as the worker does.
+ *
+ * A host that fails while describing (exits, crashes, passes a limit, takes longer than
+ * SYNAPSE_PLUGIN_DESCRIBE_SECONDS, 30 by default) is a ConfigError naming the plugin, the
+ * action and what the host did: the caller's process stays as it was.
+ */
+import { ConfigError, InvalidInputError, NotFoundError, SynapseError, UnavailableError } from '../contracts/errors.js';
+import { ownValue } from '../contracts/input-limits.js';
+import { describeInProcess, type ActionDescriber, type ActionDescription, type DescribeRequest } from '../engine/run-params.js';
+import type { Plugin } from '../engine/plugin-loader.js';
+import type { Method } from '../sdk/categories.js';
+import { pluginBundle } from './plugin-host-bundle.js';
+import { pluginHostEnv } from './plugin-host-env.js';
+import { errorFromHost } from './plugin-host-errors.js';
+import { PLUGIN_HOST_BUNDLE_DIR } from './plugin-host-step.js';
+import { acquirePluginHost, PluginHostError, releasePluginHost, type HostSink } from './plugin-host.js';
+import type { HostDescription } from './plugin-host-protocol.js';
+
+/** What a host prints or reports while it describes goes nowhere (no run to log it to). */
+const DROP: HostSink = {
+  logMessage: () => {},
+  log: () => {},
+  setProgress: () => {},
+  setMetrics: () => {},
+  checkpoint: () => Promise.reject(new Error('no checkpoint while an action is described')),
+};
+
+/** How long one describe may take in its host, ms (SYNAPSE_PLUGIN_DESCRIBE_SECONDS, default 30). */
+function describeTimeoutMs(): number {
+  const seconds = Number(process.env.SYNAPSE_PLUGIN_DESCRIBE_SECONDS);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
+}
+
+/**
+ * Descriptions without params (`parse: false`: served schemas, the shape of a resumed run),
+ * per plugin bundle key (code@version and a hash of its folder's files) and action: an edited
+ * plugin gets a new key. Bounded: the oldest goes first.
+ */
+const classDescriptions = new Map<string, HostDescription>();
+const MAX_CACHED = 500;
+
+/** The error a failed host call is, for a client: bad input naming the plugin, never a crash of the caller. */
+function describeError(plugin: Plugin, actionName: string, err: unknown): Error {
+  const subject = `plugin ${plugin.config.code}: action ${actionName} does not load`;
+  if (err instanceof InvalidInputError || err instanceof NotFoundError || err instanceof UnavailableError) return err;
+  if (err instanceof PluginHostError) return new ConfigError(subject, [{ path: 'plugin', message: `its plugin host failed while loading it: ${err.message}` }]);
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return new ConfigError(subject, [
+      { path: 'plugin', message: `its plugin host took longer than ${describeTimeoutMs() / 1000} s to load it (SYNAPSE_PLUGIN_DESCRIBE_SECONDS): killed` },
+    ]);
+  }
+  if (err instanceof SynapseError || err instanceof Error) return new ConfigError(subject, [{ path: 'plugin', message: err.message }]);
+  return new ConfigError(subject, [{ path: 'plugin', message: String(err) }]);
+}
+
+/**
+ * Describes `actionName` of `plugin` in a plugin host (see the file header). Throws
+ * NotFoundError (no such action), ConfigError (it does not load, or its host failed: the
+ * message says how) and, with `request.parse`, ParamsError naming every field.
+ */
+export async function describeInPluginHost(plugin: Plugin, actionName: string, request: DescribeRequest): Promise<ActionDescription> {
+  const config = ownValue(plugin.config.actions, actionName);
+  if (!config) {
+    throw new NotFoundError(`plugin ${plugin.config.code} has no action "${actionName}" (it has: ${Object.keys(plugin.config.actions).join(', ')})`);
+  }
+  if ((config.runtime ?? plugin.config.runtime) === 'python') return describeInProcess.describe(plugin, actionName, request);
+  let description: HostDescription;
+  try {
+    const bundle = await pluginBundle(plugin, PLUGIN_HOST_BUNDLE_DIR);
+    const cacheKey = `${bundle.key}\0${actionName}`;
+    const cached = request.parse ? undefined : classDescriptions.get(cacheKey);
+    if (cached) description = cached;
+    else {
+      const host = await acquirePluginHost(bundle, pluginHostEnv(plugin), errorFromHost);
+      let healthy = false;
+      try {
+        description = await host.call<HostDescription>(
+          {
+            type: 'describe',
+            action: actionName,
+            params: request.parse ? request.params : null,
+            parser: request.parse ? 'shape' : 'class',
+            ...(request.baseDir !== undefined ? { baseDir: request.baseDir } : {}),
+          },
+          { sink: DROP, signal: AbortSignal.timeout(describeTimeoutMs()) },
+        );
+        healthy = true;
+      } catch (err) {
+        // A refused action or params leave a healthy host; a crash or a timeout does not.
+        healthy = !(err instanceof PluginHostError) && !(err instanceof Error && err.name === 'TimeoutError');
+        throw err;
+      } finally {
+        releasePluginHost(host, healthy && host.alive && !host.retired);
+      }
+      if (!request.parse) {
+        if (classDescriptions.size >= MAX_CACHED) classDescriptions.delete(classDescriptions.keys().next().value as string);
+        classDescriptions.set(cacheKey, description);
+      }
+    }
+  } catch (err) {
+    throw describeError(plugin, actionName, err);
+  }
+  const run = description.run;
+  if (!run) throw describeError(plugin, actionName, new Error('its plugin host answered without the run facts'));
+  return {
+    plugin,
+    name: actionName,
+    config,
+    method: description.method as Method,
+    progressCategories: description.progressCategories,
+    className: description.className,
+    kind: description.kind,
+    shape: run.shape,
+    secretFields: run.secretFields,
+    ...(run.serve ? { serve: run.serve } : {}),
+    ...(request.parse ? { params: run.params, redactedParams: run.redactedParams } : {}),
+  };
+}
+
+/** The gateway's describer: every TypeScript action in a plugin host. */
+export const describeInPluginHosts: ActionDescriber = { describe: describeInPluginHost };

@@ -7,6 +7,12 @@
  * POST /predict or /<action>, GET /schema, GET /health) until `signal` aborts (Ctrl-C),
  * then drains what is in flight. A model that fails to load rejects with the reason; a
  * Python process that dies ends the serving with an error.
+ *
+ * Where the code runs: this is the developer's own local run of their own plugin, so a
+ * TypeScript ServeAction is loaded and called in this process (the CLI's), with the
+ * developer's environment, where a debugger and breakpoints reach it. It is not a plugin host:
+ * a deployment's replica (activities/serve.ts) never runs plugin code in the worker. Python
+ * code runs in its Python process with the plugin's scrubbed environment, as in a replica.
  */
 import type { DeploymentParams } from '../contracts/deployment.js';
 import { NonRetriableError } from '../contracts/errors.js';

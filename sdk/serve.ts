@@ -43,7 +43,7 @@ export abstract class ServeAction<I = unknown, O = unknown, P extends Deployment
   static override params: z.ZodType = DeploymentParams;
   /** Schema of a predict request's JSON body; a failing body is a 400 naming the field. */
   static input: z.ZodType = z.unknown();
-  /** Schema of predict's value (documentation: the OpenAPI and the demo page; not enforced). */
+  /** Schema of predict's value (the OpenAPI and the demo page); a deployment's replica checks each answer with it (a failing one is a 500 naming the field). */
   static output: z.ZodType = z.unknown();
 
   /** Loads the model once per replica. Throw to fail the replica (the reason is shown). */

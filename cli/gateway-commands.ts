@@ -44,7 +44,11 @@ export function gatewayCommands(program: Command): void {
     .command('create')
     .description('create a token; it is printed once and only its hash is kept')
     .requiredOption('--name <name>', 'who or what uses it (e.g. ci)')
-    .option('--scope <list>', 'comma-separated: runs:read, runs:write, codec (the Web UI decoding payloads), plugins:publish (uploading plugin releases: runs their code to check it); the last two only when named', 'runs:read,runs:write')
+    .option(
+      '--scope <list>',
+      'comma-separated: runs:read, runs:write; only when named: codec (the Web UI decoding payloads), storages:write (adding storages with their keys), plugins:publish (uploading plugin releases: runs their code to check it)',
+      'runs:read,runs:write',
+    )
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; scope: string; json?: boolean }, cmd: Command) => {
       const { parseScopes } = await import('../gateway/token-store.js');

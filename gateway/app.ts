@@ -17,9 +17,11 @@ import { docsRouter } from './routes/docs.js';
 import { healthRouter } from './routes/health.js';
 import { PlatformHandle } from './platform-handle.js';
 import { pluginsRouter } from './routes/plugins.js';
+import { publishRouter } from './routes/publish.js';
 import { resourcesRouter } from './routes/resources.js';
 import { runFilesRouter } from './routes/run-files.js';
 import { runsRouter } from './routes/runs.js';
+import { storagesRouter } from './routes/storages.js';
 import { codecRouter } from './routes/codec.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import { openApiDocument } from './openapi.js';
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   rateLimit?: { windowMs: number; limit: number } | false;
   /** Largest accepted JSON body (bytes or a string such as '1mb'). Default 1 MB. */
   bodyLimit?: number | string;
+  /** Largest plugin archive POST /v1/releases accepts, in bytes. Default 64 MiB. */
+  publishLimitBytes?: number;
   /** Event streams: run store poll interval and keep-alive comments. */
   sse?: { pollMs?: number; keepAliveMs?: number };
   /** Ended runs' states served from memory (they never change); `false` always asks Temporal. Default 60 s, 10,000 runs. */
@@ -93,12 +97,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   v1.use(authenticate(tokens));
   // A revoked token's open event streams end (gateway/revocation.ts).
   v1.use(revocations.middleware());
+  const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
+  // Before the JSON body check: its body is a .tar.gz (gateway/routes/publish.ts).
+  v1.use(publishRouter({ platform, ...(options.publishLimitBytes !== undefined ? { limitBytes: options.publishLimitBytes } : {}) }));
   v1.use(requireJsonBody);
   v1.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
   const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
   v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
-  const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
-  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
+  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform }), storagesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
   v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
   // The Temporal Web UI's codec server (payloads encrypted by client/codec.ts).

@@ -1,6 +1,6 @@
 /**
- * The /openapi.json paths of the platform resource routes (gateway/routes/resources.ts) and
- * of what a run leaves behind (gateway/routes/run-files.ts), and `GET /`. Kept beside
+ * The /openapi.json paths of the platform resource routes (gateway/routes/resources.ts,
+ * storages.ts, publish.ts) and of what a run leaves behind (gateway/routes/run-files.ts), and `GET /`. Kept beside
  * gateway/openapi.ts, which spreads them into its `paths`; the schemas come from
  * gateway/resource-schemas.ts, registered in the same registry, so `components.schemas`
  * lists them too.
@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../client/ids.js';
 // Importing the schemas registers them (and the request bodies below) in the API's registry.
-import { LogsQuery, ModelsQuery, ReleasesQuery, VersionsQuery } from './resource-schemas.js';
+import { LogsQuery, ModelsQuery, PublishQuery, ReleasesQuery, StorageFilesQuery, VersionsQuery } from './resource-schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -136,6 +136,64 @@ export function resourcePaths(): Record<string, Json> {
         responses: { '200': json(ref('Project'), 'the project'), '404': problem('unknown project'), ...AUTH_ERRORS },
       },
     },
+    '/v1/storages': {
+      get: {
+        operationId: 'listStorages',
+        summary: 'Storages: where files live; their options without secrets or server paths (scope runs:read)',
+        responses: { '200': listOf('storages', 'Storage', 'storages'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'addStorage',
+        summary:
+          'Add a storage: a local folder of the data dir, or an S3 bucket with its keys (kept in a secrets file, never shown again); the same again changes nothing (scope storages:write)',
+        requestBody: body('AddStorageRequest'),
+        responses: {
+          '201': json(ref('Storage'), 'added'),
+          '200': json(ref('Storage'), 'it existed with the same options and keys'),
+          '400': problem('invalid body: `errors` names each field'),
+          '409': problem('a storage of that name exists with other options or keys'),
+          '413': problem('body over the size limit'),
+          '415': problem('not application/json'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/v1/storages/{ref}': {
+      get: {
+        operationId: 'getStorage',
+        summary: 'One storage (scope runs:read)',
+        parameters: [pathParam('ref', 'id or name')],
+        responses: { '200': json(ref('Storage'), 'the storage'), '404': problem('unknown storage'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/storages/{ref}/files': {
+      get: {
+        operationId: 'listStorageFiles',
+        summary: "A storage's files in key order, a page at a time (`synapse storage ls`) (scope runs:read)",
+        parameters: [pathParam('ref', 'id or name'), ...query(StorageFilesQuery)],
+        responses: {
+          '200': json(ref('StorageFileList'), 'one page; nextPageToken when there is more'),
+          '400': problem('an unsafe prefix, or a page token of another listing'),
+          '404': problem('unknown storage, or its bucket does not exist'),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
+    '/v1/ground-truth-datasets': {
+      get: {
+        operationId: 'listGroundTruthDatasets',
+        summary: 'Ground-truth datasets with their project and versions (scope runs:read)',
+        responses: { '200': listOf('datasets', 'GroundTruthDataset', 'datasets'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/ground-truth-datasets/{ref}': {
+      get: {
+        operationId: 'getGroundTruthDataset',
+        summary: 'One ground-truth dataset; links.versions lists its versions with their data unit counts (scope runs:read)',
+        parameters: [pathParam('ref', 'id or name')],
+        responses: { '200': json(ref('GroundTruthDataset'), 'the dataset'), '404': problem('unknown dataset'), ...AUTH_ERRORS },
+      },
+    },
     '/v1/ground-truth-versions': {
       get: {
         operationId: 'listGroundTruthVersions',
@@ -182,6 +240,28 @@ export function resourcePaths(): Record<string, Json> {
         summary: 'Published plugin releases, newest version of each plugin first (scope runs:read)',
         parameters: query(ReleasesQuery),
         responses: { '200': listOf('releases', 'PluginRelease', 'releases'), ...AUTH_ERRORS },
+      },
+      post: {
+        operationId: 'publishRelease',
+        summary:
+          'Publish a plugin folder sent as a .tar.gz, as `synapse plugin publish` does: every entry checked first, then the plugin (its modules are imported), then stored and recorded (scope plugins:publish)',
+        parameters: query(PublishQuery),
+        requestBody: {
+          required: true,
+          content: Object.fromEntries(
+            ['application/gzip', 'application/x-gzip', 'application/octet-stream'].map((t) => [t, { schema: { type: 'string', format: 'binary' } }]),
+          ),
+        },
+        responses: {
+          '201': json(ref('PublishResult'), 'published'),
+          '200': json(ref('PublishResult'), 'this exact release existed (status unchanged, or restored when its archive was missing)'),
+          '400': problem('a hostile or malformed archive (`errors` names the entry), no config.yaml, or a plugin that does not check'),
+          '404': problem('unknown storage'),
+          '409': problem('the version is published with other files: releases are immutable, bump the version'),
+          '413': problem("the archive is over the gateway's limit (64 MiB by default)"),
+          '415': problem('not application/gzip'),
+          ...AUTH_ERRORS,
+        },
       },
     },
     '/v1/releases/{code}/{version}': {

@@ -158,3 +158,135 @@ export const ResumeRunBody = z
     heartbeatTimeoutSeconds: z.number().positive().max(86_400).optional().describe('seconds without a heartbeat before a step is retried'),
   })
   .register(apiSchemas, { id: 'ResumeRunRequest' });
+
+// ----- storages (gateway/routes/storages.ts) ------------------------------------------------
+
+/**
+ * A storage added over HTTP. A local one lives in `storage/<name>` of the data dir (no `root`:
+ * a caller could otherwise point it at the server's own files); an S3 one takes its keys in
+ * `credentials`, which the gateway keeps in a secrets file of the data dir (`secrets/`, mode
+ * 0600) that the record names, as `synapse storage add` does with `{"source": "file"}`, and
+ * never shows again. Where a server reads keys from (its environment, its files) is the CLI's
+ * to set, not a caller's.
+ */
+/**
+ * The rules of storage/safe-key.ts for a list prefix that a pattern can state: no control
+ * characters or backslashes, not absolute, no drive letter, no "." / ".." or empty segments
+ * (a trailing "/" is fine). Its byte limits (1024 a key, 255 a segment) it cannot: a longer
+ * prefix is accepted and matches nothing, since no key can be that long. The control
+ * characters stand in the pattern as themselves (JSON escapes them), as in ClassName.
+ */
+export const SAFE_PREFIX_PATTERN = '^(?![A-Za-z]:)(?!/)(?:(?!\\.\\.?(?:/|$))[^/\\\\\u0000-\u001F\u007F]+(?:/|$))*$';
+const SafePrefix = z
+  .string()
+  .regex(new RegExp(SAFE_PREFIX_PATTERN), 'a safe key prefix: no "..", "." or empty segments, no leading "/", backslash or control character');
+
+const S3Bucket = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lowercase letters, digits, "." or "-"')
+  .describe('the bucket');
+export const AddStorageBody = z
+  .strictObject({
+    name: Name,
+    config: z.discriminatedUnion('provider', [
+      z.strictObject({ provider: z.literal('local') }).describe('a folder of the data dir: storage/<name>'),
+      z.strictObject({
+        provider: z.literal('s3'),
+        bucket: S3Bucket,
+        endpoint: z
+          .url({ protocol: /^https?$/ })
+          .max(2000)
+          .optional()
+          .describe('an S3-compatible server, e.g. http://127.0.0.1:7070; AWS when absent'),
+        region: z
+          .string()
+          .regex(/^[a-z0-9-]{1,40}$/, 'a region such as us-east-1')
+          .optional()
+          .describe('default us-east-1'),
+        forcePathStyle: z.boolean().optional().describe('default true'),
+        prefix: SafePrefix.min(1).max(512).optional().describe('a key prefix inside the bucket'),
+        createBucket: z.boolean().optional().describe('create the bucket on first use (default false)'),
+      }),
+    ]),
+    credentials: z
+      .strictObject({
+        accessKeyId: z.string().min(1).max(256),
+        secretAccessKey: z.string().min(1).max(512).meta({ writeOnly: true }),
+        sessionToken: z.string().min(1).max(4096).optional().meta({ writeOnly: true }),
+      })
+      .optional()
+      .describe('s3 only, and required there: kept in a secrets file, never shown again'),
+  })
+  .register(apiSchemas, { id: 'AddStorageRequest' });
+
+export const StorageSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    provider: z.enum(['local', 's3']),
+    config: z
+      .object({
+        provider: z.enum(['local', 's3']),
+        root: z.string().optional().describe('local: the folder, relative to the data dir (absent when it is a server path)'),
+        bucket: z.string().optional(),
+        endpoint: z.string().optional(),
+        region: z.string().optional(),
+        forcePathStyle: z.boolean().optional(),
+        prefix: z.string().optional(),
+        createBucket: z.boolean().optional(),
+        credentials: z
+          .object({ source: z.enum(['env', 'file']), accessKeyIdEnv: z.string().optional(), secretAccessKeyEnv: z.string().optional() })
+          .optional()
+          .describe('where the keys come from: the variables named, or a secrets file (never its path, never a key)'),
+      })
+      .describe("the storage's options, without secrets or server paths"),
+    createdAt: z.string(),
+    links: z.object({ self: z.string(), files: z.string() }),
+  })
+  .register(apiSchemas, { id: 'Storage' });
+
+export const StorageFilesQuery = z.strictObject({
+  prefix: SafePrefix.max(2048).optional().describe('only keys starting with this (a safe key prefix: no "..", "." or empty segments, no leading "/")'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe('at most this many files per page'),
+  pageToken: z.string().max(2000).optional().describe('the nextPageToken of the previous page (with the same prefix)'),
+});
+
+export const StorageFileListSchema = z
+  .object({
+    files: z.array(z.object({ key: z.string(), size: z.number().int().describe('bytes'), lastModified: z.string().optional(), etag: z.string().optional() })),
+    nextPageToken: z.string().optional().describe('absent on the last page'),
+  })
+  .register(apiSchemas, { id: 'StorageFileList' });
+
+// ----- ground-truth datasets --------------------------------------------------------------
+
+export const GroundTruthDatasetSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    description: z.string(),
+    projectId: z.number().int().nullable(),
+    project: z.object({ id: z.number().int(), name: z.string() }).nullable(),
+    versions: z.array(z.object({ id: z.number().int(), name: z.string(), createdAt: z.string() })).describe('oldest first'),
+    createdAt: z.string(),
+    links: z.object({ self: z.string(), versions: z.string().describe('GET it for the versions with their data unit counts') }),
+  })
+  .register(apiSchemas, { id: 'GroundTruthDataset' });
+
+// ----- publishing (gateway/routes/publish.ts) -------------------------------------------------
+
+export const PublishQuery = z.strictObject({
+  storage: RefParam.optional().describe('storage id or name for the archive (default: the default local storage)'),
+});
+
+export const PublishResultSchema = z
+  .object({
+    status: z.enum(['published', 'unchanged', 'restored']).describe('unchanged: this exact release existed; restored: it existed and its archive was put back'),
+    release: ReleaseSchema,
+    storage: z.object({ id: z.number().int(), name: z.string() }),
+    bytes: z.number().int().describe('size of the stored archive'),
+    files: z.array(z.string()).describe('the paths in the release, sorted'),
+    excluded: z.array(z.string()).describe('paths left out: secrets, node_modules and the like, .synapseignore'),
+    links: z.object({ self: z.string(), plugin: z.string() }),
+  })
+  .register(apiSchemas, { id: 'PublishResult' });

@@ -14,11 +14,12 @@ import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
 /**
  * What a token may do. `runs:read` covers reading runs, events and plugins; `codec` lets the
  * Temporal Web UI decode (and encode) payloads through /codec (every run's params and results
- * in clear), so it is given only when asked for. `plugins:publish` uploads plugin releases
- * (POST /v1/releases): publishing imports the plugin's modules to check them, as `synapse
- * plugin publish` does, so it lets its holder run code; also only when asked for.
+ * in clear), so it is given only when asked for. `storages:write` adds storages (POST
+ * /v1/storages): where runs read and write files, with the keys to get there; `plugins:publish`
+ * uploads plugin releases (POST /v1/releases): publishing imports the plugin's modules to check
+ * them, as `synapse plugin publish` does, so it lets its holder run code. Both only when asked for.
  */
-export const SCOPES = ['runs:read', 'runs:write', 'codec', 'plugins:publish'] as const;
+export const SCOPES = ['runs:read', 'runs:write', 'codec', 'storages:write', 'plugins:publish'] as const;
 export type Scope = (typeof SCOPES)[number];
 /** What a token gets when no scope is named. */
 export const DEFAULT_SCOPES: readonly Scope[] = ['runs:read', 'runs:write'];

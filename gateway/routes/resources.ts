@@ -1,7 +1,8 @@
 /**
  * /v1 platform resources, what `synapse collection | project | gt-version | model | release`
  * show: data collections (list, read, create with file specifications), projects (list,
- * read, create), ground-truth versions, models (and their file), and published releases.
+ * read, create), ground-truth datasets (with their versions, linked) and versions, models
+ * (and their file), and published releases.
  * Reads need the scope runs:read, creates runs:write (the gateway's two scopes). Bodies and
  * queries are checked with gateway/resource-schemas.ts, then by the repositories; every
  * problem comes back as a 400 naming its field, an unknown id or name as a 404.
@@ -98,6 +99,20 @@ export function resourcesRouter({ platform }: { platform: PlatformHandle }): Rou
       .status(existed ? 200 : 201)
       .location(`/v1/projects/${created.id}`)
       .json(await repo.projectSummary(db, created.id));
+  });
+
+  // Datasets, each linking its versions (GET /v1/ground-truth-versions?dataset=<id>: with their data unit counts).
+  const datasetView = (d: repo.GroundTruthDatasetSummary) => ({
+    ...d,
+    links: { self: `/v1/ground-truth-datasets/${d.id}`, versions: `/v1/ground-truth-versions?dataset=${d.id}` },
+  });
+  router.get('/ground-truth-datasets', read, async (_req, res) => {
+    res.json({ datasets: (await repo.listGroundTruthDatasetSummaries(await platform.db())).map(datasetView) });
+  });
+  router.get('/ground-truth-datasets/:ref', read, async (req, res) => {
+    const ref = parseOr400(RefParam, req.params.ref, 'invalid dataset', 'dataset');
+    const [dataset] = await repo.listGroundTruthDatasetSummaries(await platform.db(), ref);
+    res.json(datasetView(dataset as repo.GroundTruthDatasetSummary));
   });
 
   router.get('/ground-truth-versions', read, async (req, res) => {

@@ -1,0 +1,108 @@
+/**
+ * POST /v1/releases: `synapse plugin publish` over HTTP. The body is a plugin folder as a
+ * .tar.gz (what `tar czf` or `synapse plugin publish` writes); the gateway reads it as the
+ * hostile thing it may be (engine/plugin-archive.ts readTarGz: regular files and folders
+ * only, no traversal, links, devices, duplicates, bombs or oversize entries), all of it
+ * before writing a byte, so a refused archive leaves nothing behind and its 400 names the
+ * entry. A sound one is extracted into a temp folder of the data dir and published from
+ * there by engine/plugin-releases.ts publishPlugin, exactly as the CLI does: checked (which
+ * imports its modules: the scope `plugins:publish` is given only when named), re-archived
+ * deterministically without secrets, stored, recorded. The temp folder is removed whatever
+ * happens.
+ *
+ * Mounted before the gateway's JSON body check: this route's body is bytes, read only after
+ * the token's scope and the content type passed, up to `limitBytes` (413 beyond).
+ */
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConflictError, InvalidInputError } from '../../contracts/errors.js';
+import { readTarGz, writeEntries } from '../../engine/plugin-archive.js';
+import { publishPlugin } from '../../engine/plugin-releases.js';
+import { requireScope } from '../auth.js';
+import type { PlatformHandle } from '../platform-handle.js';
+import { HttpProblem } from '../problem.js';
+import { PublishQuery } from '../resource-schemas.js';
+import { parseOr400 } from './resources.js';
+
+/** Default largest archive accepted, in bytes (64 MiB; the archive reader's own caps apply after). */
+export const DEFAULT_PUBLISH_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Content types a plugin archive may be sent as. */
+export const ARCHIVE_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
+
+export interface PublishRouterOptions {
+  platform: PlatformHandle;
+  /** Largest archive accepted (bytes); default DEFAULT_PUBLISH_LIMIT_BYTES. */
+  limitBytes?: number;
+}
+
+export function publishRouter({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYTES }: PublishRouterOptions): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: limitBytes });
+
+  router.post(
+    '/releases',
+    requireScope('plugins:publish'),
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (!req.is(ARCHIVE_TYPES)) {
+        return next(new HttpProblem(415, `send the plugin archive (.tar.gz) as application/gzip, not ${req.get('Content-Type') ?? 'an unknown type'}`));
+      }
+      raw(req, _res, (err?: unknown) => {
+        const e = err as { type?: unknown } | undefined;
+        if (e?.type === 'entity.too.large') return next(new HttpProblem(413, `the archive is larger than this gateway's limit of ${limitBytes} bytes`));
+        next(err);
+      });
+    },
+    async (req, res) => {
+      const q = parseOr400(PublishQuery, req.query, 'invalid query');
+      const archive = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (archive.length === 0) throw new InvalidInputError('invalid request body', [{ path: '', message: 'send the plugin folder as a .tar.gz' }]);
+      // Every entry checked before anything is written (ArchiveError: a 400 naming the entry).
+      const entries = await readTarGz(archive, 'the upload');
+      if (!entries.some((e) => e.path === 'config.yaml' && e.type === 'file')) {
+        throw new InvalidInputError('not a plugin archive', [
+          {
+            path: 'config.yaml',
+            message: "the archive holds no config.yaml at its top level (archive the plugin folder's contents: tar czf plugin.tar.gz -C <folder> .)",
+          },
+        ]);
+      }
+      // <data dir>/tmp/publish-<random>/: a package.json making .ts modules ES modules (as in
+      // this project's plugins/), and the plugin folder beside it.
+      const work = path.join(path.resolve(platform.dataDir), 'tmp', `publish-${randomBytes(8).toString('hex')}`);
+      const dir = path.join(work, 'plugin');
+      try {
+        await mkdir(work, { recursive: true, mode: 0o700 });
+        await writeFile(path.join(work, 'package.json'), JSON.stringify({ private: true, type: 'module' }) + '\n');
+        await writeEntries(entries, dir);
+        const result = await publishPlugin({ dir, dataDir: platform.dataDir, ...(q.storage !== undefined ? { storage: q.storage } : {}) }).catch(
+          (err: unknown) => {
+            // The version exists with other files: releases are immutable, a conflict with what exists.
+            if (err instanceof InvalidInputError && err.problems.length > 0 && err.problems.every((p) => p.path === 'version'))
+              throw new ConflictError(err.problems.map((p) => p.message).join('; '));
+            throw err;
+          },
+        );
+        const { code, version } = result.release;
+        res
+          .status(result.status === 'published' ? 201 : 200)
+          .location(`/v1/releases/${code}/${version}`)
+          .json({
+            status: result.status,
+            release: result.release,
+            storage: result.storage,
+            bytes: result.bytes,
+            files: result.files,
+            excluded: result.excluded,
+            links: { self: `/v1/releases/${code}/${version}`, plugin: `/v1/plugins/${code}@${version}` },
+          });
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    },
+  );
+
+  return router;
+}

@@ -18,7 +18,7 @@ import { ownValue } from '../contracts/input-limits.js';
 import { describeInProcess, type ActionDescriber, type ActionDescription, type DescribeRequest } from '../engine/run-params.js';
 import type { Plugin } from '../engine/plugin-loader.js';
 import type { Method } from '../sdk/categories.js';
-import { pluginBundle } from './plugin-host-bundle.js';
+import { pluginBundle, type PluginBundle } from './plugin-host-bundle.js';
 import { pluginHostEnv } from './plugin-host-env.js';
 import { errorFromHost } from './plugin-host-errors.js';
 import { PLUGIN_HOST_BUNDLE_DIR } from './plugin-host-step.js';
@@ -62,6 +62,41 @@ function describeError(plugin: Plugin, actionName: string, err: unknown): Error 
   return new ConfigError(subject, [{ path: 'plugin', message: String(err) }]);
 }
 
+/** A host failure in a host that served an earlier call (not one started for this call). */
+class WarmHostFailure extends Error {
+  constructor(readonly error: PluginHostError) {
+    super(error.message);
+  }
+}
+
+/** One describe call in a host of the bundle (a warm one when there is one). */
+async function describeOnce(plugin: Plugin, bundle: PluginBundle, actionName: string, request: DescribeRequest): Promise<HostDescription> {
+  let started = false;
+  const host = await acquirePluginHost(bundle, pluginHostEnv(plugin), errorFromHost, () => (started = true));
+  let healthy = false;
+  try {
+    const description = await host.call<HostDescription>(
+      {
+        type: 'describe',
+        action: actionName,
+        params: request.parse ? request.params : null,
+        parser: request.parse ? 'shape' : 'class',
+        ...(request.baseDir !== undefined ? { baseDir: request.baseDir } : {}),
+      },
+      { sink: DROP, signal: AbortSignal.timeout(describeTimeoutMs()) },
+    );
+    healthy = true;
+    return description;
+  } catch (err) {
+    // A refused action or params leave a healthy host; a crash or a timeout does not.
+    healthy = !(err instanceof PluginHostError) && !(err instanceof Error && err.name === 'TimeoutError');
+    if (err instanceof PluginHostError && !started) throw new WarmHostFailure(err);
+    throw err;
+  } finally {
+    releasePluginHost(host, healthy && host.alive && !host.retired);
+  }
+}
+
 /**
  * Describes `actionName` of `plugin` in a plugin host (see the file header). Throws
  * NotFoundError (no such action), ConfigError (it does not load, or its host failed: the
@@ -80,26 +115,15 @@ export async function describeInPluginHost(plugin: Plugin, actionName: string, r
     const cached = request.parse ? undefined : classDescriptions.get(cacheKey);
     if (cached) description = cached;
     else {
-      const host = await acquirePluginHost(bundle, pluginHostEnv(plugin), errorFromHost);
-      let healthy = false;
+      // A warm host may be on its way out (a plugin that pollutes prototypes retires its host
+      // right after answering): a failure there is retried once, in another host.
       try {
-        description = await host.call<HostDescription>(
-          {
-            type: 'describe',
-            action: actionName,
-            params: request.parse ? request.params : null,
-            parser: request.parse ? 'shape' : 'class',
-            ...(request.baseDir !== undefined ? { baseDir: request.baseDir } : {}),
-          },
-          { sink: DROP, signal: AbortSignal.timeout(describeTimeoutMs()) },
-        );
-        healthy = true;
+        description = await describeOnce(plugin, bundle, actionName, request);
       } catch (err) {
-        // A refused action or params leave a healthy host; a crash or a timeout does not.
-        healthy = !(err instanceof PluginHostError) && !(err instanceof Error && err.name === 'TimeoutError');
-        throw err;
-      } finally {
-        releasePluginHost(host, healthy && host.alive && !host.retired);
+        if (!(err instanceof WarmHostFailure)) throw err;
+        description = await describeOnce(plugin, bundle, actionName, request).catch((again: unknown) => {
+          throw again instanceof WarmHostFailure ? again.error : again;
+        });
       }
       if (!request.parse) {
         if (classDescriptions.size >= MAX_CACHED) classDescriptions.delete(classDescriptions.keys().next().value as string);

@@ -1,0 +1,119 @@
+/**
+ * The gateway never imports plugin code (issue 18): it describes actions in plugin hosts
+ * (activities/plugin-host-describe.ts). Two plugins whose module top level is hostile
+ * (test/fixtures/gateway-hostile): one calls process.exit(3), one sets Object.prototype.polluted.
+ * POST /v1/runs and GET /openapi.json for them: this process (the gateway's) stays up and
+ * answers, its Object.prototype stays clean, the exiting plugin's start is refused naming its
+ * host's exit, the polluting one's run starts; params errors are 400s naming the field, as before. Were the gateway to import either module, this test file's
+ * process would exit or see the pollution.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunsClient } from '../../client/runs.js';
+import type { RunState } from '../../contracts/run-state.js';
+import { listenGateway, type GatewayServer } from '../../gateway/server.js';
+import { TokenStore } from '../../gateway/token-store.js';
+import { ROOT, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
+
+// The gateway (and the worker) find the fixtures by code.
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'gateway-hostile');
+const previousPath = process.env.SYNAPSE_PLUGIN_PATH;
+process.env.SYNAPSE_PLUGIN_PATH = [FIXTURES, previousPath].filter(Boolean).join(path.delimiter);
+
+const settings = testSettings('gw-noplug');
+let runs: RunsClient;
+useWorkerAndRuns(settings, (r) => (runs = r));
+let tokens: TokenStore;
+let gateway: GatewayServer;
+let token: string;
+
+beforeAll(async () => {
+  tokens = await TokenStore.open({ dataDir: settings.dataDir });
+  gateway = await listenGateway({ runs, tokens, port: 0 });
+  token = (await tokens.create('tests')).token;
+});
+afterAll(async () => {
+  await gateway?.close();
+  await tokens?.close();
+  if (previousPath === undefined) delete process.env.SYNAPSE_PLUGIN_PATH;
+  else process.env.SYNAPSE_PLUGIN_PATH = previousPath;
+});
+
+interface Problem {
+  status: number;
+  detail?: string;
+  errors?: { path: string; message: string }[];
+}
+
+async function api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(gateway.url + route, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** Whether this process's Object.prototype has anything enumerable (or `polluted` at all). */
+function prototypeIsClean(): boolean {
+  for (const key in {}) if (key) return false;
+  return !Object.hasOwn(Object.prototype, 'polluted');
+}
+
+describe('the gateway never imports plugin code', () => {
+  it('a module that exits as it loads: the start is refused naming its plugin host, the gateway answers on', async () => {
+    const res = await api<Problem>('POST', '/v1/runs', { plugin: 'gw-exit-at-load', action: 'check', params: { count: 2 }, runId: 'gw-noplug-exit-1' });
+    expect(res.status).toBe(400);
+    const text = JSON.stringify(res.body);
+    expect(text).toMatch(/plugin gw-exit-at-load: action check does not load/);
+    expect(text).toMatch(/plugin host \(pid \d+\) exited with code 3/);
+    // Nothing started, and the gateway (this process) is still here.
+    expect(await runs.store.getRun('gw-noplug-exit-1')).toBeUndefined();
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    // A bad body for it: the body's own problems, nothing from the plugin (it does not load).
+    const bad = await api<Problem>('POST', '/v1/runs', { plugin: 'gw-exit-at-load', action: 'check', params: { count: 2 }, runId: '-bad' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.map((e) => e.path)).toEqual(['runId']);
+  });
+
+  it('a module that pollutes Object.prototype as it loads: the run starts per its params; this process stays clean', async () => {
+    const res = await api<{ runId: string }>('POST', '/v1/runs', {
+      plugin: 'gw-pollute-at-load',
+      action: 'check',
+      params: { count: 3 },
+      runId: 'gw-noplug-pollute-1',
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.runId).toBe('gw-noplug-pollute-1');
+    expect((await runs.store.getRun('gw-noplug-pollute-1'))?.params).toEqual({ count: 3 });
+    expect(prototypeIsClean()).toBe(true);
+    // Again, in the same gateway: its hosts retired themselves (polluted), new ones answer.
+    const again = await api<{ runId: string }>('POST', '/v1/runs', { plugin: 'gw-pollute-at-load', action: 'check', params: { count: 4 } });
+    expect(again.status).toBe(202);
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it('params errors are 400s naming the field, as before, checked in the plugin host', async () => {
+    const res = await api<Problem>('POST', '/v1/runs', { plugin: 'gw-pollute-at-load', action: 'check', params: { count: 0 } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.map((e) => e.path)).toEqual(['params.count']);
+    expect(res.body.errors?.find((e) => e.path === 'params.count')?.message).toMatch(/>=\s*1|at least 1|too small/i);
+    // A bad body (an invalid run id) also names every bad param, found by the plugin's host.
+    const both = await api<Problem>('POST', '/v1/runs', { plugin: 'gw-pollute-at-load', action: 'check', params: { count: 'many' }, runId: '-bad' });
+    expect(both.status).toBe(400);
+    expect(both.body.errors?.map((e) => e.path).sort()).toEqual(['params.count', 'runId']);
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it('GET /openapi.json: served schemas computed in hosts; the exiting plugin is left out, the gateway stays up and clean', async () => {
+    const res = await fetch(`${gateway.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { components: { schemas: Record<string, Record<string, unknown>> } };
+    const schemas = doc.components.schemas;
+    // The built-in TypeScript served action (plugins/auto-label), described in its plugin host.
+    expect(schemas['deploy.auto-label.auto_label.input']).toMatchObject({ type: 'object' });
+    expect(Object.keys(schemas).filter((k) => k.includes('gw-exit-at-load'))).toEqual([]);
+    expect(prototypeIsClean()).toBe(true);
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  });
+});

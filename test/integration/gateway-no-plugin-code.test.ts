@@ -10,10 +10,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
-import type { RunState } from '../../contracts/run-state.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
-import { ROOT, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
+import { ROOT, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 // The gateway (and the worker) find the fixtures by code.
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'gateway-hostile');

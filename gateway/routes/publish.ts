@@ -19,7 +19,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, InvalidInputError } from '../../contracts/errors.js';
 import { readTarGz, writeEntries } from '../../engine/plugin-archive.js';
-import { publishPlugin } from '../../engine/plugin-releases.js';
+import { publishPlugin, type PublishResult } from '../../engine/plugin-releases.js';
 import { requireScope } from '../auth.js';
 import type { PlatformHandle } from '../platform-handle.js';
 import { HttpProblem } from '../problem.js';
@@ -65,7 +65,8 @@ export function publishRouter({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYT
         throw new InvalidInputError('not a plugin archive', [
           {
             path: 'config.yaml',
-            message: "the archive holds no config.yaml at its top level (archive the plugin folder's contents: tar czf plugin.tar.gz -C <folder> .)",
+            message:
+              "the archive holds no config.yaml at its top level (archive the plugin folder's contents: tar czf plugin.tar.gz -C <folder> $(ls -A <folder>))",
           },
         ]);
       }
@@ -73,34 +74,34 @@ export function publishRouter({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYT
       // this project's plugins/), and the plugin folder beside it.
       const work = path.join(path.resolve(platform.dataDir), 'tmp', `publish-${randomBytes(8).toString('hex')}`);
       const dir = path.join(work, 'plugin');
+      let result: PublishResult;
       try {
         await mkdir(work, { recursive: true, mode: 0o700 });
         await writeFile(path.join(work, 'package.json'), JSON.stringify({ private: true, type: 'module' }) + '\n');
         await writeEntries(entries, dir);
-        const result = await publishPlugin({ dir, dataDir: platform.dataDir, ...(q.storage !== undefined ? { storage: q.storage } : {}) }).catch(
-          (err: unknown) => {
-            // The version exists with other files: releases are immutable, a conflict with what exists.
-            if (err instanceof InvalidInputError && err.problems.length > 0 && err.problems.every((p) => p.path === 'version'))
-              throw new ConflictError(err.problems.map((p) => p.message).join('; '));
-            throw err;
-          },
-        );
-        const { code, version } = result.release;
-        res
-          .status(result.status === 'published' ? 201 : 200)
-          .location(`/v1/releases/${code}/${version}`)
-          .json({
-            status: result.status,
-            release: result.release,
-            storage: result.storage,
-            bytes: result.bytes,
-            files: result.files,
-            excluded: result.excluded,
-            links: { self: `/v1/releases/${code}/${version}`, plugin: `/v1/plugins/${code}@${version}` },
-          });
+        result = await publishPlugin({ dir, dataDir: platform.dataDir, ...(q.storage !== undefined ? { storage: q.storage } : {}) }).catch((err: unknown) => {
+          // The version exists with other files: releases are immutable, a conflict with what exists.
+          if (err instanceof InvalidInputError && err.problems.length > 0 && err.problems.every((p) => p.path === 'version'))
+            throw new ConflictError(err.problems.map((p) => p.message).join('; '));
+          throw err;
+        });
       } finally {
+        // Gone before the answer: a client that sees it sees no temp folder.
         await rm(work, { recursive: true, force: true });
       }
+      const { code, version } = result.release;
+      res
+        .status(result.status === 'published' ? 201 : 200)
+        .location(`/v1/releases/${code}/${version}`)
+        .json({
+          status: result.status,
+          release: result.release,
+          storage: result.storage,
+          bytes: result.bytes,
+          files: result.files,
+          excluded: result.excluded,
+          links: { self: `/v1/releases/${code}/${version}`, plugin: `/v1/plugins/${code}@${version}` },
+        });
     },
   );
 

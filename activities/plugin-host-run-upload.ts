@@ -3,9 +3,9 @@
  * inside the plugin host, never in the worker (issue 18).
  *
  * `upload-organize` is the whole plugin part of an upload's discover step, in one call, so the
- * hooks share one instance as they did in the worker: the params parsed with the uploader's
- * own `extraParams` (parseUploadParams, exactly the worker's parse before hosts), then
- * `setupDirectories` -> `allowedExtensions` (per specification) -> the worker's discovery ->
+ * hooks share one instance as they did in the worker: the step's params (the host parser
+ * `upload`: parseUploadParams with the uploader's own `extraParams`, the worker's parse before
+ * hosts), then `setupDirectories` -> `allowedExtensions` (per specification) -> the worker's discovery ->
  * `organizeFiles` -> the worker's Excel metadata -> `beforeProcess` -> `processFiles` ->
  * `afterProcess` -> `validateFiles`, whose result is the runner's.
  *
@@ -17,7 +17,7 @@
  *
  * Bundled into every plugin host: imports the SDK only.
  */
-import { parseUploadParams, type BaseUploader, type DiscoveredFile, type UploadFileSpec, type UploadUnit, type ValidatedUnits } from '../sdk/uploader.js';
+import type { BaseUploader, DiscoveredFile, UploadFileSpec, UploadParams, UploadUnit, ValidatedUnits } from '../sdk/uploader.js';
 import type { RunContext } from '../sdk/run-context.js';
 import type { HostRunner, Remote } from './plugin-host-runner.js';
 
@@ -42,10 +42,6 @@ export interface UploadWorkerTarget {
 
 /** The runner's one argument. */
 export interface UploadOrganizeArgs {
-  /** The run's params as the client sent them (parsed here with the uploader's `extraParams`). */
-  rawParams: unknown;
-  /** The ParamsError's message: "invalid params for <code> <action>". */
-  subject: string;
   /** The target data collection's file specifications. */
   specs: UploadFileSpec[];
 }
@@ -54,19 +50,20 @@ type UploaderConstructor = new () => BaseUploader;
 
 /**
  * The plugin part of a discover step: the uploader's hooks around the worker's discovery and
- * metadata (see the header). Throws ParamsError (extra_params), and whatever a hook throws.
- * Also what a worker runs for an uploader that loads without a host (no TypeScript).
+ * metadata (see the header), on one instance whose `params` are `params` (the step's, parsed
+ * by the `upload` parser: parseUploadParams with the uploader's `extraParams`). Resolves with
+ * what `validateFiles` returned; throws whatever a hook or a worker call throws. Also what a
+ * worker runs for an uploader that loaded without a host (not TypeScript).
  */
 export async function organizeUpload(
   cls: unknown,
+  params: unknown,
   args: UploadOrganizeArgs,
   ctx: RunContext,
   worker: Remote<UploadWorkerTarget> | UploadWorkerTarget,
 ): Promise<ValidatedUnits> {
-  const uploaderClass = cls as UploaderConstructor & { extraParams: Parameters<typeof parseUploadParams>[0]['extraParams'] };
-  const params = parseUploadParams(uploaderClass, args.rawParams, args.subject);
-  const uploader = new uploaderClass();
-  uploader.params = params;
+  const uploader = new (cls as UploaderConstructor)();
+  uploader.params = params as UploadParams;
   uploader.ctx = ctx as BaseUploader['ctx'];
   uploader.specs = args.specs.map((s) => ({ name: s.name, required: s.required, extensions: [...s.extensions] }));
   await uploader.setupDirectories();
@@ -82,7 +79,7 @@ export async function organizeUpload(
   return uploader.validateFiles(units);
 }
 
-const organize: HostRunner = async ({ action, ctx, args, remote }) =>
-  organizeUpload(action.cls, args[0] as UploadOrganizeArgs, ctx, remote<UploadWorkerTarget>('upload'));
+const organize: HostRunner = async ({ action, params, ctx, args, remote }) =>
+  organizeUpload(action.cls, params, args[0] as UploadOrganizeArgs, ctx, remote<UploadWorkerTarget>('upload'));
 
 export const UPLOAD_RUNNERS: Record<string, HostRunner> = { [UPLOAD_ORGANIZE]: organize };

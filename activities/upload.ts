@@ -109,13 +109,14 @@ export interface UploadSummary {
 const REPORT_LIMIT = 20;
 
 /**
- * An upload run's action: a BaseUploader, loaded in a plugin host (its params parsed there with
- * the class's schema). The worker never uses what the host parsed: it reads the params' upload
- * fields itself (workerParams), and the hooks get the uploader's own parse (upload-organize).
+ * An upload run's action: a BaseUploader, loaded in a plugin host, its params parsed there by
+ * the `upload` parser (parseUploadParams with the class's `extraParams`: what the worker parsed
+ * before hosts, so bad `extra_params` fail the step before any work). The hooks get that parse;
+ * the worker never uses it: it reads the params' upload fields itself (workerParams).
  */
 const UPLOAD: StepSpec<UploaderClass, UploadParams> = {
   kind: UPLOADER,
-  host: 'action',
+  host: 'upload',
   params: (raw, { cls, subject }) => parseUploadParams(cls, raw, subject),
 };
 
@@ -143,7 +144,7 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
 
   return {
     async uploadDiscover(input: UploadDiscoverInput): Promise<UploadPlanSummary> {
-      return steps.step(input, UPLOAD, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, host, ctx }) => {
+      return steps.step(input, UPLOAD, { marksRunning: true, progressCategories: 'none' }, async ({ action, cls, params: ownParams, host, ctx }) => {
         const activity = Context.current();
         const params = workerParams(input);
         const excel = ExcelConfigSchema.parse(action.config.excel_config ?? {});
@@ -195,11 +196,11 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
             return units;
           },
         };
-        const args: UploadOrganizeArgs = { rawParams: input.params, subject: `invalid params for ${input.plugin.code} ${input.action}`, specs };
+        const args: UploadOrganizeArgs = { specs };
         // TypeScript uploaders run in their plugin host; an action that loaded without one runs here.
         const result = host
           ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: worker } })
-          : await organizeUpload(cls, args, ctx, worker);
+          : await organizeUpload(cls, ownParams, args, ctx, worker);
         const validated = hostOutput(HostValidated, result, 'validateFiles returned');
         const units = plannedUnits(validated.units, roots, discovery?.files ?? [], params.name);
         await checkKeysFree(

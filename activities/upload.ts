@@ -196,11 +196,22 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
             return units;
           },
         };
+        // A worker call that failed fails the step, whatever the host made of its error.
+        let workerFailure: { error: unknown } | undefined;
+        const failing =
+          <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+          (...a: A): Promise<R> =>
+            fn(...a).catch((error: unknown) => {
+              workerFailure ??= { error };
+              throw error;
+            });
+        const target: UploadWorkerTarget = { discover: failing(worker.discover), withMetadata: failing(worker.withMetadata) };
         const args: UploadOrganizeArgs = { specs };
         // TypeScript uploaders run in their plugin host; an action that loaded without one runs here.
         const result = host
-          ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: worker } })
-          : await organizeUpload(cls, ownParams, args, ctx, worker);
+          ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: target } })
+          : await organizeUpload(cls, ownParams, args, ctx, target);
+        if (workerFailure) throw workerFailure.error;
         const validated = hostOutput(HostValidated, result, 'validateFiles returned');
         const units = plannedUnits(validated.units, roots, discovery?.files ?? [], params.name);
         await checkKeysFree(

@@ -17,7 +17,7 @@ import { docsRouter } from './routes/docs.js';
 import { healthRouter } from './routes/health.js';
 import { PlatformHandle } from './platform-handle.js';
 import { pluginsRouter } from './routes/plugins.js';
-import { publishRouter } from './routes/publish.js';
+import { isPublishRequest } from './routes/publish.js';
 import { resourcesRouter } from './routes/resources.js';
 import { runFilesRouter } from './routes/run-files.js';
 import { runsRouter } from './routes/runs.js';
@@ -97,14 +97,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   v1.use(authenticate(tokens));
   // A revoked token's open event streams end (gateway/revocation.ts).
   v1.use(revocations.middleware());
-  const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
-  // Before the JSON body check: its body is a .tar.gz (gateway/routes/publish.ts).
-  v1.use(publishRouter({ platform, ...(options.publishLimitBytes !== undefined ? { limitBytes: options.publishLimitBytes } : {}) }));
   v1.use(requireJsonBody);
-  v1.use(express.json({ limit: options.bodyLimit ?? '1mb', strict: true }));
+  const json = express.json({ limit: options.bodyLimit ?? '1mb', strict: true });
+  v1.use((req, res, next) => (isPublishRequest(req) ? next() : json(req, res, next)));
   const states = new RunStateCache(runs, options.stateCache ?? { ttlMs: 60_000, max: 10_000 });
   v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
-  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform }), storagesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
+  const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
+  const publish = { platform, ...(options.publishLimitBytes !== undefined ? { limitBytes: options.publishLimitBytes } : {}) };
+  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform, publish }), storagesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
   v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
   // The Temporal Web UI's codec server (payloads encrypted by client/codec.ts).
@@ -124,8 +124,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 }
 
-/** A request that carries a body must carry JSON (415 otherwise); bodiless requests pass. */
+/** A request that carries a body must carry JSON (415 otherwise); bodiless requests pass, and plugin archives (their route checks their type). */
 function requireJsonBody(req: Request, _res: Response, next: NextFunction): void {
+  if (isPublishRequest(req)) return next();
   const length = req.get('Content-Length');
   const hasBody = req.get('Transfer-Encoding') !== undefined || (length !== undefined && length !== '0');
   if (hasBody && !req.is(['application/json', 'application/*+json'])) {

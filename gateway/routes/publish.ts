@@ -10,10 +10,11 @@
  * deterministically without secrets, stored, recorded. The temp folder is removed whatever
  * happens.
  *
- * Mounted before the gateway's JSON body check: this route's body is bytes, read only after
- * the token's scope and the content type passed, up to `limitBytes` (413 beyond).
+ * The gateway's JSON body check lets this request by (isPublishRequest): its body is bytes,
+ * read only after the token's scope and the content type passed, up to `limitBytes` (413
+ * beyond). Served by the resources router beside GET /releases.
  */
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,12 +39,18 @@ export interface PublishRouterOptions {
   limitBytes?: number;
 }
 
-export function publishRouter({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYTES }: PublishRouterOptions): Router {
-  const router = Router();
-  const raw = express.raw({ type: () => true, limit: limitBytes });
+/** Whether a request is the upload (its body is not JSON: the gateway's JSON check lets it by). */
+export function isPublishRequest(req: Request): boolean {
+  return req.method === 'POST' && req.path === '/releases';
+}
 
-  router.post(
-    '/releases',
+/**
+ * The handlers of POST /releases, for the router that also serves GET /releases (one router
+ * per path, so OPTIONS answers every method it takes).
+ */
+export function publishHandlers({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYTES }: PublishRouterOptions): RequestHandler[] {
+  const raw = express.raw({ type: () => true, limit: limitBytes });
+  return [
     requireScope('plugins:publish'),
     (req: Request, _res: Response, next: NextFunction) => {
       if (!req.is(ARCHIVE_TYPES)) {
@@ -103,7 +110,5 @@ export function publishRouter({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_BYT
           links: { self: `/v1/releases/${code}/${version}`, plugin: `/v1/plugins/${code}@${version}` },
         });
     },
-  );
-
-  return router;
+  ];
 }

@@ -16,6 +16,7 @@ import { openModelFile } from '../../engine/run-artifacts.js';
 import * as repo from '../../platform/repositories/index.js';
 import { requireScope } from '../auth.js';
 import type { PlatformHandle } from '../platform-handle.js';
+import { publishHandlers, type PublishRouterOptions } from './publish.js';
 import { zodIssues } from '../problem.js';
 import { CreateCollectionBody, CreateProjectBody, IdParam, ModelsQuery, RefParam, ReleasesQuery, VersionsQuery } from '../resource-schemas.js';
 
@@ -46,7 +47,7 @@ export async function sendFile(res: Response, file: { fileName: string; size: nu
   }
 }
 
-export function resourcesRouter({ platform }: { platform: PlatformHandle }): Router {
+export function resourcesRouter({ platform, publish }: { platform: PlatformHandle; publish?: PublishRouterOptions }): Router {
   const router = Router();
   const read = requireScope('runs:read');
   const write = requireScope('runs:write');
@@ -143,6 +144,8 @@ export function resourcesRouter({ platform }: { platform: PlatformHandle }): Rou
     const list = await repo.listPluginReleases(await platform.db(), q.code);
     res.json({ releases: list.sort((a, b) => a.code.localeCompare(b.code) || repo.compareVersions(b.version, a.version)) });
   });
+  // Publishing a .tar.gz (gateway/routes/publish.ts): scope plugins:publish.
+  router.post('/releases', ...publishHandlers(publish ?? { platform }));
   router.get('/releases/:code/:version', read, async (req, res) => {
     const code = parseOr400(RefParam, req.params.code, 'invalid release', 'code');
     const version = parseOr400(RefParam, req.params.version, 'invalid release', 'version');

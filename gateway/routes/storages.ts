@@ -213,9 +213,10 @@ export function storagesRouter({ platform }: { platform: PlatformHandle }): Rout
     const ref = parseOr400(RefParam, req.params.ref, 'invalid storage', 'storage');
     const q = parseOr400(StorageFilesQuery, req.query, 'invalid query');
     const prefix = q.prefix ?? '';
+    // An unknown storage is a 404 whatever the token (a random pageToken of a storage that does not exist is not the question).
+    const record = await repo.getStorage(await platform.db(), ref);
     const after = q.pageToken !== undefined ? decodeToken(q.pageToken, prefix) : undefined;
     const afterBytes = after !== undefined ? Buffer.from(after) : undefined;
-    const record = await repo.getStorage(await platform.db(), ref);
     // The pattern (checked above) holds every rule but the byte limits: a prefix over them
     // matches no key, since no key may be that long (storage/safe-key.ts).
     if (keyProblems(prefix, { prefix: true }).length > 0) return void res.json({ files: [] });

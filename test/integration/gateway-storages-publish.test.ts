@@ -361,3 +361,26 @@ describe('publishing a plugin archive', () => {
     expect(state.status).toBe('completed');
   });
 });
+
+describe('/openapi.json', () => {
+  it('documents the new routes, their scopes and refusals', async () => {
+    type Op = { summary: string; responses: Record<string, unknown>; parameters?: { name: string; in: string; schema: { pattern?: string } }[] };
+    const doc = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, Op>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const publish = doc.paths['/v1/releases']?.post;
+    expect(publish?.summary).toContain('plugins:publish');
+    expect(Object.keys(publish?.responses ?? {})).toEqual(expect.arrayContaining(['201', '200', '400', '401', '403', '409', '413', '415']));
+    expect(doc.paths['/v1/storages']?.post?.summary).toContain('storages:write');
+    const files = doc.paths['/v1/storages/{ref}/files']?.get;
+    expect(files?.parameters?.find((p) => p.name === 'ref')?.schema.pattern).toBeTypeOf('string');
+    // The prefix pattern says what the route refuses: the same strings, the same answers.
+    const prefix = new RegExp(files?.parameters?.find((p) => p.name === 'prefix')?.schema.pattern ?? '');
+    expect(['', 'a', 'a/', 'a/b.txt', '..x'].every((p) => prefix.test(p))).toBe(true);
+    expect(['../x', '/etc', 'a//b', 'a\\b', 'a/.', '\u0001'].some((p) => prefix.test(p))).toBe(false);
+    expect(doc.paths['/v1/ground-truth-datasets/{ref}']?.get).toBeDefined();
+    for (const s of ['AddStorageRequest', 'Storage', 'StorageFileList', 'GroundTruthDataset', 'PublishResult'])
+      expect(doc.components.schemas, s).toHaveProperty([s]);
+  });
+});

@@ -29,7 +29,7 @@ import { NonRetriableError } from '../contracts/errors.js';
 import { EXPORTER, type ExporterClass } from './action-kinds.js';
 import { checkFilter, countItems, fetchItems, itemIds, projectClasses } from './export-items.js';
 import type { HostRun } from './plugin-host-step.js';
-import type { ExportCopy, ExportFinalizeArgs, ExportOutputTarget, ExportPageArgs, ExportPartsTarget } from './plugin-host-run-export.js';
+import type { ExportFinalizeArgs, ExportOutputTarget, ExportPageArgs, ExportPartsTarget } from './plugin-host-run-export.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 
 export type ExportActivityInput = StepInput;
@@ -87,6 +87,20 @@ const ItemOutcome = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('skipped') }),
   z.strictObject({ kind: z.literal('failed'), entry: z.tuple([z.string().max(100_000), z.string().max(100_000)]) }),
 ]);
+
+/** A host's `commit` (ExportCommit[]): finished items' files and original-file copies. */
+const CommitEntries = z
+  .array(
+    z.strictObject({
+      item: z.number().int().min(0),
+      files: z.array(z.strictObject({ key: z.string().max(4096), body: z.union([z.string(), z.instanceof(Uint8Array)]) })),
+      copies: z.array(z.strictObject({ storage: z.number().int(), key: z.string().max(4096), to: z.string().max(4096) })),
+    }),
+  )
+  .max(10_000);
+
+/** Items of a commit stored at once (as many as the built-in exporters' `itemConcurrency`). */
+const COMMIT_LANES = 16;
 
 /** What the exporter's finalize adds to the manifest's `files`. */
 const FinalizeFiles = z.record(z.string().max(1000), z.unknown());
@@ -199,15 +213,37 @@ export function createExportActivities({ platform, steps }: StepDeps) {
         }
       },
       read: async (key) => storage.get(checkExportKey(exportPath, key)),
-      copy: async (item, copies: ExportCopy[]) => {
-        const own = items[item];
-        for (const copy of copies) {
-          const file = own && Object.values(own.files).find((f) => f.storage === copy.storage && f.key === copy.key);
-          if (!file) throw new NonRetriableError(`an exporter may only copy its item's own files, not ${JSON.stringify(copy.key)} of storage ${copy.storage}`);
-          record(item, checkExportKey(exportPath, copy.to));
-          const source = await storageFor(file.storage);
-          await storage.put(copy.to, await source.get(file.key), { sync: false });
-        }
+      commit: async (raw) => {
+        const entries = CommitEntries.parse(raw);
+        const failures: (string | null)[] = entries.map(() => null);
+        // One entry after another per lane, `COMMIT_LANES` entries at once (the items' writes overlap).
+        let next = 0;
+        const lane = async (): Promise<void> => {
+          while (next < entries.length) {
+            const i = next++;
+            const { item, files, copies } = entries[i] as (typeof entries)[number];
+            try {
+              for (const file of files) {
+                record(item, checkExportKey(exportPath, file.key));
+                await storage.put(file.key, bytesOf(file.body, `write ${file.key}`), { sync: false });
+              }
+              for (const copy of copies) {
+                const own = items[item];
+                const source = own && Object.values(own.files).find((f) => f.storage === copy.storage && f.key === copy.key);
+                if (!source) throw new Error(`an exporter may only copy its item's own files, not ${JSON.stringify(copy.key)} of storage ${copy.storage}`);
+                record(item, checkExportKey(exportPath, copy.to));
+                await storage.put(copy.to, await (await storageFor(source.storage)).get(source.key), { sync: false });
+              }
+            } catch (err) {
+              failures[i] = err instanceof Error ? err.message : String(err);
+              // The item whole or not at all: what it wrote (streamed files too) goes.
+              for (const key of written.get(item) ?? []) await storage.delete(key);
+              written.delete(item);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(COMMIT_LANES, entries.length) }, lane));
+        return failures;
       },
       discard: async (item) => {
         for (const key of written.get(item) ?? []) await storage.delete(key);

@@ -6,10 +6,13 @@
  *
  * - `export-page`: one page's items (fetched by the worker, header sizes already read) through
  *   the per-item pipeline, `itemConcurrency` items at once; answers each item's outcome in
- *   item order. Files go to the worker's output (`remote('output')`, ExportOutputTarget): one
- *   message per file write, streamed files in chunks of about 256 KiB; original files are copied
- *   by the worker, storage to storage (the host only names them); a failed item asks the
- *   worker to delete what it wrote (`discard`), so an item is exported whole or not at all.
+ *   item order. Files go to the worker's output (`remote('output')`, ExportOutputTarget): an
+ *   item's written files are held until its hooks all succeeded, then sent with its original
+ *   files to copy (the worker copies them, storage to storage; the host only names them) in
+ *   one `commit` per 64 items or 1 MiB; streamed files go at once, in chunks of about 256 KiB.
+ *   A failed item's held files are dropped and what it streamed is deleted (`discard`); an
+ *   item the worker could not store is deleted whole there and answered as failed: an item is
+ *   exported whole or not at all.
  * - `export-finalize`: the exporter's `finalize`, its `collected()` paged from the worker's
  *   part files (`remote('parts')`, ExportPartsTarget), one page's values per call.
  *
@@ -53,10 +56,21 @@ export interface ExportOutputTarget {
   end(stream: number, error?: string): Promise<void>;
   /** A file the export wrote. */
   read(key: string): Promise<Uint8Array>;
-  /** Copies `item`'s original files (each one of the item's own files), storage to storage. */
-  copy(item: number, copies: ExportCopy[]): Promise<void>;
+  /**
+   * Stores finished items: each entry's files, then its original-file copies (each one of the
+   * item's own files, storage to storage). Resolves with one value per entry: null, or why
+   * that item failed (then everything it wrote is deleted, streamed files too).
+   */
+  commit(entries: ExportCommit[]): Promise<(string | null)[]>;
   /** Deletes every key `item` wrote (the item failed). */
   discard(item: number): Promise<void>;
+}
+
+/** A finished item's files and copies, as `commit` stores them. */
+export interface ExportCommit {
+  item: number;
+  files: { key: string; body: string | Uint8Array }[];
+  copies: ExportCopy[];
 }
 
 /** The worker's side of finalize's `collected()` (`targets.parts`). */
@@ -84,6 +98,11 @@ export interface ExportFinalizeArgs {
 
 /** Strings are joined, anything else sent as bytes, about this much per `chunk` call. */
 const CHUNK_BYTES = 256 * 1024;
+/** Finished items go to the worker in one `commit` per this many items or bytes, whichever comes first. */
+const COMMIT_ITEMS = 64;
+const COMMIT_BYTES = 1024 * 1024;
+/** Commits in flight at once: an item waits for an older one beyond this (back-pressure). */
+const COMMITS_IN_FLIGHT = 2;
 
 type Exporter = BaseExporter;
 
@@ -127,20 +146,35 @@ async function streamTo(out: Remote<ExportOutputTarget>, item: number, key: stri
   await out.end(stream);
 }
 
-/** The ExportOutput plugin code writes to: each call a message to the worker's output, as `item`. */
-function outputFor(out: Remote<ExportOutputTarget>, item: number, exportPath: string, paths: Record<string, string>, onWrite: () => void): ExportOutput {
+/**
+ * The ExportOutput plugin code writes to, as `item`. With `held`, `write` keeps the file until
+ * the item is committed (an item's files reach the worker with its commit); without it, each
+ * write is a message. `writeStream` streams to the worker at once either way (`onStream`).
+ */
+function outputFor(
+  out: Remote<ExportOutputTarget>,
+  item: number,
+  exportPath: string,
+  paths: Record<string, string>,
+  held?: ExportCommit['files'],
+  onStream: () => void = () => undefined,
+): ExportOutput {
   return {
     exportPath,
     paths,
     write: async (key, body) => {
-      onWrite();
-      await out.write(item, key, body);
+      if (held) held.push({ key, body });
+      else await out.write(item, key, body);
     },
     writeStream: async (key, chunks) => {
-      onWrite();
+      onStream();
       await streamTo(out, item, key, chunks);
     },
-    read: async (key) => toBuffer(await out.read(key)),
+    read: async (key) => {
+      const kept = held?.findLast((f) => f.key === key);
+      if (kept) return typeof kept.body === 'string' ? Buffer.from(kept.body) : toBuffer(kept.body);
+      return toBuffer(await out.read(key));
+    },
   };
 }
 
@@ -154,58 +188,102 @@ const exportPage: HostRunner = async (call) => {
   const params = exporter.params;
   const out = call.remote<ExportOutputTarget>('output');
   const paths = exporter.setupOutputDirectories(exportPath, params.save_original_file);
+  const outcomes: ExportItemOutcome[] = new Array<ExportItemOutcome>(items.length);
+  const fileNames: string[] = items.map((item) => `${item.target}_${item.id}.json`);
 
-  /** One item, whole or not at all: the worker deletes every key it wrote when any of its steps fails. */
-  const exportItem = async (item: ExportItem, index: number): Promise<ExportItemOutcome> => {
-    let wrote = false;
-    const itemOutput = outputFor(out, index, exportPath, paths, () => {
-      wrote = true;
+  const failed = (index: number, message: string): ExportItemOutcome => {
+    const item = items[index] as ExportItem;
+    const fileName = fileNames[index] as string;
+    ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
+    ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
+    // One entry per failed item (what saveAsJson listed is in the message already).
+    return { kind: 'failed', entry: [fileName, message] };
+  };
+
+  // Finished items go to the worker in batches (one message per COMMIT_ITEMS items, not one
+  // per file); an item whose files the worker could not store becomes failed afterwards.
+  let batch: ExportCommit[] = [];
+  let batchBytes = 0;
+  const inFlight: Promise<unknown>[] = [];
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    const entries = batch;
+    batch = [];
+    batchBytes = 0;
+    const sent = out.commit(entries).then((failures) => {
+      entries.forEach((entry, i) => {
+        const failure = failures[i];
+        if (typeof failure === 'string') outcomes[entry.item] = failed(entry.item, failure);
+      });
     });
-    let fileName = `${item.target}_${item.id}.json`;
+    // Seen when the page awaits it: never an unhandled rejection (that ends the host).
+    inFlight.push(
+      sent.then(
+        () => null,
+        (err: unknown) => ({ err }),
+      ),
+    );
+  };
+  const commit = async (entry: ExportCommit): Promise<void> => {
+    batch.push(entry);
+    for (const f of entry.files) batchBytes += typeof f.body === 'string' ? f.body.length : f.body.byteLength;
+    if (batch.length >= COMMIT_ITEMS || batchBytes >= COMMIT_BYTES) flush();
+    while (inFlight.length > COMMITS_IN_FLIGHT) {
+      const settled = (await inFlight.shift()) as { err: unknown } | null;
+      if (settled) throw settled.err;
+    }
+  };
+
+  /** One item, whole or not at all: its files are committed only when every hook succeeded. */
+  const exportItem = async (item: ExportItem, index: number): Promise<ExportItemOutcome> => {
+    let streamed = false;
+    const files: ExportCommit['files'] = [];
+    const itemOutput = outputFor(out, index, exportPath, paths, files, () => {
+      streamed = true;
+    });
     const errors: ErrorFileEntry[] = [];
+    let outcome: ExportItemOutcome;
+    let copies: ExportCopy[] = [];
     try {
-      fileName = `${exporter.itemStem(item)}.json`;
+      fileNames[index] = `${exporter.itemStem(item)}.json`;
       const headerError = headerErrors[index];
       if (headerError) throw new Error(headerError);
       const before = await exporter.beforeConvert(item);
       if (!before) return { kind: 'skipped' };
       const result: ExportResultItem = { id: before.id, files: before.files, data: await exporter.afterConvert(await exporter.convertData(before)) };
-      fileName = `${exporter.itemStem(result)}.json`;
+      fileNames[index] = `${exporter.itemStem(result)}.json`;
       const status = await exporter.saveAsJson(result, itemOutput, errors);
       if (status !== 'success') throw new Error(errors.at(-1)?.[1] ?? 'save failed');
       const folder = params.save_original_file ? exporter.originalFilesFolder(before, itemOutput) : undefined;
-      if (folder) {
-        const copies = exporter.originalCopies(result).map((c): ExportCopy => ({ storage: c.file.storage, key: c.file.key, to: `${folder}/${c.copyName}` }));
-        if (copies.length > 0) {
-          wrote = true;
-          await out.copy(index, copies);
-        }
-      }
-      return { kind: 'success', collected: exporter.collect(result, before) };
+      if (folder)
+        copies = exporter.originalCopies(result).map((c): ExportCopy => ({ storage: c.file.storage, key: c.file.key, to: `${folder}/${c.copyName}` }));
+      outcome = { kind: 'success', collected: exporter.collect(result, before) };
     } catch (err) {
-      const message = messageOf(err);
-      if (wrote) await out.discard(index);
-      ctx.log('export_item_failed', { id: item.id, file: fileName, error: message });
-      ctx.logMessage(`item ${item.id} (${fileName}) failed: ${message}`, 'ERROR');
-      // One entry per failed item (what saveAsJson listed is in the message already).
-      return { kind: 'failed', entry: [fileName, message] };
+      // Its held files are dropped; what it streamed is deleted.
+      if (streamed) await out.discard(index);
+      return failed(index, messageOf(err));
     }
+    if (files.length > 0 || copies.length > 0) await commit({ item: index, files, copies });
+    return outcome;
   };
 
-  // Items run `itemConcurrency` at a time (their writes overlap); outcomes are answered in
-  // item order, so the page's part is the same however the items interleaved.
+  // Items run `itemConcurrency` at a time; outcomes are answered in item order, so the page's
+  // part is the same however the items interleaved.
   const cls = call.action.cls as unknown as { itemConcurrency: number };
   const limit = Math.max(1, Math.floor(Number(cls.itemConcurrency) || 1));
-  const outcomes: ExportItemOutcome[] = new Array<ExportItemOutcome>(items.length);
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < items.length) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
       const i = next++;
-      outcomes[i] = await exportItem(items[i] as ExportItem, i);
+      // A commit's failure may have marked the item already (it never has before it returns).
+      const outcome = await exportItem(items[i] as ExportItem, i);
+      outcomes[i] ??= outcome;
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  flush();
+  for (const settled of (await Promise.all(inFlight)) as ({ err: unknown } | null)[]) if (settled) throw settled.err;
   return outcomes;
 };
 
@@ -216,7 +294,7 @@ const exportFinalize: HostRunner = async (call) => {
   const out = call.remote<ExportOutputTarget>('output');
   const parts = call.remote<ExportPartsTarget>('parts');
   const paths = exporter.setupOutputDirectories(exportPath, exporter.params.save_original_file);
-  const output = outputFor(out, FINALIZE_ITEM, exportPath, paths, () => undefined);
+  const output = outputFor(out, FINALIZE_ITEM, exportPath, paths);
   async function* collected(): AsyncGenerator<unknown> {
     for (let index = 0; ; index++) {
       const values = await parts.collected(index);

@@ -6,8 +6,11 @@
  * no child processes, no workers), with a scrubbed environment and a heap limit.
  *
  * It answers the worker's messages (plugin-host-protocol.ts): `describe` loads an action with
- * the engine's own checks (engine/plugin-loader.ts) and parses the params with the class's
- * schema; `invoke` runs a method of a fresh instance with a RunContext whose reporting and
+ * the engine's own checks (engine/plugin-loader.ts) and parses the params with the step's
+ * parser (the class's schema, or a run shape's: engine/run-params.ts); with parser `shape` or
+ * `class` it answers what a client's run start needs instead (the run shape the class runs as,
+ * the params parsed by it, secret fields, a served action's schemas: plugin-host-describe.ts,
+ * so that the gateway never imports plugin code); `invoke` runs a method of a fresh instance with a RunContext whose reporting and
  * checkpoints are messages back to the worker, the only process that heartbeats, writes run
  * events and holds credentials. An error thrown outside any call (from a timer, an unhandled
  * rejection) is reported as `fatal` and ends the process: the worker fails the running step.

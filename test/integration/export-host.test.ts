@@ -8,9 +8,10 @@
  * 2. an exporter whose convertData calls process.exit fails its run naming the exit (not
  *    retried past attempt 2 here), and the worker goes on with the next export;
  * 3. the hooks and finalize ran in the plugin host's pid (the run's `plugin_host` event),
- *    not the worker's.
+ *    not the worker's;
+ * 4. the worker stores only keys under the export folder, and copies only an item's own files.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
@@ -182,5 +183,28 @@ describe('export plugin code runs in plugin hosts', () => {
     expect(pids.finalize).not.toBe(process.pid);
     expect(pids.items.every((pid) => hosts.has(pid))).toBe(true);
     expect(JSON.parse(files.get('manifest.json') ?? '{}')).toMatchObject({ files: { pids: 'pids.json' } });
+  });
+
+  it("the worker stores an exporter's files only under its export folder, and copies only its items' own files", async () => {
+    const escape = await settle((await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-w', { mode: 'write' }) })).runId);
+    expect(escape.status).toBe('completed');
+    expect(escape.result).toMatchObject({ total: COUNT, success: 0, failed: COUNT });
+    expect(existsSync(path.join(settings.dataDir, 'storage', 'default', 'escape-w-stolen'))).toBe(false);
+    const written = exportFiles('escape-w');
+    expect([...written.keys()].sort()).toEqual(['error_file_list.json', 'manifest.json']);
+    const errors = JSON.parse(written.get('error_file_list.json')!) as [string, string][];
+    expect(errors).toHaveLength(COUNT);
+    for (const [, reason] of errors) expect(reason).toContain('may only write and read under its export folder "escape-w/"');
+
+    const copy = await settle(
+      (await runs.start({ plugin: FIXTURE, action: 'escape', params: { ...params('escape-c', { mode: 'copy' }), save_original_file: true } })).runId,
+    );
+    expect(copy.status).toBe('completed');
+    expect(copy.result).toMatchObject({ total: COUNT, success: 0, failed: COUNT });
+    // Each item whole or not at all: its JSON, stored before the refused copy, is deleted.
+    const copied = exportFiles('escape-c');
+    expect([...copied.keys()].sort()).toEqual(['error_file_list.json', 'manifest.json']);
+    for (const [, reason] of JSON.parse(copied.get('error_file_list.json')!) as [string, string][])
+      expect(reason).toContain("may only copy its item's own files");
   });
 });

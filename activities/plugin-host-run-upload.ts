@@ -11,7 +11,9 @@
  *
  * What needs the server's folders stays in the worker (the host may read only its bundle and
  * its plugin folder): walking the asset roots and reading the Excel file are calls to the
- * worker object the step offers as target `upload` (UploadWorkerTarget). What the runner
+ * worker object the step offers as target `upload` (UploadWorkerTarget); a hook that needs a
+ * file's bytes calls `this.readFile(file)`, a bounded read by the worker (target `files`,
+ * discovered files only). What the runner
  * returns is untrusted in the worker: activities/upload.ts parses it with zod and refuses a
  * unit naming a file its discovery did not find.
  *
@@ -40,6 +42,15 @@ export interface UploadWorkerTarget {
   withMetadata(units: UploadUnit[]): Promise<UploadUnit[]>;
 }
 
+/** What the discover step offers the runner as target `files`: bounded reads for BaseUploader.readFile. */
+export interface UploadFilesTarget {
+  /**
+   * The first `maxBytes` bytes (at most 64 MiB) of `path`, a file this step's discovery found.
+   * Rejects (NonRetriableError) for any other path, or before discovery.
+   */
+  read(path: string, maxBytes: number): Promise<Uint8Array>;
+}
+
 /** The runner's one argument. */
 export interface UploadOrganizeArgs {
   /** The target data collection's file specifications. */
@@ -61,11 +72,13 @@ export async function organizeUpload(
   args: UploadOrganizeArgs,
   ctx: RunContext,
   worker: Remote<UploadWorkerTarget> | UploadWorkerTarget,
+  reader: Remote<UploadFilesTarget> | UploadFilesTarget,
 ): Promise<ValidatedUnits> {
   const uploader = new (cls as UploaderConstructor)();
   uploader.params = params as UploadParams;
   uploader.ctx = ctx as BaseUploader['ctx'];
   uploader.specs = args.specs.map((s) => ({ name: s.name, required: s.required, extensions: [...s.extensions] }));
+  uploader.fileReader = (path, maxBytes) => reader.read(path, maxBytes);
   await uploader.setupDirectories();
   const extensions: Record<string, string[]> = {};
   for (const spec of uploader.specs) extensions[spec.name] = uploader.allowedExtensions(spec).map((e) => String(e).toLowerCase());
@@ -80,6 +93,6 @@ export async function organizeUpload(
 }
 
 const organize: HostRunner = async ({ action, params, ctx, args, remote }) =>
-  organizeUpload(action.cls, params, args[0] as UploadOrganizeArgs, ctx, remote<UploadWorkerTarget>('upload'));
+  organizeUpload(action.cls, params, args[0] as UploadOrganizeArgs, ctx, remote<UploadWorkerTarget>('upload'), remote<UploadFilesTarget>('files'));
 
 export const UPLOAD_RUNNERS: Record<string, HostRunner> = { [UPLOAD_ORGANIZE]: organize };

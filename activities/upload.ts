@@ -27,7 +27,7 @@
  * Files are stored by upload-files.ts. Discover and finalize run in the step harness (step.ts);
  * batch and register steps run no plugin code and load none (planStep): they start no host.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { addDataUnits, existingUniqueKeys, getDataCollection, type NewDataUnit } from '../platform/repositories/collections.js';
@@ -51,7 +51,7 @@ import {
 import { BaseUploader, parseUploadParams, type UploadFileSpec, type UploadParams } from '../sdk/uploader.js';
 import { UPLOADER, type UploaderClass } from './action-kinds.js';
 import { asFailure } from './failures.js';
-import { organizeUpload, UPLOAD_ORGANIZE, type UploadOrganizeArgs, type UploadWorkerTarget } from './plugin-host-run-upload.js';
+import { organizeUpload, UPLOAD_ORGANIZE, type UploadFilesTarget, type UploadOrganizeArgs, type UploadWorkerTarget } from './plugin-host-run-upload.js';
 import type { StepDeps, StepInput, StepSpec } from './step.js';
 import { storeBatchFiles } from './upload-files.js';
 import { UploadPlanStore, type BatchResult, type Plan, type PlannedFile, type PlannedUnit, type UploadPlanSummary } from './upload-plan.js';
@@ -206,11 +206,29 @@ export function createUploadActivities({ platform, steps }: StepDeps) {
               throw error;
             });
         const target: UploadWorkerTarget = { discover: failing(worker.discover), withMetadata: failing(worker.withMetadata) };
+        // BaseUploader.readFile: the first bytes of a discovered file, read here (the host may not).
+        let byPath: Map<string, DiscoveredFile> | undefined;
+        const files: UploadFilesTarget = {
+          read: async (file, maxBytes) => {
+            const asked = hostOutput(ReadArgs, { file, maxBytes }, 'readFile asked for');
+            if (discovery && !byPath) byPath = new Map(discovery.files.map((f) => [f.path, f]));
+            const found = byPath?.get(asked.file);
+            if (!found) throw new NonRetriableError(`readFile: ${asked.file} is not one of the files the upload found`);
+            const handle = await open(found.path, 'r');
+            try {
+              const buffer = Buffer.alloc(Math.min(asked.maxBytes, found.size));
+              const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+              return buffer.subarray(0, bytesRead);
+            } finally {
+              await handle.close();
+            }
+          },
+        };
         const args: UploadOrganizeArgs = { specs };
         // TypeScript uploaders run in their plugin host; an action that loaded without one runs here.
         const result = host
-          ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: target } })
-          : await organizeUpload(cls, ownParams, args, ctx, target);
+          ? await host.run<unknown>(UPLOAD_ORGANIZE, [args], { ctx, targets: { upload: target, files } })
+          : await organizeUpload(cls, ownParams, args, ctx, target, files);
         if (workerFailure) throw workerFailure.error;
         const validated = hostOutput(HostValidated, result, 'validateFiles returned');
         const units = plannedUnits(validated.units, roots, discovery?.files ?? [], params.name);
@@ -433,6 +451,16 @@ async function excelPath(params: UploadParams): Promise<string | undefined> {
 
 /** Most units (and rejections) a plugin host may hand back for one upload. */
 const MAX_HOST_UNITS = 5_000_000;
+
+/** A readFile call's arguments: a path and a byte count (at most 64 MiB). */
+const ReadArgs = z.strictObject({
+  file: z.string().min(1).max(4096),
+  maxBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024),
+});
 
 /** `allowedExtensions` per specification, as the host computed them. */
 const HostExtensions = z.record(z.string().max(200), z.array(z.string().max(200)).max(10_000));

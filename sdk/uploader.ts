@@ -145,6 +145,18 @@ export abstract class BaseUploader<E = Record<string, unknown>> extends UploadAc
   ctx!: RunContext<UploadParams<E>>;
   /** The target collection's file specifications; set by the engine. */
   specs: UploadFileSpec[] = [];
+  /** Reads a discovered file's first bytes for `readFile`; set by the engine (the worker reads it, not plugin code). */
+  fileReader?: (path: string, maxBytes: number) => Promise<Uint8Array>;
+
+  /**
+   * The first `maxBytes` bytes (default 1 MiB, at most 64 MiB) of a file the upload's discovery
+   * found, for a hook that needs its content (a hook's plugin host may not read the upload's
+   * folders: the worker reads it). Rejects for a file discovery did not find, or before discovery.
+   */
+  async readFile(file: DiscoveredFile | string, maxBytes = 1024 * 1024): Promise<Uint8Array> {
+    if (!this.fileReader) throw new NonRetriableError('readFile() works only while an upload runs, from organizeFiles on');
+    return this.fileReader(typeof file === 'string' ? file : file.path, maxBytes);
+  }
 
   /**
    * seed: `get_file_extensions_config()`. The extensions (lower-case, with the dot) accepted

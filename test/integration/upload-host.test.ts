@@ -3,7 +3,8 @@
  * of test/fixtures/upload-host runs beside a normal upload (the built-in upload-files plugin)
  * on one in-process worker against the dev server: the normal upload completes with exact
  * counts on its first attempt; the hostile one saw none of the worker's secrets or files, or
- * fails naming its crash, or is refused naming the file it made up, with nothing uploaded.
+ * fails naming its crash, or is refused naming the file it made up, with nothing uploaded. A
+ * hook that needs a file's bytes gets them through BaseUploader.readFile, read by the worker.
  *
  * A host crash is not retried from attempt 2 here (SYNAPSE_PLUGIN_MAX_CRASH_ATTEMPTS), so the
  * exit case ends quickly.
@@ -125,6 +126,17 @@ describe('upload hooks run in a plugin host, beside a normal upload', () => {
     // The three files asked for and the unit's own image (the upload's folder is the worker's to read).
     expect(Object.keys(reads)).toHaveLength(4);
     for (const [file, outcome] of Object.entries(reads)) expect(`${file}: ${outcome}`).toBe(`${file}: refused: ERR_ACCESS_DENIED`);
+  });
+
+  it("a hook reads a discovered file's first bytes through readFile (the worker reads them); any other path is refused", async () => {
+    const h = await beside('peek', { mode: 'peek' });
+    expect(h.status, h.error).toBe('completed');
+    const units = (await dataUnits(settings, 'pics')).filter((u) => u.uniqueKey.startsWith('peek/'));
+    expect(units).toHaveLength(3);
+    for (const u of units) {
+      expect(u.meta.head).toBe('peek imag');
+      expect(u.meta.other).toBe('readFile: /etc/passwd is not one of the files the upload found');
+    }
   });
 
   it('organizeFiles calling process.exit fails the run naming the crash; the worker goes on', async () => {

@@ -9,7 +9,7 @@
  * 2. a predict that calls process.exit answers 500 naming the exit, and the next request to
  *    the same deployment is answered by a fresh host that loaded the model lazily;
  * 3. overlapping requests run in a second host of the replica, which loads the model once;
- *    undeploying kills the replica's hosts;
+ *    undeploying stops a predict that never answers (after the drain) and kills the hosts;
  * 4. a Python served action's process (test/fixtures/deployment-host/python-env-serve) has
  *    none of the worker's secrets in its environment, and still gets its model file.
  */
@@ -166,6 +166,10 @@ describe('TypeScript served actions run in plugin hosts', () => {
     const bad = await predict(hostile, { mode: 'steal' });
     expect(bad.status).toBe(400);
     expect((bad.body.errors as { path: string }[]).map((e) => e.path)).toContain('mode');
+    // So is the answer, with `static output`.
+    const badOutput = await predict(hostile, { mode: 'bad-output' });
+    expect(badOutput.status).toBe(500);
+    expect(String(badOutput.body.detail)).toContain('HostileServe.predict answered a value that fails its output schema');
     await colourCheck(colours, 1);
   }, 60_000);
 
@@ -189,15 +193,21 @@ describe('TypeScript served actions run in plugin hosts', () => {
     await colourCheck(colours, 2);
   }, 60_000);
 
-  it('overlapping requests run in a second host of the replica, each host loading once; undeploying kills the hosts', async () => {
+  it('overlapping requests run in a second host of the replica, each host loading once; undeploying stops a hung predict and kills the hosts', async () => {
     const answers = await Promise.all([0, 1].map(() => predict(hostile, { mode: 'whoami', sleepMs: 1500 })));
     for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
     const pids = answers.map((a) => a.body.pid as number);
     expect(new Set(pids).size).toBe(2);
     for (const a of answers) expect(a.body.loads).toBe(1);
 
+    // A predict that never answers is in flight when the deployment stops: after the drain its host is stopped and it fails.
+    const hung = predict(hostile, { mode: 'hang' });
+    await waitFor(async () => ((await deployments.replicas(hostile)).some((r) => r.inFlight > 0) ? true : undefined), 10_000, 'the hung request in flight');
     await deployments.stop(hostile);
     expect((await deployments.status(hostile)).status).toBe('cancelled');
+    const answered = await hung;
+    expect(answered.status).toBe(500);
+    expect(String(answered.body.detail)).toContain('the replica stopped while this request ran: its plugin host was stopped');
     for (const pid of pids) await waitFor(() => (alive(pid) ? undefined : true), 10_000, `host ${pid} to be gone`);
     const logged = await hostPids(hostile);
     expect(logged.length).toBeGreaterThanOrEqual(2);

@@ -157,8 +157,46 @@ function datasetAt(ref: HostDatasetRef): TrainDataset {
   return dataset;
 }
 
+/** How often a trainer's progress goes to the worker, at most, per category (ms). */
+const PROGRESS_MS = 100;
+
+/**
+ * A trainer's `setProgress`, coalesced: trainers report every batch, and each report is an IPC
+ * message the worker parses (100 a 14 ms epoch of train-ts-example). The first report goes at
+ * once, later ones at most every PROGRESS_MS with the latest value per category; `flush` sends
+ * what is pending (before a checkpoint and when the hook returns, so the last value is exact).
+ */
+function coalescedProgress(ctx: RunContext): { report: TrainContext['setProgress']; flush(): void } {
+  const pending = new Map<string, [number, number]>();
+  let timer: NodeJS.Timeout | undefined;
+  let last = -Infinity;
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    last = performance.now();
+    for (const [category, [current, total]] of pending) ctx.setProgress(current, total, category);
+    pending.clear();
+  };
+  const report = (current: number, total: number, category?: string): void => {
+    if (!Number.isFinite(current) || !Number.isFinite(total) || current < 0 || total < 0) {
+      throw new RangeError(`setProgress(${current}, ${total}): current and total must be finite and >= 0`);
+    }
+    // Steps inside an epoch are the `epoch` category; `train` counts epochs (the workflow's).
+    pending.set(trainerProgressCategory(category), [current, total]);
+    const wait = last + PROGRESS_MS - performance.now();
+    if (wait <= 0) flush();
+    else timer ??= setTimeout(flush, wait);
+  };
+  return { report, flush };
+}
+
 /** The context a trainer's hooks get: the host's run context's reporting, the CPUs to use, and mid-epoch checkpoints. */
-function trainContext(ctx: RunContext, numCpus: number, checkpointStep: TrainContext['checkpointStep']): TrainContext {
+function trainContext(
+  ctx: RunContext,
+  numCpus: number,
+  setProgress: TrainContext['setProgress'],
+  checkpointStep: TrainContext['checkpointStep'],
+): TrainContext {
   return {
     runId: ctx.runId,
     params: ctx.params as TrainParams,
@@ -168,8 +206,7 @@ function trainContext(ctx: RunContext, numCpus: number, checkpointStep: TrainCon
     numCpus,
     logMessage: (m, l) => ctx.logMessage(m, l),
     log: (e, d) => ctx.log(e, d),
-    // Steps inside an epoch are the `epoch` category; `train` counts epochs (the workflow's).
-    setProgress: (c, t, cat) => ctx.setProgress(c, t, trainerProgressCategory(cat)),
+    setProgress,
     setMetrics: (v, cat) => ctx.setMetrics(v, cat),
     checkpointStep,
   };
@@ -190,29 +227,36 @@ export const TRAIN_RUNNERS: Record<string, HostRunner> = {
     const target = remote<EpochTarget>('epoch');
     // The epoch's state once it exists: checkpointStep saves its model as the trainer left it.
     const current: { state?: { model: unknown } } = {};
-    const tctx = trainContext(ctx, a.numCpus, async (step, totals) => {
+    const progress = coalescedProgress(ctx);
+    const tctx = trainContext(ctx, a.numCpus, progress.report, async (step, totals) => {
       if (!current.state) throw new Error('checkpointStep() is only available inside trainEpoch');
+      progress.flush();
       await target.saveStep(step, bytesOf(await trainer.save(current.state.model), action.cls), totals);
     });
-    if (prepared.get(trainer) !== a.dataset.dir) {
-      await trainer.prepare(tctx, dataset);
-      prepared.set(trainer, a.dataset.dir);
+    try {
+      if (prepared.get(trainer) !== a.dataset.dir) {
+        await trainer.prepare(tctx, dataset);
+        prepared.set(trainer, a.dataset.dir);
+      }
+      const model = a.model ? await trainer.load(a.model, dataset) : await trainer.createModel(tctx, dataset);
+      const state: EpochState<unknown> = {
+        epoch: a.epoch,
+        epochs: a.epochs,
+        seed: a.seed,
+        model,
+        startStep: a.startStep,
+        totals: { ...a.totals },
+        dataset,
+        hyperparameters: (ctx.params as TrainParams).hyperparameters,
+      };
+      current.state = state;
+      const metrics = await trainer.trainEpoch(tctx, state);
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      return { metrics, model: bytesOf(await trainer.save(state.model), action.cls) };
+    } finally {
+      // Before the result: the worker takes the epoch's last progress as its final report.
+      progress.flush();
     }
-    const model = a.model ? await trainer.load(a.model, dataset) : await trainer.createModel(tctx, dataset);
-    const state: EpochState<unknown> = {
-      epoch: a.epoch,
-      epochs: a.epochs,
-      seed: a.seed,
-      model,
-      startStep: a.startStep,
-      totals: { ...a.totals },
-      dataset,
-      hyperparameters: (ctx.params as TrainParams).hyperparameters,
-    };
-    current.state = state;
-    const metrics = await trainer.trainEpoch(tctx, state);
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    return { metrics, model: bytesOf(await trainer.save(state.model), action.cls) };
   },
 
   /** A model's metrics on a split: `load`, then `evaluate` (no `prepare`, as in the worker before). */

@@ -182,7 +182,9 @@ describe('TypeScript served actions run in plugin hosts', () => {
     expect(String(crashed.body.detail)).toContain('next request gets a fresh plugin host');
     await waitFor(() => (alive(before.body.pid as number) ? undefined : true), 10_000, 'the crashed host to be gone');
 
+    const t0 = performance.now();
     const after = await predict(hostile, { mode: 'whoami' });
+    console.log(`the request after the crash (a fresh host: start, describe, lazy load, predict): ${Math.round(performance.now() - t0)} ms`);
     expect(after.status, JSON.stringify(after.body)).toBe(200);
     expect(after.body.pid).not.toBe(before.body.pid);
     expect(after.body.pid).not.toBe(process.pid);

@@ -4,18 +4,18 @@
  *
  * `upload-organize` is the whole plugin part of an upload's discover step, in one call, so the
  * hooks share one instance as they did in the worker: the step's params (the host parser
- * `upload`: parseUploadParams with the uploader's own `extraParams`, the worker's parse before
- * hosts), then `setupDirectories` -> `allowedExtensions` (per specification) -> the worker's discovery ->
- * `organizeFiles` -> the worker's Excel metadata -> `beforeProcess` -> `processFiles` ->
- * `afterProcess` -> `validateFiles`, whose result is the runner's.
+ * `upload`: parseUploadParams with the uploader's own `extraParams`, the worker's parse
+ * before hosts), then `setupDirectories` -> `allowedExtensions` (per specification) -> the
+ * worker's discovery -> `organizeFiles` -> the worker's Excel metadata -> `beforeProcess` ->
+ * `processFiles` -> `afterProcess` -> `validateFiles`, whose result is the runner's.
  *
  * What needs the server's folders stays in the worker (the host may read only its bundle and
  * its plugin folder): walking the asset roots and reading the Excel file are calls to the
  * worker object the step offers as target `upload` (UploadWorkerTarget); a hook that needs a
  * file's bytes calls `this.readFile(file)`, a bounded read by the worker (target `files`,
- * discovered files only). What the runner
- * returns is untrusted in the worker: activities/upload.ts parses it with zod and refuses a
- * unit naming a file its discovery did not find.
+ * discovered files only). What the runner returns is untrusted in the worker:
+ * activities/upload.ts parses it with zod and refuses a unit naming a file its discovery did
+ * not find.
  *
  * Bundled into every plugin host: imports the SDK only.
  */

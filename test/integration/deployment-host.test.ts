@@ -8,7 +8,8 @@
  *    refused, while another deployment on the same worker (serve-ts) keeps answering;
  * 2. a predict that calls process.exit answers 500 naming the exit, and the next request to
  *    the same deployment is answered by a fresh host that loaded the model lazily;
- * 3. overlapping requests run in a second host of the replica, which loads the model once;
+ * 3. overlapping requests run in a second host of the replica, which loads the model once, and
+ *    no more than two hosts (the default cap: a third request queues);
  *    undeploying stops a predict that never answers (after the drain) and kills the hosts;
  * 4. a Python served action's process (test/fixtures/deployment-host/python-env-serve) has
  *    none of the worker's secrets in its environment, and still gets its model file.
@@ -196,10 +197,11 @@ describe('TypeScript served actions run in plugin hosts', () => {
   }, 60_000);
 
   it('overlapping requests run in a second host of the replica, each host loading once; undeploying stops a hung predict and kills the hosts', async () => {
-    const answers = await Promise.all([0, 1].map(() => predict(hostile, { mode: 'whoami', sleepMs: 1500 })));
+    // Three at once: two hosts (SYNAPSE_SERVE_HOSTS_PER_REPLICA's default), the third request queues for one of them.
+    const answers = await Promise.all([0, 1, 2].map(() => predict(hostile, { mode: 'whoami', sleepMs: 1500 })));
     for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
-    const pids = answers.map((a) => a.body.pid as number);
-    expect(new Set(pids).size).toBe(2);
+    const pids = [...new Set(answers.map((a) => a.body.pid as number))];
+    expect(pids).toHaveLength(2);
     for (const a of answers) expect(a.body.loads).toBe(1);
 
     // A predict that never answers is in flight when the deployment stops: after the drain its host is stopped and it fails.

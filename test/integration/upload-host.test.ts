@@ -147,7 +147,7 @@ describe('upload hooks run in a plugin host, beside a normal upload', () => {
     expect((await dataUnits(settings, 'pics')).filter((u) => u.uniqueKey.startsWith('exit/'))).toEqual([]);
   });
 
-  it('a unit naming a file discovery did not find is refused naming it, nothing uploaded', async () => {
+  it('a unit naming a file discovery did not find, or of the wrong shape, is refused naming it, nothing uploaded', async () => {
     const h = await beside('escape', { mode: 'escape', redirect_to: '/etc/passwd' });
     expect(h.status).toBe('failed');
     expect(h.error).toContain('/etc/passwd is outside the folder of "image"');
@@ -160,6 +160,13 @@ describe('upload hooks run in a plugin host, beside a normal upload', () => {
     expect(h2.error).toContain(`${skipped} is not one of the files the upload found`);
     const units = await dataUnits(settings, 'pics');
     expect(units.filter((u) => u.uniqueKey.startsWith('escape/') || u.uniqueKey.startsWith('escape2/'))).toEqual([]);
+    // Units of the wrong shape: each wrong field named.
+    const h3 = await beside('garbage', { mode: 'garbage' });
+    expect(h3.status).toBe('failed');
+    expect(h3.error).toContain("the uploader's validateFiles returned something the upload cannot use");
+    expect(h3.error).toContain('units.0.key');
+    expect(h3.error).toContain('units.0.files');
+    expect((await dataUnits(settings, 'pics')).filter((u) => u.uniqueKey.startsWith('garbage/'))).toEqual([]);
     const keys = storedKeys();
     for (const body of [...bodies, 'not an image']) expect(keys.some((k) => k.includes(sha256(body)))).toBe(false);
   });

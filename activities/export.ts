@@ -139,11 +139,16 @@ function hostOf(host: HostRun | undefined, input: StepInput): HostRun {
   return host;
 }
 
-/** Where a host may write and read: under the export folder, nowhere else in the storage. */
+/**
+ * Where a host may write and read: under the export folder, nowhere else in the storage, and
+ * not the pages' part files (the counts finalize sums are the worker's alone).
+ */
 function checkExportKey(exportPath: string, key: unknown): string {
   if (typeof key !== 'string' || !key.startsWith(`${exportPath}/`)) {
     throw new NonRetriableError(`an exporter may only write and read under its export folder "${exportPath}/", not ${JSON.stringify(key)}`);
   }
+  if (key.startsWith(`${exportPath}/${PARTS_DIR}/`))
+    throw new NonRetriableError(`an exporter may not write or read the export's part files (${JSON.stringify(key)})`);
   return key;
 }
 
@@ -164,7 +169,7 @@ export function createExportActivities({ platform, steps }: StepDeps) {
    * failed item's files are deleted (`discard`); `items` are the page's, whose files alone may
    * be copied (finalize has none).
    */
-  function outputTarget(storage: StorageProvider, exportPath: string, items: readonly ExportItem[]): ExportOutputTarget & { close(): void } {
+  function outputTarget(storage: StorageProvider, exportPath: string, items: readonly ExportItem[]): { output: ExportOutputTarget; close(): void } {
     const activity = Context.current();
     const written = new Map<number, string[]>();
     const streams = new Map<number, { pass: PassThrough; done: Promise<void> }>();
@@ -180,7 +185,7 @@ export function createExportActivities({ platform, steps }: StepDeps) {
       if (!stream) throw new NonRetriableError(`no open export stream ${id}`);
       return stream;
     };
-    return {
+    const output: ExportOutputTarget = {
       write: async (item, key, body) => {
         record(item, checkExportKey(exportPath, key));
         await storage.put(key, bytesOf(body, `write ${key}`), { sync: false });
@@ -249,12 +254,13 @@ export function createExportActivities({ platform, steps }: StepDeps) {
         for (const key of written.get(item) ?? []) await storage.delete(key);
         written.delete(item);
       },
-      /** Abandons the streams the host left open (a host that failed mid-stream). */
-      close: () => {
-        for (const { pass } of streams.values()) pass.destroy(new Error('the plugin host ended before the stream'));
-        streams.clear();
-      },
     };
+    /** Abandons the streams the host left open (a host that failed mid-stream). */
+    const close = () => {
+      for (const { pass } of streams.values()) pass.destroy(new Error('the plugin host ended before the stream'));
+      streams.clear();
+    };
+    return { output, close };
   }
 
   return {
@@ -288,13 +294,13 @@ export function createExportActivities({ platform, steps }: StepDeps) {
         // The statics came with the host's description (the stand-in class has them).
         const limit = Math.max(1, Math.floor(cls.itemConcurrency));
         const headerErrors = await headerSizes(items, storageFor, limit);
-        const output = outputTarget(storage, input.exportPath, items);
+        const { output, close } = outputTarget(storage, input.exportPath, items);
         const args: ExportPageArgs = { exportPath: input.exportPath, items, headerErrors };
         let answer: unknown;
         try {
           answer = await hosted.run('export-page', [args], { ctx, targets: { output } });
         } finally {
-          output.close();
+          close();
         }
         const outcomes = z.array(ItemOutcome).length(items.length).safeParse(answer);
         if (!outcomes.success) {
@@ -365,7 +371,7 @@ export function createExportActivities({ platform, steps }: StepDeps) {
           await storage.put(`${input.exportPath}/error_file_list.json`, Readable.from(errorList()), { sync: false });
           const total = counts.success + counts.failed + counts.skipped;
           // The exporter's finalize runs in the host; its collected() reads the parts here, one per call.
-          const output = outputTarget(storage, input.exportPath, []);
+          const { output, close } = outputTarget(storage, input.exportPath, []);
           const parts: ExportPartsTarget = {
             collected: async (index) => {
               const key = Number.isSafeInteger(index) && index >= 0 ? partKeys[index] : undefined;
@@ -377,7 +383,7 @@ export function createExportActivities({ platform, steps }: StepDeps) {
           try {
             answer = await hosted.run('export-finalize', [args], { targets: { output, parts }, signal: Context.current().cancellationSignal });
           } finally {
-            output.close();
+            close();
           }
           const files = FinalizeFiles.safeParse(answer);
           if (!files.success)

@@ -9,7 +9,8 @@
  *    retried past attempt 2 here), and the worker goes on with the next export;
  * 3. the hooks and finalize ran in the plugin host's pid (the run's `plugin_host` event),
  *    not the worker's;
- * 4. the worker stores only keys under the export folder, and copies only an item's own files.
+ * 4. the worker stores only keys under the export folder (not its page parts), and copies
+ *    only an item's own files.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -195,6 +196,12 @@ describe('export plugin code runs in plugin hosts', () => {
     const errors = JSON.parse(written.get('error_file_list.json')!) as [string, string][];
     expect(errors).toHaveLength(COUNT);
     for (const [, reason] of errors) expect(reason).toContain('may only write and read under its export folder "escape-w/"');
+
+    // A forged page part would change the counts finalize sums: refused too.
+    const part = await settle((await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-p', { mode: 'part' }) })).runId);
+    expect(part.result).toMatchObject({ total: COUNT, success: 0, failed: COUNT });
+    const parted = JSON.parse(exportFiles('escape-p').get('error_file_list.json')!) as [string, string][];
+    for (const [, reason] of parted) expect(reason).toContain("may not write or read the export's part files");
 
     const copy = await settle(
       (await runs.start({ plugin: FIXTURE, action: 'escape', params: { ...params('escape-c', { mode: 'copy' }), save_original_file: true } })).runId,

@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
+import { describeInPluginHost } from '../../activities/plugin-host-describe.js';
+import { findPlugin } from '../../engine/plugin-loader.js';
+import { describeInProcess, type DescribeRequest } from '../../engine/run-params.js';
 import { ROOT, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 // The gateway (and the worker) find the fixtures by code.
@@ -114,5 +117,51 @@ describe('the gateway never imports plugin code', () => {
     expect(Object.keys(schemas).filter((k) => k.includes('gw-exit-at-load'))).toEqual([]);
     expect(prototypeIsClean()).toBe(true);
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('a plugin host describes an action as this process would', () => {
+  /** What a run start reads of a description (the plugin and config are this process's in both). */
+  async function both(ref: string, action: string, request: DescribeRequest) {
+    const plugin = await findPlugin(ref);
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        (d) => {
+          const { plugin: _p, config: _c, ...rest } = d as Record<string, unknown>;
+          return { ok: rest };
+        },
+        (err: unknown) => ({ error: (err as Error).name, message: (err as Error).message }),
+      );
+    return {
+      hosted: await settle(describeInPluginHost(plugin, action, request)),
+      inProcess: await settle(describeInProcess.describe(plugin, action, request)),
+    };
+  }
+
+  it.each([
+    ['train-ts-example', 'train', 'train'],
+    ['export-coco', 'export', 'export'],
+    ['upload-files', 'upload', 'upload'],
+    ['auto-label', 'auto_label', 'deployment'],
+    ['to-task', 'to_task', 'task-pages'],
+    ['demo-validation', 'validation', 'action'],
+  ])('%s %s: the %s shape, its secret fields and served schemas', async (ref, action, shape) => {
+    const { hosted, inProcess } = await both(ref, action, { parse: false });
+    expect(hosted).toEqual(inProcess);
+    expect(hosted).toMatchObject({ ok: { shape } });
+  });
+
+  it('params: the same parse, the same problems, secret fields redacted for the run store', async () => {
+    const good = await both(path.join(ROOT, 'test', 'fixtures', 'plugins', 'secret-params'), 'validation', {
+      parse: true,
+      params: { host: 'db', password: 'hunter2-hunter2' },
+    });
+    expect(good.hosted).toEqual(good.inProcess);
+    expect(good.hosted).toMatchObject({
+      ok: { secretFields: ['password'], params: { password: 'hunter2-hunter2' }, redactedParams: { password: '[secret]' } },
+    });
+    const bad = await both('train-ts-example', 'train', { parse: true, params: { name: '', epochs: 'ten' } });
+    expect(bad.hosted).toEqual(bad.inProcess);
+    expect(bad.hosted).toMatchObject({ error: 'ParamsError' });
   });
 });

@@ -23,9 +23,8 @@ import { readTarGz, writeEntries } from '../../engine/plugin-archive.js';
 import { publishPlugin, type PublishResult } from '../../engine/plugin-releases.js';
 import { requireScope } from '../auth.js';
 import type { PlatformHandle } from '../platform-handle.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem, zodIssues } from '../problem.js';
 import { PublishQuery } from '../resource-schemas.js';
-import { parseOr400 } from './resources.js';
 
 /** Default largest archive accepted, in bytes (64 MiB; the archive reader's own caps apply after). */
 export const DEFAULT_PUBLISH_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -63,7 +62,10 @@ export function publishHandlers({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_B
       });
     },
     async (req, res) => {
-      const q = parseOr400(PublishQuery, req.query, 'invalid query');
+      // (Not parseOr400 of ./resources.js: that router imports this file.)
+      const parsed = PublishQuery.safeParse(req.query);
+      if (!parsed.success) throw new InvalidInputError('invalid query', zodIssues(parsed.error));
+      const q = parsed.data;
       const archive = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (archive.length === 0) throw new InvalidInputError('invalid request body', [{ path: '', message: 'send the plugin folder as a .tar.gz' }]);
       // Every entry checked before anything is written (ArchiveError: a 400 naming the entry).

@@ -91,6 +91,10 @@ async function besideNormal(hostile: { action: string; hyperparameters?: Record<
   expect(n.epochs?.map((e) => e.epoch)).toEqual([1, 2, 3]);
   expect((await events(normal.runId, 'epoch_end')).map((e) => e.epoch)).toEqual([1, 2, 3]);
   expect(await highestActivityAttempt(runs, normal.runId)).toBe(1);
+  // The host coalesces a trainer's per-batch progress, and sends the last one before the epoch's result.
+  const steps = n.progress.epoch;
+  expect(steps?.total).toBeGreaterThan(0);
+  expect(steps?.current).toBe(steps?.total);
   return h;
 }
 

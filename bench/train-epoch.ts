@@ -5,7 +5,7 @@
  * same training loop run as a plain script on the same images in the same run:
  *
  * - train-image-classifier (PyTorch, through the Python runtime) vs bench/train-epoch-baseline.py,
- * - train-ts-example (TypeScript, in the worker) vs bench/train-epoch-baseline.ts.
+ * - train-ts-example (TypeScript, in a plugin host beside the in-process worker) vs bench/train-epoch-baseline.ts.
  *
  *   node bin/run-ts.mjs bench/train-epoch.ts [--count 1000] [--epochs 6] [--rounds 2] [--only torch|ts] [--json out.json]
  *

@@ -2,7 +2,7 @@
  * Softmax regression on shape features of the generated images: per image the shape's mask
  * (pixels unlike the background), its bounding box, and how the mask fills the box (a square
  * fills all of it, a circle about 79%, a triangle half, bottom-heavy). Plain TypeScript, run
- * in the worker; deterministic for a given seed (a seeded shuffle, float64 arithmetic).
+ * in a plugin host (a child process of the worker); deterministic for a given seed (a seeded shuffle, float64 arithmetic).
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -155,7 +155,7 @@ function scores(model: Model, x: number[]): number[] {
 }
 
 export class ShapeFeaturesTrainer extends TrainAction.withHyperparameters(Hyperparameters)<Model> {
-  /** Per image file, computed once per worker process. */
+  /** Per image file, computed once per plugin host process. */
   private cache = new Map<string, Analysis>();
 
   private analysis(item: TrainDatasetItem): Analysis {

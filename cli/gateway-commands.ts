@@ -46,7 +46,7 @@ export function gatewayCommands(program: Command): void {
     .requiredOption('--name <name>', 'who or what uses it (e.g. ci)')
     .option(
       '--scope <list>',
-      'comma-separated: runs:read, runs:write; only when named: codec (the Web UI decoding payloads), storages:write (adding storages with their keys), plugins:publish (uploading plugin releases: runs their code to check it)',
+      'comma-separated: runs:read, runs:write; only when named: codec (the Web UI decoding payloads), storages:write (adding storages with their keys), plugins:publish (uploading plugin releases: deploying code)',
       'runs:read,runs:write',
     )
     .option('--json', 'print JSON')

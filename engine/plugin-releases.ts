@@ -86,8 +86,15 @@ export interface PublishResult {
  * Checks, archives and publishes a plugin folder. Releases are immutable: the same version
  * with the same checksum is a no-op; with another checksum it is refused (bump the version).
  */
-export async function publishPlugin(opts: { dir: string; dataDir: string; storage?: string; limits?: ArchiveLimits }): Promise<PublishResult> {
-  const plugin = await checkPluginDir(opts.dir);
+export async function publishPlugin(opts: {
+  dir: string;
+  dataDir: string;
+  storage?: string;
+  limits?: ArchiveLimits;
+  /** How the folder is checked; default checkPluginDir (imports its modules here). The gateway's loads them in plugin hosts. */
+  check?: (dir: string) => Promise<Plugin>;
+}): Promise<PublishResult> {
+  const plugin = await (opts.check ?? checkPluginDir)(opts.dir);
   const { code, version } = plugin.config;
   const packed = await packPluginDir(plugin.dir, opts.limits);
   const platform = await openDatabase({ dataDir: opts.dataDir });

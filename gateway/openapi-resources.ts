@@ -244,7 +244,7 @@ export function resourcePaths(): Record<string, Json> {
       post: {
         operationId: 'publishRelease',
         summary:
-          'Publish a plugin folder sent as a .tar.gz, as `synapse plugin publish` does: every entry checked first, then the plugin (its modules are imported), then stored and recorded (scope plugins:publish)',
+          'Publish a plugin folder sent as a .tar.gz, as `synapse plugin publish` does: every entry checked first, then the plugin (its actions loaded in plugin hosts, never in the gateway), then stored and recorded (scope plugins:publish)',
         parameters: query(PublishQuery),
         requestBody: {
           required: true,

@@ -16,8 +16,8 @@ import { InvalidInputError, NotFoundError } from '../contracts/errors.js';
  * Temporal Web UI decode (and encode) payloads through /codec (every run's params and results
  * in clear), so it is given only when asked for. `storages:write` adds storages (POST
  * /v1/storages): where runs read and write files, with the keys to get there; `plugins:publish`
- * uploads plugin releases (POST /v1/releases): publishing imports the plugin's modules to check
- * them, as `synapse plugin publish` does, so it lets its holder run code. Both only when asked for.
+ * uploads plugin releases (POST /v1/releases): code that runs in plugin hosts (to check it) and
+ * in workers (its runs), so it is deploying code. Both only when asked for.
  */
 export const SCOPES = ['runs:read', 'runs:write', 'codec', 'storages:write', 'plugins:publish'] as const;
 export type Scope = (typeof SCOPES)[number];

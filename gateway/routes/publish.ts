@@ -5,10 +5,13 @@
  * only, no traversal, links, devices, duplicates, bombs or oversize entries), all of it
  * before writing a byte, so a refused archive leaves nothing behind and its 400 names the
  * entry. A sound one is extracted into a temp folder of the data dir and published from
- * there by engine/plugin-releases.ts publishPlugin, exactly as the CLI does: checked (which
- * imports its modules: the scope `plugins:publish` is given only when named), re-archived
- * deterministically without secrets, stored, recorded. The temp folder is removed whatever
- * happens.
+ * there by engine/plugin-releases.ts publishPlugin, as the CLI does: checked, re-archived
+ * deterministically without secrets, stored, recorded. The check loads every action in a
+ * plugin host (activities/plugin-host-describe.ts), never in the gateway's process, which
+ * holds the token and platform databases: a module whose top level exits or pollutes
+ * prototypes fails its publish naming its host. Its code still runs (in a host, and later in
+ * workers), so the scope `plugins:publish` is given only when named. The temp folder is
+ * removed whatever happens, before the answer.
  *
  * The gateway's JSON body check lets this request by (isPublishRequest): its body is bytes,
  * read only after the token's scope and the content type passed, up to `limitBytes` (413
@@ -20,6 +23,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, InvalidInputError } from '../../contracts/errors.js';
 import { readTarGz, writeEntries } from '../../engine/plugin-archive.js';
+import { assertPluginFolder } from '../../engine/plugin-check.js';
+import { findPlugin, type Plugin } from '../../engine/plugin-loader.js';
 import { publishPlugin, type PublishResult } from '../../engine/plugin-releases.js';
 import { requireScope } from '../auth.js';
 import type { PlatformHandle } from '../platform-handle.js';
@@ -36,6 +41,18 @@ export interface PublishRouterOptions {
   platform: PlatformHandle;
   /** Largest archive accepted (bytes); default DEFAULT_PUBLISH_LIMIT_BYTES. */
   limitBytes?: number;
+}
+
+/**
+ * checkPluginDir's checks with the modules loaded in plugin hosts: the folder and its
+ * config.yaml, then every action described in a host (NotFoundError, ConfigError naming the
+ * action and what its host did).
+ */
+async function checkInPluginHosts(dir: string): Promise<Plugin> {
+  const plugin = await findPlugin(await assertPluginFolder(dir));
+  const { describeInPluginHost } = await import('../../activities/plugin-host-describe.js');
+  for (const name of Object.keys(plugin.config.actions)) await describeInPluginHost(plugin, name, { parse: false });
+  return plugin;
 }
 
 /** Whether a request is the upload (its body is not JSON: the gateway's JSON check lets it by). */
@@ -88,7 +105,12 @@ export function publishHandlers({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_B
         await mkdir(work, { recursive: true, mode: 0o700 });
         await writeFile(path.join(work, 'package.json'), JSON.stringify({ private: true, type: 'module' }) + '\n');
         await writeEntries(entries, dir);
-        result = await publishPlugin({ dir, dataDir: platform.dataDir, ...(q.storage !== undefined ? { storage: q.storage } : {}) }).catch((err: unknown) => {
+        result = await publishPlugin({
+          dir,
+          dataDir: platform.dataDir,
+          check: checkInPluginHosts,
+          ...(q.storage !== undefined ? { storage: q.storage } : {}),
+        }).catch((err: unknown) => {
           // The version exists with other files: releases are immutable, a conflict with what exists.
           if (err instanceof InvalidInputError && err.problems.length > 0 && err.problems.every((p) => p.path === 'version'))
             throw new ConflictError(err.problems.map((p) => p.message).join('; '));

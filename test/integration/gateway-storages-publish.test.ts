@@ -310,6 +310,20 @@ describe('publishing a plugin archive', () => {
     expect(noConfig.body.errors?.[0]?.path).toBe('config.yaml');
   });
 
+  it("checks the plugin in plugin hosts, never in the gateway's process: a module that exits as it loads fails its publish naming its host", async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'synapse-gw-pub-')), 'exit');
+    cpSync(path.join(ROOT, 'test/fixtures/gateway-hostile/exit-at-load'), dir, { recursive: true });
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^code: .*$/m, 'code: gw-pub-exit'));
+    const res = await upload<Problem>((await packPluginDir(dir)).archive);
+    // Were the module imported here, this test file's process would have exited.
+    expect(res.status, res.text).toBe(400);
+    expect(res.text).toMatch(/plugin gw-pub-exit: action check does not load/);
+    expect(res.text).toMatch(/plugin host \(pid \d+\) exited with code 3/);
+    expect((await api<{ releases: unknown[] }>('GET', '/v1/releases?code=gw-pub-exit')).body.releases).toEqual([]);
+    expect(tmpEntries()).toEqual([]);
+  });
+
   it('an archive over the limit is 413', async () => {
     const small = await listenGateway({ runs, tokens, port: 0, publishLimitBytes: 1024, defaultMetrics: false });
     try {

@@ -5,6 +5,8 @@
  * `POST /v1/runs` or a `GET /openapi.json`). The host loads the action with the engine's own
  * checks, picks the run shape its class runs as, parses the params with that shape's parser,
  * and answers the run facts (engine/run-params.ts); the client's run shapes work from them.
+ * Without params (`class`) it also answers the params' JSON Schema, what `GET /v1/plugins/{code}`
+ * shows (engine/plugin-describe.ts), cached with the rest of the class's answer.
  *
  * Python actions are described in this process (their loader reads config.yaml and checks a
  * file, it imports no plugin code), as the worker does.
@@ -147,6 +149,8 @@ export async function describeInPluginHost(plugin: Plugin, actionName: string, r
     secretFields: run.secretFields,
     ...(run.serve ? { serve: run.serve } : {}),
     ...(request.parse ? { params: run.params, redactedParams: run.redactedParams } : {}),
+    ...(run.paramsSchema ? { paramsSchema: run.paramsSchema } : {}),
+    ...(run.paramsSchemaError !== undefined ? { paramsSchemaError: run.paramsSchemaError } : {}),
   };
 }
 

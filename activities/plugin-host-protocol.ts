@@ -121,6 +121,9 @@ export const HostDescription = z.strictObject({
       shape: z.enum(SHAPE_PARSERS),
       secretFields: z.array(z.string().max(2000)).max(1000),
       serve: z.strictObject({ input: z.record(z.string(), z.unknown()), output: z.record(z.string(), z.unknown()) }).optional(),
+      /** Parser `class`: the params' JSON Schema (a plugin's description, GET /v1/plugins/{code}), or why zod could not write one. */
+      paramsSchema: z.record(z.string(), z.unknown()).optional(),
+      paramsSchemaError: z.string().max(4000).optional(),
       params: z.unknown().optional(),
       redactedParams: z.unknown().optional(),
     })

@@ -5,21 +5,22 @@
  * them: defaults optional) and progress categories; the plugin's environment (runtime,
  * package manager, data type, tasks, the env variables it reads, its resource class); where it was found (a folder, or a published release
  * extracted into the data dir's cache); and every published release of its code.
+ *
+ * Where the classes load is the caller's choice: the CLI imports them in its own process (the
+ * developer's own code); the gateway passes a describer that loads each in a plugin host
+ * (activities/plugin-host-describe.ts), so that no plugin module ever runs in it, and an
+ * action whose host fails is listed with why (`error`) and without its schema.
  */
-import { z } from 'zod';
+import { InvalidInputError, formatProblem } from '../contracts/errors.js';
 import type { Db } from '../platform/repositories/common.js';
 import { compareVersions } from '../platform/repositories/summaries.js';
 import { listPluginReleases } from '../platform/repositories/models.js';
 import type { Category, Method, Runtime } from '../sdk/categories.js';
 import { findPlugin, loadAction, type Plugin } from './plugin-loader.js';
 import { releaseCacheDir } from './plugin-releases.js';
+import { paramsJsonSchema, type ActionDescriber } from './run-params.js';
 
-/** JSON Schema of an action's params as a caller sends them (defaults optional). */
-export function paramsJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  delete json.$schema;
-  return json;
-}
+export { paramsJsonSchema };
 
 export interface ActionDescription {
   method: Method;
@@ -58,8 +59,47 @@ export interface PluginDescription {
   releases: { version: string; checksum: string; createdAt: string }[];
 }
 
-/** Describes a loaded plugin; `db` lists its releases, `dataDir` tells a release's cache from a folder. */
-export async function describeLoadedPlugin(plugin: Plugin, opts: { db?: Db; dataDir?: string } = {}): Promise<PluginDescription> {
+/** Options of a plugin's description. */
+export interface DescribeOptions {
+  /** Lists the plugin's published releases. */
+  db?: Db;
+  /** Tells a release's cache folder from a plugin folder. */
+  dataDir?: string;
+  /**
+   * Loads each action's class and writes its params' JSON Schema (a `parse: false` describe's
+   * `paramsSchema`). Absent: this process loads them (engine/plugin-loader.ts loadAction).
+   */
+  describer?: ActionDescriber;
+}
+
+/** An action's params schema and progress categories, from its class wherever it loads; throws why it cannot load. */
+async function classFacts(
+  plugin: Plugin,
+  name: string,
+  describer: ActionDescriber | undefined,
+): Promise<Pick<ActionDescription, 'paramsSchema' | 'progressCategories'>> {
+  if (!describer) {
+    const resolved = await loadAction(plugin, name);
+    return { paramsSchema: paramsJsonSchema(resolved.cls.params), progressCategories: resolved.progressCategories };
+  }
+  const described = await describer.describe(plugin, name, { parse: false });
+  if (!described.paramsSchema)
+    throw new Error(described.paramsSchemaError ?? `plugin ${plugin.config.code}: action ${name}: its describer wrote no params schema`);
+  return { paramsSchema: described.paramsSchema, progressCategories: described.progressCategories };
+}
+
+/**
+ * Why an action cannot load, in one line: an engine error's first line, as the CLI always
+ * showed; an InvalidInputError's subject with its problems (a plugin host's crash is a problem
+ * of a describer's ConfigError: "... does not load: plugin: its plugin host failed ...").
+ */
+function reasonOf(err: unknown): string {
+  if (err instanceof InvalidInputError && err.problems.length > 0) return `${err.subject}: ${err.problems.map(formatProblem).join('; ')}`.split('\n')[0] ?? '';
+  return err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+}
+
+/** Describes a loaded plugin (see DescribeOptions). NotFoundError / ConfigError only from listing releases; a broken action is listed with its `error`. */
+export async function describeLoadedPlugin(plugin: Plugin, opts: DescribeOptions = {}): Promise<PluginDescription> {
   const { config } = plugin;
   const actions: Record<string, ActionDescription> = {};
   for (const [name, action] of Object.entries(config.actions)) {
@@ -70,11 +110,10 @@ export async function describeLoadedPlugin(plugin: Plugin, opts: { db?: Db; data
       ...(action.heartbeat_timeout !== undefined ? { heartbeatTimeout: action.heartbeat_timeout } : {}),
     };
     try {
-      const resolved = await loadAction(plugin, name);
-      actions[name] = { ...base, paramsSchema: paramsJsonSchema(resolved.cls.params), progressCategories: resolved.progressCategories };
+      actions[name] = { ...base, ...(await classFacts(plugin, name, opts.describer)) };
     } catch (err) {
       // A broken action is still listed, with why it cannot run.
-      actions[name] = { ...base, paramsSchema: {}, progressCategories: {}, error: err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err) };
+      actions[name] = { ...base, paramsSchema: {}, progressCategories: {}, error: reasonOf(err) };
     }
   }
   const releases = opts.db ? await listPluginReleases(opts.db, config.code) : [];
@@ -105,6 +144,6 @@ export async function describeLoadedPlugin(plugin: Plugin, opts: { db?: Db; data
  * them with `useReleases`) and describes it. NotFoundError (exit 3, HTTP 404) for an unknown
  * plugin; a config.yaml that does not parse is a ConfigError (exit 2, HTTP 400).
  */
-export async function describePlugin(ref: string, opts: { db?: Db; dataDir?: string } = {}): Promise<PluginDescription> {
+export async function describePlugin(ref: string, opts: DescribeOptions = {}): Promise<PluginDescription> {
   return describeLoadedPlugin(await findPlugin(ref), opts);
 }

@@ -10,7 +10,7 @@
  * Everything here is pure (no file writes, no database, no Temporal): it is bundled into every
  * plugin host (activities/plugin-host-main.ts), where it runs under Node's permission model.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ParamsError, type Problem } from '../contracts/errors.js';
 import { zodProblems } from '../contracts/problems.js';
 import type { ProgressCategoryDef } from '../contracts/run-state.js';
@@ -198,6 +198,16 @@ export function classKindOf(cls: unknown): ClassKind {
   return 'action';
 }
 
+/**
+ * JSON Schema of an action's params as a caller sends them (defaults optional): what
+ * `synapse plugin describe` and `GET /v1/plugins/{code}` show. Computed where the class is.
+ */
+export function paramsJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
 /** What a run's start needs of an action besides its plugin's config (ActionDescription's class half). */
 export interface RunFacts {
   /** The run shape whose parser reads its params (client/run-shapes.ts picks the shape by it). */
@@ -206,6 +216,13 @@ export interface RunFacts {
   secretFields: string[];
   /** A served action's request and answer JSON Schemas (engine/serve-schemas.ts); for `restapi` actions. */
   serve?: ServeSchemas;
+  /**
+   * Without a parse: the params' JSON Schema (paramsJsonSchema), what a plugin's description
+   * shows; absent when zod cannot write one (`paramsSchemaError` says why).
+   */
+  paramsSchema?: Record<string, unknown>;
+  /** Without a parse: why the params' JSON Schema could not be written (its first line). */
+  paramsSchemaError?: string;
   /** With a parse: the params as the shape's parser made them. */
   params?: unknown;
   /** With a parse: those params with each secret field "[secret]" (what the run store keeps). */
@@ -227,9 +244,18 @@ export function runFactsOf(action: ResolvedAction, request: DescribeRequest): Ru
     secretFields: secretFieldPaths(cls.params),
     ...(action.config.method === 'restapi' ? { serve: serveSchemas(action) } : {}),
   };
-  if (!request.parse) return facts;
+  if (!request.parse) return { ...facts, ...paramsSchemaOf(cls.params) };
   const params = parseShapeParams(action, shape, request.params, request);
   return { ...facts, params, redactedParams: facts.secretFields.length > 0 ? redactParams(cls.params, params).params : params };
+}
+
+/** The params' JSON Schema, or why there is none: a schema zod cannot write must not fail the other facts (served schemas, a resume's shape). */
+function paramsSchemaOf(schema: z.ZodType): Pick<RunFacts, 'paramsSchema' | 'paramsSchemaError'> {
+  try {
+    return { paramsSchema: paramsJsonSchema(schema) };
+  } catch (err) {
+    return { paramsSchemaError: `its params have no JSON Schema: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}` };
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { randomUUID } from 'node:crypto';
 import type { RunsClient } from '../client/runs.js';
+import type { ActionDescriber } from '../engine/run-params.js';
 import { authenticate } from './auth.js';
 import { demoPageRouter } from './demo-page.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
@@ -59,9 +60,21 @@ export interface Gateway {
   closeStreams(): void;
 }
 
+/**
+ * The gateway's describer (client/run-start.ts, GET /v1/plugins/{code}): plugin actions load in
+ * plugin hosts, never in the gateway's process (activities/plugin-host-describe.ts; imported on
+ * the first describe).
+ */
+export const DESCRIBE_IN_HOSTS: ActionDescriber = {
+  describe: async (...args) => (await import('../activities/plugin-host-describe.js')).describeInPluginHost(...args),
+};
+
 export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log ?? (() => {});
   const { runs, tokens } = options;
+  // Runs started or resumed over HTTP, and plugins described, load their actions in plugin hosts (unless the caller chose a describer).
+  runs.describer ??= DESCRIBE_IN_HOSTS;
+  const describer = runs.describer;
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const streams = new AbortController();
   const revocations = new RevocationWatcher(tokens, options.revocationCheckMs, log);
@@ -104,7 +117,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   v1.use(runsRouter({ runs, states, metrics, sse: { ...options.sse, shutdown: streams.signal } }));
   const platform = new PlatformHandle(runs.settings.dataDir, streams.signal);
   const publish = { platform, ...(options.publishLimitBytes !== undefined ? { limitBytes: options.publishLimitBytes } : {}) };
-  v1.use(pluginsRouter({ platform }), resourcesRouter({ platform, publish }), storagesRouter({ platform }), runFilesRouter({ runs, platform, metrics }));
+  v1.use(
+    pluginsRouter({ platform, describer }),
+    resourcesRouter({ platform, publish }),
+    storagesRouter({ platform }),
+    runFilesRouter({ runs, platform, metrics }),
+  );
   v1.use(deploymentsRouter({ runs, metrics, shutdown: streams.signal }));
   app.use('/v1', v1);
   // The Temporal Web UI's codec server (payloads encrypted by client/codec.ts).

@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { RunsClient } from '../client/runs.js';
 import type { Settings } from '../client/settings.js';
 import { UnavailableError } from '../contracts/errors.js';
-import type { ActionDescriber } from '../engine/run-params.js';
 import { createGateway, type Gateway, type GatewayOptions } from './app.js';
 import { TokenStore } from './token-store.js';
 
@@ -36,17 +35,8 @@ export interface GatewayTimeouts {
 
 export const DEFAULT_TIMEOUTS: Required<GatewayTimeouts> = { headersMs: 10_000, requestMs: 60_000, checkMs: 1000 };
 
-/**
- * The gateway's describer (client/run-start.ts): plugin actions load in plugin hosts, never in
- * the gateway's process (activities/plugin-host-describe.ts; imported on the first start).
- */
-const DESCRIBE_IN_HOSTS: ActionDescriber = {
-  describe: async (...args) => (await import('../activities/plugin-host-describe.js')).describeInPluginHost(...args),
-};
-
 export async function listenGateway(options: GatewayOptions & { port?: number; host?: string; timeouts?: GatewayTimeouts }): Promise<GatewayServer> {
-  // Runs started or resumed over HTTP describe their action in plugin hosts (unless the caller chose a describer).
-  options.runs.describer ??= DESCRIBE_IN_HOSTS;
+  // createGateway gives the runs client the plugin-host describer (unless the caller chose one).
   const gateway = createGateway(options);
   const host = options.host ?? '127.0.0.1';
   const t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };

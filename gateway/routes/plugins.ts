@@ -3,6 +3,12 @@
  * releases of codes no folder holds, newest version), and one plugin described as
  * `synapse plugin describe` does (engine/plugin-describe.ts): each action's params as JSON
  * Schema, the environment, where it was found, and its published releases.
+ *
+ * The classes load where the gateway's describer loads them (gateway/app.ts: plugin hosts,
+ * activities/plugin-host-describe.ts), never in this process: the params schema is written
+ * in the host and cached per plugin bundle. An action whose host fails (a module that exits as
+ * it loads, say) is listed without its schema (`paramsSchema: {}`) and with `error` naming
+ * what its host did; the answer is still a 200, as for any action that does not load.
  */
 import { Router } from 'express';
 import { InvalidInputError } from '../../contracts/errors.js';
@@ -11,11 +17,13 @@ import { findPlugin, listPlugins } from '../../engine/plugin-loader.js';
 import { compareVersions, listPluginReleases } from '../../platform/repositories/index.js';
 import { requireScope } from '../auth.js';
 import { clientText } from '../client-text.js';
+import type { ActionDescriber } from '../../engine/run-params.js';
 import type { PlatformHandle } from '../platform-handle.js';
 import { zodIssues } from '../problem.js';
 import { PluginRef } from '../schemas.js';
 
-export function pluginsRouter({ platform }: { platform: PlatformHandle }): Router {
+/** `describer` loads each action's class (the gateway's: in plugin hosts). */
+export function pluginsRouter({ platform, describer }: { platform: PlatformHandle; describer: ActionDescriber }): Router {
   const router = Router();
 
   router.get('/plugins', requireScope('runs:read'), async (_req, res) => {
@@ -55,7 +63,7 @@ export function pluginsRouter({ platform }: { platform: PlatformHandle }): Route
     const ref = PluginRef.safeParse(req.params.code);
     if (!ref.success) throw new InvalidInputError('invalid plugin', zodIssues(ref.error, 'code'));
     const plugin = await findPlugin(ref.data);
-    const description = await describeLoadedPlugin(plugin, { db: await platform.db(), dataDir: platform.dataDir });
+    const description = await describeLoadedPlugin(plugin, { db: await platform.db(), dataDir: platform.dataDir, describer });
     for (const action of Object.values(description.actions)) if (action.error) action.error = clientText(action.error);
     res.json({ ...description, config: plugin.config });
   });

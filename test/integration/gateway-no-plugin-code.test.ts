@@ -6,13 +6,23 @@
  * answers, its Object.prototype stays clean, the exiting plugin's start is refused naming its
  * host's exit, the polluting one's run starts; params errors are 400s naming the field, as before. Were the gateway to import either module, this test file's
  * process would exit or see the pollution.
+ *
+ * GET /v1/plugins/{code} too: each action's params JSON Schema is written in its host. The
+ * exiting plugin is answered (200) with each action listed without its schema and an `error`
+ * naming its host's exit; a normal plugin's answer is what `synapse plugin describe` (the
+ * classes loaded in this process) gives. A gateway app built with createGateway alone (no
+ * listenGateway) describes in hosts as well.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
+import { createGateway, DESCRIBE_IN_HOSTS } from '../../gateway/app.js';
 import { listenGateway, type GatewayServer } from '../../gateway/server.js';
 import { TokenStore } from '../../gateway/token-store.js';
 import { describeInPluginHost } from '../../activities/plugin-host-describe.js';
+import { describeLoadedPlugin, type PluginDescription } from '../../engine/plugin-describe.js';
 import { findPlugin } from '../../engine/plugin-loader.js';
 import { describeInProcess, type DescribeRequest } from '../../engine/run-params.js';
 import { ROOT, testSettings, useWorkerAndRuns } from '../helpers.js';
@@ -117,6 +127,70 @@ describe('the gateway never imports plugin code', () => {
     expect(Object.keys(schemas).filter((k) => k.includes('gw-exit-at-load'))).toEqual([]);
     expect(prototypeIsClean()).toBe(true);
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('GET /v1/plugins/{code}: params schemas written in plugin hosts', () => {
+  type Described = PluginDescription & { config: unknown };
+
+  it('the exiting plugin: 200, each action without its schema and with an error naming its host; the gateway answers on', async () => {
+    const res = await api<Described>('GET', '/v1/plugins/gw-exit-at-load');
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.actions).sort()).toEqual(['check', 'deployment']);
+    for (const [name, action] of Object.entries(res.body.actions)) {
+      expect(action.paramsSchema).toEqual({});
+      expect(action.error).toMatch(
+        new RegExp(`^plugin gw-exit-at-load: action ${name} does not load: plugin: its plugin host failed while loading it: .*exited with code 3`),
+      );
+    }
+    // What config.yaml says is still there (no code needed for it).
+    expect(res.body).toMatchObject({ code: 'gw-exit-at-load', version: '1.0.0', category: 'neural_net', source: 'folder' });
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  });
+
+  it('the polluting plugin: its schemas, this process stays clean', async () => {
+    const res = await api<Described>('GET', '/v1/plugins/gw-pollute-at-load');
+    expect(res.status).toBe(200);
+    expect(res.body.actions.check?.error).toBeUndefined();
+    expect(res.body.actions.check?.paramsSchema).toMatchObject({ type: 'object', properties: { count: { type: 'integer', minimum: 1, maximum: 100 } } });
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it.each(['demo-validation', 'train-ts-example', 'export-coco', 'upload-files', 'auto-label', 'to-task'])(
+    '%s: the same answer as describing it in this process (the CLI)',
+    async (code) => {
+      const res = await api<Described>('GET', `/v1/plugins/${code}`);
+      expect(res.status).toBe(200);
+      const { config: _config, ...hosted } = res.body;
+      const inProcess = await describeLoadedPlugin(await findPlugin(code), { dataDir: settings.dataDir });
+      expect({ ...hosted, releases: [] }).toEqual(JSON.parse(JSON.stringify(inProcess)));
+      for (const action of Object.values(hosted.actions)) {
+        expect(action.error).toBeUndefined();
+        expect(action.paramsSchema).toMatchObject({ type: 'object' });
+      }
+    },
+  );
+
+  it('a gateway app built with createGateway alone describes in plugin hosts too', async () => {
+    const previous = runs.describer;
+    runs.describer = undefined;
+    const built = createGateway({ runs, tokens, rateLimit: false, defaultMetrics: false, stateCache: false });
+    expect(runs.describer).toBe(DESCRIBE_IN_HOSTS);
+    runs.describer = previous;
+    const server = createServer(built.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      // In this process, the module would end it; in a host, its exit is the action's error.
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/plugins/gw-exit-at-load`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Described;
+      expect(body.actions.check?.error).toMatch(/its plugin host failed while loading it: .*exited with code 3/);
+    } finally {
+      built.closeStreams();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

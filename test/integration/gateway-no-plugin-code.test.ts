@@ -148,12 +148,15 @@ describe('GET /v1/plugins/{code}: params schemas written in plugin hosts', () =>
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
   });
 
-  it('the polluting plugin: its schemas, this process stays clean', async () => {
+  it('the polluting plugin: listed, its schema refused by zod in its polluted host; this process stays clean', async () => {
+    // zod's toJSONSchema fails in a process whose Object.prototype has an enumerable key (the
+    // plugin's own doing, in its own host); its params still parse there (its runs start, above).
     const res = await api<Described>('GET', '/v1/plugins/gw-pollute-at-load');
     expect(res.status).toBe(200);
-    expect(res.body.actions.check?.error).toBeUndefined();
-    expect(res.body.actions.check?.paramsSchema).toMatchObject({ type: 'object', properties: { count: { type: 'integer', minimum: 1, maximum: 100 } } });
+    expect(res.body.actions.check?.paramsSchema).toEqual({});
+    expect(res.body.actions.check?.error).toMatch(/^its params have no JSON Schema: /);
     expect(prototypeIsClean()).toBe(true);
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
   });
 
   it.each(['demo-validation', 'train-ts-example', 'export-coco', 'upload-files', 'auto-label', 'to-task'])(

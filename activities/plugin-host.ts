@@ -19,6 +19,7 @@
  * call gets `cancelGraceMs` to end after its ctx.signal fired, then its host is killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -186,6 +187,12 @@ function ctxCall(sink: HostSink, message: Extract<FromHost, { type: 'ctx-call' }
 interface Pending {
   id: number;
   options: HostCallOptions;
+  /**
+   * The caller's async context: the host's messages arrive on the child process's handle, whose
+   * context is where the host was started (another step's activity, a client's describe, none),
+   * so the sink and targets run in this one, where `Context.current()` is the calling step's.
+   */
+  scope: AsyncResource;
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
@@ -248,11 +255,11 @@ export class PluginHost {
       this.fail(this.killedFor ?? this.exitError(code, signal));
     });
     this.child.on('message', (raw: unknown) => this.onMessage(raw));
-    this.lines(this.child.stdout!, (line) => this.pending?.options.sink.logMessage(line, 'INFO'));
+    this.lines(this.child.stdout!, (line) => this.pending?.scope.runInAsyncScope(() => this.pending?.options.sink.logMessage(line, 'INFO')));
     this.lines(this.child.stderr!, (line) => {
       this.stderrTail.push(line);
       if (this.stderrTail.length > 30) this.stderrTail.shift();
-      this.pending?.options.sink.logMessage(line, 'WARNING');
+      this.pending?.scope.runInAsyncScope(() => this.pending?.options.sink.logMessage(line, 'WARNING'));
     });
   }
 
@@ -313,6 +320,7 @@ export class PluginHost {
       this.pending = {
         id,
         options,
+        scope: new AsyncResource('PluginHostCall'),
         resolve: (v) => {
           done();
           resolve(v as T);
@@ -395,6 +403,11 @@ export class PluginHost {
     }
     const p = this.pending;
     if (!p || message.id !== p.id) return;
+    p.scope.runInAsyncScope(() => this.dispatch(p, message));
+  }
+
+  /** A message of the pending call, in the caller's async context. */
+  private dispatch(p: Pending, message: Exclude<FromHost, { type: 'ready' | 'fatal' }>): void {
     const { sink } = p.options;
     try {
       switch (message.type) {

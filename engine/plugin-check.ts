@@ -5,6 +5,7 @@
  * error, a throw at import, a missing module) as a ConfigError with its file:line relative to
  * the plugin folder (exit 2, and not retried by a worker) instead of a raw stack.
  */
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, InvalidInputError, NotFoundError, SynapseError } from '../contracts/errors.js';
@@ -33,6 +34,19 @@ export async function assertPluginFolder(dir: string): Promise<string> {
   return resolved;
 }
 
+/** The advice for plugin code that Node reads as CommonJS (a folder without a package.json of "type": "module"). */
+export const COMMONJS_ADVICE = 'the module is read as CommonJS: add a package.json with {"type": "module"} to the plugin folder';
+
+/** True when `<pluginDir>/package.json` exists and says "type": "module". */
+function declaresModule(pluginDir: string): boolean {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(path.join(pluginDir, 'package.json'), 'utf8'));
+    return typeof pkg === 'object' && pkg !== null && (pkg as { type?: unknown }).type === 'module';
+  } catch {
+    return false;
+  }
+}
+
 /** Errors of the JavaScript language a module throws while it loads. */
 const LOAD_ERROR_NAMES = new Set(['SyntaxError', 'TypeError', 'ReferenceError', 'RangeError', 'Error']);
 
@@ -40,15 +54,24 @@ const LOAD_ERROR_NAMES = new Set(['SyntaxError', 'TypeError', 'ReferenceError', 
  * The error of importing an action's module, made readable: esbuild's `Transform failed`
  * (the file:line it names), a throw while the module loads (its first frame in the plugin
  * folder) and a missing module become a ConfigError for `actions.<name>.entrypoint` with the
- * location relative to `pluginDir`. Our own errors, Node's CommonJS ones (plugin-releases.ts
- * gives their advice) and errors with no place in the plugin are returned as they are.
+ * location relative to `pluginDir`. Node's require() of an ES module (ERR_REQUIRE_CYCLE_MODULE,
+ * ERR_REQUIRE_ESM: the folder has no package.json with "type": "module", so its .ts files are
+ * read as CommonJS) becomes a ConfigError with that advice (exit 2), the same words as
+ * `plugin check`, for `plugin run` too. Our own errors, other require() errors (the folder
+ * declares "type": "module": the cause is elsewhere) and errors with no place in the plugin
+ * are returned as they are.
  */
 export function codeLoadError(err: unknown, pluginDir: string, actionName: string, subject: string): unknown {
   if (!(err instanceof Error) || err instanceof SynapseError) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  if (typeof code === 'string' && code.startsWith('ERR_REQUIRE')) return err;
   const root = path.resolve(pluginDir);
   const field = `actions.${actionName}.entrypoint`;
+  if (typeof code === 'string' && code.startsWith('ERR_REQUIRE')) {
+    if ((code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ESM') && !declaresModule(root)) {
+      return new ConfigError(subject, [{ path: field, message: COMMONJS_ADVICE }]);
+    }
+    return err;
+  }
   const relative = (file: string): string => path.relative(root, file).split(path.sep).join('/');
   // esbuild (through tsx): "Transform failed with 1 error:\n/abs/plugin/x.ts:9:6: ERROR: Expected ..."
   const transform = [...err.message.matchAll(/^(\/[^\n]+?):(\d+):(\d+): ERROR: (.+)$/gm)];

@@ -30,10 +30,16 @@ export function parseGatewayPort(value: string): number {
 
 /** Starts the gateway for `settings` and says where it is (used by `synapse gateway` and `synapse dev`). */
 export async function startGatewayFor(settings: Settings, port: number, host: string): Promise<GatewayServer> {
-  const [{ useReleases }, { openGateway }] = await Promise.all([import('../engine/plugin-releases.js'), import('../gateway/server.js')]);
+  const [{ useReleases }, { openGateway }, { SCOPES, DEFAULT_SCOPES }] = await Promise.all([
+    import('../engine/plugin-releases.js'),
+    import('../gateway/server.js'),
+    import('../gateway/token-store.js'),
+  ]);
   useReleases({ dataDir: settings.dataDir });
   const gateway = await openGateway(settings, { port, host, log: (line) => process.stdout.write(line + '\n') });
-  say(`gateway on ${gateway.url} (API docs ${gateway.url}/docs); create a token with: synapse token create --name <name>`);
+  say(
+    `gateway on ${gateway.url} (API docs ${gateway.url}/docs); create a token with: synapse token create --name <name> [--scope <list>] (scopes ${SCOPES.join(', ')}; default ${DEFAULT_SCOPES.join(',')})`,
+  );
   return gateway;
 }
 

@@ -86,7 +86,7 @@ export function publishHandlers({ platform, limitBytes = DEFAULT_PUBLISH_LIMIT_B
       const archive = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (archive.length === 0) throw new InvalidInputError('invalid request body', [{ path: '', message: 'send the plugin folder as a .tar.gz' }]);
       // Every entry checked before anything is written (ArchiveError: a 400 naming the entry).
-      const entries = await readTarGz(archive, 'the upload');
+      const entries = await readTarGz(archive, '(the request body)');
       if (!entries.some((e) => e.path === 'config.yaml' && e.type === 'file')) {
         throw new InvalidInputError('not a plugin archive', [
           {

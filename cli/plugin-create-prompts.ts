@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { CATEGORIES, CATEGORY_ACTIONS, type Category } from '../sdk/categories.js';
-import type { ScaffoldOptions } from './plugin-scaffold.js';
+import { defaultDescription, type ScaffoldOptions } from './plugin-scaffold.js';
 
 const CODE = /^[a-z0-9_-]+$/;
 
@@ -75,7 +75,7 @@ export async function promptMissing(dir: string | undefined, flags: CreateFlags)
     answer(
       await p.text({
         message: 'Description (one line)',
-        initialValue: `${name}: a ${category} plugin`,
+        initialValue: defaultDescription(name, category),
         validate: (v) => (v && v.trim() ? undefined : 'must not be empty'),
       }),
     );

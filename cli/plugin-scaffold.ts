@@ -3,8 +3,9 @@
  * small function here, so what a new plugin looks like is in one place:
  * config.yaml, package.json ("type": "module": the plugin's .ts files are ES modules
  * wherever the folder lives), README.md and plugin/<action>.ts (or .py) whose class
- * extends the category's base: BaseExporter, BaseUploader, TrainAction, or the typed Action
- * of the action (sdk/category-actions.ts). Each declares its schema once, through the base's
+ * extends the category's base: BaseExporter, BaseUploader, TrainAction, ServeAction (neural_net
+ * deployment and gradio: method restapi, served by `plugin run <action> --debug` or as a
+ * deployment, docs/serving.md), or the typed Action of the action (sdk/category-actions.ts). Each declares its schema once, through the base's
  * factory (`withParams`, `withExtraParams`, `withHyperparameters`); a Python trainer declares
  * its hyperparameters as JSON Schema in config.yaml.
  */
@@ -23,7 +24,7 @@ export interface ScaffoldOptions {
   category?: string;
   code?: string;
   name?: string;
-  /** One line for config.yaml (default: "<name>: a <category> plugin"). */
+  /** One line for config.yaml (default: "<name>: a <category> plugin", "an" before a vowel). */
   description?: string;
   /** One action, or several separated by commas (`validation` / `pre_annotation,to_task`). */
   action?: string;
@@ -44,6 +45,18 @@ export interface Scaffold {
 }
 
 const CODE = /^[a-z0-9_-]+$/;
+
+/** "a neural_net", "an export", "an upload": the article a category takes. */
+export function withArticle(category: string): string {
+  return `${/^[aeiou]/i.test(category) ? 'an' : 'a'} ${category}`;
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** The description config.yaml gets when none is given: "<name>: an export plugin". */
+export function defaultDescription(name: string, category: string): string {
+  return `${name}: ${withArticle(category)} plugin`;
+}
 
 /** Checks the options (every problem named by its option), then writes the plugin folder. */
 export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaffold> {
@@ -93,7 +106,7 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
   const templates: Template[] = chosen.map((a) => ({
     code,
     name,
-    description: opts.description ?? `${name}: a ${category as Category} plugin`,
+    description: opts.description ?? defaultDescription(name, category as Category),
     category: category as Category,
     action: a,
     runtime,
@@ -154,7 +167,17 @@ function actionBase(action: string): { base: string; method: string } {
 function methodOf(t: Template): string {
   const kind = kindOf(t.category, t.action);
   if (kind !== 'action' || t.runtime === 'python') return 'job';
+  if (isServed(t)) return 'restapi';
   return actionBase(t.action).method;
+}
+
+/**
+ * The served actions: neural_net `deployment` and `gradio` are deployments (client/shapes/deployment.ts):
+ * their class is a ServeAction (sdk/serve.ts) with method restapi, as docs/serving.md describes,
+ * never the typed base's one-step `start`.
+ */
+function isServed(t: Pick<Template, 'category' | 'action' | 'runtime'>): boolean {
+  return t.runtime === 'typescript' && t.category === 'neural_net' && (t.action === 'deployment' || t.action === 'gradio');
 }
 
 const pascal = (s: string) =>
@@ -204,7 +227,7 @@ function readme(all: Template[]): string {
 
 ${t.description}
 
-A ${t.category} plugin with ${all.length === 1 ? 'one action' : `${all.length} actions`}: ${list}.
+${capitalise(withArticle(t.category))} plugin with ${all.length === 1 ? 'one action' : `${all.length} actions`}: ${list}.
 
 \`\`\`bash
 synapse plugin check .
@@ -220,6 +243,7 @@ See docs/plugins.md in the synapse project for what each file does.
 function runLines(t: Template): string {
   if (t.runtime === 'python' && isPythonTaskPageAction(t.category, t.action)) return pythonTaskPagesRunLine(t.action);
   const kind = kindOf(t.category, t.action);
+  if (isServed(t)) return serveRunLines(t);
   const run =
     kind === 'action'
       ? `synapse plugin run ${t.action} '{"count": 5}' --plugin . --debug   # in this process, no Temporal
@@ -241,8 +265,73 @@ function typescriptModule(t: Template): string {
     case 'trainer':
       return trainerTs(t);
     default:
-      return actionTs(t);
+      return isServed(t) ? serveTs(t) : actionTs(t);
   }
+}
+
+/** How to serve a deployment or gradio action, for the README (docs/serving.md). */
+function serveRunLines(t: Template): string {
+  const demo = t.action === 'gradio' ? '\n# the demo page of a deployment: <gateway>/v1/deployments/<id>/demo' : '';
+  return `synapse plugin run ${t.action} --plugin . --debug --port 8000   # served by this process on 127.0.0.1:8000, no Temporal; Ctrl-C stops it
+curl -s -X POST http://127.0.0.1:8000/predict -H 'Content-Type: application/json' -d '{"text": "a good day"}'
+synapse plugin run ${t.action} '{"replicas": 1}' --plugin . --detach   # durably: a deployment of replicas on workers; prints its id
+synapse deployment predict <id> '{"text": "a good day"}'                 # through the gateway${demo}`;
+}
+
+function serveTs(t: Template): string {
+  return `import { DeploymentParams, ServeAction, z, type ServeContext } from '@synapse/sdk';
+
+/** The deployment's params: replicas, model (a registered model id), num_gpus from DeploymentParams, plus this action's own. */
+const Params = DeploymentParams.extend({
+  threshold: z.number().min(0).max(1).default(0.5),
+});
+type Params = z.output<typeof Params>;
+
+/** A predict request's JSON body; a body that fails it is a 400 naming the field. */
+const Input = z.strictObject({
+  text: z.string().min(1).max(10_000).describe('the text to classify'),
+});
+type Input = z.output<typeof Input>;
+
+/** What predict answers; every answer is checked with it (a failing one is a 500 naming the field). */
+const Output = z.strictObject({
+  label: z.enum(['positive', 'negative']),
+  score: z.number().min(0).max(1),
+});
+type Output = z.output<typeof Output>;
+
+/** The model: words that count for each label. A registered model (the param \`model\`) is a JSON file of this shape. */
+const Model = z.strictObject({ positive: z.array(z.string()), negative: z.array(z.string()) });
+type Model = z.output<typeof Model>;
+
+/**
+ * Served over HTTP (method restapi): \`load\` runs once per replica, then \`predict\` once per
+ * request whose body passed \`input\` (possibly several at a time). Replace the word counts with a real model.
+ */
+export class ${t.cls} extends ServeAction<Input, Output, Params> {
+  static override params = Params;
+  static override input = Input;
+  static override output = Output;
+  private model: Model = { positive: [], negative: [] };
+  private threshold = 0.5;
+
+  async load(ctx: ServeContext<Params>): Promise<void> {
+    // The registered model's file when the params name one (\`model\`); else a built-in one.
+    const bytes = await ctx.modelBytes();
+    this.model = bytes ? Model.parse(JSON.parse(bytes.toString('utf8'))) : { positive: ['good', 'great', 'fine'], negative: ['bad', 'poor', 'wrong'] };
+    this.threshold = ctx.params.threshold;
+    ctx.logMessage(\`loaded \${this.model.positive.length + this.model.negative.length} words\`);
+  }
+
+  async predict(input: Input): Promise<Output> {
+    const words = input.text.toLowerCase().split(/\\W+/);
+    const pos = words.filter((w) => this.model.positive.includes(w)).length;
+    const neg = words.filter((w) => this.model.negative.includes(w)).length;
+    const score = (pos + 1) / (pos + neg + 2); // the chance of positive, smoothed
+    return { label: score >= this.threshold ? 'positive' : 'negative', score };
+  }
+}
+`;
 }
 
 function actionTs(t: Template): string {

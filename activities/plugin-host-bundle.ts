@@ -10,9 +10,14 @@
  * The bundle's key is code@version plus a hash of the plugin folder's files (path, size, mtime):
  * an edited plugin in a dev folder gets a new bundle and so a new host (plugin-host.ts keys its
  * hosts by the same string).
+ *
+ * `import.meta` in the plugin's own modules is that module's, not the bundle's (ownImportMeta):
+ * `new URL('../README.md', import.meta.url)` reads the plugin's README in a host as it does under
+ * --debug, where the module is imported from its file.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin as EsbuildPlugin } from 'esbuild';
@@ -90,6 +95,45 @@ const sdkAlias: EsbuildPlugin = {
   },
 };
 
+/** Same length as `import.meta` (11 characters), so the source map's columns hold. */
+const META_CALL = '__sy_meta()';
+const META_LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.jsx': 'jsx' };
+
+/**
+ * Each module of the plugin folder keeps its own `import.meta`: bundled, `import.meta.url` would
+ * be the bundle file's URL (in the hosts' temp folder, which plugin code may not read), so a
+ * plugin reading `new URL('../labels.json', import.meta.url)` was refused in a host and worked
+ * under --debug. `import.meta` is replaced by a call of the same length, `__sy_meta()`, to a
+ * function declared at the module's end (hoisted: it works at load time too) that answers the
+ * module's original `url`, `filename`, `dirname` and a `resolve` for relative specifiers. Same
+ * length and no line added: the inline source map still names the plugin's file:line:column.
+ * The replacement is textual: an `import.meta` inside a string or comment of plugin code is
+ * replaced too (harmless in comments; a string that spells it is rare).
+ */
+function ownImportMeta(pluginDir: string): EsbuildPlugin {
+  return {
+    name: 'synapse-own-import-meta',
+    setup(b) {
+      b.onLoad({ filter: /\.(m?[jt]s|[jt]sx)$/ }, async (args) => {
+        const loader = META_LOADERS[path.extname(args.path)];
+        if (!loader || !args.path.startsWith(pluginDir + path.sep) || args.path.split(path.sep).includes('node_modules')) return undefined;
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes('import.meta')) return undefined;
+        const url = pathToFileURL(args.path).href;
+        const meta = [
+          `url: ${JSON.stringify(url)}`,
+          `filename: ${JSON.stringify(args.path)}`,
+          `dirname: ${JSON.stringify(path.dirname(args.path))}`,
+          // Relative and absolute specifiers only: the host has no module resolution of its own.
+          `resolve: (s) => { if (!/^(\\.{1,2}\\/|\\/|file:)/.test(s)) throw new Error('import.meta.resolve(' + JSON.stringify(s) + '): a plugin host resolves only relative specifiers'); return new URL(s, ${JSON.stringify(url)}).href; }`,
+        ].join(', ');
+        const contents = source.replace(/\bimport\.meta\b/g, META_CALL) + `\n;function __sy_meta() { return (__sy_meta.m ??= { ${meta} }); }\n`;
+        return { contents, loader };
+      });
+    },
+  };
+}
+
 const bundles = new Map<string, Promise<PluginBundle>>();
 /** The files this process wrote, removed when it exits (their names carry its pid). */
 const written = new Set<string>();
@@ -141,7 +185,7 @@ async function buildBundle(plugin: Plugin, pluginDir: string, key: string, outDi
       sourcemap: 'inline',
       sourcesContent: false,
       logLevel: 'silent',
-      plugins: [sdkAlias],
+      plugins: [sdkAlias, ownImportMeta(pluginDir)],
       // CommonJS dependencies that require Node's modules need a `require` in an ES module.
       banner: { js: "import { createRequire as __synapseRequire } from 'node:module'; const require = __synapseRequire(import.meta.url);" },
     });

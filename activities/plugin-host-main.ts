@@ -14,8 +14,11 @@
  * checkpoints are messages back to the worker, the only process that heartbeats, writes run
  * events and holds credentials. An error thrown outside any call (from a timer, an unhandled
  * rejection) is reported as `fatal` and ends the process: the worker fails the running step.
+ * What the permission model refuses is reported naming the refusal and the rule, not retried
+ * (plugin-host-errors.ts refusalMessage), a module refused while loading too.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findPlugin, loadAction, parseParams, type Plugin, type ResolvedAction } from '../engine/plugin-loader.js';
 import { setPluginModuleSource } from '../engine/plugin-import.js';
 import type { LogLevel, RunContext } from '../sdk/run-context.js';
@@ -43,7 +46,9 @@ import {
   type HostStatics,
   type ToHost,
 } from './plugin-host-protocol.js';
-import { describeError, errorFromHost } from './plugin-host-errors.js';
+import { describeError, errorFromHost, refusalOf } from './plugin-host-errors.js';
+import { pluginLocation } from '../engine/plugin-code-location.js';
+import { NonRetriableError } from '../contracts/errors.js';
 
 /** The plugin's modules, by file URL, as the bundle's entry hands them over. */
 export type BundledModules = Record<string, () => Promise<Record<string, unknown>>>;
@@ -176,7 +181,16 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
   setPluginModuleSource(async (url) => {
     const load = modules[url];
     if (!load) throw new Error(`${url} is not part of this plugin host's bundle`);
-    return load();
+    try {
+      return await load();
+    } catch (err) {
+      // A module refused at load time (a file outside its folder read at top level): said as such
+      // (describeError names the refusal), not retried; the loader would call it a ConfigError.
+      if (!refusalOf(err)) throw err;
+      const location = pluginLocation((err as Error).stack, pluginDir);
+      const file = path.relative(path.resolve(pluginDir), fileURLToPath(url)).split(path.sep).join('/');
+      throw new NonRetriableError(`${file} does not load${location ? ` (at ${location})` : ''}`, { cause: err });
+    }
   });
 
   const fatal = (err: unknown) => {

@@ -30,6 +30,7 @@ import {
 } from '../sdk/exporter.js';
 import type { AnnotationClass } from '../sdk/annotations.js';
 import type { HostRunner, HostRunnerCall, Remote } from './plugin-host-runner.js';
+import { refusalMessage } from './plugin-host-errors.js';
 
 /** The item index the finalize step's writes carry (they belong to no item). */
 export const FINALIZE_ITEM = -1;
@@ -178,7 +179,8 @@ function outputFor(
   };
 }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+// A permission refusal names what was refused and the rule (plugin-host-errors.ts), per item too.
+const messageOf = (err: unknown): string => refusalMessage(err) ?? (err instanceof Error ? err.message : String(err));
 
 /** One page's items through the exporter's hooks (the seed's per-item pipeline). */
 const exportPage: HostRunner = async (call) => {

@@ -46,7 +46,7 @@ import {
   type HostStatics,
   type ToHost,
 } from './plugin-host-protocol.js';
-import { describeError, errorFromHost, refusalOf } from './plugin-host-errors.js';
+import { describeError, errorFromHost, refusalMessage, refusalOf } from './plugin-host-errors.js';
 import { pluginLocation } from '../engine/plugin-code-location.js';
 import { NonRetriableError } from '../contracts/errors.js';
 
@@ -184,12 +184,20 @@ export function runPluginHost(pluginDir: string, modules: BundledModules): void 
     try {
       return await load();
     } catch (err) {
-      // A module refused at load time (a file outside its folder read at top level): said as such
-      // (describeError names the refusal), not retried; the loader would call it a ConfigError.
-      if (!refusalOf(err)) throw err;
-      const location = pluginLocation((err as Error).stack, pluginDir);
-      const file = path.relative(path.resolve(pluginDir), fileURLToPath(url)).split(path.sep).join('/');
-      throw new NonRetriableError(`${file} does not load${location ? ` (at ${location})` : ''}`, { cause: err });
+      // A module refused at load time (a file outside its folder read at top level) says so and
+      // is not retried: with a frame in the plugin, the loader's ConfigError (HTTP 400 in the
+      // gateway) names its file:line; without one, a NonRetriableError.
+      const refused = refusalMessage(err);
+      if (refused === undefined) throw err;
+      const stack = (refusalOf(err)?.error as { stack?: unknown } | undefined)?.stack;
+      const location = pluginLocation(typeof stack === 'string' ? stack : undefined, pluginDir);
+      if (!location) {
+        const file = path.relative(path.resolve(pluginDir), fileURLToPath(url)).split(path.sep).join('/');
+        throw new NonRetriableError(`${file} does not load: ${refused}`);
+      }
+      const plain = new Error(refused);
+      plain.stack = [`Error: ${refused}`, ...(stack as string).split('\n').filter((line) => /^\s+at /.test(line))].join('\n');
+      throw plain;
     }
   });
 

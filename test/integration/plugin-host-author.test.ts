@@ -79,10 +79,10 @@ describe('what the host refuses fails at once, saying what and why', () => {
     expect(await highestActivityAttempt(runs, state.runId)).toBe(1);
   });
 
-  it('a module refused while it loads names its file and line, not retried', async () => {
+  it('a module refused while it loads names its file and line (a ConfigError), not retried', async () => {
     const state = await run('load_refused');
     expect(state.status).toBe('failed');
-    expect(state.error).toMatch(/plugin\/refused_at_load\.ts does not load \(at plugin\/refused_at_load\.ts:5:\d+\)/);
+    expect(state.error).toMatch(/plugin\/refused_at_load\.ts:5:\d+ actions\.load_refused\.entrypoint: /);
     expect(state.error).toContain(`the plugin host refused FileSystemRead of /etc/passwd: ${READ_RULE}`);
     expect(await highestActivityAttempt(runs, state.runId)).toBe(1);
   });

@@ -71,6 +71,7 @@ export function runCommands(program: Command, exit: (code: number) => void): voi
           `plugin   ${state.plugin.code}@${state.plugin.version} · ${state.action} (${state.category}, ${state.method})`,
           `status   ${statusWords(state)}  ${state.percent}%  attempt ${state.attempt}`,
         ];
+        if (state.lastFailure) out.push(`retrying attempt ${state.attempt - 1} failed: ${state.lastFailure}`);
         if (state.status === 'running') {
           const hint = await runs.workerHint(id);
           if (hint) out.push(`hint     ${hint}`);

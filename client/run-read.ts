@@ -155,6 +155,8 @@ export async function runState(parts: RunsParts, runId: string): Promise<RunStat
     // A step whose worker is gone has its next attempt scheduled in Temporal before any
     // worker reports it: the attempt shown is the higher of the two.
     state.attempt = Math.max(state.attempt, pendingAttempt(description));
+    const lastFailure = state.status === 'running' ? pendingFailure(description) : undefined;
+    if (lastFailure) state.lastFailure = lastFailure;
     return state;
   }
   if (status === 'completed') return (await handle.result()) as RunState;
@@ -275,6 +277,13 @@ function reasonError(err: unknown): unknown {
 /** The highest attempt of the run's pending activities (0 when none). */
 export function pendingAttempt(d: WorkflowExecutionDescription): number {
   return Math.max(0, ...(d.raw.pendingActivities ?? []).map((a) => a.attempt ?? 0));
+}
+
+/** Why the run's retried pending activity failed its last attempt (the highest attempt's), or undefined. */
+export function pendingFailure(d: WorkflowExecutionDescription): string | undefined {
+  const retried = (d.raw.pendingActivities ?? []).filter((a) => (a.attempt ?? 0) > 1 && a.lastFailure?.message);
+  retried.sort((a, b) => (b.attempt ?? 0) - (a.attempt ?? 0));
+  return retried[0]?.lastFailure?.message ?? undefined;
 }
 
 /** The query's state of an ended run, with Temporal's status and close time; undefined when no worker answers. */

@@ -52,6 +52,11 @@ export interface RunState extends ProgressSnapshot {
   percent: number;
   progressCategories: Record<string, ProgressCategoryDef>;
   attempt: number;
+  /**
+   * A running run whose step is being retried: why its last attempt failed (Temporal's pending
+   * activity's last failure, already scrubbed of secrets by the step). Absent otherwise.
+   */
+  lastFailure?: string;
   /** Train runs: every epoch's metrics so far, oldest first (carried across continue-as-new). */
   epochs?: EpochMetrics[];
   /** Tune runs: every trial's params, metric history and status, by trial number. */

@@ -114,6 +114,7 @@ export const RunStateSchema = z
     progressCategories: z.record(z.string(), z.object({ weight: z.number(), label: z.string().optional() })),
     step: z.string().optional(),
     attempt: z.number().int(),
+    lastFailure: z.string().optional().describe('a running run whose step is being retried: why its last attempt failed'),
     trials: z
       .array(
         z.object({

@@ -1,10 +1,11 @@
 /**
  * `synapse plugin create`: a scaffold for every category passes `plugin check`, its
  * TypeScript type-checks under this project's strict settings, simple actions run (in
- * process with --debug, and durably on a worker), and bad options are refused naming the
- * option, with nothing written.
+ * process with --debug, and durably on a worker), neural_net deployment and gradio are
+ * ServeActions (method restapi) that `plugin run --debug` serves, categories starting with a
+ * vowel read "an", and bad options are refused naming the option, with nothing written.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { generateSampleData } from '../../platform/generate.js';
 import { CATEGORIES } from '../../sdk/categories.js';
 import { parsePluginConfig } from '../../sdk/config.js';
 import type { RunState } from '../../contracts/run-state.js';
-import { ROOT, runCli, testSettings, useWorkerAndRuns } from '../helpers.js';
+import { envFor, ROOT, runCli, SYNAPSE_BIN, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 const settings = testSettings('plugin-create');
 let runs: RunsClient;
@@ -27,7 +28,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 
 describe('synapse plugin create', () => {
-  it.each(CATEGORIES)('a %s plugin passes `plugin check`', async (category) => {
+  it.each(CATEGORIES)('plugin of category %s passes `plugin check`', async (category) => {
     const dir = path.join(work, `c-${category.replaceAll('_', '-')}`);
     const created = await runCli(['plugin', 'create', dir, '--category', category, '--name', `My ${category}`], settings);
     expect(created.stderr).toBe('');
@@ -41,8 +42,77 @@ describe('synapse plugin create', () => {
     const check = await runCli(['plugin', 'check', dir], settings);
     expect(check.stderr).toBe('');
     expect(check.code).toBe(0);
-    expect(check.stdout).toContain(`${path.basename(dir)}@0.1.0: config.yaml and 1 action(s) OK; 1 TypeScript file(s) type-check`);
+    // The code as it is (no capital): the line starts with it.
+    expect(check.stdout).toMatch(new RegExp(`^${path.basename(dir)}@0\\.1\\.0: config\\.yaml and 1 action\\(s\\) OK; 1 TypeScript file\\(s\\) type-check`));
   });
+
+  it('a category with a vowel takes "an": an export plugin, an upload plugin', () => {
+    for (const [category, dir] of [
+      ['export', 'c-export'],
+      ['upload', 'c-upload'],
+    ]) {
+      const readme = readFileSync(path.join(work, dir!, 'README.md'), 'utf8');
+      expect(readme).toContain(`\nMy ${category}: an ${category} plugin\n`);
+      expect(readme).toContain(`\nAn ${category} plugin with one action`);
+      expect(readme).not.toMatch(/\ba (export|upload)\b|\bA (export|upload)\b/);
+      expect(parsePluginConfig(readFileSync(path.join(work, dir!, 'config.yaml'), 'utf8')).description).toBe(`My ${category}: an ${category} plugin`);
+    }
+    expect(readFileSync(path.join(work, 'c-neural-net', 'README.md'), 'utf8')).toContain('\nA neural_net plugin with one action');
+  });
+
+  it.each(['deployment', 'gradio'])(
+    'a neural_net %s is a ServeAction with method restapi that passes check and serves a predict under --debug',
+    async (action) => {
+      const dir = path.join(work, `nn-${action}`);
+      const created = await runCli(['plugin', 'create', dir, '--category', 'neural_net', '--action', action], settings);
+      expect(created.code, created.stderr).toBe(0);
+      const config = parsePluginConfig(readFileSync(path.join(dir, 'config.yaml'), 'utf8'));
+      expect(config.actions[action]).toMatchObject({ method: 'restapi' });
+      const source = readFileSync(path.join(dir, 'plugin', `${action}.ts`), 'utf8');
+      expect(source).toMatch(/extends ServeAction<Input, Output, Params>/);
+      expect(source).toMatch(/static override input = Input;[\s\S]*static override output = Output;[\s\S]*async load\([\s\S]*async predict\(/);
+      expect(source).not.toMatch(/count: z\.|ctx\.params\.count/);
+      expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toContain(`synapse plugin run ${action} --plugin . --debug --port 8000`);
+      const check = await runCli(['plugin', 'check', dir], settings);
+      expect(check.code, check.stderr).toBe(0);
+      expect(check.stdout).toContain('1 action(s) OK; 1 TypeScript file(s) type-check');
+
+      // Served by the CLI process alone, as the scaffold's README says (a free port here).
+      const child = spawn(process.execPath, [SYNAPSE_BIN, 'plugin', 'run', action, '--plugin', dir, '--debug', '--port', '0'], {
+        env: { ...envFor(settings), TEMPORAL_ADDRESS: '127.0.0.1:1' },
+        cwd: ROOT,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        const address = await new Promise<string>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            stdout += d.toString();
+            const m = new RegExp(`serving nn-${action} ${action} on (http://127\\.0\\.0\\.1:\\d+)`).exec(stdout);
+            if (m) resolve(m[1]!);
+          });
+          void exited.then((code) => reject(new Error(`exited ${code} before serving:\n${stdout}\n${stderr}`)));
+        });
+        const post = (body: string) => fetch(`${address}/predict`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+        const good = await post('{"text": "a good day"}');
+        expect(good.status).toBe(200);
+        expect(await good.json()).toEqual({ label: 'positive', score: 2 / 3 });
+        const poor = await post('{"text": "a bad, poor day"}');
+        expect(await poor.json()).toEqual({ label: 'negative', score: 1 / 4 });
+        const bad = await post('{"txt": "x"}');
+        expect(bad.status).toBe(400);
+        expect(JSON.stringify(await bad.json())).toContain('text');
+      } finally {
+        child.kill('SIGINT');
+      }
+      expect(await exited, stderr).toBe(0);
+      expect(stdout).toContain('stopped after 2 predictions');
+      expect(stderr).toContain('loaded 6 words');
+    },
+    60_000,
+  );
 
   it('each category gets its base: BaseExporter, BaseUploader, TrainAction, or the typed action', () => {
     const source = (category: string, action: string) => readFileSync(path.join(work, `c-${category.replaceAll('_', '-')}`, 'plugin', `${action}.ts`), 'utf8');

@@ -82,7 +82,7 @@ export async function createPluginScaffold(opts: ScaffoldOptions): Promise<Scaff
   if (chosen.length === 0 || chosen.includes('')) problems.push({ path: '--action', message: 'name at least one action (several: --action a,b)' });
   else if (category && actions.length > 0) {
     for (const a of chosen.filter((a) => !actions.includes(a))) {
-      problems.push({ path: '--action', message: `a ${category} plugin offers ${actions.join(', ')}; got ${JSON.stringify(a)}` });
+      problems.push({ path: '--action', message: `${withArticle(category)} plugin offers ${actions.join(', ')}; got ${JSON.stringify(a)}` });
     }
   }
   const runtime = (opts.runtime ?? 'typescript') as Runtime;

@@ -68,7 +68,7 @@ describe('synapse plugin create: prompts and several actions', () => {
     }
     const bad = await runCli(['plugin', 'create', path.join(work, 'bad'), '--category', 'export', '--action', 'export,train'], settings);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('a export plugin offers export; got "train"');
+    expect(bad.stderr).toContain('an export plugin offers export; got "train"');
   });
 
   it('on a terminal with every flag given, asks nothing', async () => {

@@ -241,7 +241,7 @@ describe('synapse plugin create', () => {
     {
       what: 'an --action of another category',
       args: (d: string) => [path.join(d, 'x'), '--category', 'export', '--action', 'train'],
-      error: /--action: a export plugin offers export; got "train"/,
+      error: /--action: an export plugin offers export; got "train"/,
     },
     {
       what: 'python for an export',

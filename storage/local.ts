@@ -25,6 +25,8 @@ function code(err: unknown): string | undefined {
 }
 
 const FLUSH_CONCURRENCY = 32;
+/** How many times a put makes its folder again when a concurrent delete() pruned it (see put). */
+const PRUNE_RACE_TRIES = 8;
 const execFileAsync = promisify(execFile);
 
 async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -149,15 +151,22 @@ export class LocalStorage implements StorageProvider {
         // A close error must not hide the error that got us here.
         await handle.close().catch(() => {});
       }
-      await this.mkdirFor(key, dir);
-      await rename(tmp, file).catch(async (err: unknown) => {
-        if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.conflict(key, 'a folder of other keys');
-        // A concurrent delete() may have removed the (then empty) folder: make it again, once.
-        if (code(err) !== 'ENOENT') throw err;
-        this.madeDirs.delete(dir);
+      // A concurrent delete() in the same folder prunes folders it left empty: one may go
+      // between our mkdir and rename (or between two levels of a recursive mkdir). Make it
+      // again and retry, a few times: each retry needs another delete to empty that folder.
+      for (let tries = 1; ; tries++) {
         await this.mkdirFor(key, dir);
-        await rename(tmp, file);
-      });
+        const moved = await rename(tmp, file).then(
+          () => true,
+          (err: unknown) => {
+            if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.conflict(key, 'a folder of other keys');
+            if (code(err) !== 'ENOENT' || tries >= PRUNE_RACE_TRIES) throw err;
+            this.madeDirs.delete(dir);
+            return false;
+          },
+        );
+        if (moved) break;
+      }
     } catch (err) {
       await unlink(tmp).catch(() => {});
       throw err;
@@ -197,7 +206,15 @@ export class LocalStorage implements StorageProvider {
 
   private async mkdirFor(key: string, dir: string): Promise<void> {
     try {
-      await this.mkdirOnce(dir);
+      for (let tries = 1; ; tries++) {
+        try {
+          await this.mkdirOnce(dir);
+          return;
+        } catch (err) {
+          // A recursive mkdir whose parent a concurrent delete() pruned midway (see put).
+          if (code(err) !== 'ENOENT' || tries >= PRUNE_RACE_TRIES) throw err;
+        }
+      }
     } catch (err) {
       if (code(err) === 'ENOTDIR' || code(err) === 'EEXIST') throw this.conflict(key, 'an object where a folder is needed');
       throw err;

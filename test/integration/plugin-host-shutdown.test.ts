@@ -75,6 +75,9 @@ describe('worker shutdown with plugin hosts', () => {
     expect(pids.at(-1)).not.toBe(pid);
     await runs.cancel(runId);
     await waitFor(async () => ((await runs.state(runId)).status === 'cancelled' ? true : undefined));
+    // No worker of this process may poll beside the next test's: its host would be this
+    // process's child, which killing the other worker does not touch (seen in CI).
+    for (const w of workers.splice(0)) await w.stop();
   });
 
   it('a worker killed with SIGKILL takes its hosts with it, even one in a busy loop (the kernel kills them: parent-death signal)', async () => {
@@ -86,6 +89,9 @@ describe('worker shutdown with plugin hosts', () => {
       return pids.length > 0 ? pids : undefined;
     });
     expect(alive(pid as number)).toBe(true);
+    // The host is the killed worker's child (not one of another worker that polled the queue).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(child.pid);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;

@@ -3,8 +3,9 @@
  * ActivityRunContext, inside the step harness (step.ts: load, params, running, failures).
  * The context carries `ctx.platform` (sdk/platform-api.ts) as a task-page run's does, so a
  * job reads and writes platform data through the same API.
+ * Being the whole run, the step also records the run's completion in the run store.
  * And the two local activities every shape's workflow uses to mirror the run into the run
- * store: `recordRunStatus` and `recordRunProgress`.
+ * store: `recordRunStatus` (the simple shape's only when its step could not) and `recordRunProgress`.
  */
 import { parseParams } from '../engine/plugin-loader.js';
 import type { RunActionInput } from '../contracts/run-input.js';
@@ -12,6 +13,7 @@ import type { CategoryProgress, MetricValues, ProgressSnapshot, RunStatus } from
 import { ANY_ACTION, type ActionInstanceClass } from './action-kinds.js';
 import { createPlatformApi, withPlatform } from './platform-api.js';
 import type { StepDeps, StepSpec } from './step.js';
+import type { RunStore } from '../platform/run-store.js';
 
 export interface RunActionActivityInput extends RunActionInput {
   runId: string;
@@ -21,6 +23,37 @@ export interface RunActionOutput {
   result: unknown;
   snapshot: ProgressSnapshot;
   attempt: number;
+  /**
+   * True when the step itself recorded the run completed in the run store (the status and the
+   * result, after its last events), so the workflow ends without its `recordRunStatus` local
+   * activity. False (or absent, in histories recorded before it existed) when that write
+   * failed: the workflow records it, with its own retries.
+   */
+  recorded?: boolean;
+}
+
+export interface RunStatusRecord {
+  runId: string;
+  status: RunStatus;
+  result?: unknown;
+  error?: string;
+}
+
+/** The run's final status into the run store: the row and a `status` event (attempt 0, the run's own). */
+async function recordStatus(store: RunStore, input: RunStatusRecord): Promise<void> {
+  await store.updateRun(input.runId, {
+    status: input.status,
+    ...(input.result !== undefined ? { result: input.result } : {}),
+    ...(input.error !== undefined ? { error: input.error } : {}),
+  });
+  await store.appendEvents([
+    {
+      runId: input.runId,
+      attempt: 0,
+      at: new Date().toISOString(),
+      data: { kind: 'status', status: input.status, ...(input.error ? { message: input.error } : {}) },
+    },
+  ]);
 }
 
 /** The simple shape's action: any Action class, params by its own schema. */
@@ -29,7 +62,7 @@ const SIMPLE: StepSpec<ActionInstanceClass, unknown> = { kind: ANY_ACTION, param
 export function createRunActivities({ store, steps, platform }: Pick<StepDeps, 'store' | 'steps' | 'platform'>) {
   return {
     async runAction(input: RunActionActivityInput): Promise<RunActionOutput> {
-      return steps.step(input, SIMPLE, { marksRunning: true, scope: 'run' }, async ({ cls, ctx }) => {
+      const output = await steps.step(input, SIMPLE, { marksRunning: true, scope: 'run' }, async ({ cls, ctx }) => {
         if (ctx.attempt > 1) {
           ctx.logMessage(`attempt ${ctx.attempt} starts${ctx.resumeState() === undefined ? '' : ' from the last checkpoint'}`, 'WARNING');
         }
@@ -40,6 +73,15 @@ export function createRunActivities({ store, steps, platform }: Pick<StepDeps, '
         const { attempt, ...snapshot } = ctx.takeFinalReport();
         return { result: result ?? null, snapshot, attempt };
       });
+      // The step is the whole run, so its end is the run's: recorded here, after the step's
+      // last events (the harness flushed them), the workflow's final task needs no local
+      // activity, which cost ~6 ms a run (bench/run-overhead.ts). A failed write must not fail
+      // the run (a retry would run the action again): the workflow records it then.
+      const recorded = await recordStatus(store, { runId: input.runId, status: 'completed', result: output.result }).then(
+        () => true,
+        () => false,
+      );
+      return { ...output, recorded };
     },
 
     /** A workflow's own progress and metrics (e.g. an export's item counts) as run events. */
@@ -67,20 +109,8 @@ export function createRunActivities({ store, steps, platform }: Pick<StepDeps, '
     },
 
     /** Mirrors the run's final status into the run store (a local activity). */
-    async recordRunStatus(input: { runId: string; status: RunStatus; result?: unknown; error?: string }): Promise<void> {
-      await store.updateRun(input.runId, {
-        status: input.status,
-        ...(input.result !== undefined ? { result: input.result } : {}),
-        ...(input.error !== undefined ? { error: input.error } : {}),
-      });
-      await store.appendEvents([
-        {
-          runId: input.runId,
-          attempt: 0,
-          at: new Date().toISOString(),
-          data: { kind: 'status', status: input.status, ...(input.error ? { message: input.error } : {}) },
-        },
-      ]);
+    recordRunStatus(input: RunStatusRecord): Promise<void> {
+      return recordStatus(store, input);
     },
   };
 }

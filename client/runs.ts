@@ -36,6 +36,10 @@ export type { FollowItem, FollowOptions } from './run-follow.js';
 export { isTerminal, type RunListFilter, type RunPage, type RunSummary } from './run-read.js';
 export type { ResumedRun, StartedRun, StartRunRequest } from './run-start.js';
 
+/** run-start.ts, imported once at the first start or resume (each `import()` call costs ~1 ms through the module loader). */
+let runStart: Promise<typeof import('./run-start.js')> | undefined;
+const loadRunStart = (): Promise<typeof import('./run-start.js')> => (runStart ??= import('./run-start.js'));
+
 export class RunsClient implements RunsParts {
   /**
    * Where start and resume load an action's class to describe it and parse its params
@@ -71,12 +75,12 @@ export class RunsClient implements RunsParts {
 
   /** Validates everything it can before anything starts, then starts the run's workflow (run-start.ts). */
   async start(req: StartRunRequest): Promise<StartedRun> {
-    return (await import('./run-start.js')).startRun(this, req, this.describer);
+    return (await loadRunStart()).startRun(this, req, this.describer);
   }
 
   /** `synapse run resume`: a new run from an ended run's resume point (run-start.ts). */
   async resume(runId: string, options: { runId?: string; heartbeatTimeoutSeconds?: number } = {}): Promise<ResumedRun> {
-    return (await import('./run-start.js')).resumeRun(this, runId, options, this.describer);
+    return (await loadRunStart()).resumeRun(this, runId, options, this.describer);
   }
 
   /**

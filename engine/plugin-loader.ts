@@ -69,17 +69,17 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
     const dir = path.resolve(ref);
     const configFile = path.join(dir, 'config.yaml');
     if (!existsSync(configFile)) throw new NotFoundError(`no plugin at ${dir}: config.yaml not found`);
-    return { dir, config: await cachedPluginConfig(configFile, readPluginConfig) };
+    return own({ dir, config: await cachedPluginConfig(configFile, readPluginConfig) });
   }
   const [code, version] = ref.split('@') as [string, string | undefined];
-  const found: Plugin[] = [];
+  const found: Array<{ dir: string; config: Readonly<PluginConfig> }> = [];
   for (const root of searchDirs) {
     if (!existsSync(root)) continue;
     for (const entry of readdirSync(root)) {
       const dir = path.join(root, entry);
       const configFile = path.join(dir, 'config.yaml');
       if (!statSync(dir).isDirectory() || !existsSync(configFile)) continue;
-      let config: PluginConfig;
+      let config: Readonly<PluginConfig>;
       try {
         config = await cachedPluginConfig(configFile, readPluginConfig);
       } catch (err) {
@@ -91,7 +91,7 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
     }
   }
   const match = version ? found.find((p) => p.config.version === version) : found[0];
-  if (match) return match;
+  if (match) return own(match);
   // A published release (engine/plugin-releases.ts), when this process enabled them.
   const released = version && releaseFallback ? await releaseFallback(code, version) : undefined;
   if (released) return released;
@@ -101,11 +101,16 @@ export async function findPlugin(ref: string, searchDirs: string[] = pluginSearc
   // A bare folder name in the current folder (what `plugin create x` makes and prints `next:` for).
   const local = path.resolve(ref);
   if (!version && existsSync(path.join(local, 'config.yaml')))
-    return { dir: local, config: await cachedPluginConfig(path.join(local, 'config.yaml'), readPluginConfig) };
+    return own({ dir: local, config: await cachedPluginConfig(path.join(local, 'config.yaml'), readPluginConfig) });
   // `code` alone that no folder holds: its newest published release.
   const newest = !version && releaseFallback ? await releaseFallback(code, undefined) : undefined;
   if (newest) return newest;
   throw new NotFoundError(`unknown plugin "${code}": not a folder and not found in ${searchDirs.join(', ')}`);
+}
+
+/** The caller's own copy of a cached config (plugin-config-cache.ts): editing it changes nothing for the next lookup. */
+function own(found: { dir: string; config: Readonly<PluginConfig> }): Plugin {
+  return { dir: found.dir, config: structuredClone(found.config) as PluginConfig };
 }
 
 /**

@@ -23,6 +23,8 @@ export async function runActionWorkflow(input: RunActionInput): Promise<RunState
     ]);
     run.merge(output.snapshot);
     run.state.attempt = output.attempt;
+    // The step recorded the completion itself: no local activity at the end (histories from before it lack the flag).
+    if (output.recorded) run.statusRecorded();
     return output.result;
   });
 }

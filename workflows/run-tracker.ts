@@ -56,8 +56,17 @@ export interface RunTracker {
    * Call it after a step (an export page), not on every publish: each call is a local activity.
    */
   record(): Promise<void>;
-  /** Marks the run completed, records it, and returns the final state (the workflow's result). */
+  /**
+   * Marks the run completed, records it (unless `statusRecorded()` was called), and returns
+   * the final state (the workflow's result).
+   */
   complete(result: unknown): Promise<RunState>;
+  /**
+   * The last step recorded the run completed in the run store itself (the simple shape's
+   * `runAction`): `complete` skips its `recordRunStatus` local activity. A failure or a
+   * cancellation after it is still recorded.
+   */
+  statusRecorded(): void;
   /** Marks the run failed or cancelled, records it (even while cancelled), and rethrows. */
   fail(err: unknown): Promise<never>;
 }
@@ -67,6 +76,7 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
   const startedAt = options.carry?.startedAt ?? info.startTime.toISOString();
   const ownProgress = new Set(options.own?.progress ?? []);
   const ownMetrics = new Set(options.own?.metrics ?? []);
+  let completionRecorded = false;
   const state: RunState = {
     runId: info.workflowId,
     plugin: { code: run.plugin.code, version: run.plugin.version },
@@ -131,8 +141,11 @@ export function trackRun(run: TrackedRun, options: TrackerOptions = {}): RunTrac
       state.finishedAt = new Date().toISOString();
       delete state.step;
       publish();
-      await recordRunStatus({ runId: state.runId, status: 'completed', result: state.result });
+      if (!completionRecorded) await recordRunStatus({ runId: state.runId, status: 'completed', result: state.result });
       return state;
+    },
+    statusRecorded(): void {
+      completionRecorded = true;
     },
     async fail(err: unknown): Promise<never> {
       state.status = isCancellation(err) ? 'cancelled' : 'failed';

@@ -1,7 +1,7 @@
 /**
  * A plugin action started from the CLI runs as a Temporal workflow on a real dev server:
  * progress, metrics and logs are visible while and after it runs, and the run carries its
- * search attributes.
+ * search attributes; the run store has its end once.
  */
 import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
@@ -34,6 +34,18 @@ describe('running a plugin action', () => {
     expect(state.metrics.validation).toMatchObject({ checked: 30 });
     expect(state.result).toMatchObject({ checked: 30, resumedFrom: null });
     expect((state.result as { valid: number }).valid + (state.result as { invalid: number }).invalid).toBe(30);
+
+    // The run store has the end once, written by the step itself after its last events; the
+    // workflow's history has no local activity (marker) for it (activities/run-action.ts).
+    const row = await runs.store.getRun('status-json-1');
+    expect(row?.status).toBe('completed');
+    expect(row?.result).toEqual(state.result);
+    const events = await runs.events('status-json-1');
+    const statuses = events.filter((e) => e.data.kind === 'status');
+    expect(statuses.map((e) => e.data)).toEqual([{ kind: 'status', status: 'completed' }]);
+    expect(events.at(-1)).toBe(statuses[0]);
+    const history = await runs.temporal.workflow.getHandle('status-json-1').fetchHistory();
+    expect(history.events?.filter((e) => e.markerRecordedEventAttributes)).toEqual([]);
   });
 
   it('--follow prints JSON lines of progress per category and exits 0 with the result', async () => {

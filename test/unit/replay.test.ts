@@ -1,5 +1,7 @@
 /**
- * Determinism: recorded histories of real runs (completed with progress signals, cancelled,
+ * Determinism: recorded histories of real runs (completed with progress signals, both before
+ * (-v1: a recordRunStatus local activity at the end) and since the step records its own completion;
+ * cancelled;
  * failed on bad params; an export with parallel pages) replay against today's workflow code. A change to workflows/ that
  * would break running workflows fails here; make it behind `patched()` and record anew with
  * `node bin/run-ts.mjs test/record-histories.ts`, keeping the old files.
@@ -24,6 +26,7 @@ describe('replaying recorded histories', () => {
       'export-completed-v1.json',
       'export-completed.json',
       'run-action-cancelled.json',
+      'run-action-completed-v1.json',
       'run-action-completed.json',
       'run-action-failed.json',
       'train-completed.json',

@@ -75,11 +75,11 @@ export class ActivityRunContext<P = unknown> implements RunContext<P> {
   /** Event writes, chained so they reach the store in order. */
   private writing: Promise<void> = Promise.resolve();
 
-  /** Reads the run's stored checkpoint first (the store is async), then builds the context. */
-  static async create<P>(options: ActivityRunContextOptions<P>): Promise<ActivityRunContext<P>> {
-    return new ActivityRunContext(options, await options.store.latestCheckpoint(options.runId));
-  }
-
+  /**
+   * `storedCheckpoint`: the run's newest checkpoint in the run store (`store.latestCheckpoint`),
+   * read by the caller before (the step harness reads it while the action loads); the context
+   * resumes from it or from the attempt's last heartbeat, whichever is newer.
+   */
   constructor(options: ActivityRunContextOptions<P>, storedCheckpoint?: Checkpoint) {
     this.runId = options.runId;
     this.params = options.params;

@@ -7,8 +7,9 @@
  * 2. check that its class is the kind the shape runs (action-kinds.ts),
  * 3. parse the params with that kind's schema (ParamsError lists every problem),
  * 4. mark the run running, when the step is the run's first,
- * 5. open the ActivityRunContext that heartbeats and writes the run's events (`step`; a
- *    bookkeeping step that writes nothing to the run's log uses `bareStep`),
+ * 5. open the ActivityRunContext that heartbeats and writes the run's events, from the run's
+ *    checkpoint, read while 1-3 happen (`step`; a bookkeeping step that writes nothing to the
+ *    run's log uses `bareStep`),
  * 6. turn what happened into the Temporal outcome: the result; the cancellation as it is
  *    (logged); our permanent errors as non-retryable failures and anything else as a
  *    retryable one (failures.ts), logged with the attempt.
@@ -139,21 +140,25 @@ export function stepRunner(store: RunStore): StepRunner {
       // Until the run context heartbeats: loading may build a plugin host's bundle and start it.
       const stopBeating = keepAlive(activity);
       let lease: HostLease | undefined;
+      // The checkpoint read goes to the store while the action loads (a plugin host's describe
+      // is a round trip to another process). The running mark waits for the load: an action
+      // that cannot load never shows as running.
+      const checkpoint = settled(store.latestCheckpoint(input.runId));
       const { loaded, secrets, ctx } = await (async () => {
         const { lease: held, ...loaded } = await load(input, spec);
         lease = held;
         // Values of the action's secret params never reach the run's events or its error.
         const secrets = withEnvSecrets(loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets, declaredEnvs(loaded.action.plugin));
         if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
-        const ctx = await ActivityRunContext.create({
+        const contextOptions = {
           runId: input.runId,
           params: loaded.params,
           activity,
           store: scrubbingStore(store, secrets),
           progressCategories: options.progressCategories === 'none' ? {} : loaded.action.progressCategories,
           envs: declaredEnvs(loaded.action.plugin),
-        });
-        return { loaded, secrets, ctx };
+        };
+        return { loaded, secrets, ctx: new ActivityRunContext(contextOptions, await checkpoint()) };
       })()
         .catch((err: unknown) => {
           // Loading released the host itself when it failed; a failure after it leaves the host healthy.
@@ -202,6 +207,23 @@ export function stepRunner(store: RunStore): StepRunner {
         }
       });
     },
+  };
+}
+
+/**
+ * A promise started now and awaited later: `settled(p)()` gives its value or throws its error
+ * when called, and a rejection before then is not an unhandled one (the step may fail to load
+ * first, and never ask).
+ */
+function settled<T>(promise: Promise<T>): () => Promise<T> {
+  const outcome = promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return async () => {
+    const o = await outcome;
+    if (!o.ok) throw o.error;
+    return o.value;
   };
 }
 

@@ -46,7 +46,7 @@ describe('simple run shape: who records the end', () => {
       t.env.client.workflow.execute(runActionWorkflow, {
         workflowId: `run-action-${Date.now()}-${Math.random()}`,
         taskQueue,
-        args: [{ ...stubRunInput('data_validation', { validation: { proportion: 100 } }), action: 'validation' }],
+        args: [{ ...stubRunInput('data_validation', { validation: { weight: 1 } }), action: 'validation' }],
       }),
     );
 

@@ -6,7 +6,8 @@
  *    code@version, else by code@version),
  * 2. check that its class is the kind the shape runs (action-kinds.ts),
  * 3. parse the params with that kind's schema (ParamsError lists every problem),
- * 4. mark the run running, when the step is the run's first,
+ * 4. mark the run running, when the step is the run's first (written as the action starts,
+ *    finished before the step ends),
  * 5. open the ActivityRunContext that heartbeats and writes the run's events, from the run's
  *    checkpoint, read while 1-3 happen (`step`; a bookkeeping step that writes nothing to the
  *    run's log uses `bareStep`),
@@ -141,15 +142,16 @@ export function stepRunner(store: RunStore): StepRunner {
       const stopBeating = keepAlive(activity);
       let lease: HostLease | undefined;
       // The checkpoint read goes to the store while the action loads (a plugin host's describe
-      // is a round trip to another process). The running mark waits for the load: an action
-      // that cannot load never shows as running.
+      // is a round trip to another process). The running mark waits for the load (an action
+      // that cannot load never shows as running), then is written while the action starts; the
+      // step ends only after it, so no later status write can overtake it.
       const checkpoint = settled(store.latestCheckpoint(input.runId));
+      let marked: (() => Promise<void>) | undefined;
       const { loaded, secrets, ctx } = await (async () => {
         const { lease: held, ...loaded } = await load(input, spec);
         lease = held;
         // Values of the action's secret params never reach the run's events or its error.
         const secrets = withEnvSecrets(loaded.secrets ?? redactParams(loaded.action.cls.params, input.params).secrets, declaredEnvs(loaded.action.plugin));
-        if (options.marksRunning) await store.updateRun(input.runId, { status: 'running' });
         const contextOptions = {
           runId: input.runId,
           params: loaded.params,
@@ -169,8 +171,11 @@ export function stepRunner(store: RunStore): StepRunner {
       const { attempt, activityType } = activity.info;
       let hostFailed = false;
       if (lease) ctx.log('plugin_host', { pid: lease.host.pid });
+      if (options.marksRunning) marked = settled(store.updateRun(input.runId, { status: 'running' }));
       try {
         const value = await fn({ ...loaded, ctx });
+        // A run store that refused the mark fails the step, as it would have before the action.
+        await marked?.();
         if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
         return value;
       } catch (err) {
@@ -185,6 +190,7 @@ export function stepRunner(store: RunStore): StepRunner {
         ctx.logMessage(options.scope === 'run' ? `attempt ${attempt} failed: ${message}` : `attempt ${attempt} of ${activityType} failed: ${message}`, 'ERROR');
         return rethrowAsFailure(scrubbed);
       } finally {
+        await marked?.().catch(() => {});
         await ctx.close();
         lease?.release(!hostFailed && !activity.cancellationSignal.aborted);
       }

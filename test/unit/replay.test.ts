@@ -6,11 +6,13 @@
  * would break running workflows fails here; make it behind `patched()` and record anew with
  * `node bin/run-ts.mjs test/record-histories.ts`, keeping the old files.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { cachedWorkflowBundle } from '../../workers/worker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -40,10 +42,11 @@ describe('replaying recorded histories', () => {
       history: historyFromJSON(JSON.parse(readFileSync(path.join(DIR, f), 'utf8'))),
     }));
     const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories(
-      { workflowsPath: path.join(ROOT, 'workflows', 'index.ts'), replayName: 'synapse-replay' },
-      histories,
-    )) {
+    // The bundle the worker runs (workers/worker.ts: its workflow modules preloaded and shared by every workflow in the thread).
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'synapse-replay-'));
+    const { code } = await cachedWorkflowBundle(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { code }, replayName: 'synapse-replay' }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     expect(failures).toEqual([]);

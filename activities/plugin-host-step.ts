@@ -18,7 +18,7 @@ import type { RunContext } from '../sdk/run-context.js';
 import { pluginBundle } from './plugin-host-bundle.js';
 import { declaredEnvs, pluginHostEnv } from './plugin-host-env.js';
 import { errorFromHost } from './plugin-host-errors.js';
-import { acquirePluginHost, PluginHostError, releasePluginHost, type HostSink, type PluginHost } from './plugin-host.js';
+import { acquirePluginHost, PluginHostError, releasePluginHost, type HostCall, type HostSink, type PluginHost } from './plugin-host.js';
 import type { HostClassKind, HostDescription, HostMethod, HostParamsParser } from './plugin-host-protocol.js';
 import { BaseExporter } from '../sdk/exporter.js';
 import { BaseUploader } from '../sdk/uploader.js';
@@ -179,60 +179,22 @@ export async function loadHostedAction(
   }
   const declared = declaredEnvs(plugin);
   /**
-   * One method of the action in a host: the step's, or, while a call of it runs (a task page's
-   * items `concurrency` at a time), another host of the plugin for this call only.
+   * One call of the step in a host: the step's own, or another host of the plugin for this
+   * call only, released healthy or not after it, while the step's host is busy with another
+   * call (a task page's items `concurrency` at a time) or when the call needs folders the
+   * step's host may not read (`readDirs`).
    */
-  const invoke = async (method: HostMethod, args: unknown[], ctx: RunContext, results?: HostSink['results']): Promise<unknown> => {
-    const extra = host.busy ? await acquirePluginHost(bundle, env, errorFromHost, (pid) => ctx.log('plugin_host', { pid })) : undefined;
-    const target = extra ?? host;
-    let healthy = false;
-    try {
-      const value = await target.call(
-        {
-          type: 'invoke',
-          action: actionName,
-          method,
-          args,
-          parser,
-          params: rawParams,
-          ctx: { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared },
-          platform: 'platform' in ctx,
-        },
-        { sink: { ...sinkOf(ctx), ...(results ? { results } : {}) }, signal: ctx.signal },
-      );
-      healthy = true;
-      return value;
-    } catch (err) {
-      healthy = !(err instanceof PluginHostError) && !ctx.signal.aborted;
-      throw err;
-    } finally {
-      if (extra) releasePluginHost(extra, healthy);
-    }
-  };
-  const runIn = async <T>(runner: string, args: unknown[], options: HostRunOptions = {}): Promise<T> => {
-    const { ctx } = options;
-    const readDirs = options.readDirs ?? [];
-    const onStartExtra = (pid: number) => ctx?.log('plugin_host', { pid, ...(readDirs.length ? { readDirs } : {}) });
+  const callIn = async <T>(
+    message: HostCall,
+    sink: HostSink,
+    signal: AbortSignal | undefined,
+    onStartExtra: (pid: number) => void,
+    readDirs: readonly string[] = [],
+  ): Promise<T> => {
     const extra = host.busy || readDirs.length > 0 ? await acquirePluginHost(bundle, env, errorFromHost, onStartExtra, readDirs) : undefined;
-    const target = extra ?? host;
     let healthy = false;
-    const signal = options.signal ?? ctx?.signal;
     try {
-      const value = await target.call<T>(
-        {
-          type: 'run',
-          action: actionName,
-          runner,
-          args,
-          parser,
-          params: rawParams,
-          ctx: ctx
-            ? { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared }
-            : { runId, attempt: 1, resume: undefined, envs: declared },
-          platform: ctx !== undefined && 'platform' in ctx,
-        },
-        { sink: { ...(ctx ? sinkOf(ctx) : LOAD_SINK), ...(options.targets ? { targets: options.targets } : {}) }, ...(signal ? { signal } : {}) },
-      );
+      const value = await (extra ?? host).call<T>(message, { sink, ...(signal ? { signal } : {}) });
       healthy = true;
       return value;
     } catch (err) {
@@ -241,6 +203,46 @@ export async function loadHostedAction(
     } finally {
       if (extra) releasePluginHost(extra, healthy);
     }
+  };
+  /** One method of the action (`start`, a task page's hooks) with the step's run context. */
+  const invoke = (method: HostMethod, args: unknown[], ctx: RunContext, results?: HostSink['results']): Promise<unknown> =>
+    callIn(
+      {
+        type: 'invoke',
+        action: actionName,
+        method,
+        args,
+        parser,
+        params: rawParams,
+        ctx: { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared },
+        platform: 'platform' in ctx,
+      },
+      { ...sinkOf(ctx), ...(results ? { results } : {}) },
+      ctx.signal,
+      (pid) => ctx.log('plugin_host', { pid }),
+    );
+  /** A host runner (plugin-host-runners.ts) with the shape's args, targets and folders. */
+  const runIn = <T>(runner: string, args: unknown[], options: HostRunOptions = {}): Promise<T> => {
+    const { ctx } = options;
+    const readDirs = options.readDirs ?? [];
+    return callIn<T>(
+      {
+        type: 'run',
+        action: actionName,
+        runner,
+        args,
+        parser,
+        params: rawParams,
+        ctx: ctx
+          ? { runId: ctx.runId, attempt: ctx.attempt, resume: ctx.resumeState(), envs: declared }
+          : { runId, attempt: 1, resume: undefined, envs: declared },
+        platform: ctx !== undefined && 'platform' in ctx,
+      },
+      { ...(ctx ? sinkOf(ctx) : LOAD_SINK), ...(options.targets ? { targets: options.targets } : {}) },
+      options.signal ?? ctx?.signal,
+      (pid) => ctx?.log('plugin_host', { pid, ...(readDirs.length ? { readDirs } : {}) }),
+      readDirs,
+    );
   };
   const cls = description.taskPages ? taskPagesStandIn(description, invoke) : standIn(description, (ctx) => invoke('start', [], ctx));
   const action: ResolvedAction = {

@@ -52,14 +52,8 @@ export async function checkPluginDir(dir: string): Promise<Plugin> {
     try {
       await loadAction(plugin, name);
     } catch (err) {
-      // Outside a package with "type": "module", Node reads plugin/*.ts as CommonJS and fails
-      // with a cryptic require() cycle; say what to do instead.
-      if ((err as NodeJS.ErrnoException).code === 'ERR_REQUIRE_CYCLE_MODULE' || (err as NodeJS.ErrnoException).code === 'ERR_REQUIRE_ESM') {
-        throw new InvalidInputError(`cannot load ${path.join(resolved, 'config.yaml')} actions.${name}`, [
-          { path: `actions.${name}.entrypoint`, message: 'the module is read as CommonJS: add a package.json with {"type": "module"} to the plugin folder' },
-        ]);
-      }
-      // Code that does not load: where, relative to the plugin folder (plugin-check.ts).
+      // Code that does not load: where, relative to the plugin folder, and for a module Node
+      // reads as CommonJS (no package.json "type": "module"), what to add (plugin-check.ts).
       throw codeLoadError(err, resolved, name, `plugin ${plugin.config.code}: action ${name} does not load`);
     }
   }

@@ -14,21 +14,19 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
-import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plugin-host.js';
+import { settle, useHostileWorker } from '../hostile-worker.js';
 import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { highestActivityAttempt, ROOT, testSettings } from '../helpers.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'export-host');
 const COUNT = 30;
 const settings = testSettings('export-host');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
 let data: GenerateResult;
-let previousLimits: PluginHostLimits;
 
 /** The worker's secrets: in its environment (before plugin hosts, in every exporter's too). */
 const SECRETS: Record<string, string> = {
@@ -37,45 +35,23 @@ const SECRETS: Record<string, string> = {
   SYNAPSE_GATEWAY_TOKEN: 'syn_export_worker_token',
   MY_EXPORT_TOKEN: 'undeclared-export-token',
 };
-const savedEnv: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(SECRETS)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  previousLimits = setPluginHostLimits({ maxCrashAttempts: 2 });
-  const platform = await openDatabase({ dataDir: settings.dataDir });
-  try {
-    data = await generateSampleData(platform, { count: COUNT, seed: 7, projectName: 'exp-host', dataDir: settings.dataDir });
-  } finally {
-    await platform.close();
-  }
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-  setPluginHostLimits(previousLimits);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
-
-/** The run's final state, however it ended. */
-async function settle(runId: string): Promise<RunState> {
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
-}
+useHostileWorker(
+  settings,
+  {
+    secrets: SECRETS,
+    limits: { maxCrashAttempts: 2 },
+    before: async () => {
+      const platform = await openDatabase({ dataDir: settings.dataDir });
+      try {
+        data = await generateSampleData(platform, { count: COUNT, seed: 7, projectName: 'exp-host', dataDir: settings.dataDir });
+      } finally {
+        await platform.close();
+      }
+    },
+  },
+  (r) => (runs = r),
+);
 
 /** Ground-truth export params for export folder `name`. */
 function params(name: string, extra?: Record<string, unknown>): Record<string, unknown> {
@@ -106,7 +82,7 @@ function exportFiles(exportPath: string): Map<string, string> {
 /** Starts a normal export (the built-in export-json) beside another run; it must finish with exact counts. */
 async function normalBeside(name: string): Promise<{ settled: Promise<RunState> }> {
   const { runId } = await runs.start({ plugin: 'export-json', action: 'export', params: params(name) });
-  return { settled: settle(runId) };
+  return { settled: settle(runs, runId) };
 }
 
 function expectNormal(state: RunState): void {
@@ -133,7 +109,7 @@ describe('export plugin code runs in plugin hosts', () => {
       path.join(ROOT, 'package.json'),
     ];
     const normal = await normalBeside('normal-beside-snoop');
-    const snoop = await settle((await runs.start({ plugin: FIXTURE, action: 'snoop', params: params('snoop', { files }) })).runId);
+    const snoop = await settle(runs, (await runs.start({ plugin: FIXTURE, action: 'snoop', params: params('snoop', { files }) })).runId);
     expectNormal(await normal.settled);
 
     expect(snoop.status).toBe('completed');
@@ -155,7 +131,7 @@ describe('export plugin code runs in plugin hosts', () => {
   });
 
   it('an exporter whose convertData calls process.exit fails its run naming the exit; the worker goes on', async () => {
-    const crash = await settle((await runs.start({ plugin: FIXTURE, action: 'crash', params: params('crash', { at: 3 }) })).runId);
+    const crash = await settle(runs, (await runs.start({ plugin: FIXTURE, action: 'crash', params: params('crash', { at: 3 }) })).runId);
     expect(crash.status).toBe('failed');
     expect(crash.error).toContain('exited with code 7');
     expect(crash.error).toContain('not retried');
@@ -166,7 +142,7 @@ describe('export plugin code runs in plugin hosts', () => {
 
   it("an exporter's hooks and finalize run in the plugin host's process, not the worker's", async () => {
     const { runId } = await runs.start({ plugin: FIXTURE, action: 'whoami', params: params('whoami') });
-    const state = await settle(runId);
+    const state = await settle(runs, runId);
     expect(state.status).toBe('completed');
     expect(state.result).toMatchObject({ total: COUNT, success: COUNT });
     const files = exportFiles('whoami');
@@ -187,7 +163,7 @@ describe('export plugin code runs in plugin hosts', () => {
   });
 
   it("the worker stores an exporter's files only under its export folder, and copies only its items' own files", async () => {
-    const escape = await settle((await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-w', { mode: 'write' }) })).runId);
+    const escape = await settle(runs, (await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-w', { mode: 'write' }) })).runId);
     expect(escape.status).toBe('completed');
     expect(escape.result).toMatchObject({ total: COUNT, success: 0, failed: COUNT });
     expect(existsSync(path.join(settings.dataDir, 'storage', 'default', 'escape-w-stolen'))).toBe(false);
@@ -198,12 +174,13 @@ describe('export plugin code runs in plugin hosts', () => {
     for (const [, reason] of errors) expect(reason).toContain('may only write and read under its export folder "escape-w/"');
 
     // A forged page part would change the counts finalize sums: refused too.
-    const part = await settle((await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-p', { mode: 'part' }) })).runId);
+    const part = await settle(runs, (await runs.start({ plugin: FIXTURE, action: 'escape', params: params('escape-p', { mode: 'part' }) })).runId);
     expect(part.result).toMatchObject({ total: COUNT, success: 0, failed: COUNT });
     const parted = JSON.parse(exportFiles('escape-p').get('error_file_list.json')!) as [string, string][];
     for (const [, reason] of parted) expect(reason).toContain("may not write or read the export's part files");
 
     const copy = await settle(
+      runs,
       (await runs.start({ plugin: FIXTURE, action: 'escape', params: { ...params('escape-c', { mode: 'copy' }), save_original_file: true } })).runId,
     );
     expect(copy.status).toBe('completed');

@@ -14,7 +14,8 @@ import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
 import { describeError, errorFromHost, refusalMessage } from '../../activities/plugin-host-errors.js';
 import { NonRetriableError } from '../../contracts/errors.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { settle } from '../hostile-worker.js';
+import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings } from '../helpers.js';
 
 const AUTHOR = path.join(ROOT, 'test', 'fixtures', 'plugin-host-author');
 const settings = testSettings('plugin-host-author');
@@ -33,14 +34,7 @@ afterAll(async () => {
 
 async function run(action: string, params: Record<string, unknown> = {}): Promise<RunState> {
   const { runId } = await runs.start({ plugin: AUTHOR, action, params });
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
+  return settle(runs, runId);
 }
 
 const READ_RULE = 'plugin code may read only its plugin folder (and a trainer its dataset); use ctx / this.readFile / storage calls';

@@ -8,71 +8,51 @@
  * the worker), prepare and finish (with the run's results read back from the worker) work.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
-import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plugin-host.js';
+import { settle, useHostileWorker } from '../hostile-worker.js';
 import { openDatabase, type PlatformDb } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
 import { listItemResults, listTasks } from '../../platform/repositories/index.js';
 import { taskQueueFor } from '../../client/settings.js';
 import { WORKFLOW_TYPES, type RunActionInput } from '../../contracts/run-input.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { highestActivityAttempt, ROOT, testSettings } from '../helpers.js';
 
 const HOSTILE = path.join(ROOT, 'test', 'fixtures', 'hostile-task-pages');
 const settings = testSettings('host-pages');
 let platform: PlatformDb;
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
 let data: GenerateResult;
-let previousLimits: PluginHostLimits;
 
 const SECRETS: Record<string, string> = {
   AWS_SECRET_ACCESS_KEY: 'worker-secret-access-key-not-for-task-pages',
   SYNAPSE_GATEWAY_TOKEN: 'syn_worker_token_not_for_task_pages',
   HOSTILE_ALLOWED: 'declared-in-config-yaml',
 };
-const savedEnv: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(SECRETS)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  previousLimits = setPluginHostLimits({ maxCrashAttempts: 2 });
-  platform = await openDatabase({ dataDir: settings.dataDir });
-  data = await generateSampleData(platform, { count: 8, seed: 5, projectName: 'hostile-pages', dataDir: settings.dataDir });
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
+useHostileWorker(
+  settings,
+  {
+    secrets: SECRETS,
+    limits: { maxCrashAttempts: 2 },
+    before: async () => {
+      platform = await openDatabase({ dataDir: settings.dataDir });
+      data = await generateSampleData(platform, { count: 8, seed: 5, projectName: 'hostile-pages', dataDir: settings.dataDir });
+    },
+  },
+  (r) => (runs = r),
+);
 
 afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
   await platform?.close();
-  setPluginHostLimits(previousLimits);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
 });
-
-async function settle(runId: string): Promise<RunState> {
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
-}
 
 /** Runs a hostile action beside validate-annotations over the same project; the validation must finish untouched. */
 async function beside(action: string, params: Record<string, unknown> = {}): Promise<RunState> {
   const normal = await runs.start({ plugin: 'validate-annotations', action: 'validation', params: { project: data.project.id, report_path: 'beside' } });
   const hostile = await runs.start({ plugin: HOSTILE, action, params: { project: data.project.id, ...params } });
-  const [n, h] = await Promise.all([settle(normal.runId), settle(hostile.runId)]);
+  const [n, h] = await Promise.all([settle(runs, normal.runId), settle(runs, hostile.runId)]);
   expect(n.status, n.error).toBe('completed');
   expect(n.attempt).toBe(1);
   expect(n.result).toMatchObject({ total: 8, success: 8, failed: 0 });

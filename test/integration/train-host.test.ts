@@ -12,19 +12,17 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
-import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plugin-host.js';
+import { settle, useHostileWorker } from '../hostile-worker.js';
 import { openDatabase } from '../../platform/db.js';
 import { generateSampleData, type GenerateResult } from '../../platform/generate.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { highestActivityAttempt, ROOT, testSettings } from '../helpers.js';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'train-host');
 const settings = testSettings('train-host');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
-let previousLimits: PluginHostLimits;
 let data: GenerateResult;
 
 /** The worker's secrets, in its environment: no trainer may see them. */
@@ -33,45 +31,23 @@ const SECRETS: Record<string, string> = {
   SYNAPSE_GATEWAY_TOKEN: 'syn_train_host_token_not_for_plugins',
   TRAIN_HOST_SERVICE_TOKEN: 'undeclared-service-token-not-for-plugins',
 };
-const savedEnv: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(SECRETS)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  previousLimits = setPluginHostLimits({ maxCrashAttempts: 2 });
-  const platform = await openDatabase({ dataDir: settings.dataDir });
-  try {
-    data = await generateSampleData(platform, { count: 60, seed: 5, projectName: 'train-host', dataDir: settings.dataDir });
-  } finally {
-    await platform.close();
-  }
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-  setPluginHostLimits(previousLimits);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
-
-/** The run's final state, however it ended. */
-async function settle(runId: string): Promise<RunState> {
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
-}
+useHostileWorker(
+  settings,
+  {
+    secrets: SECRETS,
+    limits: { maxCrashAttempts: 2 },
+    before: async () => {
+      const platform = await openDatabase({ dataDir: settings.dataDir });
+      try {
+        data = await generateSampleData(platform, { count: 60, seed: 5, projectName: 'train-host', dataDir: settings.dataDir });
+      } finally {
+        await platform.close();
+      }
+    },
+  },
+  (r) => (runs = r),
+);
 
 async function events(runId: string, name: string): Promise<Record<string, unknown>[]> {
   return (await runs.store.readEvents(runId)).flatMap((e) => (e.data.kind === 'event' && e.data.event === name ? [e.data.data] : []));
@@ -86,7 +62,7 @@ async function besideNormal(hostile: { action: string; hyperparameters?: Record<
     action: hostile.action,
     params: { name: `${name}-hostile`, dataset, hyperparameters: { epochs: 2, seed: 1, ...hostile.hyperparameters } },
   });
-  const [n, h] = await Promise.all([settle(normal.runId), settle(other.runId)]);
+  const [n, h] = await Promise.all([settle(runs, normal.runId), settle(runs, other.runId)]);
   expect(n.status, n.error).toBe('completed');
   expect(n.epochs?.map((e) => e.epoch)).toEqual([1, 2, 3]);
   expect((await events(normal.runId, 'epoch_end')).map((e) => e.epoch)).toEqual([1, 2, 3]);

@@ -11,20 +11,18 @@
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
 import type { UploadSummary } from '../../activities/upload.js';
-import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plugin-host.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { settle, useHostileWorker } from '../hostile-worker.js';
+import { highestActivityAttempt, ROOT, testSettings } from '../helpers.js';
 import { dataUnits, setupCollection, sha256, startUpload, tempDir, writeTree } from '../upload-helpers.js';
 
 const HOSTILE = { code: 'upload-host', version: '1.0.0', dir: path.join(ROOT, 'test', 'fixtures', 'upload-host') };
 const NORMAL = { code: 'upload-files', version: '1.0.0', dir: path.join(ROOT, 'plugins', 'upload-files') };
 const settings = testSettings('upload-host');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
-let previousLimits: PluginHostLimits;
 
 /** The worker's secrets: in its environment (and so, before plugin hosts, in every uploader's hooks). */
 const SECRETS: Record<string, string> = {
@@ -33,40 +31,18 @@ const SECRETS: Record<string, string> = {
   MY_SERVICE_TOKEN: 'undeclared-token-not-for-plugins',
   SYNAPSE_GATEWAY_TOKEN: 'syn_upload_worker_token',
 };
-const savedEnv: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(SECRETS)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  previousLimits = setPluginHostLimits({ maxCrashAttempts: 2 });
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-  await setupCollection(settings, 'pics', [{ name: 'image', required: true, extensions: ['.jpg'] }]);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-  setPluginHostLimits(previousLimits);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
-
-/** The run's final state, however it ended. */
-async function settle(runId: string): Promise<RunState> {
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
-}
+useHostileWorker(
+  settings,
+  {
+    secrets: SECRETS,
+    limits: { maxCrashAttempts: 2 },
+    before: async () => {
+      await setupCollection(settings, 'pics', [{ name: 'image', required: true, extensions: ['.jpg'] }]);
+    },
+  },
+  (r) => (runs = r),
+);
 
 /** A folder of `n` images with content unique to `tag`. */
 function images(tag: string, n: number): { root: string; bodies: string[] } {
@@ -95,7 +71,7 @@ async function beside(name: string, extra: Record<string, unknown>, root?: strin
     plugin: HOSTILE,
     params: { name, path: hostileRoot, storage: 'default', data_collection: 'pics', extra_params: extra },
   });
-  const [ns, hs] = await Promise.all([settle(n.runId), settle(h.runId)]);
+  const [ns, hs] = await Promise.all([settle(runs, n.runId), settle(runs, h.runId)]);
   expect(ns.status, ns.error).toBe('completed');
   expect(await highestActivityAttempt(runs, n.runId)).toBe(1);
   const summary = ns.result as UploadSummary;

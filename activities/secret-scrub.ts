@@ -31,6 +31,7 @@ export function scrubbingStore(store: RunStore, secrets: readonly string[]): Run
     listRuns: (filter) => store.listRuns(filter),
     appendEvents: (events: RunEventInput[]) => store.appendEvents(events.map((e) => ({ ...e, data: scrubValue(e.data, secrets) }))),
     readEvents: (runId, afterId, limit) => store.readEvents(runId, afterId, limit),
+    highestAttempt: (runId) => store.highestAttempt(runId),
     saveCheckpoint: (runId, checkpoint) => store.saveCheckpoint(runId, checkpoint),
     latestCheckpoint: (runId) => store.latestCheckpoint(runId),
     close: () => store.close(),

@@ -51,6 +51,10 @@ export class LazyRunStore implements RunStore {
   async saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void> {
     return (await this.store()).saveCheckpoint(runId, checkpoint);
   }
+  async highestAttempt(runId: string): Promise<number> {
+    return (await this.store()).highestAttempt(runId);
+  }
+
   async latestCheckpoint(runId: string): Promise<Checkpoint | undefined> {
     return (await this.store()).latestCheckpoint(runId);
   }

@@ -295,6 +295,9 @@ async function endedStateFromQuery(parts: RunsParts, runId: string, d: WorkflowE
     return undefined;
   }
   const { cancelRequested: _asked, step: _step, ...rest } = state;
+  // The workflow knows the attempts its steps reported; a step that failed for good did not
+  // report its last one, which the run store's events (its "attempt N failed" line) name.
+  rest.attempt = Math.max(rest.attempt, await parts.store.highestAttempt(runId).catch(() => 0));
   return { ...rest, status, ...(d.closeTime ? { finishedAt: d.closeTime.toISOString(), updatedAt: d.closeTime.toISOString() } : {}) };
 }
 

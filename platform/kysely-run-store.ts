@@ -113,6 +113,15 @@ export class KyselyRunStore implements RunStore {
     return rows.map((r) => ({ id: Number(r.id), runId: r.run_id, attempt: r.attempt, at: r.at, data: JSON.parse(r.data) }));
   }
 
+  async highestAttempt(runId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('run_events')
+      .select((eb) => eb.fn.max('attempt').as('attempt'))
+      .where('run_id', '=', runId)
+      .executeTakeFirst();
+    return Number(row?.attempt ?? 0);
+  }
+
   async saveCheckpoint(runId: string, c: Checkpoint): Promise<void> {
     await this.db
       .insertInto('run_checkpoints')

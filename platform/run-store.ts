@@ -73,6 +73,8 @@ export interface RunStore {
   appendEvents(events: RunEventInput[]): Promise<void>;
   /** Events of a run with id greater than `afterId`, oldest first. */
   readEvents(runId: string, afterId?: number, limit?: number): Promise<RunEvent[]>;
+  /** The highest attempt any event of the run was written by (0: no events): a failed run's last attempt. */
+  highestAttempt(runId: string): Promise<number>;
   /** Saves a checkpoint; an older `seq` than the stored one is ignored. Durable when it resolves. */
   saveCheckpoint(runId: string, checkpoint: Checkpoint): Promise<void>;
   latestCheckpoint(runId: string): Promise<Checkpoint | undefined>;

@@ -371,6 +371,10 @@ describe.each(variants)('platform on $name', (variant) => {
       expect(typeof page[0]!.id).toBe('number');
       const rest = await store.readEvents('r1', page.at(-1)!.id);
       expect(rest.map((e) => (e.data as { message: string }).message).at(-1)).toBe('m1499');
+      expect(await store.highestAttempt('r1')).toBe(1);
+      await store.appendEvents([{ runId: 'r1', attempt: 3, at, data: { kind: 'log' as const, level: 'ERROR', message: 'attempt 3 failed: boom' } }]);
+      expect(await store.highestAttempt('r1')).toBe(3);
+      expect(await store.highestAttempt('no-such-run')).toBe(0);
       await store.saveCheckpoint('r1', { seq: 2, state: { next: 20 }, attempt: 1, at });
       await store.saveCheckpoint('r1', { seq: 1, state: { next: 10 }, attempt: 1, at });
       expect(await store.latestCheckpoint('r1')).toMatchObject({ seq: 2, state: { next: 20 } });

@@ -11,17 +11,15 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
-import { setPluginHostLimits, type PluginHostLimits } from '../../activities/plugin-host.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { settle, useHostileWorker } from '../hostile-worker.js';
+import { highestActivityAttempt, ROOT, testSettings, waitFor } from '../helpers.js';
 
 const HOSTILE = path.join(ROOT, 'test', 'fixtures', 'hostile-plugin');
 const settings = testSettings('plugin-host');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
-let previousLimits: PluginHostLimits;
 
 /** The worker's secrets: in its environment (and so, before plugin hosts, in every plugin's). */
 const SECRETS: Record<string, string> = {
@@ -31,45 +29,21 @@ const SECRETS: Record<string, string> = {
   MY_SERVICE_TOKEN: 'undeclared-token-not-for-plugins',
   HOSTILE_ALLOWED: 'declared-in-config-yaml',
 };
-const savedEnv: Record<string, string | undefined> = {};
 
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(SECRETS)) {
-    savedEnv[name] = process.env[name];
-    process.env[name] = value;
-  }
-  previousLimits = setPluginHostLimits({ cpuSecondsPerCall: 3, wallSecondsPerCall: 15, rssMb: 600, heapMb: 256, cancelGraceMs: 1000, maxCrashAttempts: 2 });
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-  setPluginHostLimits(previousLimits);
-  for (const [name, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
-
-/** The run's final state, however it ended. */
-async function settle(runId: string): Promise<RunState> {
-  await runs.temporal.workflow
-    .getHandle(runId)
-    .result()
-    .catch(() => undefined);
-  return waitFor(async () => {
-    const state = await runs.state(runId);
-    return ['completed', 'failed', 'cancelled'].includes(state.status) ? state : undefined;
-  });
-}
+useHostileWorker(
+  settings,
+  {
+    secrets: SECRETS,
+    limits: { cpuSecondsPerCall: 3, wallSecondsPerCall: 15, rssMb: 600, heapMb: 256, cancelGraceMs: 1000, maxCrashAttempts: 2 },
+  },
+  (r) => (runs = r),
+);
 
 /** Runs a hostile action beside a normal one; the normal run must finish untouched. */
 async function beside(action: string, params: Record<string, unknown> = {}): Promise<RunState> {
   const normal = await runs.start({ plugin: 'demo-validation', action: 'validation', params: { count: 60, delayMs: 50 } });
   const hostile = await runs.start({ plugin: HOSTILE, action, params });
-  const [n, h] = await Promise.all([settle(normal.runId), settle(hostile.runId)]);
+  const [n, h] = await Promise.all([settle(runs, normal.runId), settle(runs, hostile.runId)]);
   expect(n.status).toBe('completed');
   expect(n.attempt).toBe(1);
   expect(n.result).toMatchObject({ checked: 60 });
@@ -101,6 +75,8 @@ describe('hostile plugin code runs in a plugin host, beside a normal run', () =>
     expect(h.error).toContain('exited with code 3');
     expect(h.error).toContain('not retried');
     expect(await highestActivityAttempt(runs, h.runId)).toBe(2);
+    // The run's state names the attempt that failed for good, not the last one its steps reported.
+    expect(h.attempt).toBe(2);
   });
 
   it('an exception thrown from a timer fails the step with the error, the worker goes on', async () => {
@@ -139,7 +115,7 @@ describe('hostile plugin code runs in a plugin host, beside a normal run', () =>
     expect(h.status).toBe('completed');
     expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
     const after = await runs.start({ plugin: HOSTILE, action: 'whoami', params: {} });
-    const state = await settle(after.runId);
+    const state = await settle(runs, after.runId);
     expect(state.status).toBe('completed');
     expect(state.result).toMatchObject({ polluted: null });
     expect((state.result as { pid: number }).pid).not.toBe(process.pid);
@@ -178,7 +154,7 @@ describe('plugin hosts: reuse, cancellation, edited code', () => {
     const pids: number[] = [];
     for (let i = 0; i < 2; i++) {
       const { runId } = await runs.start({ plugin: HOSTILE, action: 'whoami', params: {} });
-      const state = await settle(runId);
+      const state = await settle(runs, runId);
       expect(state.status).toBe('completed');
       pids.push((state.result as { pid: number }).pid);
     }
@@ -192,7 +168,7 @@ describe('plugin hosts: reuse, cancellation, edited code', () => {
     await waitFor(async () => ((await runs.state(runId)).progress.default ? true : undefined));
     expect(alive(pid)).toBe(true);
     await runs.cancel(runId);
-    const state = await settle(runId);
+    const state = await settle(runs, runId);
     expect(state.status).toBe('cancelled');
     await waitFor(() => (alive(pid) ? undefined : true), 10_000, `host ${pid} to be gone`);
   });
@@ -200,11 +176,11 @@ describe('plugin hosts: reuse, cancellation, edited code', () => {
   it('edited plugin code in a folder runs in a new host (the folder hash is in the host key)', async () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'synapse-hostile-copy-')), 'hostile-plugin');
     cpSync(HOSTILE, dir, { recursive: true });
-    const first = await settle((await runs.start({ plugin: dir, action: 'whoami', params: {} })).runId);
+    const first = await settle(runs, (await runs.start({ plugin: dir, action: 'whoami', params: {} })).runId);
     expect(first.result).not.toHaveProperty('edited');
     const file = path.join(dir, 'plugin', 'hostile.ts');
     writeFileSync(file, readFileSync(file, 'utf8').replace('return { pid: process.pid,', "return { edited: 'yes', pid: process.pid,"));
-    const second = await settle((await runs.start({ plugin: dir, action: 'whoami', params: {} })).runId);
+    const second = await settle(runs, (await runs.start({ plugin: dir, action: 'whoami', params: {} })).runId);
     expect(second.status).toBe('completed');
     expect(second.result).toMatchObject({ edited: 'yes' });
     expect((second.result as { pid: number }).pid).not.toBe((first.result as { pid: number }).pid);

@@ -39,6 +39,9 @@ class MemoryStore implements RunStore {
   async readEvents() {
     return [];
   }
+  async highestAttempt(): Promise<number> {
+    return Math.max(0, ...this.events.map((e) => e.attempt));
+  }
   async saveCheckpoint(): Promise<void> {}
   async latestCheckpoint(): Promise<Checkpoint | undefined> {
     return undefined;

@@ -4,8 +4,9 @@
  * is registered here by its token id while it is open, and the ids with open requests are
  * checked against the token table in one query every `checkMs` (a revoke by `synapse token
  * revoke` in another process), and at once when this process revokes one (TokenStore.onRevoke).
- * The event streams of a revoked token get an `event: error` naming the reason and are closed;
- * ordinary requests in flight finish (they end on their own).
+ * The event streams of a revoked token get an `event: error` naming the reason and end, as a
+ * finished stream does (gateway/sse.ts stops at the request's `revoked` signal); ordinary
+ * requests in flight finish (they end on their own).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { TokenStore } from './token-store.js';
@@ -13,8 +14,19 @@ import type { TokenStore } from './token-store.js';
 /** Default ms between checks: a revoked token's streams end within about this long. */
 export const REVOCATION_CHECK_MS = 1000;
 
+/** Why a revoked token's streams end: the `detail` of their last `event: error`. */
+export const REVOKED_DETAIL = 'the token was revoked';
+
 interface OpenRequest {
   res: Response;
+  /** Aborted (with REVOKED_DETAIL) when the token is revoked; `res.locals.revoked` is its signal. */
+  revoke: AbortController;
+}
+
+/** The signal a request's handler may watch for its token's revocation (set by the middleware). */
+export function revokedSignal(res: Response): AbortSignal | undefined {
+  const signal: unknown = res.locals.revoked;
+  return signal instanceof AbortSignal ? signal : undefined;
 }
 
 export class RevocationWatcher {
@@ -36,7 +48,8 @@ export class RevocationWatcher {
     return (req: Request, res: Response, next: NextFunction) => {
       const id = req.token?.id;
       if (id) {
-        const entry = { res };
+        const entry: OpenRequest = { res, revoke: new AbortController() };
+        res.locals.revoked = entry.revoke.signal;
         let set = this.open.get(id);
         if (!set) this.open.set(id, (set = new Set()));
         set.add(entry);
@@ -81,20 +94,20 @@ export class RevocationWatcher {
     }
   }
 
-  /** Ends the token's open event streams, telling the client why. */
+  /**
+   * Ends the token's open event streams: each stops at its `revoked` signal, tells the client
+   * why and ends (gateway/sse.ts). One that has not ended a second later (a client that does
+   * not read, a full socket) is cut.
+   */
   private endStreams(id: string): void {
-    for (const { res } of this.open.get(id) ?? []) {
+    for (const { res, revoke } of this.open.get(id) ?? []) {
       const type = res.getHeader('Content-Type');
       if (typeof type !== 'string' || !type.startsWith('text/event-stream')) continue;
       if (res.writableEnded || res.destroyed) continue;
-      // Destroyed, not ended: the stream's loop may still write, which a destroyed response
-      // ignores; it stops on the response's close (gateway/sse.ts).
       const cut = setTimeout(() => res.destroy(), 1000);
       cut.unref();
-      res.write(`event: error\ndata: ${JSON.stringify({ detail: 'the token was revoked' })}\n\n`, () => {
-        clearTimeout(cut);
-        res.destroy();
-      });
+      res.once('close', () => clearTimeout(cut));
+      revoke.abort(new Error(REVOKED_DETAIL));
     }
   }
 }

@@ -9,6 +9,7 @@ import type { Response } from 'express';
 import type { RunsClient } from '../client/runs.js';
 import type { RunEvent } from '../platform/run-store.js';
 import { clientText } from './client-text.js';
+import { REVOKED_DETAIL } from './revocation.js';
 
 export interface SseOptions {
   /** How often the run store is polled for new events. */
@@ -17,6 +18,11 @@ export interface SseOptions {
   keepAliveMs?: number;
   /** Aborted when the gateway shuts down. */
   shutdown?: AbortSignal;
+  /**
+   * Aborted when the request's token is revoked (gateway/revocation.ts): the stream sends an
+   * `error` event whose detail is the abort reason's message, and ends.
+   */
+  revoked?: AbortSignal;
   onOpen?: () => void;
   onClose?: () => void;
   /** Only events of these kinds (`?kind=`); the `end` message always comes. Default: every kind. */
@@ -40,6 +46,7 @@ export async function streamRunEvents(runs: RunsClient, runId: string, afterId: 
   // The response closes when the client goes away (or the stream ends).
   res.once('close', stop);
   options.shutdown?.addEventListener('abort', stop, { once: true });
+  options.revoked?.addEventListener('abort', stop, { once: true });
 
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
@@ -66,6 +73,11 @@ export async function streamRunEvents(runs: RunsClient, runId: string, afterId: 
   } finally {
     clearInterval(keepAlive);
     options.shutdown?.removeEventListener('abort', stop);
+    options.revoked?.removeEventListener('abort', stop);
+    if (options.revoked?.aborted && !res.destroyed) {
+      const reason: unknown = options.revoked.reason;
+      res.write(message('error', { detail: reason instanceof Error ? reason.message : REVOKED_DETAIL }));
+    }
     options.onClose?.();
     res.end();
   }

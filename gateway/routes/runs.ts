@@ -11,6 +11,7 @@ import { runUiUrl } from '../../client/settings.js';
 import { InvalidInputError, ParamsError, type Problem } from '../../contracts/errors.js';
 import { assertParamsWithinLimits } from '../../contracts/input-limits.js';
 import { findPlugin } from '../../engine/plugin-loader.js';
+import { revokedSignal } from '../revocation.js';
 import { describeInProcess, type ActionDescriber } from '../../engine/run-params.js';
 import { requireScope } from '../auth.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -136,8 +137,10 @@ export function runsRouter({ runs, states, metrics, sse }: RunsRouteOptions): Ro
     }
     // Unknown run: a 404 before the stream opens. The run store knows the runs started here.
     if (!(await runs.store.getRun(id))) await runs.state(id);
+    const revoked = revokedSignal(res);
     await streamRunEvents(runs, id, after, res, {
       ...sse,
+      ...(revoked ? { revoked } : {}),
       ...(kinds ? { kinds } : {}),
       onOpen: () => metrics.sseClients.inc(),
       onClose: () => metrics.sseClients.dec(),

@@ -107,15 +107,20 @@ describe('request timeouts', () => {
   });
 });
 
-/** Reads an SSE response until it ends; `onChunk` sees the text so far. */
-async function readStream(res: Response, onChunk: (text: string) => void = () => {}): Promise<string> {
+/** Reads an SSE response until it ends (`cut`: with a read error, the connection reset, not ended); `onChunk` sees the text so far. */
+async function readStream(res: Response, onChunk: (text: string) => void = () => {}): Promise<{ text: string; cut: boolean }> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
   for (;;) {
-    const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-    if (done) return text;
-    text += decoder.decode(value, { stream: true });
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      return { text, cut: true };
+    }
+    if (chunk.done) return { text, cut: false };
+    text += decoder.decode(chunk.value, { stream: true });
     onChunk(text);
   }
 }
@@ -139,9 +144,11 @@ describe('revoking a token', () => {
       if (how === 'in this process') await tokens.revoke(doomed.id);
       else expect((await runCli(['token', 'revoke', doomed.id], settings)).code).toBe(0);
 
-      const text = await doomedText;
+      const { text, cut } = await doomedText;
       expect(text).toMatch(/event: error\ndata: \{"detail":"the token was revoked"\}/);
       expect(text).not.toContain('event: end');
+      // Ended, as a finished stream is: not reset (curl used to exit 18, a transfer cut short).
+      expect(cut).toBe(false);
       // The run goes on, and so does the other token's stream: it gets events after the cut.
       expect((await runs.state(runId)).status).toBe('running');
       const lengthAtCut = otherText.length;

@@ -415,14 +415,10 @@ export const IDLE_PROCESS_MS = 120_000;
 
 /**
  * A ready process for the plugin: a warm one when there is one, else a new one, started with
- * `env` (the plugin's scrubbed environment: activities/plugin-host-env.ts pythonProcessEnv).
+ * `env`, which every caller must give: the plugin's scrubbed environment
+ * (activities/plugin-host-env.ts pythonProcessEnv), never the worker's own.
  */
-export async function acquirePython(
-  python: string,
-  pluginDir: string,
-  onStart?: (pid: number) => void,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<PythonProcess> {
+export async function acquirePython(python: string, pluginDir: string, env: NodeJS.ProcessEnv, onStart?: (pid: number) => void): Promise<PythonProcess> {
   const key = `${python}\0${pluginDir}`;
   const list = idle.get(key) ?? [];
   while (list.length > 0) {

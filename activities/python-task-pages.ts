@@ -91,12 +91,12 @@ export function pythonTaskPageHooks(cls: PythonTaskPagesClass, options: PythonTa
     const proc = await acquirePython(
       python,
       plugin.dir,
+      // Never the worker's database URL, storage keys or tokens (issue 18).
+      pythonProcessEnv(plugin),
       (pid) => {
         ctx.logMessage(`python runtime pid ${pid} started (${python})`);
         ctx.log('python_started', { pid });
       },
-      // Never the worker's database URL, storage keys or tokens (issue 18).
-      pythonProcessEnv(plugin),
     ).catch((err: unknown) => {
       throw err instanceof PythonRuntimeError ? new UnavailableError(`${className}: ${err.message}`) : err;
     });

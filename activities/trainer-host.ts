@@ -123,12 +123,12 @@ export function trainerHost(dataDir: string): TrainerHost {
       const proc = await acquirePython(
         python,
         trainer.python.pluginDir,
+        // Never the worker's database URL, storage keys or tokens (issue 18).
+        pythonProcessEnv(trainer.action.plugin),
         (pid) => {
           ctx.logMessage(`python runtime pid ${pid} started (${python})`);
           ctx.log('python_started', { pid });
         },
-        // Never the worker's database URL, storage keys or tokens (issue 18).
-        pythonProcessEnv(trainer.action.plugin),
       );
       let healthy = false;
       try {

@@ -50,6 +50,17 @@ function describeTimeoutMs(): number {
 const classDescriptions = new Map<string, HostDescription>();
 const MAX_CACHED = 500;
 
+/**
+ * Describes without params that failed (the module throws or exits while it loads, a limit),
+ * by the same key, until `until`: a broken plugin's `GET /v1/plugins/{code}` or
+ * `/openapi.json` starts at most one host per plugin version and action a minute, not one per
+ * request. For a while only: the failure may have been the machine's (out of memory, no
+ * process slots), not the plugin's; an edited plugin gets a new key at once.
+ */
+const classFailures = new Map<string, { error: unknown; until: number }>();
+/** How long a failed describe without params is answered from memory, ms. */
+export const DESCRIBE_FAILURE_TTL_MS = 60_000;
+
 /** The error a failed host call is, for a client: bad input naming the plugin, never a crash of the caller. */
 function describeError(plugin: Plugin, actionName: string, err: unknown): Error {
   const subject = `plugin ${plugin.config.code}: action ${actionName} does not load`;
@@ -115,6 +126,8 @@ export async function describeInPluginHost(plugin: Plugin, actionName: string, r
     const bundle = await pluginBundle(plugin, PLUGIN_HOST_BUNDLE_DIR);
     const cacheKey = `${bundle.key}\0${actionName}`;
     const cached = request.parse ? undefined : classDescriptions.get(cacheKey);
+    const failed = request.parse ? undefined : classFailures.get(cacheKey);
+    if (failed && failed.until > Date.now()) throw failed.error;
     if (cached) description = cached;
     else {
       // A warm host may be on its way out (a plugin that pollutes prototypes retires its host
@@ -122,11 +135,12 @@ export async function describeInPluginHost(plugin: Plugin, actionName: string, r
       try {
         description = await describeOnce(plugin, bundle, actionName, request);
       } catch (err) {
-        if (!(err instanceof WarmHostFailure)) throw err;
+        if (!(err instanceof WarmHostFailure)) throw rememberFailure(request.parse ? undefined : cacheKey, err);
         description = await describeOnce(plugin, bundle, actionName, request).catch((again: unknown) => {
-          throw again instanceof WarmHostFailure ? again.error : again;
+          throw rememberFailure(request.parse ? undefined : cacheKey, again instanceof WarmHostFailure ? again.error : again);
         });
       }
+      classFailures.delete(cacheKey);
       if (!request.parse) {
         if (classDescriptions.size >= MAX_CACHED) classDescriptions.delete(classDescriptions.keys().next().value as string);
         classDescriptions.set(cacheKey, description);
@@ -152,6 +166,18 @@ export async function describeInPluginHost(plugin: Plugin, actionName: string, r
     ...(run.paramsSchema ? { paramsSchema: run.paramsSchema } : {}),
     ...(run.paramsSchemaError !== undefined ? { paramsSchemaError: run.paramsSchemaError } : {}),
   };
+}
+
+/**
+ * Keeps a describe-without-params failure for DESCRIBE_FAILURE_TTL_MS (key undefined: a describe
+ * with params, whose failure may be the params'), and returns it to be thrown.
+ */
+function rememberFailure(key: string | undefined, error: unknown): unknown {
+  if (key !== undefined) {
+    if (classFailures.size >= MAX_CACHED) classFailures.delete(classFailures.keys().next().value as string);
+    classFailures.set(key, { error, until: Date.now() + DESCRIBE_FAILURE_TTL_MS });
+  }
+  return error;
 }
 
 /** The gateway's describer: every TypeScript action in a plugin host. */

@@ -146,6 +146,11 @@ describe('GET /v1/plugins/{code}: params schemas written in plugin hosts', () =>
     // What config.yaml says is still there (no code needed for it).
     expect(res.body).toMatchObject({ code: 'gw-exit-at-load', version: '1.0.0', category: 'neural_net', source: 'folder' });
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    // Asked again, the failure is answered from memory (DESCRIBE_FAILURE_TTL_MS): the same host
+    // pid in the error, where each GET used to start a host that exits.
+    const again = await api<Described>('GET', '/v1/plugins/gw-exit-at-load');
+    expect(again.status).toBe(200);
+    for (const [name, action] of Object.entries(again.body.actions)) expect(action.error).toBe(res.body.actions[name]?.error);
   });
 
   it('the polluting plugin: listed, its schema refused by zod in its polluted host; this process stays clean', async () => {

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Plugin as EsbuildPlugin } from 'esbuild';
+import { build, transform, type PartialMessage, type Plugin as EsbuildPlugin } from 'esbuild';
 import type { Plugin } from '../engine/plugin-loader.js';
 import { ensurePluginDeps } from '../engine/plugin-deps.js';
 import { NonRetriableError } from '../contracts/errors.js';
@@ -95,22 +95,23 @@ const sdkAlias: EsbuildPlugin = {
   },
 };
 
-/** Same length as `import.meta` (11 characters), so the source map's columns hold. */
-const META_CALL = '__sy_meta()';
 const META_LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { '.ts': 'ts', '.mts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.jsx': 'jsx' };
 
 /**
  * Each module of the plugin folder keeps its own `import.meta`: bundled, `import.meta.url` would
  * be the bundle file's URL (in the hosts' temp folder, which plugin code may not read), so a
  * plugin reading `new URL('../labels.json', import.meta.url)` was refused in a host and worked
- * under --debug. `import.meta` is replaced by a call of the same length, `__sy_meta()`, to a
- * function declared at the module's end (hoisted: it works at load time too) that answers the
- * module's original `url`, `filename`, `dirname` and a `resolve` for relative specifiers. Same
- * length and no line added: the inline source map still names the plugin's file:line:column.
- * The replacement is textual: an `import.meta` inside a string or comment of plugin code is
- * replaced too (harmless in comments; a string that spells it is rare).
+ * under --debug. A module that spells `import.meta` is compiled first on its own (esbuild's
+ * `transform`, with the plugin folder's tsconfig.json) with `import.meta` defined as
+ * `__sy_meta`: a replacement in the syntax tree, so the text `import.meta` in a string or a
+ * comment stays as it is. `__sy_meta` is declared at the start of the module's first line (a
+ * shebang line stays first) with the module's original `url`, `filename`, `dirname` and a
+ * `resolve` for relative specifiers: no line is added, and the transform's inline source map,
+ * which the bundle's own map composes, still names the plugin's file:line (a column on the
+ * first line is off by the declaration's length).
  */
 function ownImportMeta(pluginDir: string): EsbuildPlugin {
+  const tsconfigFile = path.join(pluginDir, 'tsconfig.json');
   return {
     name: 'synapse-own-import-meta',
     setup(b) {
@@ -127,8 +128,25 @@ function ownImportMeta(pluginDir: string): EsbuildPlugin {
           // Relative and absolute specifiers only: the host has no module resolution of its own.
           `resolve: (s) => { if (!/^(\\.{1,2}\\/|\\/|file:)/.test(s)) throw new Error('import.meta.resolve(' + JSON.stringify(s) + '): a plugin host resolves only relative specifiers'); return new URL(s, ${JSON.stringify(url)}).href; }`,
         ].join(', ');
-        const contents = source.replace(/\bimport\.meta\b/g, META_CALL) + `\n;function __sy_meta() { return (__sy_meta.m ??= { ${meta} }); }\n`;
-        return { contents, loader };
+        const at = source.startsWith('#!') ? source.indexOf('\n') + 1 : 0;
+        const tsconfigRaw = existsSync(tsconfigFile) ? await readFile(tsconfigFile, 'utf8') : undefined;
+        try {
+          const { code } = await transform(`${source.slice(0, at)}var __sy_meta = { ${meta} }; ${source.slice(at)}`, {
+            loader,
+            format: 'esm',
+            target: 'node20',
+            define: { 'import.meta': '__sy_meta' },
+            sourcemap: 'inline',
+            sourcefile: args.path,
+            ...(tsconfigRaw !== undefined ? { tsconfigRaw } : {}),
+          });
+          return { contents: code, loader: 'js' };
+        } catch (err) {
+          // A syntax error: esbuild's own messages, file:line:column, as the bundle would give them.
+          const errors = (err as { errors?: PartialMessage[] }).errors;
+          if (errors) return { errors };
+          throw err;
+        }
       });
     },
   };

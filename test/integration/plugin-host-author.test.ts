@@ -52,7 +52,14 @@ describe('plugin code in a host reads its own folder through import.meta', () =>
       url: pathToFileURL(module).href,
       filename: module,
       resolved: pathToFileURL(module).href,
+      spelled: 'import.meta.url',
     });
+  });
+
+  it('a bug in such a module is reported at its own file and line', async () => {
+    const state = await run('bug_after_meta');
+    expect(state.status).toBe('failed');
+    expect(state.error).toMatch(/TypeError in plugin code at plugin\/author\.ts:36:\d+: /);
   });
 });
 

@@ -127,6 +127,8 @@ try {
       let accuracy: unknown;
       let pyPeak: number | undefined;
       let baselinePeak = 0;
+      // A TypeScript trainer's hooks run in plugin hosts (their pids in `plugin_host` events): their memory is the trainer's, not the bench process's.
+      const hostPids = new Set<number>();
       pyPid = undefined;
       // Rounds alternate which side goes first, so both see the same machine (other load, caches).
       for (let round = 0; round < rounds; round++) {
@@ -148,6 +150,7 @@ try {
             workflowEpochs.push(...ends.slice(1).map((t, i) => (t - ends[i]!) / 1000));
             const pyStart = events.find((e) => e.data.kind === 'event' && e.data.event === 'python_started');
             if (pyStart) pyPid = Number((pyStart.data as unknown as { data: { pid: number } }).data.pid);
+            for (const e of events) if (e.data.kind === 'event' && e.data.event === 'plugin_host') hostPids.add(Number(e.data.data.pid));
             finalEpochs = final.epochs ?? [];
             accuracy = (final.result as TrainResult).metrics.accuracy;
           } else {
@@ -177,6 +180,9 @@ try {
           finalEpochs.every((e, i) => Math.abs(Number(e.metrics.val_accuracy) - Number(baselineLines[i]?.val_accuracy)) < 1e-6);
       }
       if (pyPid !== undefined) pyPeak = procPeakRssMiB(pyPid);
+      // Each host's own peak (they are warm between steps, so still running here); the largest is what one trainer took.
+      const hostPeaks = [...hostPids].map((pid) => procPeakRssMiB(pid)).filter((m): m is number => m !== undefined);
+      const hostPeak = hostPeaks.length > 0 ? Math.max(...hostPeaks) : undefined;
       const row = {
         workflow: { meanSeconds: mean(workflowEpochs), medianSeconds: median(workflowEpochs), epochs: workflowEpochs },
         baseline: { meanSeconds: mean(baselineEpochs), medianSeconds: median(baselineEpochs), epochs: baselineEpochs },
@@ -185,7 +191,11 @@ try {
         overheadMsPerEpoch: (median(workflowEpochs) - median(baselineEpochs)) * 1000,
         sameValAccuracyPerEpoch: sameModel,
         accuracy,
-        memory: { baselinePeakMiB: baselinePeak, ...(pyPeak !== undefined ? { pythonProcessPeakMiB: pyPeak } : {}) },
+        memory: {
+          baselinePeakMiB: baselinePeak,
+          ...(pyPeak !== undefined ? { pythonProcessPeakMiB: pyPeak } : {}),
+          ...(hostPeak !== undefined ? { pluginHostPeakMiB: hostPeak, pluginHosts: hostPeaks.length } : {}),
+        },
       };
       report[c.key] = row;
       process.stdout.write(
@@ -196,6 +206,7 @@ try {
           `  same val accuracy every epoch: ${sameModel ? 'yes' : 'NO'}   final test accuracy ${Number(accuracy).toFixed(4)}\n` +
           `  peak RSS: plain script ${baselinePeak.toFixed(0)} MiB` +
           (pyPeak !== undefined ? `, the workflow's Python process ${pyPeak.toFixed(0)} MiB` : '') +
+          (hostPeak !== undefined ? `, the workflow's plugin host ${hostPeak.toFixed(0)} MiB (largest of ${hostPeaks.length})` : '') +
           '\n',
       );
     }

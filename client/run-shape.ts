@@ -62,6 +62,12 @@ export interface ExtraInputContext<P, R extends ResumePoint> {
 export interface ResumeContext {
   run: RunRecord;
   store: RunStore;
+  /**
+   * The resume point the run was itself started from (its workflow input's `resume`), when it
+   * was a resumed run: where it stands if it ended before its first checkpoint. Reads the run's
+   * history from Temporal (UnavailableError when it cannot).
+   */
+  startedFrom(): Promise<ResumePoint | undefined>;
 }
 
 /**

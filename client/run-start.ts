@@ -148,7 +148,11 @@ export async function resumeRun(
   const facts = await describer.describe(plugin, record.action, { parse: false });
   const shape = runShapeFor(facts);
   if (!shape.resumePoint) throw notResumable(shape);
-  const point = await shape.resumePoint({ run: record, store: parts.store });
+  const point = await shape.resumePoint({
+    run: record,
+    store: parts.store,
+    startedFrom: async () => ((await startedRunInput(parts, runId)) as { resume?: ResumePoint } | undefined)?.resume,
+  });
   const params = await resumeParams(parts, runId, facts, record.params);
   const action = await describeWithParams(describer, plugin, record.action, params, undefined);
   const started = await startAction(parts, action, {

@@ -59,11 +59,17 @@ export const modelInferenceShape = defineRunShape({
  * Where an ended train run can be resumed from: its last finished epoch's checkpoint (from
  * the run store, where every epoch records it) and the metrics of the epochs up to it (its
  * `epoch_end` events, and the `epoch_history` events a resumed run inherits). A run that
- * never finished an epoch resumes from where it started.
+ * never finished an epoch resumes from where it started: epoch 0, or, for a resumed run
+ * cancelled before its first step wrote the point it started from (the prepare step does),
+ * that point, so the chain keeps every earlier epoch.
  */
-async function trainResumePoint({ store, run }: ResumeContext): Promise<TrainResumePoint> {
+async function trainResumePoint({ store, run, startedFrom }: ResumeContext): Promise<TrainResumePoint> {
   const checkpoint = await store.latestCheckpoint(run.id);
   const saved = checkpoint?.state as TrainCheckpointState | undefined;
+  if (saved?.kind !== 'train') {
+    const from = await startedFrom();
+    if (isTrainResumePoint(from)) return { ...from, runId: run.id };
+  }
   const epoch = saved?.kind === 'train' ? saved.epoch : 0;
   const model = saved?.kind === 'train' ? saved.model : null;
   const byEpoch = new Map<number, EpochMetrics>();
@@ -78,6 +84,11 @@ async function trainResumePoint({ store, run }: ResumeContext): Promise<TrainRes
     if (events.length < 5000) break;
   }
   return { runId: run.id, epoch, model, history: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch) };
+}
+
+function isTrainResumePoint(value: unknown): value is TrainResumePoint {
+  const p = value as Partial<TrainResumePoint> | undefined;
+  return typeof p?.runId === 'string' && typeof p.epoch === 'number' && Array.isArray(p.history) && p.model !== undefined;
 }
 
 /** The references a train (or tune) run names: its model name, dataset version, storage and start model. */

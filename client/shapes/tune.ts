@@ -11,6 +11,7 @@
  * ended tune's study: its finished trials are kept, not run again.
  */
 import { WORKFLOW_TYPES } from '../../contracts/run-input.js';
+import type { RunStore } from '../../platform/run-store.js';
 import type { TuneParams } from '../../engine/run-params.js';
 import { defineRunShape, type ResumeContext, type ResumePoint } from '../run-shape.js';
 import { trainPreflight } from './train.js';
@@ -44,13 +45,26 @@ export const tuneShape = defineRunShape<TuneParams, TuneResume>({
 /**
  * Where an ended tune resumes: its study (the `study_open` event its first step wrote; a
  * resumed tune's study is the one it continued) and how many trials had finished (its
- * `trial_end` events).
+ * `trial_end` events). A resumed tune cancelled before its first step opened the study
+ * continues the study it was started with (its workflow input), with that run's trials.
  */
-async function tuneResumePoint({ store, run }: ResumeContext): Promise<TuneResume> {
-  let study = run.id;
+async function tuneResumePoint({ store, run, startedFrom }: ResumeContext): Promise<TuneResume> {
+  const own = await studyEvents(store, run.id);
+  if (own.study === undefined) {
+    const from = (await startedFrom()) as Partial<TuneResume> | undefined;
+    if (typeof from?.study === 'string' && typeof from.runId === 'string') {
+      return { runId: run.id, epoch: (await studyEvents(store, from.runId)).finished, study: from.study };
+    }
+  }
+  return { runId: run.id, epoch: own.finished, study: own.study ?? run.id };
+}
+
+/** The study a tune run's events say it opened (undefined: none yet), and how many trials it finished. */
+async function studyEvents(store: RunStore, runId: string): Promise<{ study: string | undefined; finished: number }> {
+  let study: string | undefined;
   const finished = new Set<number>();
   for (let after = 0; ;) {
-    const events = await store.readEvents(run.id, after, 5000);
+    const events = await store.readEvents(runId, after, 5000);
     for (const e of events) {
       after = e.id;
       if (e.data.kind !== 'event') continue;
@@ -59,5 +73,5 @@ async function tuneResumePoint({ store, run }: ResumeContext): Promise<TuneResum
     }
     if (events.length < 5000) break;
   }
-  return { runId: run.id, epoch: finished.size, study };
+  return { study, finished: finished.size };
 }

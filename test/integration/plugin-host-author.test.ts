@@ -9,28 +9,18 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
 import type { RunState } from '../../contracts/run-state.js';
 import { describeError, errorFromHost, refusalMessage } from '../../activities/plugin-host-errors.js';
 import { NonRetriableError } from '../../contracts/errors.js';
 import { settle } from '../hostile-worker.js';
-import { connectRuns, highestActivityAttempt, ROOT, startWorker, testSettings } from '../helpers.js';
+import { highestActivityAttempt, ROOT, testSettings, useWorkerAndRuns } from '../helpers.js';
 
 const AUTHOR = path.join(ROOT, 'test', 'fixtures', 'plugin-host-author');
 const settings = testSettings('plugin-host-author');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
-
-beforeAll(async () => {
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-});
+useWorkerAndRuns(settings, (r) => (runs = r));
 
 async function run(action: string, params: Record<string, unknown> = {}): Promise<RunState> {
   const { runId } = await runs.start({ plugin: AUTHOR, action, params });

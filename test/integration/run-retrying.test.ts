@@ -4,24 +4,14 @@
  * activity's last failure, while the next attempt runs. Before, only the attempt number showed.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RunsClient } from '../../client/runs.js';
-import { connectRuns, ROOT, startWorker, testSettings, waitFor } from '../helpers.js';
+import { ROOT, testSettings, useWorkerAndRuns, waitFor } from '../helpers.js';
 
 const PLUGIN = path.join(ROOT, 'test', 'fixtures', 'plugins', 'retry-once');
 const settings = testSettings('run-retrying');
 let runs: RunsClient;
-let worker: { stop(): Promise<void> } | undefined;
-
-beforeAll(async () => {
-  runs = await connectRuns(settings);
-  worker = await startWorker(settings);
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await runs?.close();
-});
+useWorkerAndRuns(settings, (r) => (runs = r));
 
 it("a running run whose step is retried shows its last attempt's failure; a run that never failed shows none", async () => {
   const { runId } = await runs.start({ plugin: PLUGIN, action: 'validation', params: {} });
